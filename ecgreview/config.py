@@ -1,0 +1,77 @@
+"""Settings: the one place that reads the environment and the configuration file.
+
+Resolution order for every setting: environment variable, then the TOML
+configuration file, then the default.
+
+==========================  =====================  ===========================================
+environment variable        config file key        default
+==========================  =====================  ===========================================
+``ECGREVIEW_CONFIG``        --                     ``$ECGREVIEW_HOME/config.toml``
+``ECGREVIEW_HOME``          --                     ``~/.local/share/ecgreview``
+``ECGREVIEW_MODEL``         ``model``              first verified ``*.hdf5`` in the models folder
+``ECGREVIEW_MODELS_DIR``    ``models_dir``         ``$ECGREVIEW_HOME/models``
+``ECGREVIEW_REVIEWS``       ``reviews``            ``$ECGREVIEW_HOME/reviews.csv``
+``ECGREVIEW_CASES``         ``cases``              none (upload only, plus the bundled demo)
+==========================  =====================  ===========================================
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ecgreview.errors import ConfigError
+
+_KEYS = {"model", "models_dir", "reviews", "cases"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where ecgreview finds its model, cases and review store."""
+
+    home: Path
+    models_dir: Path
+    reviews_path: Path
+    model_path: Path | None = None
+    cases_dir: Path | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Build settings from ``ECGREVIEW_*`` variables and the config file."""
+        env = os.environ if environ is None else environ
+        home = Path(env.get("ECGREVIEW_HOME") or Path.home() / ".local" / "share" / "ecgreview")
+        config_path = Path(env.get("ECGREVIEW_CONFIG") or home / "config.toml")
+        file_values = _read_config_file(config_path)
+
+        def pick(variable: str, key: str) -> str | None:
+            return env.get(variable) or file_values.get(key) or None
+
+        models_dir = Path(pick("ECGREVIEW_MODELS_DIR", "models_dir") or home / "models")
+        model = pick("ECGREVIEW_MODEL", "model")
+        cases = pick("ECGREVIEW_CASES", "cases")
+        return cls(
+            home=home,
+            models_dir=models_dir,
+            reviews_path=Path(pick("ECGREVIEW_REVIEWS", "reviews") or home / "reviews.csv"),
+            model_path=Path(model) if model else None,
+            cases_dir=Path(cases) if cases else None,
+        )
+
+
+def _read_config_file(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(path, f"cannot read configuration file: {exc}") from exc
+    unknown = set(values) - _KEYS
+    if unknown:
+        raise ConfigError(path, f"unknown setting(s) {sorted(unknown)}; allowed: {sorted(_KEYS)}")
+    bad = [key for key, value in values.items() if not isinstance(value, str)]
+    if bad:
+        raise ConfigError(path, f"setting(s) {bad} must be strings (paths)")
+    return {key: os.path.expanduser(value) for key, value in values.items()}
