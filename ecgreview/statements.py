@@ -1,0 +1,494 @@
+"""Map the ECG device's own free-text statements onto the six Ribeiro et al. 2020 classes.
+
+The mapping table is ``ecgreview/data/statement_map.csv`` (site-editable, versioned on its
+first line). Matching works on normalised text: accents stripped (NFKD), case folded,
+punctuation removed, tokens joined by one space; ``, ; ( ) [ ]`` end a clause. Where
+patterns overlap, the longest match wins, so "incomplete RBBB" is not RBBB.
+
+Modifiers (in code, not in the table): a negation word in the four tokens before a match
+(same clause, after the previous match) makes it ``excluded``; a probability word there,
+or as the whole rest of its clause ("Vorhofflimmern möglich"), makes it ``possible``;
+probability is checked first ("cannot rule out"). A statement that is only a probability
+word ("Possible", "Consider") is known, and qualifies the next statement. Known limits:
+Portuguese "no" ("in the") reads as a negation; CJK text gets no modifiers.
+
+Measurement rules, reported in ``rules_fired``; a measurement alone never gives
+``definite``. Heart rate is "Ventricular rate"/"HR" (bpm), else 60000 / RR (ms).
+
+* PR > 200 ms, rhythm not AF: 1dAVb ``possible`` when no statement names it.
+* Heart rate < 50 bpm (> 100 bpm) with a sinus-rhythm statement and no AF: SB (ST)
+  ``possible`` when no statement names it; a definite SB (ST) statement at a rate that
+  misses the threshold is downgraded to ``possible`` (devices often call SB below 60).
+* QRS < 120 ms with an RBBB/LBBB call: flagged, strength kept.
+
+Sources: thresholds are the Ribeiro et al. 2020 class definitions as given in the
+project brief (1dAVb PR > 200 ms, SB < 50 bpm, ST > 100 bpm with sinus rhythm); the
+paper's text could not be retrieved to quote here. QRS >= 120 ms for complete bundle
+branch block is the AHA/ACCF/HRS 2009 standard (Surawicz et al., JACC 53:976). Atrial
+flutter is known without class: the paper's class is "atrial fibrillation", and we
+found no statement that flutter was included.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import functools
+import itertools
+import math
+import os
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+
+from ecgreview.errors import ConfigError
+from ecgreview.record import CLASSES, Measurement
+
+__all__ = [
+    "DeviceCall", "DeviceInterpretation", "RuleFiring", "StatementRow", "StatementTable",
+    "STRENGTHS", "TABLE_COLUMNS", "count_statements", "device_calls", "load_statement_table",
+    "map_statements", "normalize_statement",
+]
+
+#: Columns of the statement table, in order.
+TABLE_COLUMNS: tuple[str, ...] = ("pattern", "class", "strength", "rhythm", "language", "note")
+#: Strengths of a call, strongest first.
+STRENGTHS: tuple[str, ...] = ("definite", "possible", "excluded", "absent")
+_RANK = {"definite": 3, "possible": 2, "excluded": 1, "absent": 0}
+_RHYTHMS = ("", "sinus", "non-sinus")
+
+PR_LIMIT_MS = 200.0
+SB_LIMIT_BPM = 50.0
+ST_LIMIT_BPM = 100.0
+BBB_QRS_MIN_MS = 120.0
+_RIBEIRO = "Ribeiro et al. 2020 (Nat Commun 11:1760) class definition"
+_AHA_BBB = "AHA/ACCF/HRS 2009 (Surawicz et al., JACC 53:976): complete BBB QRS >= 120 ms"
+
+_CLAUSE_BREAK = re.compile(r"[,;()\[\]{}]")
+_TOKEN = re.compile(r"[^\W_]+")
+_WINDOW_TOKENS = 4
+
+
+def normalize_statement(text: str) -> str:
+    """Accent-free, case-folded tokens of ``text`` joined by single spaces ("AV-Block I°" -> "av block i")."""
+    return " ".join(_tokenize(text)[0])
+
+
+def _tokenize(text: str) -> tuple[list[str], list[int]]:
+    """Tokens of ``text`` and the clause number of each."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    tokens: list[str] = []
+    clauses: list[int] = []
+    for number, clause in enumerate(_CLAUSE_BREAK.split(plain)):
+        found = _TOKEN.findall(clause)
+        tokens.extend(found)
+        clauses.extend([number] * len(found))
+    return tokens, clauses
+
+
+def _cues(phrases: str) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(normalize_statement(phrase).split()) for phrase in phrases.split("|"))
+
+
+# Modifier words (add a language here and in the table). Probability is checked before negation.
+_NEGATION_BEFORE = _cues("no|not|without|absence of|negative for|kein|keine|keinen|keiner|ohne|non|nessun|nessuna|"
+                         "senza|sem|não|ausência de|sin|ausencia de|pas de|sans|aucun|aucune")
+_POSSIBLE_BEFORE = _cues("possible|possibly|probable|probably|consider|suspect|suspected|suspicion of|"
+                         "cannot rule out|can not rule out|can't rule out|cannot exclude|likely|borderline|möglich|"
+                         "mögliche|möglicher|"
+                         "möglicherweise|wahrscheinlich|V.a.|Verdacht auf|possibile|probabile|sospetto|sospetta|"
+                         "provável|possível|suspeita de|posible|sospecha de|suspicion de")
+_POSSIBLE_AFTER = _cues("possible|probable|likely|suspected|not excluded|not ruled out|cannot be excluded|"
+                        "cannot be ruled out|möglich|wahrscheinlich|nicht ausgeschlossen|nicht sicher ausgeschlossen|"
+                        "possibile|probabile|non escluso|non esclusa|possível|provável|posible")
+_NEGATION_AFTER = _cues("excluded|ruled out|absent|not present|no longer present|ausgeschlossen|nicht nachweisbar|"
+                        "escluso|esclusa|descartado|descartada|exclu|exclue")
+
+
+@dataclass(frozen=True)
+class StatementRow:
+    """One row of the statement table (``class_name`` None for a known, classless row)."""
+
+    pattern: str
+    class_name: str | None
+    strength: str | None
+    rhythm: str
+    language: str
+    note: str
+    line: int
+    regex: re.Pattern[str] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class StatementTable:
+    """The parsed mapping table: its ``version``, ``rows`` and where it came from."""
+
+    version: str
+    rows: tuple[StatementRow, ...]
+    source: str
+
+
+@dataclass(frozen=True)
+class RuleFiring:
+    """A measurement rule that fired: what it did to which class, and why."""
+
+    rule: str
+    class_name: str
+    action: str
+    detail: str
+    source: str
+
+
+@dataclass(frozen=True)
+class DeviceCall:
+    """The device's call for one class: ``strength`` (see :data:`STRENGTHS`) and its evidence."""
+
+    class_name: str
+    strength: str
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeviceInterpretation:
+    """The device's statements and measurements, read as the six classes.
+
+    Attributes
+    ----------
+    calls : dict of str to DeviceCall
+        One call per class, in :data:`~ecgreview.record.CLASSES` order.
+    unmapped : tuple of str
+        Statements the table does not know at all (never silently dropped).
+    known_without_class : tuple of str
+        Statements the table knows that map to no class (sinus rhythm, normal ECG, ...).
+    table_version : str
+        Version line of the table used.
+    rules_fired : tuple of RuleFiring
+        Measurement rules that set, supported, downgraded or flagged a call.
+    heart_rate_bpm : float or None
+        Heart rate used by the rules, in beats per minute.
+    """
+
+    calls: dict[str, DeviceCall]
+    unmapped: tuple[str, ...]
+    known_without_class: tuple[str, ...]
+    table_version: str
+    rules_fired: tuple[RuleFiring, ...]
+    heart_rate_bpm: float | None = None
+
+
+@dataclass
+class _Hit:
+    row: StatementRow
+    start: int
+    end: int
+    strength: str | None = None
+
+
+
+@functools.lru_cache(maxsize=1)
+def _packaged_table() -> StatementTable:
+    text = resources.files("ecgreview").joinpath("data/statement_map.csv").read_text("utf-8")
+    return _parse_table(text, "statement_map.csv")
+
+
+def load_statement_table(path: str | os.PathLike[str] | None = None) -> StatementTable:
+    """Read and validate a statement table (default: the packaged ``statement_map.csv``).
+
+    Raises
+    ------
+    ConfigError
+        The file cannot be read, or a line is malformed; the message names the line.
+    """
+    if path is None:
+        return _packaged_table()
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, f"cannot read statement table: {exc}") from exc
+    return _parse_table(text, os.fspath(path))
+
+
+def _parse_table(text: str, source: str) -> StatementTable:
+    lines = text.splitlines()
+    version = re.fullmatch(r"#\s*version:\s*(\S.*?)\s*", lines[0]) if lines else None
+    if version is None:
+        raise ConfigError(source, "line 1: must be '# version: <version>'")
+    rows: list[StatementRow] = []
+    seen: dict[str, int] = {}
+    header_seen = False
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = [value.strip() for value in next(csv.reader([line]))]
+        if not header_seen:
+            if tuple(fields) != TABLE_COLUMNS:
+                raise ConfigError(source, f"line {number}: header must be {','.join(TABLE_COLUMNS)}")
+            header_seen = True
+            continue
+        row = _parse_row(fields, number, source)
+        key = row.pattern if row.pattern.startswith("re:") else normalize_statement(row.pattern)
+        if key in seen:
+            raise ConfigError(source, f"line {number}: pattern {row.pattern!r} duplicates line {seen[key]}")
+        seen[key] = number
+        rows.append(row)
+    if not rows:
+        raise ConfigError(source, "no mapping rows")
+    return StatementTable(version=version.group(1), rows=tuple(rows), source=source)
+
+
+def _parse_row(fields: list[str], line: int, source: str) -> StatementRow:
+    def fail(reason: str) -> ConfigError:
+        return ConfigError(source, f"line {line}: {reason}")
+
+    if len(fields) != len(TABLE_COLUMNS):
+        raise fail(f"expected {len(TABLE_COLUMNS)} fields, found {len(fields)}")
+    pattern, class_text, strength, rhythm, language, note = fields
+    classes = {name.casefold(): name for name in CLASSES}
+    if class_text != "-" and class_text.casefold() not in classes:
+        raise fail(f"unknown class {class_text!r} (allowed: {', '.join(CLASSES)}, -)")
+    class_name = None if class_text == "-" else classes[class_text.casefold()]
+    allowed = ("-", "") if class_name is None else STRENGTHS[:3]
+    if strength not in allowed:
+        choices = ", ".join(choice for choice in allowed if choice)
+        raise fail(f"strength {strength!r} not allowed for class {class_text!r} (allowed: {choices})")
+    if rhythm not in _RHYTHMS:
+        raise fail(f"unknown rhythm {rhythm!r} (allowed: sinus, non-sinus, empty)")
+    if pattern.startswith("re:"):
+        try:
+            regex = re.compile(pattern[3:])
+        except re.error as exc:
+            raise fail(f"invalid regular expression {pattern[3:]!r}: {exc}") from exc
+    else:
+        phrase = normalize_statement(pattern)
+        if not phrase:
+            raise fail("empty pattern")
+        regex = re.compile(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])")
+    return StatementRow(pattern, class_name, strength if class_name else None, rhythm, language, note, line, regex)
+
+
+def __getattr__(name: str) -> str:
+    if name == "STATEMENT_TABLE_VERSION":
+        return _packaged_table().version
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+
+def _has_cue(window: Sequence[str], cues: tuple[tuple[str, ...], ...]) -> bool:
+    return any(tuple(window[i:i + len(cue)]) == cue for cue in cues for i in range(len(window) - len(cue) + 1))
+
+
+def _match(text: str, table: StatementTable, qualified: bool) -> list[_Hit]:
+    """Non-overlapping table hits in ``text`` (longest first), each with its strength."""
+    tokens, clauses = _tokenize(text)
+    joined = " ".join(tokens)
+    starts = [0, *itertools.accumulate(len(token) + 1 for token in tokens)][:-1]  # character offset of each token
+    candidates = [(m.start(), m.end(), row) for row in table.rows for m in row.regex.finditer(joined) if m.group()]
+    candidates.sort(key=lambda c: (c[0] - c[1], c[2].line))
+    taken: list[_Hit] = []
+    for start, end, row in candidates:
+        first, last = bisect.bisect_right(starts, start) - 1, bisect.bisect_left(starts, end)
+        if all(last <= hit.start or first >= hit.end for hit in taken):
+            taken.append(_Hit(row, first, last))
+    taken.sort(key=lambda hit: hit.start)
+    previous_end = 0
+    for index, hit in enumerate(taken):
+        following = taken[index + 1].start if index + 1 < len(taken) else len(tokens)
+        clause_start = clauses.index(clauses[hit.start])
+        before = tokens[max(previous_end, clause_start, hit.start - _WINDOW_TOKENS):hit.start]
+        after = [t for t, c in zip(tokens[hit.end:following], clauses[hit.end:following]) if c == clauses[hit.end - 1]]
+        hit.strength = _strength(hit.row, before, tuple(after), qualified and index == 0)
+        previous_end = hit.end
+    return taken
+
+
+def _strength(row: StatementRow, before: Sequence[str], after: tuple[str, ...], qualified: bool) -> str | None:
+    if row.class_name is None or row.strength == "excluded":
+        return row.strength
+    if qualified or _has_cue(before, _POSSIBLE_BEFORE) or after in _POSSIBLE_AFTER:
+        return "possible"
+    if _has_cue(before, _NEGATION_BEFORE) or after in _NEGATION_AFTER:
+        return "excluded"
+    return row.strength
+
+
+def _is_qualifier(text: str) -> bool:
+    tokens = tuple(_tokenize(text)[0])
+    return bool(tokens) and (tokens in _POSSIBLE_BEFORE or tokens in _POSSIBLE_AFTER)
+
+
+
+@dataclass
+class _CallBuilder:
+    class_name: str
+    strength: str = "absent"
+    evidence: list[str] = field(default_factory=list)
+
+    def add(self, strength: str, evidence: str) -> None:
+        self.evidence.append(evidence)
+        if _RANK[strength] > _RANK[self.strength]:
+            self.strength = strength
+
+    def support(self, rule: str, detail: str, source: str) -> RuleFiring:
+        """A measurement meets the definition: absent becomes possible, others are noted."""
+        if self.strength == "absent":
+            action = "absent -> possible"
+            self.strength = "possible"
+        else:
+            conflict = self.strength == "excluded"
+            action = "conflicts with statement (kept excluded)" if conflict else "supports statement"
+        self.evidence.append(f"rule {rule}: {detail}")
+        return RuleFiring(rule, self.class_name, action, detail, source)
+
+    def downgrade(self, rule: str, detail: str, source: str) -> RuleFiring:
+        self.strength = "possible"
+        self.evidence.append(f"rule {rule}: {detail}")
+        return RuleFiring(rule, self.class_name, "definite -> possible", detail, source)
+
+    def freeze(self) -> DeviceCall:
+        return DeviceCall(self.class_name, self.strength, tuple(self.evidence))
+
+
+def _measurement(
+    measurements: Iterable[Measurement], names: set[str], per_minute: bool
+) -> tuple[float, Measurement] | None:
+    """First measurement named like ``names``, in ms (or bpm when ``per_minute``)."""
+    for item in measurements:
+        words = [w for w in _tokenize(item.name)[0] if w not in {"interval", "duration", "global"}]
+        unit = item.unit.strip().casefold()
+        if " ".join(words) not in names or not math.isfinite(item.value) or item.value <= 0:
+            continue
+        if per_minute and (unit in {"", "bpm"} or "min" in unit):
+            return item.value, item
+        if not per_minute and unit in {"", "ms", "msec", "millisecond", "milliseconds"}:
+            return item.value, item
+        if not per_minute and unit in {"s", "sec", "second", "seconds"}:
+            return item.value * 1000.0, item
+    return None
+
+
+def _heart_rate(measurements: Sequence[Measurement]) -> tuple[float, str] | None:
+    rate = _measurement(measurements, {"ventricular rate", "ventricular heart rate", "heart rate", "hr", "rate"}, True)
+    if rate is not None:
+        return rate[0], f"{rate[1].name} {rate[0]:g} bpm"
+    rr = _measurement(measurements, {"rr"}, False)
+    if rr is not None:
+        return 60000.0 / rr[0], f"60000 / RR {rr[0]:g} ms"
+    return None
+
+
+def _measurement_rules(
+    calls: dict[str, _CallBuilder], measurements: Sequence[Measurement], sinus: bool
+) -> tuple[list[RuleFiring], float | None]:
+    """Apply the PR, heart-rate and QRS rules to ``calls``; the rules that fired, and the rate used (bpm)."""
+    fired: list[RuleFiring] = []
+    in_af = calls["AF"].strength in ("definite", "possible")
+    pr = _measurement(measurements, {"pr"}, False)
+    if pr is not None and pr[0] > PR_LIMIT_MS and not in_af:
+        fired.append(calls["1dAVb"].support("PR>200ms", f"PR {pr[0]:g} ms > {PR_LIMIT_MS:g} ms", _RIBEIRO))
+    rate = _heart_rate(measurements)
+    if rate is not None:
+        bpm, origin = rate
+        for name, low, check in (("SB", True, bpm < SB_LIMIT_BPM), ("ST", False, bpm > ST_LIMIT_BPM)):
+            limit = f"{'<' if low else '>'} {SB_LIMIT_BPM if low else ST_LIMIT_BPM:g} bpm"
+            detail = f"heart rate {bpm:.0f} bpm ({origin})"
+            if check and sinus and not in_af:
+                fired.append(calls[name].support(f"{name} rate", f"{detail} {limit}, sinus rhythm", _RIBEIRO))
+            elif not check and calls[name].strength == "definite":
+                fired.append(calls[name].downgrade(f"{name} rate", f"{detail} not {limit}", _RIBEIRO))
+    qrs = _measurement(measurements, {"qrs"}, False)
+    for name in ("RBBB", "LBBB"):
+        if qrs is not None and qrs[0] < BBB_QRS_MIN_MS and calls[name].strength in ("definite", "possible"):
+            detail = f"QRS {qrs[0]:g} ms < {BBB_QRS_MIN_MS:g} ms required for complete {name}; strength kept"
+            fired.append(RuleFiring(f"{name} QRS", name, "flagged", detail, _AHA_BBB))
+    return fired, None if rate is None else rate[0]
+
+
+
+def map_statements(
+    statements: Iterable[str],
+    measurements: Iterable[Measurement] = (),
+    *,
+    table: StatementTable | None = None,
+) -> DeviceInterpretation:
+    """Read the device's statements and measurements as the six Ribeiro classes.
+
+    Parameters
+    ----------
+    statements : iterable of str
+        Free-text statements in file order (``EcgRecord.statements``).
+    measurements : iterable of Measurement
+        Device measurements (``EcgRecord.measurements``); intervals in ms, rate in bpm.
+    table : StatementTable, optional
+        Defaults to the packaged table.
+
+    Returns
+    -------
+    DeviceInterpretation
+    """
+    table = table if table is not None else _packaged_table()
+    calls = {name: _CallBuilder(name) for name in CLASSES}
+    unmapped: list[str] = []
+    known: list[str] = []
+    rhythms: set[str] = set()
+    qualified = False
+    for statement in (s.strip() for s in statements):
+        if not statement:
+            continue
+        if _is_qualifier(statement):
+            known.append(statement)
+            qualified = True
+            continue
+        hits = _match(statement, table, qualified)
+        qualified = False
+        if not hits:
+            unmapped.append(statement)
+        elif all(hit.row.class_name is None for hit in hits):
+            known.append(statement)
+        for hit in hits:
+            if hit.row.class_name is not None:
+                evidence = f"{statement!r} ~ {hit.row.pattern!r} (line {hit.row.line}): {hit.strength}"
+                calls[hit.row.class_name].add(hit.strength or "absent", evidence)
+            if hit.row.rhythm and hit.strength != "excluded":
+                rhythms.add(hit.row.rhythm)
+    sinus = "sinus" in rhythms and "non-sinus" not in rhythms
+    fired, bpm = _measurement_rules(calls, tuple(measurements), sinus)
+    return DeviceInterpretation(
+        calls={name: builder.freeze() for name, builder in calls.items()},
+        unmapped=tuple(unmapped), known_without_class=tuple(known),
+        table_version=table.version, rules_fired=tuple(fired), heart_rate_bpm=bpm,
+    )
+
+
+def device_calls(interpretation: DeviceInterpretation, *, possible_counts_as_positive: bool = True) -> dict[str, bool]:
+    """Binary device call per class for evaluation; ``possible`` counts as positive by default."""
+    positive = {"definite", "possible"} if possible_counts_as_positive else {"definite"}
+    return {name: interpretation.calls[name].strength in positive for name in CLASSES}
+
+
+def count_statements(
+    statement_lists: Iterable[Iterable[str]],
+    *,
+    table: StatementTable | None = None,
+) -> list[tuple[str, int, str]]:
+    """Each distinct statement, how often it occurs, and what it maps to, most frequent first.
+
+    ``mapped_to`` is e.g. ``"AF:definite"``, ``"known, no class"``, ``"qualifier"`` or
+    ``"unmapped"``; each statement is read on its own (a preceding qualifier is ignored).
+    """
+    table = table if table is not None else _packaged_table()
+    counts = Counter(s.strip() for statements in statement_lists for s in statements if s.strip())
+    result = []
+    for statement, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        if _is_qualifier(statement):
+            mapped_to = "qualifier"
+        else:
+            hits = _match(statement, table, False)
+            calls = [f"{hit.row.class_name}:{hit.strength}" for hit in hits if hit.row.class_name]
+            mapped_to = "; ".join(calls) if calls else "known, no class" if hits else "unmapped"
+        result.append((statement, count, mapped_to))
+    return result
