@@ -1,0 +1,114 @@
+"""Command-line interface: ``python -m ecgreview SUBCOMMAND``.
+
+Exit codes: 0 ok, 1 findings (differences, failed checks), 2 bad input.
+Errors print as ``path: reason`` on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ecgreview import __version__
+from ecgreview.config import Settings
+from ecgreview.errors import EcgReviewError
+
+
+def _model_status(args: argparse.Namespace) -> int:
+    from ecgreview.model import find_model, identify_weights
+
+    path = find_model(Settings.from_env())
+    if path is None:
+        if not args.quiet:
+            print("no model weights installed; run: python -m ecgreview model install [model.zip|model.hdf5|URL]")
+        return 1
+    if not args.quiet:
+        identity = identify_weights(path)
+        print(f"{path}\n  {identity.label}\n  sha256 {identity.sha256}\n  git blob sha1 {identity.git_blob_sha1}")
+    return 0
+
+
+def _model_install(args: argparse.Namespace) -> int:
+    from ecgreview.weights import ZENODO_MODEL_URL, install_weights
+
+    settings = Settings.from_env()
+    models_dir = Path(args.models_dir) if args.models_dir else settings.models_dir
+    installed = install_weights(args.source or ZENODO_MODEL_URL, models_dir)
+    for path in installed if isinstance(installed, list) else [installed]:
+        print(f"installed {path}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from ecgreview.case import analyse_case
+    from ecgreview.io import read_ecg
+    from ecgreview.model import find_model, load_model
+
+    path = find_model(Settings.from_env())
+    if path is None:
+        print("no model weights installed; run: python -m ecgreview model install", file=sys.stderr)
+        return 2
+    model = load_model(path)
+    print(f"model: {model.identity.label}")
+    for file in args.files:
+        analysis = analyse_case(read_ecg(file), model)
+        print(f"{file}: " + "  ".join(f"{name} {p:.4f}{'*' if call else ''}" for name, p, call in analysis.dnn_rows()))
+    return 0
+
+
+def _reproduce_paper(args: argparse.Namespace) -> int:
+    from ecgreview.reproduce import reproduce_paper_main
+
+    return reproduce_paper_main(Path(args.ribeiro_dir) if args.ribeiro_dir else None)
+
+
+def _compare_predictions(args: argparse.Namespace) -> int:
+    from ecgreview.reproduce import compare_predictions_main
+
+    return compare_predictions_main(Path(args.reference), Path(args.other), out_dir=Path(args.out) if args.out else None)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ecgreview", description="ecgreview: 12-lead ECG review beside the Ribeiro et al. 2020 DNN")
+    parser.add_argument("--version", action="version", version=f"ecgreview {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    model = commands.add_parser("model", help="install and inspect model weights").add_subparsers(dest="model_command", required=True)
+    install = model.add_parser("install", help="install weights from model.zip, model.hdf5 or a URL (default: the Zenodo release)")
+    install.add_argument("source", nargs="?", help="local model.zip / model.hdf5, or an http(s) URL")
+    install.add_argument("--models-dir", help="install here instead of the configured models folder")
+    install.set_defaults(handler=_model_install)
+    status = model.add_parser("status", help="which weights the app would use, and whether they are verified")
+    status.add_argument("--quiet", action="store_true", help="print nothing; exit 0 when weights are installed")
+    status.set_defaults(handler=_model_status)
+
+    predict = commands.add_parser("predict", help="print the DNN probabilities of ECG files")
+    predict.add_argument("files", nargs="+")
+    predict.set_defaults(handler=_predict)
+
+    reproduce = commands.add_parser("reproduce-paper", help="recompute the paper's tables from its published annotations and predictions")
+    reproduce.add_argument("ribeiro_dir", nargs="?", help="folder with annotations/, dnn_predicts/, tables/ (default: the bundled copy)")
+    reproduce.set_defaults(handler=_reproduce_paper)
+
+    compare = commands.add_parser("compare-predictions", help="methods reproducibility: compare two prediction files (npy, csv, batch CSV)")
+    compare.add_argument("reference")
+    compare.add_argument("other")
+    compare.add_argument("--out", help="folder for the text report, CSV and HTML figure")
+    compare.set_defaults(handler=_compare_predictions)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    args = _parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except EcgReviewError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

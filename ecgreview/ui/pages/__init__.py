@@ -1,0 +1,1 @@
+"""The app's pages; ``app.py`` routes to them with ``st.navigation``."""

@@ -1,0 +1,42 @@
+"""Cached, process-wide resources for the UI: the model, read cases, predictions.
+
+``st.cache_resource`` holds one loaded model per weights file per server process,
+shared by every session (TensorFlow inference is thread-safe; the model object is
+never mutated after loading).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from ecgreview.case import CaseAnalysis, analyse_case
+from ecgreview.io import read_ecg
+from ecgreview.model import LoadedModel, load_model
+from ecgreview.record import EcgRecord
+from ecgreview.statements import StatementTable, load_statement_table
+
+
+@st.cache_resource(show_spinner="Loading the Ribeiro DNN…")
+def cached_model(path: str, modified_ns: int) -> LoadedModel:
+    """The loaded model for ``path``; ``modified_ns`` renews it when the file changes."""
+    del modified_ns
+    return load_model(Path(path))
+
+
+@st.cache_resource
+def cached_statement_table() -> StatementTable:
+    return load_statement_table()
+
+
+@st.cache_data(max_entries=64, show_spinner="Reading the ECG…")
+def cached_read(data: bytes, name: str) -> EcgRecord:
+    return read_ecg(data, name=name)
+
+
+@st.cache_resource(max_entries=256, show_spinner="Running the DNN…")
+def cached_analysis(source_sha256: str, model_key: str, _record: EcgRecord, _model: LoadedModel | None) -> CaseAnalysis:
+    """Analysis of one case by one model, keyed by their hashes."""
+    del source_sha256, model_key
+    return analyse_case(_record, _model, table=cached_statement_table())
