@@ -1,0 +1,444 @@
+"""Read DICOM 12-lead and General ECG waveforms into an :class:`EcgRecord`.
+
+Supported: 12-lead ECG Waveform Storage (1.2.840.10008.5.1.4.1.1.9.1.1) and
+General ECG Waveform Storage (1.2.840.10008.5.1.4.1.1.9.1.2), 16-bit ``SS`` or
+8-bit ``SB`` samples, in any uncompressed transfer syntax pydicom reads.
+
+Only PatientID (the pseudonym) is taken from the patient module: names, birth
+dates and other IDs are never copied onto the record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import os
+from datetime import datetime
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.uid import UID
+from pydicom.valuerep import DA, DT, TM
+
+from ecgreview.errors import EcgReadError
+from ecgreview.io.leads import complete_limb_leads, normalize_lead_name, order_leads
+from ecgreview.record import EcgRecord, Measurement, Waveform
+
+__all__ = ["read_dicom_ecg"]
+
+SOP_CLASSES: dict[str, str] = {
+    "1.2.840.10008.5.1.4.1.1.9.1.1": "12-lead ECG Waveform Storage",
+    "1.2.840.10008.5.1.4.1.1.9.1.2": "General ECG Waveform Storage",
+}
+
+#: Waveform Sample Interpretation -> (Waveform Bits Allocated, numpy type code).
+_SAMPLE_TYPES: dict[str, tuple[int, str]] = {"SS": (16, "i2"), "SB": (8, "i1")}
+
+#: Channel Sensitivity units (UCUM code, else lower-case code meaning) -> mV.
+_UNIT_TO_MV: dict[str, float] = {
+    "nV": 1e-6, "uV": 1e-3, "µV": 1e-3, "mV": 1.0, "V": 1e3,
+    "nanovolt": 1e-6, "microvolt": 1e-3, "millivolt": 1.0, "volt": 1e3,
+}
+
+_CALIBRATION_ELEMENTS = {
+    "ChannelSensitivity": "Channel Sensitivity (003A,0210)",
+    "ChannelSensitivityCorrectionFactor": "Channel Sensitivity Correction Factor (003A,0212)",
+    "ChannelBaseline": "Channel Baseline (003A,0213)",
+}
+
+_GROUP_ELEMENTS = {
+    "NumberOfWaveformChannels": "Number of Waveform Channels (003A,0005)",
+    "NumberOfWaveformSamples": "Number of Waveform Samples (003A,0010)",
+    "SamplingFrequency": "Sampling Frequency (003A,001A)",
+    "WaveformBitsAllocated": "Waveform Bits Allocated (5400,1004)",
+    "WaveformSampleInterpretation": "Waveform Sample Interpretation (5400,1006)",
+    "WaveformData": "Waveform Data (5400,1010)",
+    "ChannelDefinitionSequence": "Channel Definition Sequence (003A,0200)",
+}
+
+#: Device measurement names (lower case, " global" removed) -> short names.
+_MEASUREMENT_NAMES: dict[str, str] = {
+    "rr interval": "RR", "pp interval": "PP", "pr interval": "PR",
+    "qrs duration": "QRS", "qt interval": "QT", "qtc interval": "QTc",
+    "p axis": "P axis", "qrs axis": "QRS axis", "t axis": "T axis",
+    "ventricular heart rate": "Ventricular rate", "ventricular rate": "Ventricular rate",
+    "heart rate": "Ventricular rate", "atrial heart rate": "Atrial rate", "atrial rate": "Atrial rate",
+}
+_MEASUREMENT_UNITS: dict[str, str] = {"{H.B.}/min": "bpm", "{beats}/min": "bpm", "/min": "bpm", "1/min": "bpm"}
+
+
+def read_dicom_ecg(path_or_bytes: str | os.PathLike[str] | bytes, *, name: str | None = None) -> EcgRecord:
+    """Read a DICOM ECG waveform file.
+
+    Parameters
+    ----------
+    path_or_bytes : str, os.PathLike or bytes
+        A file path, or the file's bytes (e.g. a Streamlit upload).
+    name : str, optional
+        File name for the record and for error messages; defaults to the
+        basename of the path. Directories are always stripped.
+
+    Returns
+    -------
+    EcgRecord
+        ``signal_mv`` (samples, 12) float32 in mV in ``LEAD_ORDER``, the sampling
+        rate in Hz, the device's statements and measurements, and its median
+        beats when the file has them.
+
+    Raises
+    ------
+    EcgReadError
+        If the file is not DICOM, not an ECG waveform, truncated or malformed;
+        the message names the file, the element and the reason.
+    """
+    data, source_name = _load_source(path_or_bytes, name)
+    source = source_name or None
+    try:
+        dataset = _parse_dataset(data, source)
+        return _build_record(dataset, data, source_name)
+    except EcgReadError:
+        raise
+    except Exception as exc:  # the API boundary: no pydicom/numpy error escapes unexplained
+        raise EcgReadError(source, f"malformed DICOM ECG ({type(exc).__name__}: {exc})") from exc
+
+
+def _load_source(path_or_bytes: str | os.PathLike[str] | bytes, name: str | None) -> tuple[bytes, str]:
+    """The bytes of a path or buffer, and the basename to show for it."""
+    if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+        return bytes(path_or_bytes), os.path.basename(name or "")
+    if not isinstance(path_or_bytes, (str, os.PathLike)):
+        raise TypeError(f"path_or_bytes must be a path or bytes, not {type(path_or_bytes).__name__}")
+    source_name = os.path.basename(name or os.fspath(path_or_bytes))
+    try:
+        with open(path_or_bytes, "rb") as handle:
+            return handle.read(), source_name
+    except OSError as exc:
+        raise EcgReadError(source_name, f"cannot read file ({exc.strerror or exc})") from exc
+
+
+def _parse_dataset(data: bytes, source: str | None) -> Dataset:
+    has_preamble = data[128:132] == b"DICM"
+    not_dicom = "not a DICOM file (no 'DICM' marker at byte 128 and no DICOM data elements found)"
+    try:
+        dataset = pydicom.dcmread(io.BytesIO(data), force=not has_preamble)
+    except Exception as exc:
+        reason = f"truncated or corrupt DICOM file ({exc})" if has_preamble else not_dicom
+        raise EcgReadError(source, reason) from exc
+    if not has_preamble and "SOPClassUID" not in dataset:
+        raise EcgReadError(source, not_dicom)
+    return dataset
+
+
+def _build_record(dataset: Dataset, data: bytes, source_name: str) -> EcgRecord:
+    source = source_name or None
+    _check_sop_class(dataset, source)
+    groups = _waveform_groups(dataset, source)
+    rhythm_index = _rhythm_group_index(groups, source)
+    little_endian = dataset.original_encoding[1] is not False
+    rhythm, derived = _read_leads(groups, rhythm_index, little_endian, source)
+    median_index = next(
+        (index for index, group in enumerate(groups) if index != rhythm_index and "MEDIAN" in _group_label(group)),
+        None,
+    )
+    median = None if median_index is None else _read_leads(groups, median_index, little_endian, source)[0]
+    statements, measurements = _read_annotations(dataset)
+    return EcgRecord(
+        signal_mv=rhythm.signal_mv,
+        sampling_rate_hz=rhythm.sampling_rate_hz,
+        lead_names=rhythm.lead_names,
+        source_name=source_name,
+        source_sha256=hashlib.sha256(data).hexdigest(),
+        pseudonym=_text(dataset, "PatientID"),
+        acquisition_time=_acquisition_time(dataset),
+        manufacturer=_text(dataset, "Manufacturer"),
+        device_model=_text(dataset, "ManufacturerModelName"),
+        statements=statements,
+        measurements=measurements,
+        derived_leads=derived,
+        median_beats=median,
+    )
+
+
+def _check_sop_class(dataset: Dataset, source: str | None) -> None:
+    uid = _text(dataset, "SOPClassUID")
+    if uid in SOP_CLASSES:
+        return
+    described = uid or "absent"
+    if uid and UID(uid).name != uid:
+        described += f" ({UID(uid).name})"
+    raise EcgReadError(
+        source,
+        f"not an ECG waveform: SOP Class UID (0008,0016) is {described}; expected "
+        + " or ".join(f"{title} ({sop})" for sop, title in SOP_CLASSES.items()),
+    )
+
+
+def _waveform_groups(dataset: Dataset, source: str | None) -> list[Dataset]:
+    if "WaveformSequence" not in dataset:
+        raise EcgReadError(source, "no Waveform Sequence (5400,0100)")
+    groups = list(dataset.WaveformSequence or [])
+    if not groups:
+        raise EcgReadError(source, "Waveform Sequence (5400,0100) is empty")
+    return groups
+
+
+def _group_label(group: Dataset) -> str:
+    return _text(group, "MultiplexGroupLabel").upper()
+
+
+def _rhythm_group_index(groups: list[Dataset], source: str | None) -> int:
+    """The group labelled RHYTHM, else the longest group that is not median beats."""
+    labels = [_group_label(group) for group in groups]
+    if "RHYTHM" in labels:
+        return labels.index("RHYTHM")
+    candidates = [index for index, text in enumerate(labels) if "MEDIAN" not in text]
+    if not candidates:
+        raise EcgReadError(source, "Waveform Sequence (5400,0100) has median beats but no rhythm multiplex group")
+    return max(candidates, key=lambda index: _duration_s(groups[index]))
+
+
+def _duration_s(group: Dataset) -> float:
+    """Samples / sampling frequency in s; 0 when either is unreadable (decoding then reports it)."""
+    sample_count = _number(group.get("NumberOfWaveformSamples")) or 0.0
+    sampling_rate_hz = _number(group.get("SamplingFrequency")) or 0.0
+    return sample_count / sampling_rate_hz if sampling_rate_hz > 0 else 0.0
+
+
+def _read_leads(
+    groups: list[Dataset], index: int, little_endian: bool, source: str | None
+) -> tuple[Waveform, frozenset[str]]:
+    """Group ``index`` as 12 leads in ``LEAD_ORDER`` (float32 mV), and the names of the derived leads."""
+    group = _decode_group(groups[index], index, little_endian, source)
+    signal_mv, lead_names, derived = complete_limb_leads(group.signal_mv, group.lead_names)
+    signal_mv, lead_names = order_leads(signal_mv, lead_names, source=source)
+    return Waveform(np.ascontiguousarray(signal_mv, dtype=np.float32), group.sampling_rate_hz, lead_names), derived
+
+
+def _decode_group(group: Dataset, index: int, little_endian: bool, source: str | None) -> Waveform:
+    """One multiplex group in mV (float64, NaN where padded), keeping the channels that are standard leads."""
+    where = f"multiplex group {index + 1}"
+    if "MultiplexGroupLabel" in group:
+        where += f" ({_text(group, 'MultiplexGroupLabel')})"
+    channels, sample_count, sampling_rate_hz = _group_layout(group, where, source)
+    dtype = _sample_dtype(group, little_endian, where, source)
+    raw = _raw_samples(group, dtype, sample_count, len(channels), where, source)
+    calibrations = [
+        _channel_calibration(channel, f"{where}, channel {number}", source)
+        for number, channel in enumerate(channels, 1)
+    ]
+    gains_mv = np.array([gain for _, gain, _ in calibrations])
+    offsets_mv = np.array([offset for _, _, offset in calibrations])
+    signal_mv = raw * gains_mv + offsets_mv
+    keep = [column for column, (lead, _, _) in enumerate(calibrations) if lead is not None]
+    return Waveform(signal_mv[:, keep], sampling_rate_hz, tuple(calibrations[column][0] for column in keep))
+
+
+def _group_layout(group: Dataset, where: str, source: str | None) -> tuple[list[Dataset], int, float]:
+    """The channel definitions, the samples per channel and the sampling rate (Hz), validated."""
+    for keyword, element in _GROUP_ELEMENTS.items():
+        if group.get(keyword) is None:
+            raise EcgReadError(source, f"{where}: no {element}")
+    channel_count = int(group.NumberOfWaveformChannels)
+    sample_count = int(group.NumberOfWaveformSamples)
+    if channel_count < 1 or sample_count < 1:
+        raise EcgReadError(source, f"{where}: {channel_count} channels × {sample_count} samples is empty")
+    sampling_rate_hz = _number(group.SamplingFrequency)
+    if sampling_rate_hz is None or sampling_rate_hz <= 0:
+        frequency = group.SamplingFrequency
+        raise EcgReadError(source, f"{where}: Sampling Frequency (003A,001A) is {frequency!r}, not a positive number")
+    channels = list(group.ChannelDefinitionSequence)
+    if not channels:
+        raise EcgReadError(source, f"{where}: Channel Definition Sequence (003A,0200) is empty")
+    if len(channels) != channel_count:
+        raise EcgReadError(
+            source,
+            f"{where}: channel count mismatch: Number of Waveform Channels (003A,0005) is {channel_count} "
+            f"but Channel Definition Sequence (003A,0200) has {len(channels)} items",
+        )
+    return channels, sample_count, sampling_rate_hz
+
+
+def _sample_dtype(group: Dataset, little_endian: bool, where: str, source: str | None) -> np.dtype:
+    interpretation = _text(group, "WaveformSampleInterpretation")
+    bits_allocated = int(group.WaveformBitsAllocated)
+    if interpretation not in _SAMPLE_TYPES:
+        raise EcgReadError(
+            source, f"{where}: unsupported WaveformSampleInterpretation '{interpretation}' (supported: SS, SB)"
+        )
+    expected_bits, type_code = _SAMPLE_TYPES[interpretation]
+    if bits_allocated != expected_bits:
+        raise EcgReadError(
+            source,
+            f"{where}: unsupported WaveformBitsAllocated {bits_allocated} for WaveformSampleInterpretation "
+            f"'{interpretation}' (supported: 16 with SS, 8 with SB)",
+        )
+    return np.dtype(("<" if little_endian else ">") + type_code)
+
+
+def _raw_samples(
+    group: Dataset, dtype: np.dtype, sample_count: int, channel_count: int, where: str, source: str | None
+) -> np.ndarray:
+    """(samples, channels) float64 sample values; NaN where the device declared padding.
+
+    Padding policy: Waveform Padding Value (5400,100A) marks samples inserted
+    "when input is absent or invalid" (PS3.3 Table C.10-9). It is honoured only
+    when it is the minimum or maximum of the sample type (e.g. -32768), which no
+    on-scale ECG sample takes. A mid-range value such as ECG Toolkit's 0 would
+    wipe out every genuine baseline crossing, so it is ignored. Undeclared
+    extreme values (ECG Toolkit's unflagged -32768 in its median beats) are not
+    padding by the standard and are kept as samples.
+    """
+    data = bytes(group.WaveformData)
+    expected = sample_count * channel_count * dtype.itemsize
+    if len(data) < expected:
+        raise EcgReadError(
+            source,
+            f"{where}: Waveform Data (5400,1010) has {len(data)} bytes, expected {expected} "
+            f"({channel_count} channels × {sample_count} samples × {dtype.itemsize} bytes); "
+            "the file may be truncated",
+        )
+    samples = np.frombuffer(data, dtype=dtype, count=sample_count * channel_count).reshape(sample_count, channel_count)
+    values = samples.astype(np.float64)
+    padding = _padding_value(group, dtype)
+    if padding is not None:
+        values[samples == padding] = np.nan
+    return values
+
+
+def _padding_value(group: Dataset, dtype: np.dtype) -> int | None:
+    declared = group.get("WaveformPaddingValue")
+    if declared is None:
+        return None
+    if isinstance(declared, (bytes, bytearray)):
+        declared = np.frombuffer(bytes(declared), dtype=dtype, count=1)[0] if len(declared) >= dtype.itemsize else None
+    value = None if declared is None else int(declared)
+    limits = np.iinfo(dtype)
+    return value if value in (limits.min, limits.max) else None
+
+
+def _channel_calibration(channel: Dataset, where: str, source: str | None) -> tuple[str | None, float, float]:
+    """Lead name, gain (mV per sample unit) and offset (mV) of one channel.
+
+    Per PS3.3 C.10.9.1.4.2, sample × Channel Sensitivity is the nominal value in
+    Channel Sensitivity Units and × Channel Sensitivity Correction Factor the
+    calibrated value. Table C.10-9 defines Channel Baseline (003A,0213) as the
+    "offset of encoded sample value 0 from actual 0 using the units defined in
+    the Channel Sensitivity Units Sequence": it is in µV/mV, not in sample units,
+    so it is added after scaling (the fix of pydicom issue #1667):
+    value = (sample × sensitivity × correction + baseline) × (mV per unit).
+    """
+    if channel.get("ChannelSensitivity") in (None, ""):
+        raise EcgReadError(
+            source, f"{where}: no Channel Sensitivity (003A,0210); samples in arbitrary units cannot be converted to mV"
+        )
+    sensitivity = _calibration_value(channel, "ChannelSensitivity", 1.0, where, source, nonzero=True)
+    correction = _calibration_value(channel, "ChannelSensitivityCorrectionFactor", 1.0, where, source, nonzero=True)
+    baseline = _calibration_value(channel, "ChannelBaseline", 0.0, where, source, nonzero=False)
+    mv_per_unit = _mv_per_unit(channel, where, source)
+    return _channel_lead(channel), sensitivity * correction * mv_per_unit, baseline * mv_per_unit
+
+
+def _calibration_value(
+    channel: Dataset, keyword: str, default: float, where: str, source: str | None, *, nonzero: bool
+) -> float:
+    """A finite (and, if ``nonzero``, non-zero) calibration number, or ``default`` when absent."""
+    value = channel.get(keyword)
+    if value in (None, ""):
+        return default
+    number = _number(value)
+    if number is None or (nonzero and number == 0):
+        requirement = "a finite non-zero number" if nonzero else "a finite number"
+        raise EcgReadError(source, f"{where}: {_CALIBRATION_ELEMENTS[keyword]} is {value!r}; it must be {requirement}")
+    return number
+
+
+def _channel_lead(channel: Dataset) -> str | None:
+    codes = channel.get("ChannelSourceSequence") or []
+    code = codes[0] if codes else Dataset()
+    for text in (code.get("CodeMeaning"), code.get("CodeValue"), channel.get("ChannelLabel")):
+        lead = normalize_lead_name(text)
+        if lead is not None:
+            return lead
+    return None
+
+
+def _mv_per_unit(channel: Dataset, where: str, source: str | None) -> float:
+    units = channel.get("ChannelSensitivityUnitsSequence") or []
+    if not units:
+        raise EcgReadError(source, f"{where}: no Channel Sensitivity Units Sequence (003A,0211)")
+    code, meaning = _text(units[0], "CodeValue"), _text(units[0], "CodeMeaning")
+    for key in (code, meaning.lower()):
+        if key in _UNIT_TO_MV:
+            return _UNIT_TO_MV[key]
+    unit = code or meaning
+    raise EcgReadError(source, f"{where}: unsupported Channel Sensitivity units '{unit}' (expected uV, mV or V)")
+
+
+def _number(value: object) -> float | None:
+    """``value`` as a finite float, or None."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _text(dataset: Dataset, keyword: str) -> str:
+    value = dataset.get(keyword)
+    return "" if value is None else str(value).strip()
+
+
+def _acquisition_time(dataset: Dataset) -> datetime | None:
+    """AcquisitionDateTime, else ContentDate + ContentTime; None if absent or invalid."""
+    try:
+        if _text(dataset, "AcquisitionDateTime"):
+            return datetime.fromisoformat(DT(_text(dataset, "AcquisitionDateTime")).isoformat())
+        if _text(dataset, "ContentDate"):
+            day = DA(_text(dataset, "ContentDate"))
+            time = TM(_text(dataset, "ContentTime") or "000000")
+            return datetime.combine(day, time)
+    except (TypeError, ValueError):
+        return None
+    return None
+
+
+def _read_annotations(dataset: Dataset) -> tuple[tuple[str, ...], tuple[Measurement, ...]]:
+    """Free-text statements (file order, de-duplicated) and coded measurements."""
+    statements: list[str] = []
+    measurements: list[Measurement] = []
+    for item in dataset.get("WaveformAnnotationSequence") or []:
+        text = " ".join(_text(item, "UnformattedTextValue").split())
+        if text:
+            if text not in statements:
+                statements.append(text)
+            continue
+        measurement = _measurement(item)
+        if measurement is not None and measurement not in measurements:
+            measurements.append(measurement)
+    return tuple(statements), tuple(measurements)
+
+
+def _measurement(item: Dataset) -> Measurement | None:
+    concepts = item.get("ConceptNameCodeSequence") or []
+    value = item.get("NumericValue")
+    if not concepts or value in (None, ""):
+        return None
+    if isinstance(value, MultiValue):
+        if len(value) != 1:
+            return None
+        value = value[0]
+    number = _number(value)
+    meaning = _text(concepts[0], "CodeMeaning") or _text(concepts[0], "CodeValue")
+    if number is None or not meaning:
+        return None
+    key = " ".join(meaning.lower().split()).removesuffix(" global")
+    name = _MEASUREMENT_NAMES.get(key, meaning)
+    units = item.get("MeasurementUnitsCodeSequence") or []
+    unit = (_text(units[0], "CodeValue") or _text(units[0], "CodeMeaning")) if units else ""
+    unit = _MEASUREMENT_UNITS.get(unit, unit)
+    if name.endswith(" axis"):
+        unit = "deg"  # an axis is an angle; ECG Toolkit writes "ms" for it
+    return Measurement(name, number, unit)
