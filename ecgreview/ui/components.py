@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from ecgreview.case import CaseAnalysis, READER_CALLS
+from ecgreview.case import CaseAnalysis
 from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
 from ecgreview.examples import demo_ecg_path
@@ -15,7 +15,7 @@ from ecgreview.io import list_case_files
 from ecgreview.model import LoadedModel, installed_models
 from ecgreview.plots import plot_probabilities
 from ecgreview.record import CLASSES, EcgRecord
-from ecgreview.reviews import append_review, reviews_for_case
+from ecgreview.reviews import READER_CALLS, append_review, reviews_for_case
 from ecgreview.ui import resources, state
 
 INSTALL_HELP = """No model weights are installed, so no DNN opinion is shown. Reading and recording work.
@@ -147,6 +147,12 @@ def review_form(analysis: CaseAnalysis, settings: Settings, reader: str) -> None
 
 
 def _save(analysis: CaseAnalysis, settings: Settings, reader: str, calls: dict, comment: str) -> None:
+    unanswered = [name for name, call in calls.items() if call is None]
+    if not reader or unanswered:
+        problems = (["enter your name under Reader in the sidebar"] if not reader else []) + (
+            [f"answer every class ({', '.join(unanswered)} still open)"] if unanswered else [])
+        st.error(f"Not saved — {'; '.join(problems)}. Your answers are still in the form.")
+        return
     try:
         review = analysis.to_review(reader=reader, reader_calls=calls, comment=comment)
         append_review(settings.reviews_path, review)

@@ -1,0 +1,100 @@
+"""The review page driven by Streamlit's AppTest: load the demo, record a review, check the CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ecgreview.record import CLASSES
+from ecgreview.reviews import read_reviews
+from tests.conftest import REPO
+
+APP = str(REPO / "app.py")
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    for variable in ("ECGREVIEW_MODEL", "ECGREVIEW_MODELS_DIR", "ECGREVIEW_REVIEWS", "ECGREVIEW_CASES", "ECGREVIEW_CONFIG"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("ECGREVIEW_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def _open() -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=120).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def _answer(app: AppTest, *, reader: str, calls: dict[str, str], comment: str = "") -> AppTest:
+    app.text_input(key="reader_name").input(reader)
+    for radio in app.radio:
+        if radio.label in calls:
+            radio.set_value(calls[radio.label])
+    if comment:
+        app.text_area[0].input(comment)
+    next(button for button in app.button if button.label == "Save review").click()
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_demo_ecg_opens_with_header_and_no_identifying_data(home):
+    app = _open()
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Pseudonym"] and metrics["Sampling"] == "1000 Hz" and metrics["Duration"] == "10.0 s"
+    assert "Mortara" in metrics["Device"]
+    markdown = " ".join(element.value for element in app.markdown)
+    assert "RITMO SINUSALE" in markdown
+    assert "No DNN weights installed" in " ".join(w.value for w in app.warning)
+    assert any("model install" in info.value for info in app.info)
+    everything = repr(app)
+    assert "PatientName" not in everything and "BirthDate" not in everything
+    # No answer is pre-filled.
+    assert all(radio.value is None for radio in app.radio if radio.label in CLASSES)
+
+
+def test_review_is_saved_to_csv_without_model(home):
+    app = _open()
+    calls = dict.fromkeys(CLASSES, "absent") | {"SB": "uncertain"}
+    app = _answer(app, reader="=Dr Test", calls=calls, comment="@check")
+    assert any("Saved review" in success.value for success in app.success)
+    rows = read_reviews(home / "reviews.csv")
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    assert row["reader"] == "=Dr Test" and row["comment"] == "@check"
+    assert row["model_status"] == "none" and row["dnn_prob_AF"] == ""
+    assert row["reader_call_SB"] == "uncertain" and row["reader_call_AF"] == "absent"
+    assert "RITMO SINUSALE" in row["device_statements"]
+    raw = (home / "reviews.csv").read_text(encoding="utf-8")
+    assert ",'=Dr Test," in raw  # stored so a spreadsheet shows text, not a formula
+    # The form is cleared for the next reading, and the earlier review is listed.
+    assert all(radio.value is None for radio in app.radio if radio.label in CLASSES)
+    assert any(len(frame.value) == 1 and "reader" in frame.value.columns for frame in app.dataframe)
+
+
+def test_incomplete_review_is_refused_and_nothing_written(home):
+    app = _open()
+    app = _answer(app, reader="Dr Test", calls={"AF": "present"})
+    assert any("answer every class" in error.value for error in app.error)
+    assert not (home / "reviews.csv").exists()
+
+
+def test_review_with_unverified_fixture_weights(home, tmp_path, monkeypatch):
+    from ecgreview.model import build_model
+    from tests.model_fixtures import random_weights, weight_specs_from_keras, write_keras224_hdf5
+
+    specs = weight_specs_from_keras(build_model())
+    weights = write_keras224_hdf5(tmp_path / "fixture.hdf5", specs, random_weights(specs, seed=3))
+    monkeypatch.setenv("ECGREVIEW_MODEL", str(weights))
+    app = _open()
+    assert any("unverified" in warning.value for warning in app.warning)
+    app = _answer(app, reader="Dr Test", calls=dict.fromkeys(CLASSES, "absent"))
+    row = read_reviews(home / "reviews.csv").iloc[0]
+    assert row["model_status"] == "unverified" and row["model_name"] == "fixture.hdf5"
+    probabilities = np.array([float(row[f"dnn_prob_{name}"]) for name in CLASSES])
+    assert np.all((probabilities >= 0) & (probabilities <= 1))
+    assert row["provenance"].startswith("{") and "tensorflow" in row["provenance"]
