@@ -24,6 +24,7 @@ from pydicom.uid import UID
 from pydicom.valuerep import DA, DT, TM
 
 from ecgreview.errors import EcgReadError
+from ecgreview.io._source import _load_source
 from ecgreview.io.leads import complete_limb_leads, normalize_lead_name, order_leads
 from ecgreview.record import EcgRecord, Measurement, Waveform
 
@@ -103,20 +104,6 @@ def read_dicom_ecg(path_or_bytes: str | os.PathLike[str] | bytes, *, name: str |
         raise
     except Exception as exc:  # the API boundary: no pydicom/numpy error escapes unexplained
         raise EcgReadError(source, f"malformed DICOM ECG ({type(exc).__name__}: {exc})") from exc
-
-
-def _load_source(path_or_bytes: str | os.PathLike[str] | bytes, name: str | None) -> tuple[bytes, str]:
-    """The bytes of a path or buffer, and the basename to show for it."""
-    if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
-        return bytes(path_or_bytes), os.path.basename(name or "")
-    if not isinstance(path_or_bytes, (str, os.PathLike)):
-        raise TypeError(f"path_or_bytes must be a path or bytes, not {type(path_or_bytes).__name__}")
-    source_name = os.path.basename(name or os.fspath(path_or_bytes))
-    try:
-        with open(path_or_bytes, "rb") as handle:
-            return handle.read(), source_name
-    except OSError as exc:
-        raise EcgReadError(source_name, f"cannot read file ({exc.strerror or exc})") from exc
 
 
 def _parse_dataset(data: bytes, source: str | None) -> Dataset:

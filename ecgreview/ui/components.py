@@ -22,10 +22,13 @@ INSTALL_HELP = """No model weights are installed, so no DNN opinion is shown. Re
 
 To add the official weights (Ribeiro et al. 2020, Zenodo DOI 10.5281/zenodo.3765717):
 ```
-.venv/bin/python -m ecgreview model install              # downloads model.zip, checks its hash
-.venv/bin/python -m ecgreview model install ~/Downloads/model.zip   # or a local model.zip / model.hdf5
+python -m ecgreview model install
 ```
-then reload this page. Or point `ECGREVIEW_MODEL` at a `model.hdf5` (see README)."""
+downloads `model.zip` and checks its hash; offline, download it elsewhere and run
+```
+python -m ecgreview model install model.zip
+```
+(a `model.hdf5` works too). Then reload this page. Or point `ECGREVIEW_MODEL` at a weights file (README)."""
 
 
 def reader_input() -> str:
@@ -97,12 +100,9 @@ def analyse(case: tuple[bytes, str], model: LoadedModel | None) -> CaseAnalysis 
 def case_header(record: EcgRecord) -> None:
     """Pseudonym, time, device and recording facts. Never a name or birth date."""
     when = record.acquisition_time.strftime("%Y-%m-%d %H:%M") if record.acquisition_time else "unknown"
-    columns = st.columns(5)
-    for column, (label, value) in zip(columns, [
-        ("Pseudonym", record.pseudonym or "—"), ("Acquired", when), ("Device", record.device or "unknown"),
-        ("Sampling", f"{record.sampling_rate_hz:g} Hz"), ("Duration", f"{record.duration_s:.1f} s"),
-    ]):
-        column.metric(label, value)
+    facts = {"Pseudonym": record.pseudonym or "—", "Acquired": when, "Device": record.device or "unknown",
+             "Sampling": f"{record.sampling_rate_hz:g} Hz", "Duration": f"{record.duration_s:.1f} s"}
+    st.markdown(" &nbsp;·&nbsp; ".join(f"**{label}** {value}" for label, value in facts.items()))
     st.caption(f"File {record.source_name} · SHA-256 {record.source_sha256[:16]}…")
 
 
@@ -135,7 +135,7 @@ def review_form(analysis: CaseAnalysis, settings: Settings, reader: str) -> None
     """The reader's call per class, a comment, Save. Nothing is pre-filled."""
     st.subheader("Your reading")
     nonce = st.session_state.setdefault(state.FORM_NONCE, 0)
-    with st.form(f"review-{analysis.record.source_sha256}-{nonce}"):
+    with st.form(f"review-{analysis.record.source_sha256[:16]}"):
         calls = {name: st.radio(name, READER_CALLS, index=None, horizontal=True, key=f"call-{name}-{nonce}") for name in CLASSES}
         comment = st.text_area("Comment", key=f"comment-{nonce}")
         submitted = st.form_submit_button("Save review", type="primary")

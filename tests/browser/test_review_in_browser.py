@@ -1,0 +1,52 @@
+"""End to end in Chromium: open the demo ECG, record a review, check the CSV; a broken upload."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecgreview.record import CLASSES
+from ecgreview.reviews import read_reviews
+from tests.browser.conftest import SCREENSHOTS
+
+pytestmark = pytest.mark.browser
+
+
+def _wait_for_app(page, url: str) -> None:
+    page.goto(url)
+    page.get_by_role("heading", name="ECG review").wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+
+
+def test_demo_review_saved_in_browser(server, page):
+    url, home = server
+    _wait_for_app(page, url)
+    assert page.get_by_text("RITMO SINUSALE").first.is_visible()
+    page.screenshot(path=str(SCREENSHOTS / "review-top.png"))
+    page.get_by_label("Reader", exact=True).fill("Dr Browser")
+    page.get_by_label("Reader", exact=True).press("Enter")
+    for name in CLASSES:
+        group = page.locator('[data-testid="stRadio"]').filter(has=page.get_by_text(name, exact=True))
+        group.get_by_text("absent" if name != "AF" else "uncertain", exact=True).click()
+    page.get_by_label("Comment", exact=True).fill("browser test")
+    page.screenshot(path=str(SCREENSHOTS / "review-filled.png"), full_page=True)
+    page.get_by_role("button", name="Save review").click()
+    page.get_by_text("Saved review").wait_for(timeout=30_000)
+    page.screenshot(path=str(SCREENSHOTS / "review-saved.png"), full_page=True)
+    rows = read_reviews(home / "reviews.csv")
+    assert len(rows) == 1
+    assert rows.iloc[0]["reader"] == "Dr Browser" and rows.iloc[0]["reader_call_AF"] == "uncertain"
+    assert rows.iloc[0]["comment"] == "browser test"
+
+
+def test_broken_upload_shows_which_file_and_why(server, page, corpus_dir):
+    url, _ = server
+    _wait_for_app(page, url)
+    page.get_by_text("Upload", exact=True).click()
+    broken = next((corpus_dir / "dicom" / "broken").glob("*.dcm"))
+    page.locator('input[type="file"]').set_input_files(str(broken))
+    error = page.get_by_text(f"Cannot open this ECG — {broken.name}:")
+    error.wait_for(timeout=30_000)
+    page.screenshot(path=str(SCREENSHOTS / "broken-upload.png"), full_page=True)
+    # The app carries on: the demo can be opened again.
+    page.get_by_text("Demo ECG", exact=True).click()
+    page.get_by_text("RITMO SINUSALE").first.wait_for(timeout=30_000)
