@@ -1,0 +1,154 @@
+"""Helpers shared by the XML ECG readers (HL7 aECG, GE MUSE, Philips Sierra).
+
+XML from outside is untrusted: it is parsed with ``defusedxml``, which refuses
+entity declarations (billion laughs) and external entities (XXE). Namespaces are
+stripped after parsing, so readers use plain local names in their paths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Mapping
+from datetime import datetime
+
+import defusedxml
+import defusedxml.ElementTree as SafeElementTree
+import numpy as np
+
+from ecgreview.errors import EcgReadError
+from ecgreview.io.leads import complete_limb_leads, order_leads
+from ecgreview.record import Measurement, Waveform
+
+__all__: list[str] = []
+
+#: Amplitude units as written by the XML formats (lower case) -> millivolts per unit.
+_UNIT_TO_MV: dict[str, float] = {
+    "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "microvolts": 1e-3, "microvolt": 1e-3,
+    "mv": 1.0, "millivolts": 1.0, "millivolt": 1.0, "v": 1e3, "volts": 1e3, "nv": 1e-6,
+}
+
+
+def _root_tag(data: bytes) -> str | None:
+    """The root element's tag (``{namespace}local``) of XML bytes, or None if it is not XML.
+
+    Only the start of the document is parsed, so a truncated file still gets its
+    root recognised (and its reader then reports the truncation).
+    """
+    if not data.lstrip(b"\xef\xbb\xbf\xff\xfe\x00 \t\r\n").startswith(b"<"):
+        return None
+    try:
+        for _, element in SafeElementTree.iterparse(io.BytesIO(data), events=("start",)):
+            return element.tag
+    except (ElementTree.ParseError, defusedxml.DefusedXmlException, ValueError):
+        return None
+    return None
+
+
+def _local_name(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _parse_xml(data: bytes, source: str | None, format_name: str) -> ElementTree.Element:
+    """Parse untrusted XML safely and strip namespaces from every tag.
+
+    Raises
+    ------
+    EcgReadError
+        If the XML is malformed or truncated (the message gives line and column),
+        or declares entities (refused as untrusted).
+    """
+    try:
+        root = SafeElementTree.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except ElementTree.ParseError as exc:
+        raise EcgReadError(source, f"malformed or truncated {format_name} XML ({exc})") from exc
+    except defusedxml.DefusedXmlException as exc:
+        raise EcgReadError(source, f"{format_name} XML refused: it declares entities ({exc})") from exc
+    for element in root.iter():
+        if isinstance(element.tag, str):
+            element.tag = _local_name(element.tag)
+        element.attrib = {_local_name(key): value for key, value in element.attrib.items()}
+    return root
+
+
+def _text(element: ElementTree.Element | None, path: str = ".") -> str:
+    """Whitespace-normalised text at ``path`` under ``element`` ("" when absent)."""
+    if element is None:
+        return ""
+    found = element.find(path)
+    return "" if found is None or found.text is None else " ".join(found.text.split())
+
+
+def _number(text: object) -> float | None:
+    """``text`` as a finite float, or None."""
+    try:
+        number = float(str(text).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _mv_per_unit(unit: str, where: str, source: str | None) -> float:
+    """Millivolts per amplitude unit (``uV``, ``MICROVOLTS``, ``mV`` …)."""
+    factor = _UNIT_TO_MV.get(unit.strip().lower())
+    if factor is None:
+        raise EcgReadError(source, f"{where}: unsupported amplitude unit '{unit}' (expected uV or mV)")
+    return factor
+
+
+def _measurements(values: Mapping[str, tuple[str, str]]) -> tuple[Measurement, ...]:
+    """Measurements from ``{name: (text, unit)}``, skipping empty or non-numeric values."""
+    found = []
+    for name, (text, unit) in values.items():
+        number = _number(text)
+        if number is not None:
+            found.append(Measurement(name, number, unit))
+    return tuple(found)
+
+
+def _statements(texts: list[str]) -> tuple[str, ...]:
+    """Non-empty statements, whitespace-normalised, de-duplicated, in file order."""
+    cleaned = (" ".join(text.split()) for text in texts)
+    return tuple(dict.fromkeys(text for text in cleaned if text))
+
+
+def _waveform(
+    leads_mv: Mapping[str, np.ndarray], sampling_rate_hz: float, where: str, source: str | None
+) -> tuple[Waveform, frozenset[str]]:
+    """12 leads in ``LEAD_ORDER`` (float32 mV) from named leads, deriving absent limb leads.
+
+    Parameters
+    ----------
+    leads_mv : mapping of str to numpy.ndarray
+        Canonical lead name -> 1-D signal in mV; all the same length.
+    sampling_rate_hz : float
+        Samples per second.
+    """
+    if not math.isfinite(sampling_rate_hz) or sampling_rate_hz <= 0:
+        raise EcgReadError(source, f"{where}: sampling rate {sampling_rate_hz!r} Hz is not a positive number")
+    lengths = {name: len(signal) for name, signal in leads_mv.items()}
+    if not lengths or min(lengths.values()) == 0:
+        raise EcgReadError(source, f"{where}: no samples")
+    if len(set(lengths.values())) > 1:
+        described = ", ".join(f"{name} {count}" for name, count in lengths.items())
+        raise EcgReadError(source, f"{where}: leads have different sample counts ({described})")
+    signal_mv = np.stack([np.asarray(signal, dtype=np.float64) for signal in leads_mv.values()], axis=1)
+    signal_mv, names, derived = complete_limb_leads(signal_mv, tuple(leads_mv))
+    signal_mv, names = order_leads(signal_mv, names, source=source)
+    return Waveform(np.ascontiguousarray(signal_mv, dtype=np.float32), sampling_rate_hz, names), derived
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _datetime(text: str, formats: tuple[str, ...]) -> datetime | None:
+    """The first of ``formats`` that parses ``text``; None if none does."""
+    for date_format in formats:
+        try:
+            return datetime.strptime(text.strip(), date_format)
+        except ValueError:
+            continue
+    return None
