@@ -270,7 +270,7 @@ def compare_predictions(reference: str | Path, other: str | Path) -> PredictionC
 
 
 def compare_predictions_main(
-    reference: Path, other: Path, *, out_dir: Path | None = None, out: TextIO = sys.stdout
+    reference: Path, other: Path, *, out_dir: Path | None = None, out: TextIO | None = None
 ) -> int:
     """CLI body of ``compare-predictions``: print the report, optionally write files.
 
@@ -282,6 +282,7 @@ def compare_predictions_main(
     int
         0 when no call flips, 1 when some do, 2 on bad input (``path: reason`` on stderr).
     """
+    out = out or sys.stdout
     try:
         comparison = compare_predictions(reference, other)
         text = comparison.format_text()

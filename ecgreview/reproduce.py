@@ -357,7 +357,7 @@ def reproduce_paper(ribeiro_dir: str | Path) -> PaperReproduction:
     return PaperReproduction(ribeiro_dir, recomputed, published, tuple(differences), candidates)
 
 
-def reproduce_paper_main(ribeiro_dir: Path | None = None, *, out: TextIO = sys.stdout) -> int:
+def reproduce_paper_main(ribeiro_dir: Path | None = None, *, out: TextIO | None = None) -> int:
     """CLI body of ``reproduce-paper``.
 
     Parameters
@@ -372,6 +372,7 @@ def reproduce_paper_main(ribeiro_dir: Path | None = None, *, out: TextIO = sys.s
     int
         0 reproduced, 1 differences, 2 bad input (``path: reason`` on stderr).
     """
+    out = out or sys.stdout
     try:
         reproduction = reproduce_paper(BUNDLED_RIBEIRO_DIR if ribeiro_dir is None else ribeiro_dir)
     except EcgReviewError as exc:
