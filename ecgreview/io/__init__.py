@@ -1,33 +1,63 @@
 """Read ECG files into :class:`~ecgreview.record.EcgRecord`, choosing the reader by content.
 
-The format is recognised from the bytes (DICOM: ``DICM`` at byte 128, or a
-preamble-less dataset starting with a group 0002/0008 element); the file suffix
-is only a hint that makes a DICOM parse worth attempting.
+Formats and how they are recognised (the file suffix is only a hint):
+
+* DICOM waveforms: ``DICM`` at byte 128, or a preamble-less dataset starting
+  with a group 0002/0008 element (or a ``.dcm``/``.dicom`` suffix);
+* WFDB: a text header whose first line reads ``NAME signals rate samples``,
+  or a ``.zip`` holding one; the signal files are found beside a header path,
+  inside the zip, or among the files given to :func:`read_ecg_files`;
+* XML by root element: ``AnnotatedECG`` in ``urn:hl7-org:v3`` (HL7 aECG),
+  ``RestingECG`` (GE MUSE), ``restingecgdata`` (Philips Sierra).
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ecgreview.errors import EcgReadError
-from ecgreview.io.dicom import _load_source, read_dicom_ecg
+from ecgreview.io._source import _load_source
+from ecgreview.io._xml import _local_name, _root_tag
+from ecgreview.io.dicom import read_dicom_ecg
+from ecgreview.io.hl7_aecg import HL7_NAMESPACE, read_hl7_aecg
+from ecgreview.io.muse_xml import read_muse_xml
+from ecgreview.io.philips_xml import read_philips_xml
+from ecgreview.io.wfdb import read_wfdb_ecg, read_wfdb_files
 from ecgreview.record import EcgRecord
 
-__all__ = ["list_case_files", "read_dicom_ecg", "read_ecg"]
+__all__ = [
+    "list_case_files", "read_dicom_ecg", "read_ecg", "read_ecg_files", "read_hl7_aecg",
+    "read_muse_xml", "read_philips_xml", "read_wfdb_ecg", "read_wfdb_files",
+]
 
 _DICOM_SUFFIXES = (".dcm", ".dicom")
 #: First tag group of a preamble-less dataset (file meta 0002 or identifying 0008), little endian.
 _DICOM_FIRST_GROUPS = (b"\x02\x00", b"\x08\x00")
+_WFDB_SIGNAL_SUFFIXES = (".mat", ".dat")
+_CASE_SUFFIXES = (*_DICOM_SUFFIXES, ".hea", ".xml", ".zip")
+_ZIP_MAGIC = b"PK\x03\x04"
+#: A WFDB record line: name, number of signals, sampling rate (with optional counter/base), samples.
+_WFDB_RECORD_LINE = re.compile(rb"^[A-Za-z0-9_.\-]+\s+\d+\s+\d+(?:\.\d*)?(?:/[\d.]+)?(?:\([^)]*\))?\s+\d+(?:\s|$)")
+_XML_READERS: dict[str, Callable[..., EcgRecord]] = {
+    f"{{{HL7_NAMESPACE}}}AnnotatedECG": read_hl7_aecg,
+    "RestingECG": read_muse_xml,
+    "restingecgdata": read_philips_xml,
+}
 
 
 def read_ecg(path_or_bytes: str | os.PathLike[str] | bytes, *, name: str | None = None) -> EcgRecord:
-    """Read an ECG file in any supported format (for now: DICOM waveforms).
+    """Read an ECG file in any supported format, recognised by its content.
 
     Parameters
     ----------
     path_or_bytes : str, os.PathLike or bytes
-        A file path, or the file's bytes (e.g. a Streamlit upload).
+        A file path, or the file's bytes (e.g. a Streamlit upload). For WFDB,
+        give the header path (its signal files beside it), a signal file path
+        (its header beside it), or a ``.zip`` of the record; for several uploaded
+        files use :func:`read_ecg_files`.
     name : str, optional
         File name of the bytes (its suffix is a format hint); defaults to the
         path's basename.
@@ -36,22 +66,105 @@ def read_ecg(path_or_bytes: str | os.PathLike[str] | bytes, *, name: str | None 
     -------
     EcgRecord
         (samples, 12) float32 signal in mV, ``LEAD_ORDER``, with ``source_name``
-        and ``source_sha256`` of the bytes.
+        and ``source_sha256``.
 
     Raises
     ------
     EcgReadError
         If the content is not a supported ECG format, or the reader fails.
     """
+    if isinstance(path_or_bytes, (str, os.PathLike)):
+        path_or_bytes = _header_beside_signal(Path(path_or_bytes))
     data, source_name = _load_source(path_or_bytes, name)
     suffix = os.path.splitext(source_name)[1].lower()
-    if _looks_like_dicom(data) or suffix in _DICOM_SUFFIXES:
+    if _looks_like_dicom(data):
+        return read_dicom_ecg(data, name=source_name)
+    if _looks_like_wfdb_header(data) or data.startswith(_ZIP_MAGIC):
+        return read_wfdb_ecg(path_or_bytes if not isinstance(path_or_bytes, bytes) else data, name=source_name)
+    tag = _root_tag(data, source_name or None)
+    if tag is not None:
+        return _read_xml(data, source_name, tag)
+    if suffix in _DICOM_SUFFIXES:
         return read_dicom_ecg(data, name=source_name)
     raise EcgReadError(
         source_name or None,
-        "not a supported ECG file (expected a DICOM waveform: no 'DICM' marker at byte 128 "
-        "and no DICOM data element at the start)",
+        "not a supported ECG file (expected a DICOM waveform, a WFDB header or zip, "
+        "or HL7 aECG, GE MUSE or Philips Sierra XML)",
     )
+
+
+def read_ecg_files(files: Sequence[tuple[str, bytes]]) -> list[EcgRecord]:
+    """Read several uploaded files, grouping each WFDB header with its signal files.
+
+    Parameters
+    ----------
+    files : sequence of (str, bytes)
+        ``(file name, content)`` pairs, e.g. from a multi-file upload. A WFDB
+        record is its header plus the signal files it names; every other file
+        is one ECG on its own (DICOM, XML, or a zipped WFDB record).
+
+    Returns
+    -------
+    list of EcgRecord
+        One record per ECG, in the order of their first file.
+
+    Raises
+    ------
+    EcgReadError
+        For the first file that cannot be read, or a WFDB signal file whose
+        header is not among ``files``.
+    """
+    by_name = {os.path.basename(name): bytes(data) for name, data in files}
+    headers = [name for name, data in by_name.items() if _looks_like_wfdb_header(data)]
+    claimed = set()
+    for header in headers:
+        claimed.update(_signal_file_names(by_name[header]))
+    records = []
+    for name, data in by_name.items():
+        if name in headers:
+            signal_files = {file: by_name[file] for file in _signal_file_names(data) if file in by_name}
+            records.append(read_wfdb_ecg(data, name=name, signal_files=signal_files))
+        elif name not in claimed:
+            if name.lower().endswith(_WFDB_SIGNAL_SUFFIXES) and not _looks_like_dicom(data):
+                raise EcgReadError(name, "WFDB signal file without its header (.hea) among the uploaded files")
+            records.append(read_ecg(data, name=name))
+    return records
+
+
+def _read_xml(data: bytes, source_name: str, tag: str) -> EcgRecord:
+    reader = _XML_READERS.get(tag) or _XML_READERS.get(_local_name(tag))
+    if reader is None or (reader is read_hl7_aecg and tag != f"{{{HL7_NAMESPACE}}}AnnotatedECG"):
+        raise EcgReadError(
+            source_name or None,
+            f"XML root element <{tag}> is not a supported ECG format "
+            f"(expected AnnotatedECG in {HL7_NAMESPACE}, RestingECG or restingecgdata)",
+        )
+    return reader(data, name=source_name)
+
+
+def _header_beside_signal(path: Path) -> Path:
+    """For a WFDB signal file path, the header of the same name beside it; else ``path``."""
+    if path.suffix.lower() in _WFDB_SIGNAL_SUFFIXES and path.with_suffix(".hea").is_file():
+        return path.with_suffix(".hea")
+    return path
+
+
+def _looks_like_wfdb_header(data: bytes) -> bool:
+    """Whether ``data`` is WFDB header text: the first non-comment line is a record line."""
+    if b"\0" in data[:4096]:
+        return False
+    for line in data[:4096].splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith(b"#"):
+            return _WFDB_RECORD_LINE.match(stripped) is not None
+    return False
+
+
+def _signal_file_names(header: bytes) -> list[str]:
+    """File names in the signal lines of a WFDB header (best effort; the reader validates)."""
+    lines = [line.split() for line in header.decode("ascii", "replace").splitlines()]
+    body = [fields for fields in lines if fields and not fields[0].startswith("#")]
+    return list(dict.fromkeys(fields[0] for fields in body[1:]))
 
 
 def _looks_like_dicom(data: bytes) -> bool:
@@ -69,7 +182,8 @@ def list_case_files(directory: str | os.PathLike[str] | None) -> list[Path]:
     Returns
     -------
     list of pathlib.Path
-        Regular, non-hidden files that :func:`read_ecg` would try to read.
+        Regular, non-hidden files that :func:`read_ecg` would try to read: DICOM,
+        WFDB headers (not their signal files), zips and XML files.
     """
     if directory is None or not Path(directory).is_dir():
         return []
@@ -78,14 +192,16 @@ def list_case_files(directory: str | os.PathLike[str] | None) -> list[Path]:
         relative_parts = path.relative_to(directory).parts
         if not path.is_file() or any(part.startswith(".") for part in relative_parts):
             continue
-        if path.suffix.lower() in _DICOM_SUFFIXES or _starts_like_dicom(path):
+        if path.suffix.lower() in _CASE_SUFFIXES or _starts_like_ecg(path):
             found.append(path)
     return found
 
 
-def _starts_like_dicom(path: Path) -> bool:
+def _starts_like_ecg(path: Path) -> bool:
+    """Whether the file starts like DICOM or a WFDB header (XML and zips are listed by suffix)."""
     try:
         with path.open("rb") as handle:
-            return _looks_like_dicom(handle.read(132))
+            start = handle.read(4096)
     except OSError:
         return False
+    return _looks_like_dicom(start) or _looks_like_wfdb_header(start)

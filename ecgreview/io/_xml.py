@@ -31,18 +31,25 @@ _UNIT_TO_MV: dict[str, float] = {
 }
 
 
-def _root_tag(data: bytes) -> str | None:
+def _root_tag(data: bytes, source: str | None) -> str | None:
     """The root element's tag (``{namespace}local``) of XML bytes, or None if it is not XML.
 
     Only the start of the document is parsed, so a truncated file still gets its
     root recognised (and its reader then reports the truncation).
+
+    Raises
+    ------
+    EcgReadError
+        If the document declares entities (refused before any element is read).
     """
     if not data.lstrip(b"\xef\xbb\xbf\xff\xfe\x00 \t\r\n").startswith(b"<"):
         return None
     try:
         for _, element in SafeElementTree.iterparse(io.BytesIO(data), events=("start",)):
             return element.tag
-    except (ElementTree.ParseError, defusedxml.DefusedXmlException, ValueError):
+    except defusedxml.DefusedXmlException as exc:
+        raise EcgReadError(source, f"XML refused: it declares entities ({exc})") from exc
+    except (ElementTree.ParseError, ValueError):
         return None
     return None
 

@@ -21,6 +21,7 @@ import io
 import os
 import re
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -315,7 +316,9 @@ def _read_record(header_name: str, header_data: bytes, files: Mapping[str, bytes
 
 def _decode_signal(header: _Header, header_data: bytes, files: Mapping[str, bytes], source: str | None) -> np.ndarray:
     """(samples, signals) float64 in mV, decoded by ``wfdb.rdrecord`` from a temporary folder."""
-    import wfdb  # imported here: it pulls in matplotlib and aiohttp, needed only for WFDB
+    with warnings.catch_warnings():  # wfdb 4.3.1 triggers pandas deprecation warnings on import
+        warnings.simplefilter("ignore")
+        import wfdb  # imported here: it pulls in matplotlib and aiohttp, needed only for WFDB
 
     text = header_data.decode("ascii")
     first = next(line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))

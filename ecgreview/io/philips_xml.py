@@ -1,0 +1,270 @@
+"""Read Philips Sierra ECG XML (root ``restingecgdata``, versions 1.03/1.04) into an :class:`EcgRecord`.
+
+The rhythm signal is ``waveforms/parsedwaveforms``: base64, either plain
+little-endian int16 (leads one after another) or XLI-compressed. XLI stores each
+lead as a chunk: an 8-byte header (int32 compressed size, int16 code, int16
+first value), LZW with 10-bit codes (MSB first), the decompressed bytes holding
+the high bytes of all samples then the low bytes, and a second-difference
+prediction (residual + 64). In XLI files, leads III, aVR, aVL and aVF are stored
+as residuals of their Einthoven/Goldberger estimates and are reconstructed.
+Amplitudes are in ``resolution`` µV per unit. Facts from the public format
+description of sierra-ecg-tools (MIT); the code here is our own.
+
+Statements come from ``interpretations/interpretation/statement``, measurements
+from ``globalmeasurements``, median beats from ``repbeats``. Only the patient id
+is copied (as the pseudonym), never a name or birth date.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import xml.etree.ElementTree as ElementTree
+from datetime import datetime
+
+import numpy as np
+
+from ecgreview.errors import EcgReadError
+from ecgreview.io._source import _load_source
+from ecgreview.io._xml import _datetime, _measurements, _number, _parse_xml, _sha256, _statements, _text, _waveform
+from ecgreview.io.leads import normalize_lead_name
+from ecgreview.record import EcgRecord, Measurement, Waveform
+
+__all__ = ["read_philips_xml"]
+
+#: globalmeasurements elements -> (measurement name, unit).
+_MEASUREMENT_ELEMENTS: dict[str, tuple[str, str]] = {
+    "heartrate": ("Ventricular rate", "bpm"), "atrialrate": ("Atrial rate", "bpm"), "rrint": ("RR", "ms"),
+    "print": ("PR", "ms"), "qrsdur": ("QRS", "ms"), "qtint": ("QT", "ms"), "qtcb": ("QTc", "ms"),
+    "pfrontaxis": ("P axis", "deg"), "qrsfrontaxis": ("QRS axis", "deg"), "tfrontaxis": ("T axis", "deg"),
+}
+_XLI_CODE_BITS = 10
+#: Representative beats are padded after the beat with the int16 maximum.
+_REPBEAT_PADDING = 32767
+_XLI_CHUNK_HEADER_BYTES = 8
+_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S",)
+
+
+def read_philips_xml(path_or_bytes: str | os.PathLike[str] | bytes, *, name: str | None = None) -> EcgRecord:
+    """Read a Philips Sierra ECG XML file.
+
+    Parameters
+    ----------
+    path_or_bytes : str, os.PathLike or bytes
+        A file path, or the file's bytes (any XML encoding, e.g. UTF-16).
+    name : str, optional
+        File name for the record and for error messages.
+
+    Returns
+    -------
+    EcgRecord
+        ``signal_mv`` (samples, 12) float32 in mV in ``LEAD_ORDER``, the sampling
+        rate in Hz, the device's statements, measurements (ms, deg, bpm) and
+        representative beats.
+
+    Raises
+    ------
+    EcgReadError
+        If the XML is malformed or truncated, not Sierra ECG XML, or its
+        waveforms cannot be decoded (unknown encoding or compression, corrupt XLI).
+    """
+    data, source_name = _load_source(path_or_bytes, name)
+    source = source_name or None
+    root = _parse_xml(data, source, "Philips Sierra")
+    if root.tag != "restingecgdata":
+        raise EcgReadError(source, f"not a Philips Sierra ECG XML: root element is <{root.tag}>, expected <restingecgdata>")
+    parsed = root.find("waveforms/parsedwaveforms")
+    if parsed is None:
+        raise EcgReadError(source, "no waveforms/parsedwaveforms element (no rhythm waveforms)")
+    rhythm, derived = _read_rhythm(parsed, source)
+    interpretation = root.find("interpretations/interpretation")
+    acquisition = root.find("dataacquisition")
+    return EcgRecord(
+        signal_mv=rhythm.signal_mv,
+        sampling_rate_hz=rhythm.sampling_rate_hz,
+        lead_names=rhythm.lead_names,
+        source_name=source_name,
+        source_sha256=_sha256(data),
+        pseudonym=_text(root, "patient/generalpatientdata/patientid"),
+        acquisition_time=_acquisition_time(acquisition),
+        manufacturer="Philips",
+        device_model=_text(acquisition, "machine"),
+        statements=_read_statements(interpretation),
+        measurements=_read_measurements(interpretation),
+        derived_leads=derived,
+        median_beats=_read_repbeats(root.find("waveforms/repbeats"), source),
+    )
+
+
+def _read_rhythm(parsed: ElementTree.Element, source: str | None) -> tuple[Waveform, frozenset[str]]:
+    where = "parsedwaveforms"
+    encoding = parsed.get("dataencoding", "")
+    if encoding.lower() != "base64":
+        raise EcgReadError(source, f"{where}: unsupported dataencoding '{encoding}' (expected Base64)")
+    labels = parsed.get("leadlabels", "").split()
+    rate = _number(parsed.get("samplespersecond"))
+    duration_ms = _number(parsed.get("durationperchannel"))
+    resolution_uv = _number(parsed.get("resolution"))
+    if not labels or rate is None or duration_ms is None or resolution_uv is None or resolution_uv <= 0:
+        raise EcgReadError(
+            source, f"{where}: needs leadlabels, samplespersecond, durationperchannel and a positive resolution"
+        )
+    sample_count = int(round(duration_ms * rate / 1000))
+    raw = _base64(parsed.text or "", where, source)
+    compression = parsed.get("compression") or parsed.get("compressmethod") or "Uncompressed"
+    if compression.upper() == "XLI":
+        leads = _reconstruct_limb_leads(_xli_decode(raw, len(labels), sample_count, source), labels)
+    elif compression.lower() in ("uncompressed", "none", ""):
+        leads = _split_plain(raw, len(labels), sample_count, source)
+    else:
+        raise EcgReadError(source, f"{where}: unsupported compression '{compression}' (supported: XLI, uncompressed)")
+    offset = _number(parsed.get("signaloffset")) or 0.0
+    named = {}
+    for label, samples in zip(labels, leads):
+        lead = normalize_lead_name(label)
+        if lead is not None:
+            named[lead] = (samples - offset) * resolution_uv / 1000.0
+    return _waveform(named, rate, where, source)
+
+
+def _base64(text: str, where: str, source: str | None) -> bytes:
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise EcgReadError(source, f"{where}: waveform data is not valid base64 ({exc})") from exc
+
+
+def _split_plain(raw: bytes, lead_count: int, sample_count: int, source: str | None) -> list[np.ndarray]:
+    expected = lead_count * sample_count * 2
+    if len(raw) < expected:
+        raise EcgReadError(source, f"parsedwaveforms: {len(raw)} bytes, expected {expected}; the file may be truncated")
+    samples = np.frombuffer(raw, dtype="<i2", count=lead_count * sample_count).astype(np.int64)
+    return list(samples.reshape(lead_count, sample_count))
+
+
+def _xli_decode(raw: bytes, lead_count: int, sample_count: int, source: str | None) -> list[np.ndarray]:
+    """Decode ``lead_count`` XLI chunks into int64 sample arrays of ``sample_count``."""
+    leads, offset = [], 0
+    for number in range(1, lead_count + 1):
+        header = raw[offset:offset + _XLI_CHUNK_HEADER_BYTES]
+        size = int.from_bytes(header[:4], "little", signed=True) if len(header) == _XLI_CHUNK_HEADER_BYTES else -1
+        chunk = raw[offset + _XLI_CHUNK_HEADER_BYTES:offset + _XLI_CHUNK_HEADER_BYTES + max(size, 0)]
+        if size <= 0 or len(chunk) < size:
+            raise EcgReadError(source, f"parsedwaveforms: XLI chunk {number} of {lead_count} is missing or truncated")
+        first_value = int.from_bytes(header[6:8], "little", signed=True)
+        offset += _XLI_CHUNK_HEADER_BYTES + size
+        samples = _xli_predict(_xli_unpack(_lzw_decode(chunk, number, source)), first_value)
+        if len(samples) < sample_count:
+            raise EcgReadError(
+                source, f"parsedwaveforms: XLI chunk {number} holds {len(samples)} samples, expected {sample_count}"
+            )
+        leads.append(samples[:sample_count])
+    return leads
+
+
+def _lzw_decode(chunk: bytes, number: int, source: str | None) -> bytes:
+    """LZW with fixed 10-bit codes, most significant bit first, no dictionary reset."""
+    bits = np.unpackbits(np.frombuffer(chunk, dtype=np.uint8))
+    usable = len(bits) - len(bits) % _XLI_CODE_BITS
+    codes = bits[:usable].reshape(-1, _XLI_CODE_BITS) @ (1 << np.arange(_XLI_CODE_BITS - 1, -1, -1))
+    max_code = (1 << _XLI_CODE_BITS) - 2
+    table = [bytes([value]) for value in range(256)]
+    output, previous = bytearray(), b""
+    for code in codes.tolist():
+        if code > max_code:
+            break
+        if code < len(table):
+            entry = table[code]
+        elif code == len(table) and previous:
+            entry = previous + previous[:1]
+        else:
+            raise EcgReadError(source, f"parsedwaveforms: XLI chunk {number} is corrupt (LZW code {code} undefined)")
+        if previous and len(table) <= max_code:
+            table.append(previous + entry[:1])
+        output += entry
+        previous = entry
+    return bytes(output)
+
+
+def _xli_unpack(data: bytes) -> np.ndarray:
+    """int16 values whose high bytes fill the first half of ``data`` and low bytes the second."""
+    padded = np.frombuffer(data + b"\0" * (len(data) % 2), dtype=np.uint8)
+    half = len(padded) // 2
+    words = (padded[:half].astype(np.uint16) << 8) | padded[half:2 * half]
+    return words.view(np.int16).astype(np.int64)
+
+
+def _xli_predict(residuals: np.ndarray, first_value: int) -> np.ndarray:
+    """Undo the second-difference prediction: sample = 2·previous − before − (residual − 64), lagged."""
+    values = residuals.tolist()
+    if len(values) < 2:
+        return np.asarray(values, dtype=np.int64)
+    before, previous, last = values[0], values[1], first_value
+    for index in range(2, len(values)):
+        current = 2 * previous - before - last
+        last = values[index] - 64
+        values[index] = current
+        before, previous = previous, current
+    return np.asarray(values, dtype=np.int64)
+
+
+def _reconstruct_limb_leads(leads: list[np.ndarray], labels: list[str]) -> list[np.ndarray]:
+    """III, aVR, aVL and aVF from their stored residuals (integer floor division, as encoded)."""
+    index = {normalize_lead_name(label): position for position, label in enumerate(labels)}
+    if not all(lead in index for lead in ("I", "II", "III", "aVR", "aVL", "aVF")):
+        return leads
+    lead_i, lead_ii = leads[index["I"]], leads[index["II"]]
+    lead_iii = lead_ii - lead_i - leads[index["III"]]
+    rebuilt = list(leads)
+    rebuilt[index["III"]] = lead_iii
+    rebuilt[index["aVR"]] = -leads[index["aVR"]] - (lead_i + lead_ii) // 2
+    rebuilt[index["aVL"]] = (lead_i - lead_iii) // 2 - leads[index["aVL"]]
+    rebuilt[index["aVF"]] = (lead_ii + lead_iii) // 2 - leads[index["aVF"]]
+    return rebuilt
+
+
+def _read_repbeats(repbeats: ElementTree.Element | None, source: str | None) -> Waveform | None:
+    """Representative beats (plain base64 int16 per lead), or None when absent or unreadable."""
+    if repbeats is None:
+        return None
+    rate = _number(repbeats.get("samplespersec"))
+    resolution_uv = _number(repbeats.get("resolution"))
+    if rate is None or resolution_uv is None:
+        return None
+    leads = {}
+    for beat in repbeats.findall("repbeat"):
+        lead = normalize_lead_name(beat.get("leadname"))
+        raw = _base64(_text(beat, "waveform"), f"repbeat {beat.get('leadname')}", source)
+        if lead is not None and raw:
+            samples = np.frombuffer(raw[: len(raw) - len(raw) % 2], dtype="<i2")
+            leads[lead] = np.where(samples == _REPBEAT_PADDING, np.nan, samples * resolution_uv / 1000.0)
+    try:
+        median = _waveform(leads, rate, "repbeats", source)[0] if leads else None
+    except EcgReadError:
+        return None  # median beats are optional: a malformed set must not block the rhythm
+    if median is None:
+        return None
+    kept = int(np.flatnonzero(~np.isnan(median.signal_mv).all(axis=1)).max(initial=-1)) + 1
+    return Waveform(median.signal_mv[:kept], rate, median.lead_names) if kept else None
+
+
+def _read_statements(interpretation: ElementTree.Element | None) -> tuple[str, ...]:
+    if interpretation is None:
+        return ()
+    texts = [
+        " ".join(part for part in (_text(item, "leftstatement"), _text(item, "rightstatement")) if part)
+        for item in interpretation.findall("statement")
+    ]
+    return _statements(texts)
+
+
+def _read_measurements(interpretation: ElementTree.Element | None) -> tuple[Measurement, ...]:
+    element = None if interpretation is None else interpretation.find("globalmeasurements")
+    return _measurements({name: (_text(element, tag), unit) for tag, (name, unit) in _MEASUREMENT_ELEMENTS.items()})
+
+
+def _acquisition_time(acquisition: ElementTree.Element | None) -> datetime | None:
+    if acquisition is None or not acquisition.get("date"):
+        return None
+    return _datetime(f"{acquisition.get('date')} {acquisition.get('time') or '00:00:00'}", _TIME_FORMATS)

@@ -1,0 +1,54 @@
+"""Tests of format detection by content in ecgreview.io.read_ecg and list_case_files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ecgreview.errors import EcgReadError
+from ecgreview.io import list_case_files, read_ecg, read_ecg_files
+
+DEMO_DIR = Path(__file__).resolve().parents[2] / "ecgreview" / "data" / "demo_cases"
+
+
+def test_dicom_renamed_xml_still_reads_as_dicom(corpus_dir: Path, tmp_path: Path) -> None:
+    renamed = tmp_path / "looks_like.xml"
+    shutil.copyfile(corpus_dir / "dicom" / "pydicom_waveform_ecg.dcm", renamed)
+    record = read_ecg(renamed)
+    assert record.sampling_rate_hz == 1000 and record.device.startswith("Mortara")
+
+
+def test_xml_renamed_dcm_reads_as_xml(corpus_dir: Path) -> None:
+    data = (corpus_dir / "other" / "ecgtoolkit_Example_HL7aECG.xml").read_bytes()
+    assert read_ecg(data, name="scan.dcm").statements == ("Sinus Rhythm",)
+
+
+def test_wfdb_header_renamed_txt_reads_as_wfdb(tmp_path: Path) -> None:
+    shutil.copyfile(DEMO_DIR / "A0003.mat", tmp_path / "A0003.mat")
+    shutil.copyfile(DEMO_DIR / "A0003.hea", tmp_path / "A0003.txt")
+    record = read_ecg(tmp_path / "A0003.txt")
+    assert record.pseudonym == "A0003" and record.reference_labels["AF"]
+
+
+def test_mixed_upload_groups_wfdb_files(corpus_dir: Path) -> None:
+    files = [
+        ("A0003.mat", (DEMO_DIR / "A0003.mat").read_bytes()),
+        ("ecg.dcm", (corpus_dir / "dicom" / "pydicom_waveform_ecg.dcm").read_bytes()),
+        ("A0003.hea", (DEMO_DIR / "A0003.hea").read_bytes()),
+    ]
+    records = read_ecg_files(files)
+    assert [record.source_name for record in records] == ["ecg.dcm", "A0003.hea"]
+
+
+def test_unknown_format_is_a_clear_error() -> None:
+    with pytest.raises(EcgReadError, match=r"^x\.bin: not a supported ECG file .*WFDB header.*Philips Sierra XML"):
+        read_ecg(b"\x89PNG\r\n" + bytes(300), name="x.bin")
+    with pytest.raises(EcgReadError, match=r"^notes\.txt: not a supported ECG file"):
+        read_ecg(b"just some notes about the patient\n", name="notes.txt")
+
+
+def test_list_case_files_lists_headers_not_signal_files() -> None:
+    listed = list_case_files(DEMO_DIR)
+    assert len(listed) == 20 and all(path.suffix == ".hea" for path in listed)
