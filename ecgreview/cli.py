@@ -58,6 +58,34 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _statements(args: argparse.Namespace) -> int:
+    from ecgreview.io import list_case_files, read_ecg
+    from ecgreview.statements import count_statements, load_statement_table
+
+    table = load_statement_table(args.table)
+    files: list[Path] = []
+    for given in map(Path, args.paths):
+        if not given.exists():
+            print(f"{given}: no such file or folder", file=sys.stderr)
+            return 2
+        files.extend(list_case_files(given) if given.is_dir() else [given])
+    statement_lists, unreadable = [], 0
+    for file in files:
+        try:
+            statement_lists.append(read_ecg(file).statements)
+        except EcgReviewError as exc:
+            unreadable += 1
+            print(f"skipped {exc}", file=sys.stderr)
+    rows = count_statements(statement_lists, table=table)
+    print(f"{len(statement_lists)} ECGs read, {unreadable} skipped; statement table {table.version}")
+    print(f"{'count':>6}  {'maps to':<24}  statement")
+    for statement, count, mapped_to in rows:
+        print(f"{count:>6}  {mapped_to:<24}  {statement}")
+    unmapped = [row for row in rows if row[2] == "unmapped"]
+    print(f"{len(rows)} distinct statements, {len(unmapped)} unmapped")
+    return 1 if unmapped else 0
+
+
 def _reproduce_paper(args: argparse.Namespace) -> int:
     from ecgreview.reproduce import reproduce_paper_main
 
@@ -87,6 +115,11 @@ def _parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="print the DNN probabilities of ECG files")
     predict.add_argument("files", nargs="+")
     predict.set_defaults(handler=_predict)
+
+    statements = commands.add_parser("statements", help="count the device statements in ECG files and folders, and which are unmapped")
+    statements.add_argument("paths", nargs="+", help="ECG files or folders (searched recursively)")
+    statements.add_argument("--table", help="statement mapping CSV (default: the bundled table)")
+    statements.set_defaults(handler=_statements)
 
     reproduce = commands.add_parser("reproduce-paper", help="recompute the paper's tables from its published annotations and predictions")
     reproduce.add_argument("ribeiro_dir", nargs="?", help="folder with annotations/, dnn_predicts/, tables/ (default: the bundled copy)")

@@ -11,7 +11,7 @@ environment variable        config file key        default
 ``ECGREVIEW_MODEL``         ``model``              first verified ``*.hdf5`` in the models folder
 ``ECGREVIEW_MODELS_DIR``    ``models_dir``         ``$ECGREVIEW_HOME/models``
 ``ECGREVIEW_REVIEWS``       ``reviews``            ``$ECGREVIEW_HOME/reviews.csv``
-``ECGREVIEW_CASES``         ``cases``              none (upload only, plus the bundled demo)
+``ECGREVIEW_CASES``         ``cases``              the bundled demo cases (``ecgreview/data/demo_cases``)
 ==========================  =====================  ===========================================
 """
 
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ecgreview.errors import ConfigError
+from ecgreview.examples import DEMO_CASES_DIR
 
 _KEYS = {"model", "models_dir", "reviews", "cases"}
 
@@ -57,7 +58,7 @@ class Settings:
             models_dir=models_dir,
             reviews_path=Path(pick("ECGREVIEW_REVIEWS", "reviews") or home / "reviews.csv"),
             model_path=Path(model) if model else None,
-            cases_dir=Path(cases) if cases else None,
+            cases_dir=Path(cases) if cases else DEMO_CASES_DIR,
         )
 
 

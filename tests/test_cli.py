@@ -78,3 +78,26 @@ def test_compare_predictions_on_shared_reproduction(ribeiro_dir, tmp_path, capsy
                  str(ribeiro_dir / "reproductions" / "tarilabs_output.csv"), "--out", str(tmp_path / "report")])
     assert code == 0
     assert (tmp_path / "report").is_dir() and any((tmp_path / "report").iterdir())
+
+
+def test_statements_over_corpus_are_all_mapped(corpus_dir, capsys):
+    assert main(["statements", str(corpus_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "RITMO SINUSALE" in out and "0 unmapped" in out
+
+
+def test_statements_reports_unmapped_with_counts(tmp_path, capsys):
+    from tests.io.dicom_fixtures import write_ecg_dicom
+
+    for index in range(2):
+        write_ecg_dicom(tmp_path, f"case{index}.dcm", statements=("Vorhofflimmern", "Quasimodo-Rhythmus"))
+    assert main(["statements", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "2 ECGs read, 0 skipped" in out
+    assert any(line.split() == ["2", "unmapped", "Quasimodo-Rhythmus"] for line in out.splitlines())
+    assert any("AF:definite" in line and "Vorhofflimmern" in line for line in out.splitlines())
+
+
+def test_statements_missing_path(tmp_path, capsys):
+    assert main(["statements", str(tmp_path / "absent")]) == 2
+    assert "absent: no such file or folder" in capsys.readouterr().err
