@@ -86,6 +86,18 @@ def _statements(args: argparse.Namespace) -> int:
     return 1 if unmapped else 0
 
 
+def _users_add(args: argparse.Namespace) -> int:
+    import getpass
+
+    from ecgreview.auth import add_user
+
+    settings = Settings.from_env()
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass(f"Password for {args.name}: ")
+    user = add_user(settings.users_path, args.name, password, args.role, replace=args.replace)
+    print(f"{'updated' if args.replace else 'added'} {user.name} ({', '.join(sorted(user.roles))}) in {settings.users_path}")
+    return 0
+
+
 def _reproduce_paper(args: argparse.Namespace) -> int:
     from ecgreview.reproduce import reproduce_paper_main
 
@@ -111,6 +123,14 @@ def _parser() -> argparse.ArgumentParser:
     status = model.add_parser("status", help="which weights the app would use, and whether they are verified")
     status.add_argument("--quiet", action="store_true", help="print nothing; exit 0 when weights are installed")
     status.set_defaults(handler=_model_status)
+
+    users = commands.add_parser("users", help="the local user file (ECGREVIEW_AUTH=local)").add_subparsers(dest="users_command", required=True)
+    add = users.add_parser("add", help="add a user, or reset one with --replace (password asked, or read from stdin)")
+    add.add_argument("name")
+    add.add_argument("--role", action="append", required=True, help="reader, adjudicator, teacher, student or admin (repeatable)")
+    add.add_argument("--replace", action="store_true", help="reset an existing user's password and roles")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.set_defaults(handler=_users_add)
 
     predict = commands.add_parser("predict", help="print the DNN probabilities of ECG files")
     predict.add_argument("files", nargs="+")

@@ -12,6 +12,9 @@ environment variable        config file key        default
 ``ECGREVIEW_MODELS_DIR``    ``models_dir``         ``$ECGREVIEW_HOME/models``
 ``ECGREVIEW_REVIEWS``       ``reviews``            ``$ECGREVIEW_HOME/reviews.csv``
 ``ECGREVIEW_CASES``         ``cases``              the bundled demo cases (``ecgreview/data/demo_cases``)
+``ECGREVIEW_AUTH``          ``auth``               ``name`` (typed reader name); ``local``, ``proxy``, ``oidc``
+``ECGREVIEW_USERS``         ``users``              ``$ECGREVIEW_HOME/users.csv`` (``local`` mode)
+``ECGREVIEW_PROXY_HEADER``  ``proxy_header``       ``X-Remote-User`` (``proxy`` mode)
 ==========================  =====================  ===========================================
 """
 
@@ -26,7 +29,10 @@ from pathlib import Path
 from ecgreview.errors import ConfigError
 from ecgreview.examples import DEMO_CASES_DIR
 
-_KEYS = {"model", "models_dir", "reviews", "cases"}
+_KEYS = {"model", "models_dir", "reviews", "cases", "auth", "users", "proxy_header"}
+
+#: How readers are identified: a typed name, the local user file, a trusted proxy header, OIDC.
+AUTH_MODES = ("name", "local", "proxy", "oidc")
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,9 @@ class Settings:
     reviews_path: Path
     model_path: Path | None = None
     cases_dir: Path | None = None
+    auth_mode: str = "name"
+    users_path: Path | None = None
+    proxy_header: str = "X-Remote-User"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -53,12 +62,18 @@ class Settings:
         models_dir = Path(pick("ECGREVIEW_MODELS_DIR", "models_dir") or home / "models")
         model = pick("ECGREVIEW_MODEL", "model")
         cases = pick("ECGREVIEW_CASES", "cases")
+        auth_mode = pick("ECGREVIEW_AUTH", "auth") or "name"
+        if auth_mode not in AUTH_MODES:
+            raise ConfigError("ECGREVIEW_AUTH", f"auth must be one of {', '.join(AUTH_MODES)}, got {auth_mode!r}")
         return cls(
             home=home,
             models_dir=models_dir,
             reviews_path=Path(pick("ECGREVIEW_REVIEWS", "reviews") or home / "reviews.csv"),
             model_path=Path(model) if model else None,
             cases_dir=Path(cases) if cases else DEMO_CASES_DIR,
+            auth_mode=auth_mode,
+            users_path=Path(pick("ECGREVIEW_USERS", "users") or home / "users.csv"),
+            proxy_header=pick("ECGREVIEW_PROXY_HEADER", "proxy_header") or "X-Remote-User",
         )
 
 

@@ -101,3 +101,17 @@ def test_statements_reports_unmapped_with_counts(tmp_path, capsys):
 def test_statements_missing_path(tmp_path, capsys):
     assert main(["statements", str(tmp_path / "absent")]) == 2
     assert "absent: no such file or folder" in capsys.readouterr().err
+
+
+def test_users_add_from_stdin(home, monkeypatch, capsys):
+    import io
+
+    from ecgreview.auth import authenticate
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long password\n"))
+    assert main(["users", "add", "dr.neri", "--role", "reader", "--role", "teacher", "--password-stdin"]) == 0
+    assert "added dr.neri (reader, teacher)" in capsys.readouterr().out
+    assert authenticate(home / "users.csv", "dr.neri", "a long password").roles == {"reader", "teacher"}
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["users", "add", "dr.neri", "--role", "reader", "--replace", "--password-stdin"]) == 2
+    assert "at least 10 characters" in capsys.readouterr().err
