@@ -150,6 +150,10 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("other")
     compare.add_argument("--out", help="folder for the text report, CSV and HTML figure")
     compare.set_defaults(handler=_compare_predictions)
+
+    from ecgreview.cohort import register_cli as register_evaluate
+
+    register_evaluate(commands)
     return parser
 
 

@@ -1,0 +1,132 @@
+"""The cohort-study page: Table 1, Figure 1, inter-reader kappa and discordant cases from review CSVs."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
+
+from ecgreview.cohort import (CONSENSUS, Cohort, cohort_table, discordant_cases, format_table, inter_reader_kappa,
+                              load_cohort, probability_figure, table_title, unmapped_statements)
+from ecgreview.config import Settings
+from ecgreview.errors import EcgReviewError
+
+REVIEW_UPLOADS = "evaluate_review_uploads"
+REFERENCE_KIND = "evaluate_reference_kind"
+REFERENCE_READER = "evaluate_reference_reader"
+CLINICAL_UPLOAD = "evaluate_clinical_upload"
+PUBLISHED_UPLOAD = "evaluate_published_upload"
+POSSIBLE_POSITIVE = "evaluate_possible_positive"
+KIND_CONSENSUS, KIND_READER, KIND_CLINICAL = "Reader consensus", "One reader", "Clinical-diagnosis CSV"
+_DISCORDANT_ORDER = ("link", "case_pseudonym", "class", "dnn_probability", "dnn_call", "device_call", "reference",
+                     "wrong", "source_name", "source_sha256")
+
+
+def render() -> None:
+    """Draw the page."""
+    st.title("Cohort study")
+    try:
+        settings = Settings.from_env()
+    except EcgReviewError as exc:
+        st.error(f"Configuration error — {exc}")
+        return
+    with st.sidebar:
+        st.subheader("Reviews")
+        uploads = st.file_uploader("Review CSV(s) instead of the app's store", type="csv",
+                                   accept_multiple_files=True, key=REVIEW_UPLOADS)
+        st.caption(f"App's store: {settings.reviews_path}")
+        st.subheader("Reference")
+        kind = st.radio("Reference", [KIND_CONSENSUS, KIND_READER, KIND_CLINICAL], key=REFERENCE_KIND,
+                        label_visibility="collapsed")
+        clinical = st.file_uploader("Clinical diagnoses (source_sha256 or case_pseudonym, one 0/1 column per class)",
+                                    type="csv", key=CLINICAL_UPLOAD) if kind == KIND_CLINICAL else None
+        possible = st.checkbox("Count 'possible' device statements as positive", value=True, key=POSSIBLE_POSITIVE)
+        published = st.file_uploader("Published-DNN probabilities (optional)", type="csv", key=PUBLISHED_UPLOAD)
+    if not uploads and not settings.reviews_path.is_file():
+        st.info(f"No reviews yet: {settings.reviews_path} does not exist. Save reviews on the Review page, "
+                "or upload review CSVs in the sidebar.")
+        return
+    if kind == KIND_CLINICAL and clinical is None:
+        st.info("Upload the clinical-diagnosis CSV in the sidebar.")
+        return
+    loaded = _load(uploads, settings, kind, clinical, published, possible)
+    if loaded is None:
+        return
+    cohort, table = loaded
+    if cohort.cases.empty:
+        st.info("These review CSVs hold no reviews yet. Save reviews on the Review page first.")
+        return
+    _show(cohort, table)
+
+
+def _load(uploads: list[UploadedFile], settings: Settings, kind: str, clinical: UploadedFile | None,
+          published: UploadedFile | None, possible: bool) -> tuple[Cohort, pd.DataFrame] | None:
+    """Save uploads to a temporary folder and load the cohort and Table 1 from the files."""
+    with tempfile.TemporaryDirectory() as folder:
+        paths = [_saved(upload, Path(folder) / f"reviews-{i}.csv") for i, upload in enumerate(uploads)]
+        paths = paths or [settings.reviews_path]
+        try:
+            cohort = load_cohort(paths, reference=CONSENSUS, possible_counts_as_positive=possible)
+            if kind == KIND_READER and cohort.readers:
+                reader = st.sidebar.selectbox("Reader", cohort.readers, key=REFERENCE_READER)
+                cohort = load_cohort(paths, reference=f"reader:{reader}", possible_counts_as_positive=possible)
+            elif kind == KIND_CLINICAL:
+                reference = _saved(clinical, Path(folder) / "clinical.csv")
+                cohort = load_cohort(paths, reference=reference, possible_counts_as_positive=possible)
+            published_path = _saved(published, Path(folder) / "published.csv") if published else None
+            return cohort, cohort_table(cohort, published=published_path)
+        except (EcgReviewError, ValueError) as exc:
+            st.error(f"Cannot evaluate these reviews — {exc}")
+            return None
+
+
+def _saved(upload: UploadedFile, path: Path) -> Path:
+    path.write_bytes(upload.getvalue())
+    return path
+
+
+def _show(cohort: Cohort, table: pd.DataFrame) -> None:
+    """Table 1, Figure 1, kappa, discordant cases, unmapped statements and downloads."""
+    st.markdown(f"**Reference:** {cohort.reference_label} · **Cases:** {len(cohort.cases)} · "
+                f"**Readers:** {', '.join(cohort.readers) or 'none'}")
+    for note in cohort.notes:
+        st.caption(note)
+    st.subheader("Table 1")
+    st.dataframe(table, column_config={score: st.column_config.NumberColumn(format="%.3f")
+                                       for score in ("f1", "sensitivity", "specificity", "precision")})
+    text = format_table(table, title=table_title(cohort), notes=cohort.notes)
+    figure = probability_figure(cohort)
+    st.subheader("Figure 1")
+    st.plotly_chart(figure, theme=None, config={"displaylogo": False,
+                                                "toImageButtonOptions": {"format": "svg", "filename": "figure1"}})
+    st.caption("Camera button: SVG for papers. `python -m ecgreview evaluate … --out DIR` writes PNG and SVG too.")
+    st.subheader("Inter-reader agreement (Cohen's kappa)")
+    kappa = inter_reader_kappa(cohort)
+    if kappa.empty:
+        st.info("One reader: no inter-reader kappa. It needs several readers of the same cases.")
+    else:
+        st.dataframe(kappa, hide_index=True, column_config={
+            column: st.column_config.NumberColumn(format="%.3f")
+            for column in ("observed_agreement", "chance_agreement", "kappa")})
+    discordant = discordant_cases(cohort)
+    st.subheader(f"Discordant cases ({discordant['source_sha256'].nunique()} ECGs, {len(discordant)} classes)")
+    st.dataframe(discordant, hide_index=True, column_order=_DISCORDANT_ORDER, column_config={
+        "link": st.column_config.LinkColumn("Open", display_text="open in review"),
+        "dnn_probability": st.column_config.NumberColumn(format="%.3f")})
+    unmapped = unmapped_statements(cohort)
+    st.subheader(f"Unmapped device statements ({len(unmapped)})")
+    if unmapped.empty:
+        st.caption("Every device statement is known to the mapping table.")
+    else:
+        st.dataframe(unmapped, hide_index=True)
+    columns = st.columns(5)
+    downloads = (("Table 1 (CSV)", table.to_csv(), "table1.csv", "text/csv"),
+                 ("Table 1 (text)", text, "table1.txt", "text/plain"),
+                 ("Discordant (CSV)", discordant.to_csv(index=False), "discordant.csv", "text/csv"),
+                 ("Kappa (CSV)", kappa.to_csv(index=False), "kappa.csv", "text/csv"),
+                 ("Figure 1 (HTML)", lambda: figure.to_html(include_plotlyjs=True), "figure1.html", "text/html"))
+    for column, (label, data, name, mime) in zip(columns, downloads):
+        column.download_button(label, data, file_name=name, mime=mime, on_click="ignore")

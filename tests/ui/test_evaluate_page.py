@@ -1,0 +1,76 @@
+"""The cohort-study page driven by Streamlit's AppTest over review CSVs built in tmp_path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ecgreview.reviews import REVIEW_COLUMNS
+from tests.test_cohort import add_review, case_sha256, write_pilot
+
+_SCRIPT = "from ecgreview.ui.pages import evaluate\nevaluate.render()\n"
+
+
+@pytest.fixture
+def reviews(tmp_path, monkeypatch) -> Path:
+    for variable in ("ECGREVIEW_MODEL", "ECGREVIEW_MODELS_DIR", "ECGREVIEW_CASES", "ECGREVIEW_CONFIG"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("ECGREVIEW_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ECGREVIEW_REVIEWS", str(tmp_path / "reviews.csv"))
+    return tmp_path / "reviews.csv"
+
+
+def _open(tmp_path: Path) -> AppTest:
+    script = tmp_path / "page.py"
+    script.write_text(_SCRIPT, encoding="utf-8")
+    app = AppTest.from_file(str(script), default_timeout=60).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_no_store_yet_says_how_to_get_reviews(reviews, tmp_path):
+    app = _open(tmp_path)
+    assert any("No reviews yet" in info.value for info in app.info)
+
+
+def test_empty_csv_gives_a_clear_message(reviews, tmp_path):
+    reviews.write_text(",".join(REVIEW_COLUMNS) + "\n", encoding="utf-8")
+    app = _open(tmp_path)
+    assert any("hold no reviews yet" in info.value for info in app.info)
+    assert not app.dataframe
+
+
+def test_pilot_cohort_shows_table_figure_kappa_and_discordant_links(reviews, tmp_path):
+    write_pilot(reviews)
+    app = _open(tmp_path)
+    assert "**Reference:** reader consensus (2 readers, 0 adjudicated cases) · **Cases:** 40" in app.markdown[0].value
+    table = app.dataframe[0].value
+    assert tuple(table.loc[("LBBB", "Built-in"), ["positives", "false_positives", "false_negatives"]]) == (10, 0, 1)
+    assert round(table.loc[("AF", "DNN"), "f1"], 3) == 0.919
+    assert len(app.get("plotly_chart")) == 1
+    kappa = app.dataframe[1].value
+    assert set(kappa["kappa"].dropna()) == {1.0}
+    discordant = app.dataframe[2].value
+    assert f"review?case={case_sha256(30)}" in set(discordant["link"])
+    assert [h.value for h in app.subheader if h.value.startswith("Discordant")] == ["Discordant cases (4 ECGs, 4 classes)"]
+
+
+def test_one_reader_reference_and_unmapped_statements(reviews, tmp_path):
+    add_review(reviews, 0, reader="Dr A", calls={"AF": "present"}, probabilities={"AF": 0.9},
+               statements=["Zorglub pattern 42"])
+    add_review(reviews, 1, reader="Dr A", probabilities={"AF": 0.1})
+    app = _open(tmp_path)
+    assert any("One reader: no inter-reader kappa" in info.value for info in app.info)
+    assert "Unmapped device statements (1)" in [h.value for h in app.subheader]
+    app.radio(key="evaluate_reference_kind").set_value("One reader").run()
+    assert not app.exception, app.exception
+    assert app.selectbox(key="evaluate_reference_reader").value == "Dr A"
+    assert "**Reference:** reader Dr A" in app.markdown[0].value
+
+
+def test_bad_store_shows_the_error(reviews, tmp_path):
+    reviews.write_text("reader,AF\nx,1\n", encoding="utf-8")
+    app = _open(tmp_path)
+    assert any("header does not match REVIEW_COLUMNS" in error.value for error in app.error)
