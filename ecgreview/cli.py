@@ -151,9 +151,11 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", help="folder for the text report, CSV and HTML figure")
     compare.set_defaults(handler=_compare_predictions)
 
+    from ecgreview.audit import register_cli as register_audit
     from ecgreview.cohort import register_cli as register_evaluate
 
     register_evaluate(commands)
+    register_audit(commands)
     return parser
 
 
