@@ -15,8 +15,6 @@ touched.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import math
@@ -32,6 +30,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from ecgreview import __version__
+from ecgreview._review_csv import _append_locked, _csv_line, _is_uuid, _parse
 from ecgreview.errors import ReviewStoreError
 from ecgreview.record import CLASSES, THRESHOLDS
 
@@ -275,37 +274,12 @@ def _check_cells(review: Review) -> None:
             raise ValueError(f"{column} must be text of at most {_MAX_CELL_CHARS} characters; got {value!r:.60}")
 
 
-def _is_uuid(value: object) -> bool:
-    try:
-        return str(uuid.UUID(str(value))) == value
-    except ValueError:
-        return False
-
-
 def _guard(column: str, text: str) -> str:
     return "'" + text if column not in NUMERIC_COLUMNS and text.startswith(_FORMULA_STARTS) else text
 
 
 def _unguard(column: str, text: str) -> str:
     return text[1:] if column not in NUMERIC_COLUMNS and text.startswith("'") else text
-
-
-def _csv_line(cells: Sequence[str]) -> str:
-    # QUOTE_MINIMAL leaves a bare "\r" unquoted under lineterminator "\n"; quote such a row fully.
-    quoting = csv.QUOTE_ALL if any("\r" in cell for cell in cells) else csv.QUOTE_MINIMAL
-    buffer = io.StringIO()
-    csv.writer(buffer, quoting=quoting, lineterminator="\n").writerow(cells)
-    return buffer.getvalue()
-
-
-def _header_problem(found: Sequence[str]) -> str | None:
-    if tuple(found) == REVIEW_COLUMNS:
-        return None
-    missing = [column for column in REVIEW_COLUMNS if column not in found]
-    extra = [column for column in found if column not in REVIEW_COLUMNS]
-    parts = ([f"missing columns {', '.join(missing)}"] if missing else []) + (
-        [f"unexpected columns {', '.join(extra)}"] if extra else [])
-    return "header does not match REVIEW_COLUMNS: " + ("; ".join(parts) or "columns out of order or repeated")
 
 
 def append_review(path: str | os.PathLike[str], review: Review, *, lock_timeout_s: float = 10.0) -> Review:
@@ -334,7 +308,7 @@ def append_review(path: str | os.PathLike[str], review: Review, *, lock_timeout_
     try:
         store.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(f"{store}.lock", timeout=lock_timeout_s):
-            _append_locked(store, line)
+            _append_locked(store, line, REVIEW_COLUMNS)
         return review
     except (OSError, ReviewStoreError) as exc:  # filelock's Timeout is an OSError
         error = exc if isinstance(exc, ReviewStoreError) else ReviewStoreError(store, (
@@ -344,58 +318,6 @@ def append_review(path: str | os.PathLike[str], review: Review, *, lock_timeout_
         if error is exc:
             raise
         raise error from exc
-
-
-def _append_locked(store: Path, line: bytes) -> None:
-    """Check the header, end any partial last row, and write ``line``; the caller holds the lock."""
-    try:
-        existing = store.read_bytes()
-    except FileNotFoundError:
-        existing = b""
-    if existing:
-        header = next(csv.reader([existing.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")]), [])
-        problem = _header_problem(header)
-        if problem:
-            raise ReviewStoreError(store, f"{problem}; nothing was written")
-        # An odd number of quote characters means a partial row ends inside a quoted field: close it.
-        open_quote = existing.count(b'"') % 2 == 1
-        prefix = '"\n' if open_quote else ("" if existing.endswith(b"\n") else "\n")
-    else:
-        prefix = _csv_line(REVIEW_COLUMNS)
-    _write_durably(store, prefix.encode("utf-8") + line)
-    if not existing:
-        _fsync_directory(store.parent)
-
-
-def _write_durably(store: Path, payload: bytes) -> None:
-    """Append ``payload`` and fsync; on failure truncate back to the previous size and re-raise."""
-    fd = os.open(store, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        start = os.fstat(fd).st_size
-        try:
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        except OSError:
-            try:
-                os.ftruncate(fd, start)
-                os.fsync(fd)
-            except OSError:
-                logger.error("%s: could not remove a partly written row after a failed save", store)
-            raise
-    finally:
-        os.close(fd)
-
-
-def _fsync_directory(directory: Path) -> None:
-    if os.name == "nt":  # Windows cannot open a directory for fsync
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def read_reviews(path: str | os.PathLike[str], *, strict: bool = False) -> pd.DataFrame:
@@ -426,53 +348,15 @@ def read_reviews(path: str | os.PathLike[str], *, strict: bool = False) -> pd.Da
         data = b""
     except OSError as exc:
         raise ReviewStoreError(store, f"cannot read the review store: {exc.strerror or exc}") from exc
-    rows, skipped = _parse(store, data)
+    rows, skipped = _parse(store, data, REVIEW_COLUMNS)
     if skipped:
         if strict:
             raise ReviewStoreError(store, f"{len(skipped)} malformed row(s), first at {skipped[0]}")
         logger.warning("%s: skipped %d malformed row(s): %s", store, len(skipped), "; ".join(skipped))
+    rows = [[_unguard(column, cell) for column, cell in zip(REVIEW_COLUMNS, cells)] for cells in rows]
     frame = pd.DataFrame(rows, columns=list(REVIEW_COLUMNS), dtype=str)
     frame.attrs["skipped"] = skipped
     return frame
-
-
-def _parse(store: Path, data: bytes) -> tuple[list[list[str]], list[str]]:
-    reader = csv.reader(io.StringIO(data.decode("utf-8-sig", errors="replace"), newline=""))
-    header = next(reader, None)
-    if header is None:
-        return [], []
-    problem = _header_problem(header)
-    if problem:
-        raise ReviewStoreError(store, problem)
-    rows: list[list[str]] = []
-    skipped: list[str] = []
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return rows, skipped
-        except csv.Error as exc:
-            skipped.append(f"line {reader.line_num}: unparseable row ({exc})")
-            continue
-        if not cells:
-            continue  # a blank line holds no review
-        problem = _row_problem(cells)
-        if problem:
-            skipped.append(f"line {reader.line_num}: {problem}")
-        else:
-            rows.append([_unguard(column, cell) for column, cell in zip(REVIEW_COLUMNS, cells)])
-
-
-def _row_problem(cells: list[str]) -> str | None:
-    if len(cells) != len(REVIEW_COLUMNS):
-        return f"{len(cells)} fields instead of {len(REVIEW_COLUMNS)} (a partial row of an interrupted save?)"
-    if not _is_uuid(cells[0]):
-        return f"review_id {cells[0][:40]!r} is not a UUID"
-    try:
-        complete = isinstance(json.loads(cells[-1]), dict)
-    except ValueError:
-        complete = False
-    return None if complete else "provenance is not a complete JSON object (a row cut short?)"
 
 
 def reviews_for_case(path: str | os.PathLike[str], source_sha256: str) -> pd.DataFrame:

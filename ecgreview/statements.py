@@ -32,20 +32,23 @@ found no statement that flutter was included.
 from __future__ import annotations
 
 import bisect
-import csv
-import functools
 import itertools
 import math
-import os
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 
-from ecgreview.errors import ConfigError
 from ecgreview.record import CLASSES, Measurement
+from ecgreview.statement_table import (
+    STRENGTHS,
+    TABLE_COLUMNS,
+    StatementRow,
+    StatementTable,
+    _packaged_table,
+    _tokenize,
+    load_statement_table,
+    normalize_statement,
+)
 
 __all__ = [
     "DeviceCall", "DeviceInterpretation", "RuleFiring", "StatementRow", "StatementTable",
@@ -53,12 +56,7 @@ __all__ = [
     "map_statements", "normalize_statement",
 ]
 
-#: Columns of the statement table, in order.
-TABLE_COLUMNS: tuple[str, ...] = ("pattern", "class", "strength", "rhythm", "language", "note")
-#: Strengths of a call, strongest first.
-STRENGTHS: tuple[str, ...] = ("definite", "possible", "excluded", "absent")
 _RANK = {"definite": 3, "possible": 2, "excluded": 1, "absent": 0}
-_RHYTHMS = ("", "sinus", "non-sinus")
 
 PR_LIMIT_MS = 200.0
 SB_LIMIT_BPM = 50.0
@@ -67,27 +65,7 @@ BBB_QRS_MIN_MS = 120.0
 _RIBEIRO = "Ribeiro et al. 2020 (Nat Commun 11:1760) class definition"
 _AHA_BBB = "AHA/ACCF/HRS 2009 (Surawicz et al., JACC 53:976): complete BBB QRS >= 120 ms"
 
-_CLAUSE_BREAK = re.compile(r"[,;()\[\]{}]")
-_TOKEN = re.compile(r"[^\W_]+")
 _WINDOW_TOKENS = 4
-
-
-def normalize_statement(text: str) -> str:
-    """Accent-free, case-folded tokens of ``text`` joined by single spaces ("AV-Block I°" -> "av block i")."""
-    return " ".join(_tokenize(text)[0])
-
-
-def _tokenize(text: str) -> tuple[list[str], list[int]]:
-    """Tokens of ``text`` and the clause number of each."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-    tokens: list[str] = []
-    clauses: list[int] = []
-    for number, clause in enumerate(_CLAUSE_BREAK.split(plain)):
-        found = _TOKEN.findall(clause)
-        tokens.extend(found)
-        clauses.extend([number] * len(found))
-    return tokens, clauses
 
 
 def _cues(phrases: str) -> tuple[tuple[str, ...], ...]:
@@ -107,29 +85,6 @@ _POSSIBLE_AFTER = _cues("possible|probable|likely|suspected|not excluded|not rul
                         "possibile|probabile|non escluso|non esclusa|possível|provável|posible")
 _NEGATION_AFTER = _cues("excluded|ruled out|absent|not present|no longer present|ausgeschlossen|nicht nachweisbar|"
                         "escluso|esclusa|descartado|descartada|exclu|exclue")
-
-
-@dataclass(frozen=True)
-class StatementRow:
-    """One row of the statement table (``class_name`` None for a known, classless row)."""
-
-    pattern: str
-    class_name: str | None
-    strength: str | None
-    rhythm: str
-    language: str
-    note: str
-    line: int
-    regex: re.Pattern[str] = field(repr=False, compare=False)
-
-
-@dataclass(frozen=True)
-class StatementTable:
-    """The parsed mapping table: its ``version``, ``rows`` and where it came from."""
-
-    version: str
-    rows: tuple[StatementRow, ...]
-    source: str
 
 
 @dataclass(frozen=True)
@@ -188,94 +143,10 @@ class _Hit:
     strength: str | None = None
 
 
-
-@functools.lru_cache(maxsize=1)
-def _packaged_table() -> StatementTable:
-    text = resources.files("ecgreview").joinpath("data/statement_map.csv").read_text("utf-8")
-    return _parse_table(text, "statement_map.csv")
-
-
-def load_statement_table(path: str | os.PathLike[str] | None = None) -> StatementTable:
-    """Read and validate a statement table (default: the packaged ``statement_map.csv``).
-
-    Raises
-    ------
-    ConfigError
-        The file cannot be read, or a line is malformed; the message names the line.
-    """
-    if path is None:
-        return _packaged_table()
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(path, f"cannot read statement table: {exc}") from exc
-    return _parse_table(text, os.fspath(path))
-
-
-def _parse_table(text: str, source: str) -> StatementTable:
-    lines = text.splitlines()
-    version = re.fullmatch(r"#\s*version:\s*(\S.*?)\s*", lines[0]) if lines else None
-    if version is None:
-        raise ConfigError(source, "line 1: must be '# version: <version>'")
-    rows: list[StatementRow] = []
-    seen: dict[str, int] = {}
-    header_seen = False
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        fields = [value.strip() for value in next(csv.reader([line]))]
-        if not header_seen:
-            if tuple(fields) != TABLE_COLUMNS:
-                raise ConfigError(source, f"line {number}: header must be {','.join(TABLE_COLUMNS)}")
-            header_seen = True
-            continue
-        row = _parse_row(fields, number, source)
-        key = row.pattern if row.pattern.startswith("re:") else normalize_statement(row.pattern)
-        if key in seen:
-            raise ConfigError(source, f"line {number}: pattern {row.pattern!r} duplicates line {seen[key]}")
-        seen[key] = number
-        rows.append(row)
-    if not rows:
-        raise ConfigError(source, "no mapping rows")
-    return StatementTable(version=version.group(1), rows=tuple(rows), source=source)
-
-
-def _parse_row(fields: list[str], line: int, source: str) -> StatementRow:
-    def fail(reason: str) -> ConfigError:
-        return ConfigError(source, f"line {line}: {reason}")
-
-    if len(fields) != len(TABLE_COLUMNS):
-        raise fail(f"expected {len(TABLE_COLUMNS)} fields, found {len(fields)}")
-    pattern, class_text, strength, rhythm, language, note = fields
-    classes = {name.casefold(): name for name in CLASSES}
-    if class_text != "-" and class_text.casefold() not in classes:
-        raise fail(f"unknown class {class_text!r} (allowed: {', '.join(CLASSES)}, -)")
-    class_name = None if class_text == "-" else classes[class_text.casefold()]
-    allowed = ("-", "") if class_name is None else STRENGTHS[:3]
-    if strength not in allowed:
-        choices = ", ".join(choice for choice in allowed if choice)
-        raise fail(f"strength {strength!r} not allowed for class {class_text!r} (allowed: {choices})")
-    if rhythm not in _RHYTHMS:
-        raise fail(f"unknown rhythm {rhythm!r} (allowed: sinus, non-sinus, empty)")
-    if pattern.startswith("re:"):
-        try:
-            regex = re.compile(pattern[3:])
-        except re.error as exc:
-            raise fail(f"invalid regular expression {pattern[3:]!r}: {exc}") from exc
-    else:
-        phrase = normalize_statement(pattern)
-        if not phrase:
-            raise fail("empty pattern")
-        regex = re.compile(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])")
-    return StatementRow(pattern, class_name, strength if class_name else None, rhythm, language, note, line, regex)
-
-
 def __getattr__(name: str) -> str:
     if name == "STATEMENT_TABLE_VERSION":
         return _packaged_table().version
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 
 def _has_cue(window: Sequence[str], cues: tuple[tuple[str, ...], ...]) -> bool:
@@ -319,7 +190,6 @@ def _strength(row: StatementRow, before: Sequence[str], after: tuple[str, ...], 
 def _is_qualifier(text: str) -> bool:
     tokens = tuple(_tokenize(text)[0])
     return bool(tokens) and (tokens in _POSSIBLE_BEFORE or tokens in _POSSIBLE_AFTER)
-
 
 
 @dataclass
@@ -406,7 +276,6 @@ def _measurement_rules(
             detail = f"QRS {qrs[0]:g} ms < {BBB_QRS_MIN_MS:g} ms required for complete {name}; strength kept"
             fired.append(RuleFiring(f"{name} QRS", name, "flagged", detail, _AHA_BBB))
     return fired, None if rate is None else rate[0]
-
 
 
 def map_statements(

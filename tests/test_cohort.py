@@ -16,8 +16,9 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from ecgreview.cohort import (cohort_table, discordant_cases, evaluate_main, format_table, inter_reader_kappa,
-                              load_cohort, probability_figure, register_cli, unmapped_statements)
+from ecgreview.cohort import load_cohort
+from ecgreview.cohort_report import (cohort_table, discordant_cases, evaluate_main, format_table, inter_reader_kappa,
+                                     probability_figure, register_cli, unmapped_statements)
 from ecgreview.errors import EcgReviewError
 from ecgreview.record import CLASSES, THRESHOLDS
 from ecgreview.reviews import REVIEW_COLUMNS, Review, append_review

@@ -12,21 +12,20 @@ from __future__ import annotations
 
 import hashlib
 import io
-import math
 import os
 from datetime import datetime
 
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.multival import MultiValue
 from pydicom.uid import UID
 from pydicom.valuerep import DA, DT, TM
 
 from ecgreview.errors import EcgReadError
+from ecgreview.io._dicom_annotations import _number, _read_annotations, _text
 from ecgreview.io._source import _load_source
 from ecgreview.io.leads import complete_limb_leads, normalize_lead_name, order_leads
-from ecgreview.record import EcgRecord, Measurement, Waveform
+from ecgreview.record import EcgRecord, Waveform
 
 __all__ = ["read_dicom_ecg"]
 
@@ -59,16 +58,6 @@ _GROUP_ELEMENTS = {
     "WaveformData": "Waveform Data (5400,1010)",
     "ChannelDefinitionSequence": "Channel Definition Sequence (003A,0200)",
 }
-
-#: Device measurement names (lower case, " global" removed) -> short names.
-_MEASUREMENT_NAMES: dict[str, str] = {
-    "rr interval": "RR", "pp interval": "PP", "pr interval": "PR",
-    "qrs duration": "QRS", "qt interval": "QT", "qtc interval": "QTc",
-    "p axis": "P axis", "qrs axis": "QRS axis", "t axis": "T axis",
-    "ventricular heart rate": "Ventricular rate", "ventricular rate": "Ventricular rate",
-    "heart rate": "Ventricular rate", "atrial heart rate": "Atrial rate", "atrial rate": "Atrial rate",
-}
-_MEASUREMENT_UNITS: dict[str, str] = {"{H.B.}/min": "bpm", "{beats}/min": "bpm", "/min": "bpm", "1/min": "bpm"}
 
 
 def read_dicom_ecg(path_or_bytes: str | os.PathLike[str] | bytes, *, name: str | None = None) -> EcgRecord:
@@ -364,20 +353,6 @@ def _mv_per_unit(channel: Dataset, where: str, source: str | None) -> float:
     raise EcgReadError(source, f"{where}: unsupported Channel Sensitivity units '{unit}' (expected uV, mV or V)")
 
 
-def _number(value: object) -> float | None:
-    """``value`` as a finite float, or None."""
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _text(dataset: Dataset, keyword: str) -> str:
-    value = dataset.get(keyword)
-    return "" if value is None else str(value).strip()
-
-
 def _acquisition_time(dataset: Dataset) -> datetime | None:
     """AcquisitionDateTime, else ContentDate + ContentTime; None if absent or invalid."""
     try:
@@ -390,42 +365,3 @@ def _acquisition_time(dataset: Dataset) -> datetime | None:
     except (TypeError, ValueError):
         return None
     return None
-
-
-def _read_annotations(dataset: Dataset) -> tuple[tuple[str, ...], tuple[Measurement, ...]]:
-    """Free-text statements (file order, de-duplicated) and coded measurements."""
-    statements: list[str] = []
-    measurements: list[Measurement] = []
-    for item in dataset.get("WaveformAnnotationSequence") or []:
-        text = " ".join(_text(item, "UnformattedTextValue").split())
-        if text:
-            if text not in statements:
-                statements.append(text)
-            continue
-        measurement = _measurement(item)
-        if measurement is not None and measurement not in measurements:
-            measurements.append(measurement)
-    return tuple(statements), tuple(measurements)
-
-
-def _measurement(item: Dataset) -> Measurement | None:
-    concepts = item.get("ConceptNameCodeSequence") or []
-    value = item.get("NumericValue")
-    if not concepts or value in (None, ""):
-        return None
-    if isinstance(value, MultiValue):
-        if len(value) != 1:
-            return None
-        value = value[0]
-    number = _number(value)
-    meaning = _text(concepts[0], "CodeMeaning") or _text(concepts[0], "CodeValue")
-    if number is None or not meaning:
-        return None
-    key = " ".join(meaning.lower().split()).removesuffix(" global")
-    name = _MEASUREMENT_NAMES.get(key, meaning)
-    units = item.get("MeasurementUnitsCodeSequence") or []
-    unit = (_text(units[0], "CodeValue") or _text(units[0], "CodeMeaning")) if units else ""
-    unit = _MEASUREMENT_UNITS.get(unit, unit)
-    if name.endswith(" axis"):
-        unit = "deg"  # an axis is an angle; ECG Toolkit writes "ms" for it
-    return Measurement(name, number, unit)

@@ -9,8 +9,9 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from ecgreview.cohort import (CONSENSUS, Cohort, cohort_table, discordant_cases, format_table, inter_reader_kappa,
-                              load_cohort, probability_figure, table_title, unmapped_statements)
+from ecgreview.cohort import CONSENSUS, Cohort, load_cohort
+from ecgreview.cohort_report import (cohort_table, discordant_cases, format_table, inter_reader_kappa,
+                                     probability_figure, table_title, unmapped_statements)
 from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
 
