@@ -152,8 +152,10 @@ def _parser() -> argparse.ArgumentParser:
     compare.set_defaults(handler=_compare_predictions)
 
     from ecgreview.audit import register_cli as register_audit
-    from ecgreview.cohort import register_cli as register_evaluate
+    from ecgreview.cohort_report import register_cli as register_evaluate
+    from ecgreview.score import register_cli as register_score
 
+    register_score(commands)
     register_evaluate(commands)
     register_audit(commands)
     return parser
