@@ -207,7 +207,13 @@ def _decode_group(group: Dataset, index: int, little_endian: bool, source: str |
     ]
     gains_mv = np.array([gain for _, gain, _ in calibrations])
     offsets_mv = np.array([offset for _, _, offset in calibrations])
-    signal_mv = raw * gains_mv + offsets_mv
+    with np.errstate(over="ignore", invalid="ignore"):
+        signal_mv = raw * gains_mv + offsets_mv
+    # Padding is NaN; anything else must fit the float32 record (huge calibrations overflow).
+    overflowing = np.flatnonzero(np.any(np.abs(signal_mv) > np.finfo(np.float32).max, axis=0))
+    if overflowing.size:
+        raise EcgReadError(source, f"{where}, channel {overflowing[0] + 1}: calibration gives samples beyond "
+                                   "any ECG range (check ChannelSensitivity, correction factor and baseline)")
     keep = [column for column, (lead, _, _) in enumerate(calibrations) if lead is not None]
     return Waveform(signal_mv[:, keep], sampling_rate_hz, tuple(calibrations[column][0] for column in keep))
 
