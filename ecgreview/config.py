@@ -77,6 +77,15 @@ class Settings:
         )
 
 
+def runtime_environment(environ: Mapping[str, str] | None = None) -> str:
+    """How the app is deployed, for provenance: ``ECGREVIEW_RUNTIME`` (the Dockerfile sets
+    ``docker``), else ``container`` when ``/.dockerenv`` exists, else ``host``."""
+    env = os.environ if environ is None else environ
+    if env.get("ECGREVIEW_RUNTIME"):
+        return env["ECGREVIEW_RUNTIME"]
+    return "container" if Path("/.dockerenv").exists() else "host"
+
+
 def _read_config_file(path: Path) -> dict[str, str]:
     if not path.is_file():
         return {}

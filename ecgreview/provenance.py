@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from ecgreview import __version__
+from ecgreview.config import runtime_environment
 from ecgreview.errors import ModelError
 
 #: Git blob SHA-1 (``git hash-object model.hdf5``) of the released weights, Zenodo 10.5281/zenodo.3765717.
@@ -160,7 +161,8 @@ def provenance(identity: WeightsIdentity) -> dict[str, object]:
     dict
         JSON-serialisable; keys ``model_file``, ``sha256``, ``git_blob_sha1``,
         ``size_bytes``, ``status``, ``label``, ``framework``, ``versions``, ``python``,
-        ``platform``, ``cpu_flags``, ``app_version``, ``git_commit``.
+        ``platform``, ``cpu_flags``, ``app_version``, ``git_commit``, ``runtime`` (host,
+        container or the ``ECGREVIEW_RUNTIME`` value).
     """
     versions = {package: _package_version(names) for package, names in _PACKAGES.items()}
     return {
@@ -178,4 +180,5 @@ def provenance(identity: WeightsIdentity) -> dict[str, object]:
         "cpu_flags": cpu_flags(),
         "app_version": __version__,
         "git_commit": git_commit(),
+        "runtime": runtime_environment(),
     }

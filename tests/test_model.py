@@ -267,3 +267,13 @@ def test_provenance_is_complete_and_serialisable(loaded):
     assert facts["git_commit"] == "" or len(facts["git_commit"]) == 40
     assert provenance(loaded.identity)["sha256"] == loaded.identity.sha256
     assert math.isfinite(facts["size_bytes"])
+
+
+def test_provenance_records_the_runtime(fixture_weights, monkeypatch):
+    from ecgreview.provenance import identify_weights, provenance
+
+    identity = identify_weights(fixture_weights[0])
+    monkeypatch.setenv("ECGREVIEW_RUNTIME", "docker")
+    assert provenance(identity)["runtime"] == "docker"
+    monkeypatch.delenv("ECGREVIEW_RUNTIME")
+    assert provenance(identity)["runtime"] in ("host", "container")
