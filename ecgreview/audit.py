@@ -146,13 +146,15 @@ def _is_dummy(element: DataElement) -> bool:
     return dummy is not None and str(element.value).strip() == dummy
 
 
-def audit_dicom(path_or_dataset: str | os.PathLike[str] | Dataset) -> PhiAudit:
+def audit_dicom(path_or_dataset: str | os.PathLike[str] | bytes | Dataset, *, name: str | None = None) -> PhiAudit:
     """Audit a DICOM file (or dataset) for protected health information.
 
     Parameters
     ----------
-    path_or_dataset : str, os.PathLike or pydicom.dataset.Dataset
-        The file, or a dataset already read.
+    path_or_dataset : str, os.PathLike, bytes or pydicom.dataset.Dataset
+        The file, its bytes (an upload), or a dataset already read.
+    name : str, optional
+        File name for the result and error messages when bytes are given.
 
     Returns
     -------
@@ -168,9 +170,12 @@ def audit_dicom(path_or_dataset: str | os.PathLike[str] | Dataset) -> PhiAudit:
     """
     if isinstance(path_or_dataset, Dataset):
         dataset, source = path_or_dataset, str(getattr(path_or_dataset, "filename", "") or "")
+    elif isinstance(path_or_dataset, bytes):
+        source = name or "upload"
+        dataset = _read(io.BytesIO(path_or_dataset), source)
     else:
         source = os.fspath(path_or_dataset)
-        dataset = _read(source)
+        dataset = _read(source, source)
     try:
         marked = str(dataset.get(_PATIENT_IDENTITY_REMOVED, DataElement(0, "CS", "")).value).upper() == "YES"
         findings: list[PhiFinding] = []
@@ -183,14 +188,14 @@ def audit_dicom(path_or_dataset: str | os.PathLike[str] | Dataset) -> PhiAudit:
     return PhiAudit(os.path.basename(source), tuple(findings), tuple(kept))
 
 
-def _read(source: str) -> Dataset:
+def _read(source: str | io.BytesIO, label: str) -> Dataset:
     try:
         dataset = pydicom.dcmread(source, force=True)
     except Exception as exc:
-        raise EcgReadError(source, f"cannot read as DICOM ({type(exc).__name__}: {exc})") from exc
+        raise EcgReadError(label, f"cannot read as DICOM ({type(exc).__name__}: {exc})") from exc
     has_preamble = getattr(dataset, "preamble", None) is not None
     if not has_preamble and "SOPClassUID" not in dataset:
-        raise EcgReadError(source, "not a DICOM file (no 'DICM' marker at byte 128 and no SOP Class UID (0008,0016))")
+        raise EcgReadError(label, "not a DICOM file (no 'DICM' marker at byte 128 and no SOP Class UID (0008,0016))")
     return dataset
 
 
@@ -257,7 +262,7 @@ def deidentify_dicom(
     EcgReadError
         If ``src`` cannot be read as DICOM, or ``dst`` cannot be written.
     """
-    dataset = _read(os.fspath(src))
+    dataset = _read(os.fspath(src), os.fspath(src))
     key = salt.encode() if isinstance(salt, str) else (salt or secrets.token_bytes(32))
     try:
         original_id = str(dataset.get("PatientID", "") or "")

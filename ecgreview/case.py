@@ -41,6 +41,8 @@ class CaseAnalysis:
         Model, software and machine facts behind ``probabilities``.
     device : DeviceInterpretation
         The device statements and measurements read as the six classes.
+    phi_audit : str
+        One-line PHI audit of the source file (empty when not audited).
     """
 
     record: EcgRecord
@@ -48,6 +50,7 @@ class CaseAnalysis:
     identity: WeightsIdentity | None
     provenance: dict[str, Any]
     device: DeviceInterpretation
+    phi_audit: str = ""
 
     @property
     def dnn_calls(self) -> tuple[bool, ...] | None:
@@ -96,12 +99,17 @@ class CaseAnalysis:
             model_status=identity.status if identity else "none",
             device_calls={name: call.strength for name, call in self.device.calls.items()},
             device_statements=self.record.statements, statement_map_version=self.device.table_version,
-            provenance=self.provenance, **options,
+            phi_audit=self.phi_audit, provenance=self.provenance, **options,
         )
 
 
-def analyse_case(record: EcgRecord, model: LoadedModel | None = None, *, table: StatementTable | None = None) -> CaseAnalysis:
+def analyse_case(
+    record: EcgRecord, model: LoadedModel | None = None, *, table: StatementTable | None = None, phi_audit: str = ""
+) -> CaseAnalysis:
     """Map the device's statements and, when a model is given, run the DNN on ``record``.
+
+    ``phi_audit`` is the source file's audit summary (:func:`ecgreview.audit.audit_dicom`),
+    carried into the review.
 
     Raises
     ------
@@ -110,6 +118,6 @@ def analyse_case(record: EcgRecord, model: LoadedModel | None = None, *, table: 
     """
     device = map_statements(record.statements, record.measurements, table=table)
     if model is None:
-        return CaseAnalysis(record, None, None, {}, device)
+        return CaseAnalysis(record, None, None, {}, device, phi_audit)
     probabilities = model.predict_probabilities(preprocess_ecg(record)[None])[0]
-    return CaseAnalysis(record, probabilities, model.identity, model.provenance, device)
+    return CaseAnalysis(record, probabilities, model.identity, model.provenance, device, phi_audit)

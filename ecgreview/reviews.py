@@ -48,7 +48,7 @@ REVIEW_COLUMNS: tuple[str, ...] = (
     "app_version", "model_name", "model_sha256", "model_git_blob_sha1", "model_status", "thresholds",
     *(f"{kind}_{name}" for name in CLASSES
       for kind in ("dnn_prob", "dnn_call", "device_call", "reader_call", "agreement")),
-    "device_statements", "statement_map_version", "comment", "provenance",
+    "device_statements", "statement_map_version", "phi_audit", "comment", "provenance",
 )
 
 #: Columns holding numbers: written as is, never given a formula-guard apostrophe.
@@ -91,6 +91,7 @@ class Review:
     reader_calls: dict[str, str]
     device_statements: tuple[str, ...]
     statement_map_version: str
+    phi_audit: str
     comment: str
     provenance: dict[str, object]
 
@@ -105,7 +106,7 @@ class Review:
         thresholds: Sequence[float] = THRESHOLDS, model_name: str = "", model_sha256: str = "",
         model_git_blob_sha1: str = "", model_status: str | None = None,
         device_calls: Mapping[str, str] | None = None, device_statements: Sequence[str] = (),
-        statement_map_version: str = "", role: str = "reader", reading_mode: str = "adjudication",
+        statement_map_version: str = "", phi_audit: str = "", role: str = "reader", reading_mode: str = "adjudication",
         session_id: str = "", resolves_review_ids: Sequence[str] = (), comment: str = "",
         provenance: Mapping[str, object] | None = None,
         review_id: str | None = None, saved_at_utc: datetime | None = None,
@@ -126,6 +127,8 @@ class Review:
             Default ``"none"`` without probabilities, else ``"unverified"``.
         device_calls : mapping of str to str, optional
             Free text per class (``definite``, ``possible``...); a missing class is ``""``.
+        phi_audit : str, optional
+            One-line PHI audit of the source file (:meth:`ecgreview.audit.PhiAudit.summary`).
 
         Other keywords are stored as given. ``review_id``/``saved_at_utc`` default to a new
         UUID4 and now (UTC). Raises ValueError naming the field and its allowed values.
@@ -146,7 +149,7 @@ class Review:
             reader_calls={name: (call.strip().lower() if isinstance(call, str) else call)
                           for name, call in _per_class("reader_calls", reader_calls, required=True).items()},
             device_statements=tuple(device_statements), statement_map_version=statement_map_version,
-            comment=comment, provenance=dict(provenance or {}),
+            phi_audit=phi_audit, comment=comment, provenance=dict(provenance or {}),
         )
 
     @property
@@ -174,7 +177,8 @@ class Review:
             "model_git_blob_sha1": self.model_git_blob_sha1, "model_status": self.model_status,
             "thresholds": ";".join(repr(value) for value in self.thresholds),
             "device_statements": STATEMENT_SEPARATOR.join(self.device_statements),
-            "statement_map_version": self.statement_map_version, "comment": self.comment,
+            "statement_map_version": self.statement_map_version, "phi_audit": self.phi_audit,
+            "comment": self.comment,
             "provenance": json.dumps(self.provenance, separators=(",", ":"), sort_keys=True, ensure_ascii=False),
         }
         dnn, agreement = self.dnn_calls, self.agreement

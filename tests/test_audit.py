@@ -170,3 +170,13 @@ def test_cli_registration(tmp_path: Path, planted_file: Path, capsys: pytest.Cap
     args = parser.parse_args(["audit", str(tmp_path / "copy.dcm")])
     assert args.handler(args) == 0
     assert "PHI audit: clean" in capsys.readouterr().out
+
+
+def test_audit_of_uploaded_bytes_matches_the_file():
+    from ecgreview.audit import audit_dicom
+    from ecgreview.examples import demo_ecg_path
+
+    path = demo_ecg_path()
+    from_bytes = audit_dicom(path.read_bytes(), name=path.name)
+    assert from_bytes.findings == audit_dicom(path).findings
+    assert from_bytes.source == path.name and from_bytes.status == "findings"
