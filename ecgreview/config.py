@@ -12,6 +12,7 @@ environment variable        config file key        default
 ``ECGREVIEW_MODELS_DIR``    ``models_dir``         ``$ECGREVIEW_HOME/models``
 ``ECGREVIEW_REVIEWS``       ``reviews``            ``$ECGREVIEW_HOME/reviews.csv``
 ``ECGREVIEW_CASES``         ``cases``              the bundled demo cases (``ecgreview/data/demo_cases``)
+``ECGREVIEW_BACKEND``       ``backend``            ``auto`` (ONNX Runtime when installed, else TensorFlow)
 ``ECGREVIEW_AUTH``          ``auth``               ``name`` (typed reader name); ``local``, ``proxy``, ``oidc``
 ``ECGREVIEW_USERS``         ``users``              ``$ECGREVIEW_HOME/users.csv`` (``local`` mode)
 ``ECGREVIEW_PROXY_HEADER``  ``proxy_header``       ``X-Remote-User`` (``proxy`` mode)
@@ -29,7 +30,7 @@ from pathlib import Path
 from ecgreview.errors import ConfigError
 from ecgreview.examples import DEMO_CASES_DIR
 
-_KEYS = {"model", "models_dir", "reviews", "cases", "auth", "users", "proxy_header"}
+_KEYS = {"model", "models_dir", "reviews", "cases", "backend", "auth", "users", "proxy_header"}
 
 #: How readers are identified: a typed name, the local user file, a trusted proxy header, OIDC.
 AUTH_MODES = ("name", "local", "proxy", "oidc")
@@ -44,6 +45,7 @@ class Settings:
     reviews_path: Path
     model_path: Path | None = None
     cases_dir: Path | None = None
+    backend: str = "auto"
     auth_mode: str = "name"
     users_path: Path | None = None
     proxy_header: str = "X-Remote-User"
@@ -71,6 +73,7 @@ class Settings:
             reviews_path=Path(pick("ECGREVIEW_REVIEWS", "reviews") or home / "reviews.csv"),
             model_path=Path(model) if model else None,
             cases_dir=Path(cases) if cases else DEMO_CASES_DIR,
+            backend=pick("ECGREVIEW_BACKEND", "backend") or "auto",
             auth_mode=auth_mode,
             users_path=Path(pick("ECGREVIEW_USERS", "users") or home / "users.csv"),
             proxy_header=pick("ECGREVIEW_PROXY_HEADER", "proxy_header") or "X-Remote-User",

@@ -348,8 +348,41 @@ def load_model(path: str | Path) -> LoadedModel:
     identity = identify_weights(path)
     keras_model = build_model()
     load_weights_hdf5(keras_model, path)
-    return LoadedModel(path=path, identity=identity, provenance=provenance(identity),
+    facts = {**provenance(identity), "backend": "tensorflow tf.function (fixed input signature, traced at load)"}
+    return LoadedModel(path=path, identity=identity, provenance=facts,
                        keras_model=keras_model, _compiled=_compile_inference(keras_model))
+
+
+#: Inference backends for :func:`load_inference_model`.
+BACKENDS = ("auto", "tensorflow", "onnx")
+
+
+def load_inference_model(path: str | Path, *, backend: str = "auto") -> Any:
+    """The DNN for serving: ONNX Runtime or TensorFlow, with the same ``predict_probabilities``.
+
+    ``auto`` takes ONNX Runtime when it is installed (its conversion is cached beside the
+    weights, keyed by their SHA-256, so later starts do not import TensorFlow), else
+    TensorFlow. Both agree with ``keras.Model.predict`` within 1e-5; the result's
+    ``provenance["backend"]`` says which one ran.
+
+    Raises
+    ------
+    ValueError
+        ``backend`` is not one of :data:`BACKENDS`.
+    ModelError
+        The weights cannot be loaded, or ``onnx`` was asked for and is not installed.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend != "tensorflow":
+        from ecgreview.onnx_backend import load_onnx_model, onnx_available
+
+        available, reason = onnx_available()
+        if available:
+            return load_onnx_model(path)
+        if backend == "onnx":
+            raise ModelError(path, f"ONNX Runtime backend not available ({reason})")
+    return load_model(path)
 
 
 def predict_probabilities(model: LoadedModel, batch: np.ndarray, *, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:

@@ -138,8 +138,7 @@ _PROVENANCE_KEYS = {"model_name": "model_file", "model_sha256": "sha256", "model
 
 
 def _provenance_values(model: Any) -> dict[str, str]:
-    facts = {"backend": "tf.function (TensorFlow, traced at load)", **model.provenance}
-    return {column: str(facts.get(key, "")) for column, key in _PROVENANCE_KEYS.items()}
+    return {column: str(model.provenance.get(key, "")) for column, key in _PROVENANCE_KEYS.items()}
 
 
 def _predict_chunk(model: Any, prepared: Sequence[_Prepared], done: frozenset[str] | set[str]) -> _ChunkResult:

@@ -82,3 +82,21 @@ def test_input_checks(onnx_loaded):
 def test_missing_weights(tmp_path):
     with pytest.raises(onnx_backend.ModelError, match="weights file not found"):
         onnx_backend.load_onnx_model(tmp_path / "absent.hdf5")
+
+
+def test_load_inference_model_picks_the_backend(tmp_path):
+    import numpy as np
+
+    from ecgreview.model import build_model, load_inference_model
+    from tests.model_fixtures import random_weights, synthetic_ecg_batch, weight_specs_from_keras, write_keras224_hdf5
+
+    specs = weight_specs_from_keras(build_model())
+    path = write_keras224_hdf5(tmp_path / "model.hdf5", specs, random_weights(specs, seed=5))
+    onnx = load_inference_model(path)
+    tensorflow = load_inference_model(path, backend="tensorflow")
+    assert onnx.provenance["backend"].startswith("onnxruntime")
+    assert tensorflow.provenance["backend"].startswith("tensorflow")
+    batch = synthetic_ecg_batch(2, seed=9)
+    np.testing.assert_allclose(onnx.predict_probabilities(batch), tensorflow.predict_probabilities(batch), atol=1e-5)
+    with pytest.raises(ValueError, match="backend must be one of auto, tensorflow, onnx"):
+        load_inference_model(path, backend="torch")

@@ -79,7 +79,7 @@ def test_rows_errors_and_provenance(scored, model):
         ["demo.dcm", *GOOD_DICOMS, *(f"wfdb/{record}.hea" for record in WFDB_RECORDS)])
     assert {row["model_sha256"] for row in rows} == {model.identity.sha256}
     assert {row["model_status"] for row in rows} == {"unverified"}
-    assert all(row["backend"].startswith("tf.function") and row["source_sha256"] for row in rows)
+    assert all(row["backend"].startswith("tensorflow tf.function") and row["source_sha256"] for row in rows)
     errors = _rows(scored.with_name("predictions.errors.csv"))
     assert tuple(errors[0]) == ERROR_COLUMNS
     reasons = {row["source_path"]: row["error"] for row in errors}
