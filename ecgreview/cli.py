@@ -35,9 +35,15 @@ def _model_install(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     models_dir = Path(args.models_dir) if args.models_dir else settings.models_dir
-    installed = install_weights(args.source or ZENODO_MODEL_URL, models_dir)
-    for path in installed if isinstance(installed, list) else [installed]:
-        print(f"installed {path}")
+    installed = install_weights(args.source or ZENODO_MODEL_URL, models_dir, allow_unverified=args.allow_unverified)
+    print(f"installed {installed}")
+    backend = Settings.from_env().backend
+    if backend != "tensorflow":
+        from ecgreview.model import load_inference_model
+
+        print("preparing the serving backend (one-off conversion for ONNX Runtime)…")
+        model = load_inference_model(installed, backend=backend)
+        print(f"ready: {model.provenance['backend']}")
     return 0
 
 
@@ -119,6 +125,8 @@ def _parser() -> argparse.ArgumentParser:
     install = model.add_parser("install", help="install weights from model.zip, model.hdf5 or a URL (default: the Zenodo release)")
     install.add_argument("source", nargs="?", help="local model.zip / model.hdf5, or an http(s) URL")
     install.add_argument("--models-dir", help="install here instead of the configured models folder")
+    install.add_argument("--allow-unverified", action="store_true",
+                         help="install a model.hdf5 that is not the published release (shown as unverified)")
     install.set_defaults(handler=_model_install)
     status = model.add_parser("status", help="which weights the app would use, and whether they are verified")
     status.add_argument("--quiet", action="store_true", help="print nothing; exit 0 when weights are installed")

@@ -115,3 +115,14 @@ def test_users_add_from_stdin(home, monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["users", "add", "dr.neri", "--role", "reader", "--replace", "--password-stdin"]) == 2
     assert "at least 10 characters" in capsys.readouterr().err
+
+
+def test_install_unverified_on_request_prepares_the_serving_backend(home, fixture_weights, capsys):
+    assert main(["model", "install", str(fixture_weights), "--allow-unverified"]) == 0
+    out = capsys.readouterr().out
+    installed = home / "models" / "model.hdf5"
+    assert f"installed {installed}" in out and "ready: onnxruntime" in out
+    assert installed.read_bytes() == fixture_weights.read_bytes()
+    assert list((home / "models").glob("model.*.onnx"))  # conversion cached beside the weights
+    assert main(["model", "status"]) == 0
+    assert "unverified" in capsys.readouterr().out.lower()
