@@ -27,6 +27,12 @@ from ecgreview.io._source import _load_source
 from ecgreview.io.leads import complete_limb_leads, normalize_lead_name, order_leads
 from ecgreview.record import EcgRecord, Waveform
 
+# pydicom's reading-validation warnings quote element values verbatim (a malformed
+# PatientName or UID would land in the server log). The reader validates what it uses and
+# reports problems without values, so value validation on reading is switched off, once,
+# process-wide (it is a global pydicom setting; writing validation is left as it is).
+pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
+
 __all__ = ["read_dicom_ecg"]
 
 SOP_CLASSES: dict[str, str] = {

@@ -400,3 +400,17 @@ def test_damaged_bytes_raise_only_ecg_read_errors(tmp_path: Path) -> None:
             read_ecg(bytes(damaged), name="damaged.dcm")
         except EcgReadError as exc:
             assert str(exc).startswith("damaged.dcm: ")
+
+
+def test_reading_logs_no_element_values(tmp_path, caplog, recwarn):
+    """A malformed identifying value must not reach warnings or the log when the file is read."""
+    from ecgreview.io import read_ecg
+    from tests.io.dicom_fixtures import build_ecg_dataset, write_dataset
+
+    dataset = build_ecg_dataset()
+    dataset.StudyInstanceUID = "1.2.840.Secret.7"  # invalid UI: pydicom's warning would quote it
+    path = write_dataset(dataset, tmp_path / "bad-uid.dcm")
+    with caplog.at_level("DEBUG"):
+        read_ecg(path)
+    said = " ".join(str(warning.message) for warning in recwarn) + caplog.text
+    assert "Secret" not in said
