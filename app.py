@@ -5,7 +5,11 @@ Run with ``streamlit run app.py`` (see README).
 
 import streamlit as st
 
-from ecgreview.ui.pages import review
+from ecgreview.ui.pages import review, teaching, worklist
 
 st.set_page_config(page_title="ecgreview", page_icon="🫀", layout="wide")
-st.navigation([st.Page(review.render, title="Review", url_path="review", default=True)]).run()
+st.navigation([
+    st.Page(review.render, title="Review", url_path="review", default=True),
+    st.Page(worklist.render, title="Worklist", url_path="worklist"),
+    st.Page(teaching.render, title="Teaching", url_path="teaching"),
+]).run()

@@ -3,16 +3,25 @@
 The ECG is drawn in millimetres of paper, like a printout: ``speed_mm_s`` (25 mm/s)
 across and ``gain_mm_mv`` (10 mm/mV) up, on a 1 mm / 5 mm grid, with a 1 mV
 calibration pulse at the start of each row. Zoom and pan are plotly's.
+
+Display filters (:class:`DisplayFilters`, :func:`filter_for_display`) work on a copy
+of the signal for drawing only; what the model sees is never filtered here. Their
+state is printed on the trace.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
+from scipy import signal as scipy_signal
 
-from ecgreview.record import CLASSES, THRESHOLDS, EcgRecord
+from ecgreview.record import CLASSES, THRESHOLDS, EcgRecord, Waveform
+
+__all__ = ["DisplayFilters", "LAYOUTS", "filter_for_display", "plot_ecg", "plot_lead", "plot_median_beats",
+           "plot_probabilities"]
 
 #: Lead grids: rows of columns; each row splits the shown window into equal parts.
 LAYOUTS: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -51,36 +60,95 @@ def plot_ecg(
         Paper speed (mm/s) and gain (mm/mV).
     note : str
         Text printed under the trace (e.g. the display filters in use).
+
+    Each lead trace carries ``customdata`` = (time in s, value in mV) per point, which
+    the calipers read from a clicked point.
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {sorted(LAYOUTS)}, got {layout!r}")
-    rows = LAYOUTS[layout]
-    shown_s = min(record.duration_s, _MAX_SHOWN_S)
+    return _plot_rows(record, record.derived_leads, LAYOUTS[layout], speed_mm_s=speed_mm_s,
+                      gain_mm_mv=gain_mm_mv, width_px=width_px, note=note)
+
+
+def plot_lead(
+    record: EcgRecord, lead: str, *, speed_mm_s: float = 25.0, gain_mm_mv: float = 10.0,
+    width_px: int = 1150, note: str = "", marks_s: Sequence[float] = (), caliper_rate_hz: float = 250.0,
+) -> go.Figure:
+    """One lead over the whole shown window (single-lead zoom), ready for calipers.
+
+    Parameters as :func:`plot_ecg`, and:
+
+    marks_s : sequence of float
+        Caliper positions (s), drawn as vertical lines.
+    caliper_rate_hz : float
+        Density of the invisible, clickable caliper points (a trace named ``"calipers"``
+        whose ``customdata`` is the time in s); 0 leaves them out.
+    """
+    if lead not in record.lead_names:
+        raise ValueError(f"lead must be one of {', '.join(record.lead_names)}; got {lead!r}")
+    figure = _plot_rows(record, record.derived_leads, ((lead,),), speed_mm_s=speed_mm_s,
+                        gain_mm_mv=gain_mm_mv, width_px=width_px, note=note)
+    trace = figure.data[1]
+    if caliper_rate_hz > 0:
+        step = max(1, int(round(record.sampling_rate_hz / caliper_rate_hz)))
+        figure.add_trace(go.Scatter(
+            x=trace.x[::step], y=trace.y[::step], customdata=trace.customdata[::step], mode="markers",
+            marker={"size": 9, "color": "rgba(31, 95, 191, 0)"}, name="calipers", showlegend=False,
+            hovertemplate=f"{lead}<br>%{{customdata[0]:.3f}} s<extra>click to place a caliper</extra>",
+        ))
+        trace.hovertemplate, trace.hoverinfo = None, "skip"  # hover and clicks go to the (selectable) caliper points
+        figure.update_layout(clickmode="event+select")
+    offset_mm = trace.x[0] - trace.customdata[0][0] * speed_mm_s
+    for time_s in marks_s:
+        x_mm = offset_mm + time_s * speed_mm_s
+        figure.add_shape(type="line", x0=x_mm, x1=x_mm, y0=0, y1=_ROW_HEIGHT_MV * gain_mm_mv,
+                         line={"color": "#1f5fbf", "width": 2, "dash": "dash"})
+    return figure
+
+
+def plot_median_beats(
+    median: Waveform, *, speed_mm_s: float = 50.0, gain_mm_mv: float = 10.0, width_px: int = 1150, note: str = "",
+) -> go.Figure:
+    """The device's median beats, twelve leads side by side in a 3 x 4 grid."""
+    rows = tuple(tuple(lead for lead in row if lead in median.lead_names) for row in LAYOUTS["3x4+II"][:3])
+    return _plot_rows(median, frozenset(), tuple(row for row in rows if row), speed_mm_s=speed_mm_s,
+                      gain_mm_mv=gain_mm_mv, width_px=width_px, note=note or "median beats", split=False)
+
+
+def _plot_rows(
+    source: EcgRecord | Waveform, derived: frozenset[str], rows: tuple[tuple[str, ...], ...], *,
+    speed_mm_s: float, gain_mm_mv: float, width_px: int, note: str, split: bool = True,
+) -> go.Figure:
+    """Draw ``rows`` of leads; ``split`` divides the time window among a row's leads (else each shows all of it)."""
+    for name, value in (("speed_mm_s", speed_mm_s), ("gain_mm_mv", gain_mm_mv)):
+        if not value > 0:
+            raise ValueError(f"{name} must be positive; got {value!r}")
+    shown_s = min(source.duration_s, _MAX_SHOWN_S)
+    columns = max(len(row) for row in rows) if not split else 1
     row_mm = _ROW_HEIGHT_MV * gain_mm_mv
     calibration_mm = _CALIBRATION_S * speed_mm_s + 2
-    width_mm = calibration_mm + shown_s * speed_mm_s
+    width_mm = calibration_mm + shown_s * speed_mm_s * columns
     height_mm = row_mm * len(rows)
     figure = go.Figure()
     for row_index, leads in enumerate(rows):
         baseline_mm = height_mm - row_mm * (row_index + 0.5)
         figure.add_trace(_calibration_trace(baseline_mm, speed_mm_s, gain_mm_mv))
-        column_s = shown_s / len(leads)
+        column_s = shown_s / len(leads) if split else shown_s
         for column_index, lead in enumerate(leads):
-            start_s = column_index * column_s
+            start_s = column_index * column_s if split else 0.0
+            offset_mm = calibration_mm + (0.0 if split else column_index * shown_s * speed_mm_s)
             figure.add_trace(
-                _lead_trace(record, lead, start_s, column_s, calibration_mm, baseline_mm, speed_mm_s, gain_mm_mv)
-            )
+                _lead_trace(source, lead, start_s, column_s, offset_mm, baseline_mm, speed_mm_s, gain_mm_mv))
+            x_mm = offset_mm + start_s * speed_mm_s
             figure.add_annotation(
-                x=calibration_mm + start_s * speed_mm_s + 1, y=baseline_mm + 0.42 * row_mm,
-                text=f"<b>{lead}</b>" + ("*" if lead in record.derived_leads else ""),
+                x=x_mm + 1, y=baseline_mm + 0.42 * row_mm, text=f"<b>{lead}</b>" + ("*" if lead in derived else ""),
                 showarrow=False, xanchor="left", font={"size": 13, "color": _INK},
             )
             if column_index:
-                x_mm = calibration_mm + start_s * speed_mm_s
                 figure.add_shape(type="line", x0=x_mm, x1=x_mm, y0=baseline_mm - 3, y1=baseline_mm + 3,
                                  line={"color": _INK, "width": 1.5})
-    caption = f"{speed_mm_s:g} mm/s · {gain_mm_mv:g} mm/mV · {record.sampling_rate_hz:g} Hz"
-    if record.derived_leads:
+    caption = f"{speed_mm_s:g} mm/s · {gain_mm_mv:g} mm/mV · {source.sampling_rate_hz:g} Hz"
+    if derived:
         caption += " · * derived lead"
     if note:
         caption += f" · {note}"
@@ -89,12 +157,12 @@ def plot_ecg(
 
 
 def _lead_trace(
-    record: EcgRecord, lead: str, start_s: float, length_s: float,
+    record: EcgRecord | Waveform, lead: str, start_s: float, length_s: float,
     offset_mm: float, baseline_mm: float, speed_mm_s: float, gain_mm_mv: float,
 ) -> go.Scatter:
     rate = record.sampling_rate_hz
     first, last = int(round(start_s * rate)), int(round((start_s + length_s) * rate))
-    values_mv = record.lead(lead)[first:last].astype(np.float64)
+    values_mv = record.signal_mv[first:last, record.lead_names.index(lead)].astype(np.float64)
     time_s = (first + np.arange(values_mv.size)) / rate
     return go.Scatter(
         x=offset_mm + time_s * speed_mm_s,
@@ -149,3 +217,68 @@ def plot_probabilities(
         yaxis={"autorange": "reversed"},
     )
     return figure
+
+
+@dataclass(frozen=True)
+class DisplayFilters:
+    """Filters for drawing only; all off by default.
+
+    Attributes
+    ----------
+    highpass_hz : float or None
+        Baseline-wander high-pass cut-off (e.g. 0.5 Hz); None: off.
+    notch_hz : float or None
+        Mains notch, 50 or 60 Hz; None: off.
+    lowpass_hz : float or None
+        Low-pass cut-off (e.g. 40 Hz); None: off.
+    """
+
+    highpass_hz: float | None = None
+    notch_hz: float | None = None
+    lowpass_hz: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return any(value is not None for value in (self.highpass_hz, self.notch_hz, self.lowpass_hz))
+
+    def describe(self) -> str:
+        """The filter state as printed on the trace."""
+        if not self.active:
+            return "display filters off"
+        parts = ([f"high-pass {self.highpass_hz:g} Hz"] if self.highpass_hz else []) + (
+            [f"notch {self.notch_hz:g} Hz"] if self.notch_hz else []) + (
+            [f"low-pass {self.lowpass_hz:g} Hz"] if self.lowpass_hz else [])
+        return "display filters: " + ", ".join(parts) + " (display only; the DNN sees the unfiltered signal)"
+
+
+def filter_for_display(record: EcgRecord, filters: DisplayFilters) -> EcgRecord:
+    """A filtered copy of ``record`` for drawing; ``record`` itself is left untouched.
+
+    Zero-phase Butterworth filters (order 2 high-pass, order 4 low-pass) and an IIR
+    notch (Q 30), each only when its frequency is below the Nyquist frequency.
+
+    Raises
+    ------
+    ValueError
+        A cut-off that is not positive.
+    """
+    if not filters.active:
+        return record
+    rate = record.sampling_rate_hz
+    nyquist = rate / 2.0
+    values = np.array(record.signal_mv, dtype=np.float64, copy=True)
+    for name, cutoff in (("highpass_hz", filters.highpass_hz), ("notch_hz", filters.notch_hz),
+                         ("lowpass_hz", filters.lowpass_hz)):
+        if cutoff is not None and not cutoff > 0:
+            raise ValueError(f"{name} must be positive or None; got {cutoff!r}")
+    padding = min(values.shape[0] - 1, 3 * int(rate))
+    if filters.highpass_hz and filters.highpass_hz < nyquist:
+        sections = scipy_signal.butter(2, filters.highpass_hz, btype="highpass", fs=rate, output="sos")
+        values = scipy_signal.sosfiltfilt(sections, values, axis=0, padlen=padding)
+    if filters.notch_hz and filters.notch_hz < nyquist:
+        numerator, denominator = scipy_signal.iirnotch(filters.notch_hz, 30.0, fs=rate)
+        values = scipy_signal.filtfilt(numerator, denominator, values, axis=0, padlen=padding)
+    if filters.lowpass_hz and filters.lowpass_hz < nyquist:
+        sections = scipy_signal.butter(4, filters.lowpass_hz, btype="lowpass", fs=rate, output="sos")
+        values = scipy_signal.sosfiltfilt(sections, values, axis=0, padlen=padding)
+    return record.replace(signal_mv=values.astype(np.float32))

@@ -14,9 +14,9 @@ from ecgreview.examples import demo_ecg_path
 from ecgreview.io import list_case_files
 from ecgreview.model import LoadedModel, installed_models
 from ecgreview.plots import plot_probabilities
-from ecgreview.record import CLASSES, EcgRecord
-from ecgreview.reviews import READER_CALLS, append_review, reviews_for_case
+from ecgreview.record import EcgRecord
 from ecgreview.ui import resources, state
+from ecgreview.worklist import INDEX_FILE, case_paths, neighbours, save_upload
 
 INSTALL_HELP = """No model weights are installed, so no DNN opinion is shown. Reading and recording work.
 
@@ -67,7 +67,8 @@ def case_picker(settings: Settings) -> tuple[bytes, str] | None:
     sources = [state.SOURCE_DEMO, state.SOURCE_UPLOAD] + ([state.SOURCE_FOLDER] if settings.cases_dir else [])
     source = st.radio("Source", sources, key=state.CASE_SOURCE, horizontal=True, label_visibility="collapsed")
     if source == state.SOURCE_UPLOAD:
-        upload = st.file_uploader("ECG file (DICOM waveform)", key=state.CASE_FILE)
+        upload = st.file_uploader("ECG file (DICOM, WFDB zip, XML)", key=state.CASE_FILE,
+                                  help="Uploaded cases are kept in the app's folder and listed in the worklist.")
         return (upload.getvalue(), upload.name) if upload is not None else None
     path = demo_ecg_path()
     if source == state.SOURCE_FOLDER:
@@ -131,47 +132,64 @@ def device_panel(analysis: CaseAnalysis) -> None:
         st.markdown("**Device measurements** · " + " · ".join(str(m) for m in record.measurements))
 
 
-def review_form(analysis: CaseAnalysis, settings: Settings, reader: str) -> None:
-    """The reader's call per class, a comment, Save. Nothing is pre-filled."""
-    st.subheader("Your reading")
-    nonce = st.session_state.setdefault(state.FORM_NONCE, 0)
-    with st.form(f"review-{analysis.record.source_sha256[:16]}"):
-        calls = {name: st.radio(name, READER_CALLS, index=None, horizontal=True, key=f"call-{name}-{nonce}") for name in CLASSES}
-        comment = st.text_area("Comment", key=f"comment-{nonce}")
-        submitted = st.form_submit_button("Save review", type="primary")
-    if submitted:
-        _save(analysis, settings, reader, calls, comment)
-    saved = st.session_state.get(state.LAST_SAVED)
-    if saved:
-        st.success(saved)
-
-
-def _save(analysis: CaseAnalysis, settings: Settings, reader: str, calls: dict, comment: str) -> None:
-    unanswered = [name for name, call in calls.items() if call is None]
-    if not reader or unanswered:
-        problems = (["enter your name under Reader in the sidebar"] if not reader else []) + (
-            [f"answer every class ({', '.join(unanswered)} still open)"] if unanswered else [])
-        st.error(f"Not saved — {'; '.join(problems)}. Your answers are still in the form.")
-        return
+def worklist_case(settings: Settings) -> tuple[bytes, str] | None:
+    """The case named by ``?case=<source_sha256>`` (from the worklist or a link), or None."""
+    sha = st.query_params.get(state.QUERY_CASE, "").strip().lower()
+    if not sha:
+        return None
+    index = resources.cached_index(str(settings.home / INDEX_FILE))
+    path = index.find(sha)
+    if path is None:  # a link into a folder this server has not indexed yet
+        with st.spinner("Indexing the case folder…"):
+            index.update(case_paths(settings))
+        path = index.find(sha)
+    if path is None:
+        st.error(f"Case {sha[:16]}… is not in the case folder or the uploaded cases.")
+        return None
+    st.subheader("Case")
+    st.caption(f"From the worklist: {path.name}")
+    if st.button("Close case", key="close-case"):
+        del st.query_params[state.QUERY_CASE]
+        st.rerun()
     try:
-        review = analysis.to_review(reader=reader, reader_calls=calls, comment=comment)
-        append_review(settings.reviews_path, review)
-    except (ValueError, EcgReviewError) as exc:
-        st.error(f"Not saved — {exc}. Your answers are still in the form.")
-        return
-    st.session_state[state.LAST_SAVED] = f"Saved review {review.review_id[:8]} to {settings.reviews_path}"
-    st.session_state[state.FORM_NONCE] += 1
-    st.rerun()
+        return path.read_bytes(), path.name
+    except OSError as exc:
+        st.error(f"{path.name}: cannot read the file ({exc.strerror})")
+        return None
 
 
-def earlier_reviews(settings: Settings, record: EcgRecord) -> None:
-    """Reviews of this case already in the CSV (corrections are new rows)."""
-    try:
-        earlier = reviews_for_case(settings.reviews_path, record.source_sha256)
-    except EcgReviewError as exc:
-        st.error(f"Cannot read earlier reviews — {exc}")
-        return
-    st.subheader(f"Earlier reviews of this case ({len(earlier)})")
-    if len(earlier):
-        columns = ["saved_at_utc", "reader", "role", *[f"reader_call_{c}" for c in CLASSES], "comment"]
-        st.dataframe(earlier[[c for c in columns if c in earlier.columns]], hide_index=True)
+def keep_upload(settings: Settings, case: tuple[bytes, str], source_sha256: str, *, force: bool = False) -> None:
+    """Keep an uploaded case (once) so that the worklist lists it."""
+    uploaded = st.session_state.get(state.CASE_SOURCE) == state.SOURCE_UPLOAD and not st.query_params.get(state.QUERY_CASE)
+    if force or uploaded:
+        try:
+            save_upload(settings, case[0], case[1], source_sha256)
+        except OSError as exc:
+            st.warning(f"The upload was not kept for the worklist ({exc.strerror or exc}).")
+
+
+def case_order(settings: Settings) -> list[str]:
+    """The worklist's current order (its filter and sort), else every indexed case by file."""
+    order = st.session_state.get(state.WORKLIST_ORDER)
+    if order:
+        return order
+    index = resources.cached_index(str(settings.home / INDEX_FILE))
+    return [case.source_sha256 for case in index.cases() if not case.error]
+
+
+def open_case(source_sha256: str | None) -> None:
+    """Show another case on the review page (``?case=``)."""
+    if source_sha256:
+        st.query_params[state.QUERY_CASE] = source_sha256
+        st.rerun()
+
+
+def case_navigation(settings: Settings, source_sha256: str) -> str | None:
+    """Previous / next case of the current worklist order (keys B and N); returns the next case."""
+    previous, following = neighbours(case_order(settings), source_sha256)
+    back, forward, _ = st.columns([2, 2, 8])
+    if back.button("Previous case", shortcut="B", disabled=previous is None, key="previous-case"):
+        open_case(previous)
+    if forward.button("Next case", shortcut="N", disabled=following is None, key="next-case"):
+        open_case(following)
+    return following

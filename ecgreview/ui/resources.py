@@ -40,3 +40,11 @@ def cached_analysis(source_sha256: str, model_key: str, _record: EcgRecord, _mod
     """Analysis of one case by one model, keyed by their hashes."""
     del source_sha256, model_key
     return analyse_case(_record, _model, table=cached_statement_table())
+
+
+@st.cache_resource
+def cached_index(path: str) -> "CaseIndex":
+    """The worklist index object for ``path`` (the SQLite file is shared by all sessions)."""
+    from ecgreview.worklist import CaseIndex
+
+    return CaseIndex(path)

@@ -11,3 +11,28 @@ FORM_NONCE = "review_form_nonce"
 SOURCE_DEMO = "Demo ECG"
 SOURCE_FOLDER = "Case folder"
 SOURCE_UPLOAD = "Upload"
+
+# Reading room
+READING_MODE = "reading_mode"  # persisted across pages: "adjudication" or "blinded"
+READING_MODE_WIDGET = "reading_mode_widget"
+REVEALED = "revealed_cases"  # source_sha256 of cases saved in blinded mode (opinions now shown)
+CLASS_CURSOR = "class_cursor"  # index into CLASSES of the class the P/A/U keys set
+ADJUDICATE = "adjudicate_consensus"
+WORKLIST_ORDER = "worklist_order"  # source_sha256 of the current filter, in table order
+WORKLIST_SELECTION = "worklist_table"
+CALIPER_POINTS = "caliper_points"  # {source_sha256: [time_s, ...]} (last two clicks)
+CALIPER_SEEN = "caliper_seen"  # last selection read from the trace, to count each click once
+CALIPER_INTERVALS = "caliper_intervals"  # {source_sha256: {"RR": ms, ...}}
+VIEW_LAYOUT = "view_layout"
+VIEW_SPEED = "view_speed"
+VIEW_GAIN = "view_gain"
+VIEW_LEAD = "view_lead"
+FILTER_HIGHPASS = "filter_highpass"
+FILTER_NOTCH = "filter_notch"
+FILTER_LOWPASS = "filter_lowpass"
+TEACHING_ROLE = "teaching_role"
+TEACHING_SESSION = "teaching_session"
+TEACHING_REVEAL = "teaching_reveal"  # (session_id, source_sha256) of the answer just submitted
+
+QUERY_CASE = "case"  # ?case=<source_sha256> opens a case on the review page
+MODES = ("adjudication", "blinded")

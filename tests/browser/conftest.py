@@ -42,11 +42,17 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(tmp_path) -> Iterator[tuple[str, Path]]:
+def server_environment() -> dict[str, str]:
+    """Extra ``ECGREVIEW_*`` variables for the server; a test module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
+def server(tmp_path, server_environment) -> Iterator[tuple[str, Path]]:
     """(base URL, ECGREVIEW_HOME) of a fresh app server; stopped after the test."""
     port, home = _free_port(), tmp_path / "home"
     env = {key: value for key, value in os.environ.items() if not key.startswith("ECGREVIEW_")}
-    env |= {"ECGREVIEW_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    env |= {"ECGREVIEW_HOME": str(home), "PYTHONUNBUFFERED": "1", **server_environment}
     log = (tmp_path / "server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
@@ -54,7 +60,7 @@ def server(tmp_path) -> Iterator[tuple[str, Path]]:
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 120
         while True:
             try:
                 with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:

@@ -1,0 +1,122 @@
+"""The worklist page: every case of the folder (and uploads) with DNN, device and review status."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from ecgreview.config import Settings
+from ecgreview.errors import EcgReviewError
+from ecgreview.model import LoadedModel
+from ecgreview.record import CLASSES
+from ecgreview.reviews import read_reviews
+from ecgreview.ui import components, reading, resources, state
+from ecgreview.worklist import INDEX_FILE, SORT_KEYS, CaseIndex, WorklistFilters, case_paths, worklist_rows
+
+_OPINION_COLUMNS = ["DNN calls", "Device calls", "Discordant", "Discordant classes"]
+_ANY = "any"
+_COLUMN_ORDER = ["File", "Pseudonym", "Acquired", "Discordant classes", "DNN calls", "Device calls", "Reviews",
+                 "Reviewed by me", "Device"]
+
+
+def render() -> None:
+    """Draw the page."""
+    st.title("Worklist")
+    try:
+        settings = Settings.from_env()
+    except EcgReviewError as exc:
+        st.error(f"Configuration error — {exc}")
+        return
+    with st.sidebar:
+        reader = components.reader_input()
+        mode = reading.reading_mode()
+        model = components.model_panel(settings)
+    index = resources.cached_index(str(settings.home / INDEX_FILE))
+    cases = refresh_index(settings, index, model)
+    try:
+        reviews = read_reviews(settings.reviews_path)
+    except EcgReviewError as exc:
+        st.error(f"Cannot read the review store — {exc}")
+        return
+    filters, sort_by, descending = filter_controls(reviews, blinded=mode == "blinded")
+    rows = worklist_rows(cases, reviews, reader=reader, filters=filters, sort_by=sort_by, descending=descending)
+    if mode == "blinded":
+        rows = rows.drop(columns=_OPINION_COLUMNS)
+    st.session_state[state.WORKLIST_ORDER] = list(rows["source_sha256"])
+    case_table(rows, total=len(cases))
+    add_case(settings)
+
+
+def refresh_index(settings: Settings, index: CaseIndex, model: LoadedModel | None) -> list:
+    """Read new or changed files into the index (with a progress bar) and return the indexed cases."""
+    bar = st.empty()
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / total, text=f"Indexing {done} of {total} new or changed ECG files…")
+
+    paths = case_paths(settings)
+    update = index.update(paths, model=model, prune=True, progress=progress)
+    bar.empty()
+    if update.read or update.predicted:
+        st.caption(f"Indexed {update.read} new or changed file(s); {update.predicted} DNN prediction(s) added.")
+    if update.failed:
+        with st.expander(f"{len(update.failed)} file(s) could not be read"):
+            st.markdown("\n".join(f"- {failure}" for failure in update.failed))
+    if model is not None and model.identity.status != "verified":
+        st.warning(f"DNN calls come from {model.identity.label}.")
+    return index.cases(paths, model_sha256=model.identity.sha256 if model else "")
+
+
+def filter_controls(reviews: pd.DataFrame, *, blinded: bool) -> tuple[WorklistFilters, str, bool]:
+    """Filters (discordant only, not yet reviewed by me, class, reviewer) and the sort."""
+    columns = st.columns([2, 2, 2, 2, 2, 1])
+    discordant = columns[0].toggle("Discordant only", key="filter-discordant", disabled=blinded,
+                                   help="DNN, device and readers disagree on a class (hidden in blinded mode).")
+    mine = columns[1].toggle("Not reviewed by me", key="filter-mine")
+    class_name = columns[2].selectbox("Class called present", [_ANY, *CLASSES], key="filter-class",
+                                      disabled=blinded)
+    readers = sorted(set(reviews.loc[reviews["role"].isin(["reader", "adjudicator"]), "reader"]))
+    reviewer = columns[3].selectbox("Reviewer", [_ANY, *readers], key="filter-reviewer")
+    sort_by = columns[4].selectbox("Sort by", list(SORT_KEYS), key="worklist-sort")
+    descending = columns[5].toggle("Descending", key="worklist-descending")
+    filters = WorklistFilters(discordant_only=discordant and not blinded, unreviewed_by_me=mine,
+                              class_name=None if class_name == _ANY or blinded else class_name,
+                              reviewer=None if reviewer == _ANY else reviewer)
+    return filters, sort_by, descending
+
+
+def case_table(rows: pd.DataFrame, *, total: int) -> None:
+    """The table; selecting a row (or pressing O for the first) opens the case on the review page."""
+    st.caption(f"{len(rows)} of {total} cases · click a row to open it · `O` opens the first case; on the case, "
+               "`S` saves and moves to the next case of this list.")
+    nonce = st.session_state.get("worklist-nonce", 0)
+    order = [column for column in _COLUMN_ORDER if column in rows.columns]
+    event = st.dataframe(rows, hide_index=True, on_select="rerun", selection_mode="single-row", column_order=order,
+                         key=f"{state.WORKLIST_SELECTION}-{nonce}")
+    selected = event.selection.rows if event else []
+    first = st.button("Open first case", shortcut="O", disabled=rows.empty, key="open-first")
+    if selected or first:
+        st.session_state["worklist-nonce"] = nonce + 1
+        open_review(rows.iloc[selected[0] if selected else 0]["source_sha256"])
+
+
+def open_review(source_sha256: str) -> None:
+    """Switch to the review page showing this case."""
+    from ecgreview.ui.pages import review
+
+    st.switch_page(st.Page(review.render, title="Review", url_path="review"),
+                   query_params={state.QUERY_CASE: source_sha256})
+
+
+def add_case(settings: Settings) -> None:
+    """Upload a case into the worklist (kept under the app's folder)."""
+    with st.expander("Add a case"):
+        upload = st.file_uploader("ECG file", key="worklist-upload")
+        if upload is not None and st.button("Add to the worklist", key="add-upload"):
+            try:
+                record = resources.cached_read(upload.getvalue(), upload.name)
+            except EcgReviewError as exc:
+                st.error(f"Cannot open this ECG — {exc}")
+                return
+            components.keep_upload(settings, (upload.getvalue(), upload.name), record.source_sha256, force=True)
+            st.rerun()

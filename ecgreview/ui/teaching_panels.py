@@ -1,0 +1,129 @@
+"""Widgets of the teaching page: the teacher's session builder and results, the student's reading."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from ecgreview.case import CaseAnalysis
+from ecgreview.config import Settings
+from ecgreview.errors import EcgReviewError
+from ecgreview.model import LoadedModel
+from ecgreview.plots import plot_ecg
+from ecgreview.reviews import append_review
+from ecgreview.teaching import (
+    TeachingCase, TeachingSession, comparison_rows, create_session, reference_from_labels, reference_from_readings,
+    score_student, sessions_dir, teacher_table,
+)
+from ecgreview.ui import components, reading, resources, state
+from ecgreview.worklist import INDEX_FILE, IndexedCase, case_paths, latest_readings
+
+REFERENCE_SOURCES = ("consensus reviews", "labels in the files")
+
+
+def indexed_cases(settings: Settings) -> list[IndexedCase]:
+    """The worklist's readable cases (the index is brought up to date first)."""
+    index = resources.cached_index(str(settings.home / INDEX_FILE))
+    paths = case_paths(settings)
+    index.update(paths)
+    return [case for case in index.cases(paths) if not case.error]
+
+
+def prepare_session(settings: Settings, reviews: pd.DataFrame) -> None:
+    """The teacher picks cases and where the reference comes from, and creates the session file."""
+    st.subheader("Prepare a session")
+    cases = indexed_cases(settings)
+    name = st.text_input("Session name", key="teaching-new-name")
+    chosen = st.multiselect("Cases", cases, format_func=lambda case: f"{case.source_name} · {case.pseudonym}",
+                            key="teaching-new-cases")
+    source = st.radio("Reference answers from", REFERENCE_SOURCES, horizontal=True, key="teaching-new-source")
+    if not st.button("Create session", key="teaching-create", disabled=not (name and chosen)):
+        return
+    made = []
+    for case in chosen:
+        reference = (reference_from_labels(case.reference_labels) if source == REFERENCE_SOURCES[1]
+                     else reference_from_readings(latest_readings(reviews, case.source_sha256)))
+        made.append(TeachingCase(case.source_sha256, case.source_name, reference))
+    try:
+        session = create_session(sessions_dir(settings), name, made)
+    except (ValueError, EcgReviewError) as exc:
+        st.error(f"Session not created — {exc}")
+        return
+    st.success(f"Created session {session.session_id} with {len(session.cases)} cases.")
+    unscored = sum(1 for case in session.cases for value in case.reference.values() if not value)
+    if unscored:
+        st.warning(f"{unscored} class answer(s) have no reference and will not be scored.")
+
+
+def results(session: TeachingSession, reviews: pd.DataFrame) -> None:
+    """The teacher's table: each student's fraction right per class."""
+    st.subheader(f"Results of {session.session_id}")
+    table = teacher_table(session, reviews)
+    if table.empty:
+        st.info("No student has answered yet.")
+    else:
+        st.dataframe(table, hide_index=True, column_config={
+            name: st.column_config.NumberColumn(format="percent") for name in table.columns[3:]})
+
+
+def case_analysis(settings: Settings, case: TeachingCase, model: LoadedModel | None) -> CaseAnalysis | None:
+    """Read and analyse one session case, found by its SHA-256 in the worklist index."""
+    index = resources.cached_index(str(settings.home / INDEX_FILE))
+    path = index.find(case.source_sha256)
+    if path is None:
+        index.update(case_paths(settings))
+        path = index.find(case.source_sha256)
+    if path is None:
+        st.error(f"{case.source_name}: the case file is not in the case folder or the uploads.")
+        return None
+    return components.analyse((path.read_bytes(), path.name), model)
+
+
+def answer_case(settings: Settings, session: TeachingSession, case: TeachingCase, analysis: CaseAnalysis,
+                student: str) -> None:
+    """A blinded reading of one case: the trace, the calls (keyboard or mouse), Submit."""
+    position = [item.source_sha256 for item in session.cases].index(case.source_sha256) + 1
+    st.subheader(f"Case {position} of {len(session.cases)} · {case.source_name}")
+    st.plotly_chart(plot_ecg(analysis.record), theme=None, config={"displaylogo": False})
+    st.caption(reading.KEYS_HELP.split(" · `S`")[0] + " · `S` submit")
+    calls = reading.call_inputs(case.source_sha256)
+    if not st.button("Submit answer", type="primary", shortcut="S", key="teaching-submit"):
+        return
+    if not student or any(call is None for call in calls.values()):
+        st.error("Not saved — enter your name and answer every class.")
+        return
+    try:
+        review = analysis.to_review(reader=student, reader_calls=calls, opinions_seen=False, role="student",
+                                    reading_mode="teaching", session_id=session.session_id)
+        append_review(settings.reviews_path, review)
+    except (ValueError, EcgReviewError) as exc:
+        st.error(f"Not saved — {exc}")
+        return
+    st.session_state[state.TEACHING_REVEAL] = (session.session_id, case.source_sha256, dict(calls))
+    st.session_state[state.FORM_NONCE] = st.session_state.get(state.FORM_NONCE, 0) + 1
+    st.session_state[state.CLASS_CURSOR] = 0
+    st.rerun()
+
+
+def reveal(case: TeachingCase, analysis: CaseAnalysis | None, answers: dict[str, str]) -> None:
+    """After an answer: reference, DNN and device beside the student's answer, marked right or wrong."""
+    st.subheader(f"{case.source_name}: your answer beside the reference, the DNN and the device")
+    dnn = None
+    if analysis is not None and analysis.dnn_calls is not None:
+        dnn = dict(zip([row[0] for row in analysis.dnn_rows()], analysis.dnn_calls))
+        st.caption(f"DNN: {analysis.model_label}")
+    device = {name: call.strength for name, call in analysis.device.calls.items()} if analysis else {}
+    st.dataframe(pd.DataFrame(comparison_rows(case, answers, dnn_calls=dnn, device_strengths=device)),
+                 hide_index=True)
+    if st.button("Next case", type="primary", shortcut="N", key="teaching-next"):
+        del st.session_state[state.TEACHING_REVEAL]
+        st.rerun()
+
+
+def final_score(session: TeachingSession, reviews: pd.DataFrame, student: str) -> None:
+    """The student's score per class at the end of the session."""
+    scores = score_student(session, reviews, student)
+    overall = scores.loc["all"]
+    st.subheader(f"Session complete — {int(overall['correct'])} of {int(overall['scored'])} answers right")
+    st.dataframe(scores.reset_index(), hide_index=True,
+                 column_config={"score": st.column_config.NumberColumn(format="percent")})

@@ -1,0 +1,195 @@
+"""The reading room end to end in Chromium: worklist, discordance filter, calipers, keyboard reading with
+save and next, a 3-case teaching session as a student, and the CSV afterwards."""
+
+from __future__ import annotations
+
+import re
+import pytest
+
+from ecgreview.record import CLASSES
+from ecgreview.reviews import read_reviews
+from ecgreview.teaching import TeachingCase, create_session
+from ecgreview.worklist import CaseIndex
+from tests.browser.conftest import SCREENSHOTS
+from tests.ui.reading_room_fixtures import build_case_folder, write_fixture_weights
+
+pytestmark = pytest.mark.browser
+
+TIMEOUT_MS = 90_000
+#: Where a caliper point's pixel lies: find the clickable point nearest ``time_s`` on the "calipers" trace.
+_POINT_JS = """([element, time_s]) => {
+    const plot = element.querySelector('.js-plotly-plot');
+    const trace = plot._fullData.find(d => d.name === 'calipers');
+    let best = 0;
+    for (let i = 0; i < trace.customdata.length; i++) {
+        if (Math.abs(trace.customdata[i][0] - time_s) < Math.abs(trace.customdata[best][0] - time_s)) best = i;
+    }
+    const xa = plot._fullLayout.xaxis, ya = plot._fullLayout.yaxis, box = plot.getBoundingClientRect();
+    return [box.left + xa._offset + xa.l2p(trace.x[best]), box.top + ya._offset + ya.l2p(trace.y[best])];
+}"""
+
+
+@pytest.fixture
+def server_environment(tmp_path, corpus_dir) -> dict[str, str]:
+    cases = build_case_folder(tmp_path / "cases", corpus_dir)
+    weights = write_fixture_weights(tmp_path / "fixture-weights.hdf5")
+    return {"ECGREVIEW_CASES": str(cases), "ECGREVIEW_MODEL": str(weights)}
+
+
+def _shot(page, name: str) -> None:
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def _settle(page) -> None:
+    """Wait until Streamlit has finished the current run."""
+    page.wait_for_timeout(300)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=TIMEOUT_MS)
+
+
+def _radio(page, name: str):
+    return page.locator('[data-testid="stRadio"]').filter(has=page.get_by_text(name, exact=True))
+
+
+def _sign_in(page, name: str) -> None:
+    box = page.get_by_label("Reader", exact=True)
+    box.fill(name)
+    box.press("Enter")
+    _settle(page)
+    page.wait_for_timeout(500)
+    page.evaluate("document.activeElement.blur()")  # leave the text box: single keys are shortcuts again
+
+
+def _press(page, key: str, done, attempts: int = 3) -> None:
+    """Press ``key`` until ``done()`` (a Playwright wait) succeeds: a key pressed mid-rerun can be lost."""
+    for attempt in range(attempts):
+        _settle(page)
+        page.keyboard.press(key)
+        try:
+            done(15_000)
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                _shot(page, f"failure-key-{key}")
+                raise
+
+
+def _checked_js(name: str) -> str:
+    return ("[...document.querySelectorAll('[data-testid=\"stRadio\"]')].some(group => "
+            f"group.innerText.startsWith('{name}') && group.querySelector('input:checked'))")
+
+
+def _keys_absent_for_every_class(page) -> None:
+    for name in CLASSES:
+        _press(page, "a", lambda timeout, name=name: page.wait_for_function(_checked_js(name), timeout=timeout))
+    _settle(page)
+
+
+def _open_worklist(page, url: str) -> None:
+    page.set_viewport_size({"width": 1500, "height": 2400})  # Streamlit scrolls inside: a tall window shows all
+    page.goto(f"{url}/worklist")
+    page.get_by_role("heading", name="Worklist").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text(re.compile(r"\d+ of \d+ cases")).wait_for(timeout=TIMEOUT_MS)
+    _settle(page)
+
+
+def _place_caliper(page, time_s: float, placed: str) -> None:
+    strip = page.locator('[class*="st-key-calipers-"]')
+    strip.locator(".js-plotly-plot").wait_for(timeout=TIMEOUT_MS)
+    strip.scroll_into_view_if_needed()
+    x, y = page.evaluate(_POINT_JS, [strip.element_handle(), time_s])
+    page.mouse.move(x - 20, y - 10)
+    page.mouse.move(x, y, steps=4)  # plotly needs the hover before the click
+    page.wait_for_timeout(300)
+    page.mouse.click(x, y)
+    page.get_by_text(re.compile(placed)).wait_for(timeout=TIMEOUT_MS)
+    _settle(page)
+
+
+def test_worklist_calipers_keyboard_save_and_next(server, page):
+    url, home = server
+    _open_worklist(page, url)
+    _shot(page, "worklist-all")
+    page.get_by_text("Discordant only", exact=True).click()
+    _settle(page)
+    page.wait_for_timeout(1000)
+    shown, total = map(int, re.match(r"(\d+) of (\d+) cases", page.get_by_text(
+        re.compile(r"^\d+ of \d+ cases")).last.inner_text()).groups())
+    assert 0 < shown < total
+    _shot(page, "worklist-discordant")
+    page.get_by_role("button", name="Open first case").click()
+    page.get_by_role("heading", name="ECG review").wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_url(re.compile(r"case=[0-9a-f]{64}"), timeout=TIMEOUT_MS)
+    first = re.search(r"case=([0-9a-f]{64})", page.url).group(1)
+    _settle(page)
+    _place_caliper(page, 1.0, "1 of 2 points placed")
+    _place_caliper(page, 1.8, r"Interval \d+ ms")
+    text = page.locator("p", has_text=re.compile(r"Interval \d+ ms")).first.inner_text()
+    measured, start_s, end_s = re.search(r"Interval (\d+) ms \(([\d.]+) s → ([\d.]+) s\)", text).groups()
+    # Plotly picks a point within its ~3 px hover radius: about 30 ms at 25 mm/s on this screen.
+    assert abs(float(start_s) - 1.0) < 0.05 and abs(float(end_s) - 1.8) < 0.05
+    assert abs(int(measured) - (float(end_s) - float(start_s)) * 1000) <= 1
+    page.get_by_role("button", name="Set as RR").click()
+    page.locator('[data-testid="stTable"]').get_by_text(f"{measured} ms").first.wait_for(timeout=TIMEOUT_MS)
+    _settle(page)
+    _shot(page, "review-calipers")
+    index = CaseIndex(home / "worklist-index.sqlite")
+    assert index.find(first) is not None
+    _sign_in(page, "Dr Keys")
+    _keys_absent_for_every_class(page)
+    _shot(page, "review-keyboard-filled")
+    _press(page, "s", lambda timeout: page.wait_for_url(lambda address: first not in address, timeout=timeout))
+    page.get_by_text("Saved review").wait_for(timeout=TIMEOUT_MS)
+    _settle(page)
+    page.wait_for_timeout(1000)
+    _shot(page, "review-after-save-and-next")
+    rows = read_reviews(home / "reviews.csv")
+    assert len(rows) == 1 and rows.iloc[0]["source_sha256"] == first
+    assert rows.iloc[0]["reader"] == "Dr Keys" and rows.iloc[0]["reader_call_AF"] == "absent"
+    assert rows.iloc[0]["model_status"] == "unverified"
+
+
+def test_teaching_session_as_student(server, page):
+    url, home = server
+    _open_worklist(page, url)  # builds the index
+    cases = {case.source_name: case for case in CaseIndex(home / "worklist-index.sqlite").cases()}
+    absent = dict.fromkeys(CLASSES, "absent")
+    chosen = [("syn-af.dcm", absent | {"AF": "present"}), ("syn-rbbb.dcm", absent | {"RBBB": "present"}),
+              ("syn-normal.dcm", absent)]
+    create_session(home / "sessions", "browser session",
+                   [TeachingCase(cases[name].source_sha256, name, reference) for name, reference in chosen])
+    page.goto(f"{url}/teaching")
+    page.get_by_role("heading", name="Teaching").wait_for(timeout=TIMEOUT_MS)
+    _settle(page)
+    _sign_in(page, "Student One")
+    for number in range(1, 4):
+        page.get_by_text(f"Case {number} of 3").wait_for(timeout=TIMEOUT_MS)
+        _keys_absent_for_every_class(page)
+        _press(page, "s", lambda timeout: page.get_by_text("your answer beside the reference").wait_for(
+            timeout=timeout))
+        _settle(page)
+        _shot(page, f"teaching-reveal-{number}")
+        following = f"Case {number + 1} of 3" if number < 3 else "Session complete"
+        _press(page, "n", lambda timeout, text=following: page.get_by_text(text).first.wait_for(timeout=timeout))
+    page.get_by_text("Session complete — 16 of 18 answers right").wait_for(timeout=TIMEOUT_MS)
+    _shot(page, "teaching-score")
+    rows = read_reviews(home / "reviews.csv")
+    assert len(rows) == 3 and set(rows["role"]) == {"student"} and set(rows["session_id"]) == {"browser-session"}
+    assert set(rows["reading_mode"]) == {"teaching"} and set(rows["opinions_seen"]) == {"false"}
+    assert list(rows["source_name"]) == [name for name, _ in chosen]
+    page.get_by_text("Teacher", exact=True).click()
+    page.get_by_text("Results of browser-session").wait_for(timeout=TIMEOUT_MS)
+    page.locator('[data-testid="stDataFrame"]').last.wait_for(timeout=TIMEOUT_MS)
+    _settle(page)
+    page.wait_for_timeout(1500)  # the grid paints on a canvas after it is attached
+    _shot(page, "teaching-teacher-table")
+
+
+def test_case_link_opens_review(server, page):
+    url, home = server
+    _open_worklist(page, url)
+    sha = next(case.source_sha256 for case in CaseIndex(home / "worklist-index.sqlite").cases()
+               if case.source_name == "demo.dcm")
+    page.goto(f"{url}/?case={sha}")  # the review page is the default page: its address is the root
+    page.get_by_text("RITMO SINUSALE").first.wait_for(timeout=TIMEOUT_MS)
+    assert page.get_by_text("From the worklist: demo.dcm").is_visible()
+    _shot(page, "review-case-link")

@@ -1,0 +1,51 @@
+"""A case folder with DNN/device discordance, fixture weights, and an AppTest router that opens any page first."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from ecgreview.examples import demo_ecg_path
+from tests.io.dicom_fixtures import write_ecg_dicom
+
+ENV_VARIABLES = ("ECGREVIEW_MODEL", "ECGREVIEW_MODELS_DIR", "ECGREVIEW_REVIEWS", "ECGREVIEW_CASES", "ECGREVIEW_CONFIG")
+
+_ROUTER = """
+import streamlit as st
+from ecgreview.ui.pages import review, teaching, worklist
+pages = {"review": review.render, "worklist": worklist.render, "teaching": teaching.render}
+st.navigation([st.Page(render, title=name.title(), url_path=name, default=name == %r)
+               for name, render in pages.items()]).run()
+"""
+
+
+def build_case_folder(folder: Path, corpus_dir: Path | None = None) -> Path:
+    """The demo ECG, the shared corpus DICOMs (when given), and synthetic DICOMs with different statements."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(demo_ecg_path(), folder / "demo.dcm")
+    if corpus_dir is not None:
+        for path in sorted((corpus_dir / "dicom").glob("*.dcm")):
+            if path.read_bytes() != demo_ecg_path().read_bytes():
+                shutil.copy(path, folder / path.name)
+    write_ecg_dicom(folder, "syn-af.dcm", statements=("ATRIAL FIBRILLATION", "ABNORMAL ECG"))
+    write_ecg_dicom(folder, "syn-rbbb.dcm", statements=("SINUS RHYTHM", "RIGHT BUNDLE BRANCH BLOCK"))
+    write_ecg_dicom(folder, "syn-normal.dcm", statements=("SINUS RHYTHM", "NORMAL ECG"))
+    return folder
+
+
+def write_fixture_weights(path: Path, seed: int = 3) -> Path:
+    """Random (unverified) weights in the released layout."""
+    from ecgreview.model import build_model
+    from tests.model_fixtures import random_weights, weight_specs_from_keras, write_keras224_hdf5
+
+    specs = weight_specs_from_keras(build_model())
+    return write_keras224_hdf5(path, specs, random_weights(specs, seed=seed))
+
+
+def open_page(page: str, *, query: dict[str, str] | None = None) -> AppTest:
+    """Run the app with ``page`` as its first page (AppTest cannot switch to callable pages)."""
+    app = AppTest.from_string(_ROUTER % page, default_timeout=180)
+    app.query_params.update(query or {})
+    return app.run()
