@@ -145,7 +145,7 @@ def inter_reader_kappa(cohort: Cohort) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def discordant_cases(cohort: Cohort, *, link_base: str = "review") -> pd.DataFrame:
+def discordant_cases(cohort: Cohort, *, link_base: str = "./") -> pd.DataFrame:
     """Every case and class where the DNN, the device and the reference do not all agree.
 
     Only opinions that exist are compared; at least two are needed. ``link`` opens the

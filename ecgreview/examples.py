@@ -8,6 +8,13 @@ from pathlib import Path
 #: labels in ``labels.csv``; see its README.md and ATTRIBUTION.md.
 DEMO_CASES_DIR = Path(__file__).resolve().parent / "data" / "demo_cases"
 
+#: Shown wherever the demo cases are listed (CC BY 4.0 requires it).
+DEMO_CASES_ATTRIBUTION = (
+    "Demo cases: real ECGs from the PhysioNet/CinC Challenge 2020/2021 (Perez Alday et al., Physiol Meas "
+    "2020; Reyna et al., CinC 2021), CC BY 4.0, unchanged; original databases CPSC 2018, CPSC-Extra, "
+    "Georgia 12-lead (G12EC), PTB-XL, Chapman-Shaoxing and Ningbo — see ecgreview/data/demo_cases/ATTRIBUTION.md."
+)
+
 
 def demo_ecg_path() -> Path:
     """Path of pydicom's real Mortara ELI 250 12-lead ECG (MIT licence, shipped with pydicom)."""

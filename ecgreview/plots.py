@@ -212,7 +212,7 @@ def plot_probabilities(
         figure.add_shape(type="line", x0=threshold, x1=threshold, y0=index - 0.45, y1=index + 0.45,
                          line={"color": "#2c3e50", "width": 2, "dash": "dot"})
     figure.update_layout(
-        height=230, margin={"l": 10, "r": 40, "t": 10, "b": 30}, showlegend=False,
+        height=230, margin={"l": 60, "r": 40, "t": 10, "b": 30}, showlegend=False,
         xaxis={"range": [0, 1.08], "title": "DNN probability (dotted: threshold)"},
         yaxis={"autorange": "reversed"},
     )

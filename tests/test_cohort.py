@@ -296,7 +296,7 @@ def test_discordant_cases_of_the_pilot(pilot_csv):
     row = discordant[discordant["case_pseudonym"] == "P030"].iloc[0]
     assert (row["dnn_call"], row["device_call"], row["reference"]) == ("present", "absent", "absent")
     assert row["dnn_probability"] == pytest.approx(0.6)
-    assert row["link"] == f"review?case={case_sha256(30)}"
+    assert row["link"] == f"./?case={case_sha256(30)}"
 
 
 def test_published_dnn_column(pilot_csv, tmp_path):

@@ -13,8 +13,10 @@ Formats and how they are recognised (the file suffix is only a hint):
 
 from __future__ import annotations
 
+import io
 import os
 import re
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -29,7 +31,7 @@ from ecgreview.io.wfdb import read_wfdb_ecg, read_wfdb_files
 from ecgreview.record import EcgRecord
 
 __all__ = [
-    "list_case_files", "read_dicom_ecg", "read_ecg", "read_ecg_files", "read_hl7_aecg",
+    "bundle_files", "list_case_files", "read_dicom_ecg", "read_ecg", "read_ecg_files", "read_hl7_aecg",
     "read_muse_xml", "read_philips_xml", "read_wfdb_ecg", "read_wfdb_files",
 ]
 
@@ -91,6 +93,24 @@ def read_ecg(path_or_bytes: str | os.PathLike[str] | bytes, *, name: str | None 
         "not a supported ECG file (expected a DICOM waveform, a WFDB header or zip, "
         "or HL7 aECG, GE MUSE or Philips Sierra XML)",
     )
+
+
+def bundle_files(files: Sequence[tuple[str, bytes]]) -> tuple[bytes, str]:
+    """One case ``(bytes, name)`` from uploaded files, for :func:`read_ecg`.
+
+    A single file is returned as is. Several files (a WFDB header with its signal
+    files) are stored in one zip, named after the header, with fixed timestamps so
+    that the same files always give the same bytes.
+    """
+    if len(files) == 1:
+        name, data = files[0]
+        return bytes(data), os.path.basename(name)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name, data in sorted(files):
+            archive.writestr(zipfile.ZipInfo(os.path.basename(name), date_time=(1980, 1, 1, 0, 0, 0)), bytes(data))
+    stem = next((Path(name).stem for name, data in files if _looks_like_wfdb_header(bytes(data))), "upload")
+    return buffer.getvalue(), f"{stem}.zip"
 
 
 def read_ecg_files(files: Sequence[tuple[str, bytes]]) -> list[EcgRecord]:

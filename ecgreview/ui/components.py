@@ -11,11 +11,11 @@ from ecgreview.case import CaseAnalysis
 from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
 from ecgreview.examples import demo_ecg_path
-from ecgreview.io import list_case_files
+from ecgreview.io import bundle_files, list_case_files
 from ecgreview.model import LoadedModel, installed_models
 from ecgreview.plots import plot_probabilities
 from ecgreview.record import EcgRecord
-from ecgreview.ui import resources, state
+from ecgreview.ui import identity, resources, state
 from ecgreview.worklist import INDEX_FILE, case_paths, neighbours, save_upload
 
 INSTALL_HELP = """No model weights are installed, so no DNN opinion is shown. Reading and recording work.
@@ -32,8 +32,17 @@ python -m ecgreview model install model.zip
 
 
 def reader_input() -> str:
-    """The reader's name (kept for the session)."""
-    return st.text_input("Reader", key=state.READER_NAME, placeholder="your name", help="Stored with every review.").strip()
+    """The reader: the signed-in user, or (``name`` mode) a typed name kept for the session."""
+    user = identity.current_user()
+    if user is None:
+        return st.text_input("Reader", key=state.READER_NAME, placeholder="your name",
+                             help="Stored with every review.").strip()
+    st.markdown(f"**Reader** {user.name}")
+    st.caption("Roles: " + ", ".join(sorted(user.roles)))
+    if st.button("Sign out", key="sign-out"):
+        identity.sign_out(Settings.from_env())
+        st.rerun()
+    return user.name
 
 
 def model_panel(settings: Settings) -> LoadedModel | None:
@@ -50,12 +59,13 @@ def model_panel(settings: Settings) -> LoadedModel | None:
     path = paths[0] if len(paths) == 1 else st.selectbox(
         "Weights file", paths, key=state.MODEL_CHOICE, format_func=lambda p: p.name)
     try:
-        model = resources.cached_model(str(path), path.stat().st_mtime_ns)
+        model = resources.cached_model(str(path), path.stat().st_mtime_ns, settings.backend)
     except (EcgReviewError, OSError) as exc:
         st.error(f"Cannot load the model — {exc}")
         return None
     identity = model.identity
     (st.success if identity.status == "verified" else st.warning)(identity.label)
+    st.caption(f"Backend: {model.provenance.get('backend', '')}")
     with st.expander("Provenance"):
         st.json(model.provenance)
     return model
@@ -67,9 +77,11 @@ def case_picker(settings: Settings) -> tuple[bytes, str] | None:
     sources = [state.SOURCE_DEMO, state.SOURCE_UPLOAD] + ([state.SOURCE_FOLDER] if settings.cases_dir else [])
     source = st.radio("Source", sources, key=state.CASE_SOURCE, horizontal=True, label_visibility="collapsed")
     if source == state.SOURCE_UPLOAD:
-        upload = st.file_uploader("ECG file (DICOM, WFDB zip, XML)", key=state.CASE_FILE,
-                                  help="Uploaded cases are kept in the app's folder and listed in the worklist.")
-        return (upload.getvalue(), upload.name) if upload is not None else None
+        uploads = st.file_uploader(
+            "ECG file (DICOM, HL7 aECG / MUSE / Philips XML, WFDB .hea with its .mat, or a zip)",
+            key=state.CASE_FILE, accept_multiple_files=True,
+            help="Uploaded cases are kept in the app's folder and listed in the worklist.")
+        return bundle_files([(upload.name, upload.getvalue()) for upload in uploads]) if uploads else None
     path = demo_ecg_path()
     if source == state.SOURCE_FOLDER:
         files = list_case_files(settings.cases_dir)
@@ -91,20 +103,27 @@ def analyse(case: tuple[bytes, str], model: LoadedModel | None) -> CaseAnalysis 
     data, name = case
     try:
         record = resources.cached_read(data, name)
-        model_key = model.identity.sha256 if model else "none"
-        return resources.cached_analysis(record.source_sha256, model_key, record, model)
+        model_key = f"{model.identity.sha256}:{model.provenance.get('backend', '')}" if model else "none"
+        phi_audit = resources.cached_phi_audit(data, name)
+        return resources.cached_analysis(record.source_sha256, model_key, phi_audit, record, model)
     except EcgReviewError as exc:
         st.error(f"Cannot open this ECG — {exc}")
         return None
 
 
-def case_header(record: EcgRecord) -> None:
-    """Pseudonym, time, device and recording facts. Never a name or birth date."""
+def case_header(record: EcgRecord, phi_audit: str = "") -> None:
+    """Pseudonym, time, device and recording facts, and the PHI audit badge. Never a name or birth date."""
     when = record.acquisition_time.strftime("%Y-%m-%d %H:%M") if record.acquisition_time else "unknown"
     facts = {"Pseudonym": record.pseudonym or "—", "Acquired": when, "Device": record.device or "unknown",
              "Sampling": f"{record.sampling_rate_hz:g} Hz", "Duration": f"{record.duration_s:.1f} s"}
     st.markdown(" &nbsp;·&nbsp; ".join(f"**{label}** {value}" for label, value in facts.items()))
     st.caption(f"File {record.source_name} · SHA-256 {record.source_sha256[:16]}…")
+    if phi_audit:
+        clean = phi_audit.endswith("clean")
+        st.badge(phi_audit, icon=":material/verified_user:" if clean else ":material/warning:",
+                 color="green" if clean else "orange",
+                 help="DICOM PS3.15 Basic Profile attributes present in the file (never their values); "
+                      "stored with the review. `python -m ecgreview audit FILE` lists them.")
 
 
 def dnn_panel(analysis: CaseAnalysis, *, model_loaded: bool) -> None:

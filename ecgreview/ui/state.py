@@ -36,3 +36,4 @@ TEACHING_REVEAL = "teaching_reveal"  # (session_id, source_sha256) of the answer
 
 QUERY_CASE = "case"  # ?case=<source_sha256> opens a case on the review page
 MODES = ("adjudication", "blinded")
+USER = "signed_in_user"  # ecgreview.auth.User after sign-in (auth modes local, proxy, oidc)

@@ -52,3 +52,16 @@ def test_unknown_format_is_a_clear_error() -> None:
 def test_list_case_files_lists_headers_not_signal_files() -> None:
     listed = list_case_files(DEMO_DIR)
     assert len(listed) == 20 and all(path.suffix == ".hea" for path in listed)
+
+
+def test_bundled_wfdb_upload_reads_like_the_pair(corpus_dir):
+    from ecgreview.io import bundle_files, read_ecg
+
+    header = corpus_dir / "wfdb" / "A0003.hea"
+    files = [(header.name, header.read_bytes()), ("A0003.mat", header.with_suffix(".mat").read_bytes())]
+    data, name = bundle_files(files)
+    assert name == "A0003.zip" and bundle_files(list(reversed(files)))[0] == data  # same bytes every time
+    bundled, direct = read_ecg(data, name=name), read_ecg(header)
+    assert bundled.source_sha256 == direct.source_sha256
+    assert (bundled.signal_mv == direct.signal_mv).all()
+    assert bundle_files(files[:1]) == (files[0][1], "A0003.hea")

@@ -53,7 +53,7 @@ def test_pilot_cohort_shows_table_figure_kappa_and_discordant_links(reviews, tmp
     kappa = app.dataframe[1].value
     assert set(kappa["kappa"].dropna()) == {1.0}
     discordant = app.dataframe[2].value
-    assert f"review?case={case_sha256(30)}" in set(discordant["link"])
+    assert f"./?case={case_sha256(30)}" in set(discordant["link"])
     assert [h.value for h in app.subheader if h.value.startswith("Discordant")] == ["Discordant cases (4 ECGs, 4 classes)"]
 
 

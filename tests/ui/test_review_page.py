@@ -69,6 +69,8 @@ def test_review_is_saved_to_csv_without_model(home):
     assert row["model_status"] == "none" and row["dnn_prob_AF"] == ""
     assert row["reader_call_SB"] == "uncertain" and row["reader_call_AF"] == "absent"
     assert "RITMO SINUSALE" in row["device_statements"]
+    assert row["phi_audit"].startswith("PHI audit: ") and "patient name" in row["phi_audit"]
+    assert "642341" not in row["phi_audit"]  # categories, never values
     raw = (home / "reviews.csv").read_text(encoding="utf-8")
     assert ",'=Dr Test," in raw  # stored so a spreadsheet shows text, not a formula
     # The form is cleared for the next reading, and the earlier review is listed.

@@ -7,7 +7,7 @@ import streamlit as st
 from ecgreview.case import CaseAnalysis
 from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
-from ecgreview.ui import components, reading, state, viewer
+from ecgreview.ui import components, identity, reading, state, viewer
 
 
 def render() -> None:
@@ -30,7 +30,7 @@ def render() -> None:
         return
     sha = analysis.record.source_sha256
     components.keep_upload(settings, case, sha)
-    components.case_header(analysis.record)
+    components.case_header(analysis.record, analysis.phi_audit)
     following = components.case_navigation(settings, sha)
     viewer.ecg_trace(analysis.record)
     opinions, form = st.columns([5, 4], gap="large")
@@ -53,7 +53,7 @@ def review_panel(settings: Settings, analysis: CaseAnalysis, reader: str, follow
     st.subheader("Your reading")
     st.caption(reading.KEYS_HELP)
     resolves = [] if reading.opinions_hidden(sha) else reading.readers_panel(settings, analysis)
-    if resolves and st.session_state.get(state.READING_MODE) == "adjudication":
+    if resolves and st.session_state.get(state.READING_MODE) == "adjudication" and identity.may("adjudicator"):
         st.checkbox(f"Record my reading as the consensus (adjudicator; resolves the {len(resolves)} readings above)",
                     key=reading.adjudicate_key())
     calls = reading.call_inputs(sha)

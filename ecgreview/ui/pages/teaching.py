@@ -10,7 +10,7 @@ from ecgreview.errors import EcgReviewError
 from ecgreview.reviews import read_reviews
 from ecgreview.model import LoadedModel
 from ecgreview.teaching import TeachingSession, list_sessions, load_session, next_case, sessions_dir
-from ecgreview.ui import components, state, teaching_panels
+from ecgreview.ui import components, identity, state, teaching_panels
 
 ROLES = ("Student", "Teacher")
 
@@ -26,7 +26,8 @@ def render() -> None:
         return
     with st.sidebar:
         reader = components.reader_input()
-        role = st.segmented_control("I am a", ROLES, default="Student", key=state.TEACHING_ROLE, required=True)
+        role = (st.segmented_control("I am a", ROLES, default="Student", key=state.TEACHING_ROLE, required=True)
+                if identity.may("teacher") else "Student")
         model = components.model_panel(settings)
     session = choose_session(settings)
     if role == "Teacher":

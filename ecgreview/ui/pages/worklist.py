@@ -7,6 +7,7 @@ import streamlit as st
 
 from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
+from ecgreview.examples import DEMO_CASES_ATTRIBUTION, DEMO_CASES_DIR
 from ecgreview.model import LoadedModel
 from ecgreview.record import CLASSES
 from ecgreview.reviews import read_reviews
@@ -31,6 +32,8 @@ def render() -> None:
         reader = components.reader_input()
         mode = reading.reading_mode()
         model = components.model_panel(settings)
+    if settings.cases_dir == DEMO_CASES_DIR:
+        st.caption(DEMO_CASES_ATTRIBUTION)
     index = resources.cached_index(str(settings.home / INDEX_FILE))
     cases = refresh_index(settings, index, model)
     try:
