@@ -30,6 +30,7 @@ import numpy as np
 
 from ecgreview.errors import EcgReviewError
 from ecgreview.record import CLASSES, THRESHOLDS
+from ecgreview.model import BACKENDS
 
 __all__ = ["ERROR_COLUMNS", "SCORE_COLUMNS", "ScoreSummary", "list_score_inputs", "register_cli", "score_ecgs"]
 
@@ -368,16 +369,13 @@ def score_ecgs(
 def _load_for_cli(args: Any) -> Any:
     from ecgreview.config import Settings
     from ecgreview.errors import ModelError
-    from ecgreview.model import find_model, load_model
+    from ecgreview.model import find_model, load_inference_model
 
-    path = Path(args.model) if args.model else find_model(Settings.from_env())
+    settings = Settings.from_env()
+    path = Path(args.model) if args.model else find_model(settings)
     if path is None:
         raise ModelError(None, "no model weights installed; run: python -m ecgreview model install")
-    if args.backend == "onnx":
-        from ecgreview.onnx_backend import load_onnx_model
-
-        return load_onnx_model(path)
-    return load_model(path)
+    return load_inference_model(path, backend=args.backend or settings.backend)
 
 
 def _score_main(args: Any) -> int:
@@ -409,8 +407,9 @@ def register_cli(subparsers: Any) -> None:
     score.add_argument("--out", required=True, help="predictions CSV (appended to; ECGs already there are skipped)")
     score.add_argument("--errors", help="CSV of files that failed (default: <out>.errors.csv)")
     score.add_argument("--batch-size", type=_positive_int, default=32, help="ECGs per model call (default 32)")
-    score.add_argument("--backend", choices=("tf", "onnx"), default="tf",
-                       help="tf: traced tf.function (default); onnx: ONNX Runtime, converted and cached beside the weights")
+    score.add_argument("--backend", choices=BACKENDS, default=None,
+                       help="auto (ONNX Runtime when installed), tensorflow (traced tf.function) or onnx; "
+                            "default: ECGREVIEW_BACKEND, else auto")
     score.add_argument("--model", help="weights file (default: the configured or installed one)")
     score.add_argument("--engine", choices=_ENGINES, default="local", help="local (default) or dask")
     score.add_argument("--scheduler", help="Dask scheduler address (default: a local cluster)")
