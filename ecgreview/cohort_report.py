@@ -22,7 +22,7 @@ from plotly.subplots import make_subplots
 
 from ecgreview.cohort import _DECIDED, _KEYS, BUILT_IN, CONSENSUS, DNN, PUBLISHED, Cohort, _calls, load_cohort
 from ecgreview.compare import load_probabilities
-from ecgreview.errors import EcgReviewError, ReviewStoreError
+from ecgreview.errors import EcgReviewError, ReviewStoreError, print_failure
 from ecgreview.evaluate import SCORE_NAMES, cohen_kappa, score_table
 from ecgreview.record import CLASSES, THRESHOLDS
 from ecgreview.statements import map_statements
@@ -286,12 +286,8 @@ def evaluate_main(
                             notes=cohort.notes)
         out.write(text)
         problems = _write_outputs(cohort, table, text, Path(out_dir))
-    except EcgReviewError as exc:
-        print(f"{exc.path}: {exc.reason}" if exc.path else exc.reason, file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"{exc.filename or out_dir}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+    except (EcgReviewError, OSError) as exc:
+        return print_failure(exc, fallback=out_dir)
     _summary(cohort, Path(out_dir), out)
     for problem in problems:
         print(problem, file=sys.stderr)

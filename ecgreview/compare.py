@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ecgreview.errors import EcgReviewError
+from ecgreview.errors import EcgReviewError, print_failure
 from ecgreview.record import CLASSES, THRESHOLDS
 
 #: Batch-scoring CSV columns holding the probability of each class.
@@ -294,10 +294,6 @@ def compare_predictions_main(
             comparison.to_csv(out_dir / "comparison.csv")
             comparison.figure().write_html(out_dir / "comparison.html", include_plotlyjs=True)
             out.write(f"Wrote {out_dir / 'comparison.txt'}, comparison.csv, comparison.html\n")
-    except EcgReviewError as exc:
-        print(f"{exc.path}: {exc.reason}" if exc.path else exc.reason, file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"{exc.filename or out_dir}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+    except (EcgReviewError, OSError) as exc:
+        return print_failure(exc, fallback=out_dir)
     return 1 if comparison.n_flips else 0

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ecgreview.compare import PredictionComparison, compare_predictions, compare_predictions_main
-from ecgreview.errors import EcgReviewError
+from ecgreview.errors import EcgReviewError, print_failure
 from ecgreview.evaluate import classification_scores, cohen_kappa, confusion_counts, mcnemar
 from ecgreview.record import CLASSES, THRESHOLDS
 
@@ -376,7 +376,6 @@ def reproduce_paper_main(ribeiro_dir: Path | None = None, *, out: TextIO | None 
     try:
         reproduction = reproduce_paper(BUNDLED_RIBEIRO_DIR if ribeiro_dir is None else ribeiro_dir)
     except EcgReviewError as exc:
-        print(f"{exc.path}: {exc.reason}" if exc.path else exc.reason, file=sys.stderr)
-        return 2
+        return print_failure(exc)
     out.write(reproduction.format_text())
     return 0 if reproduction.ok else 1

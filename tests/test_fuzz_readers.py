@@ -28,7 +28,6 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pydicom

@@ -31,6 +31,16 @@ python -m ecgreview model install model.zip
 (a `model.hdf5` works too). Then reload this page. Or point `ECGREVIEW_MODEL` at a weights file (README)."""
 
 
+def page_settings(title: str) -> Settings | None:
+    """Draw the page title and return the settings, or show the configuration error and None."""
+    st.title(title)
+    try:
+        return Settings.from_env()
+    except EcgReviewError as exc:
+        st.error(f"Configuration error — {exc}")
+        return None
+
+
 def reader_input() -> str:
     """The reader: the signed-in user, or (``name`` mode) a typed name kept for the session."""
     user = identity.current_user()

@@ -18,6 +18,7 @@ from ecgreview.errors import EcgReadError
 from ecgreview.model import LoadedModel, load_inference_model
 from ecgreview.record import EcgRecord
 from ecgreview.statements import StatementTable, load_statement_table
+from ecgreview.worklist import CaseIndex
 
 
 @st.cache_resource(show_spinner="Loading the Ribeiro DNN…")
@@ -55,8 +56,6 @@ def cached_analysis(source_sha256: str, model_key: str, phi_audit: str, _record:
 
 
 @st.cache_resource
-def cached_index(path: str) -> "CaseIndex":
+def cached_index(path: str) -> CaseIndex:
     """The worklist index object for ``path`` (the SQLite file is shared by all sessions)."""
-    from ecgreview.worklist import CaseIndex
-
     return CaseIndex(path)

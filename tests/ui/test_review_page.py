@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from ecgreview.record import CLASSES
@@ -13,14 +10,6 @@ from ecgreview.reviews import read_reviews
 from tests.conftest import REPO
 
 APP = str(REPO / "app.py")
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    for variable in ("ECGREVIEW_MODEL", "ECGREVIEW_MODELS_DIR", "ECGREVIEW_REVIEWS", "ECGREVIEW_CASES", "ECGREVIEW_CONFIG"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("ECGREVIEW_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
 
 
 def _open() -> AppTest:

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from ecgreview.auth import add_user
 from ecgreview.record import CLASSES
 from ecgreview.reviews import read_reviews
-from tests.ui.test_review_page import APP, home  # noqa: F401 (fixture)
+from tests.ui.test_review_page import APP
 
 
 @pytest.fixture

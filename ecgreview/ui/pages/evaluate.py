@@ -14,6 +14,7 @@ from ecgreview.cohort_report import (cohort_table, discordant_cases, format_tabl
                                      probability_figure, table_title, unmapped_statements)
 from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
+from ecgreview.ui import components
 
 REVIEW_UPLOADS = "evaluate_review_uploads"
 REFERENCE_KIND = "evaluate_reference_kind"
@@ -28,11 +29,8 @@ _DISCORDANT_ORDER = ("link", "case_pseudonym", "class", "dnn_probability", "dnn_
 
 def render() -> None:
     """Draw the page."""
-    st.title("Cohort study")
-    try:
-        settings = Settings.from_env()
-    except EcgReviewError as exc:
-        st.error(f"Configuration error — {exc}")
+    settings = components.page_settings("Cohort study")
+    if settings is None:
         return
     with st.sidebar:
         st.subheader("Reviews")

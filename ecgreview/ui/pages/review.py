@@ -6,17 +6,13 @@ import streamlit as st
 
 from ecgreview.case import CaseAnalysis
 from ecgreview.config import Settings
-from ecgreview.errors import EcgReviewError
 from ecgreview.ui import components, identity, reading, state, viewer
 
 
 def render() -> None:
     """Draw the page."""
-    st.title("ECG review")
-    try:
-        settings = Settings.from_env()
-    except EcgReviewError as exc:
-        st.error(f"Configuration error — {exc}")
+    settings = components.page_settings("ECG review")
+    if settings is None:
         return
     with st.sidebar:
         reader = components.reader_input()

@@ -17,12 +17,13 @@ ROLES = ("Student", "Teacher")
 
 def render() -> None:
     """Draw the page."""
-    st.title("Teaching")
+    settings = components.page_settings("Teaching")
+    if settings is None:
+        return
     try:
-        settings = Settings.from_env()
         reviews = read_reviews(settings.reviews_path)
     except EcgReviewError as exc:
-        st.error(f"Configuration error — {exc}")
+        st.error(f"Cannot read the review store — {exc}")
         return
     with st.sidebar:
         reader = components.reader_input()

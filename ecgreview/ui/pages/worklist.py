@@ -22,11 +22,8 @@ _COLUMN_ORDER = ["File", "Pseudonym", "Acquired", "Discordant classes", "DNN cal
 
 def render() -> None:
     """Draw the page."""
-    st.title("Worklist")
-    try:
-        settings = Settings.from_env()
-    except EcgReviewError as exc:
-        st.error(f"Configuration error — {exc}")
+    settings = components.page_settings("Worklist")
+    if settings is None:
         return
     with st.sidebar:
         reader = components.reader_input()
