@@ -24,7 +24,7 @@ import pandas as pd
 
 from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
-from ecgreview.examples import demo_ecg_path
+from ecgreview.examples import DEMO_CASES_DIR, demo_ecg_path
 from ecgreview.io import list_case_files, read_ecg
 from ecgreview.preprocess import preprocess_ecg
 from ecgreview.record import CLASSES, THRESHOLDS, EcgRecord
@@ -263,9 +263,10 @@ def _indexed_case(path: str, sha256: str, metadata: str, error: str, probabiliti
 
 
 def case_paths(settings: Settings) -> list[Path]:
-    """The worklist's files: the case folder and uploaded cases (the demo ECG when no folder is set)."""
+    """The worklist's files: the case folder and uploaded cases, with the Mortara demo ECG when the
+    folder is the bundled demo set (or none is set)."""
     paths = list_case_files(settings.cases_dir) + list_case_files(settings.home / UPLOADS_DIR)
-    return paths if settings.cases_dir else [demo_ecg_path(), *paths]
+    return [demo_ecg_path(), *paths] if settings.cases_dir in (None, DEMO_CASES_DIR) else paths
 
 
 def save_upload(settings: Settings, data: bytes, name: str, source_sha256: str) -> Path:

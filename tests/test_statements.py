@@ -331,3 +331,23 @@ def test_atrial_rate_is_not_the_heart_rate_and_units_are_lenient():
 def test_evidence_names_statement_pattern_and_line():
     (evidence,) = map_statements(["V.a. Vorhofflimmern"]).calls["AF"].evidence
     assert "'V.a. Vorhofflimmern' ~ 'Vorhofflimmern' (line" in evidence and evidence.endswith("possible")
+
+
+def test_coded_dicom_statement_maps_by_its_code(tmp_path):
+    """A DICOM annotation with a ConceptCodeSequence (no free text) is read and mapped by scheme and code."""
+    from pydicom.dataset import Dataset
+
+    from ecgreview.io import read_ecg
+    from tests.io.dicom_fixtures import build_ecg_dataset, write_dataset
+
+    dataset = build_ecg_dataset(statements=())
+    item, code = Dataset(), Dataset()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "164889003", "SCT", "kodierter Befund"
+    item.ConceptCodeSequence = [code]
+    item.ReferencedWaveformChannels = [1, 0]
+    dataset.WaveformAnnotationSequence.append(item)
+    record = read_ecg(write_dataset(dataset, tmp_path / "coded.dcm"))
+    assert "SCT 164889003 kodierter Befund" in record.statements
+    interpretation = map_statements(record.statements, record.measurements)
+    assert interpretation.calls["AF"].strength == "definite"
+    assert not interpretation.unmapped

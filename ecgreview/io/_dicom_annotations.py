@@ -45,7 +45,7 @@ def _read_annotations(dataset: Dataset) -> tuple[tuple[str, ...], tuple[Measurem
     statements: list[str] = []
     measurements: list[Measurement] = []
     for item in dataset.get("WaveformAnnotationSequence") or []:
-        text = " ".join(_text(item, "UnformattedTextValue").split())
+        text = " ".join(_text(item, "UnformattedTextValue").split()) or _coded_statement(item)
         if text:
             if text not in statements:
                 statements.append(text)
@@ -54,6 +54,17 @@ def _read_annotations(dataset: Dataset) -> tuple[tuple[str, ...], tuple[Measurem
         if measurement is not None and measurement not in measurements:
             measurements.append(measurement)
     return tuple(statements), tuple(measurements)
+
+
+def _coded_statement(item: Dataset) -> str:
+    """A coded statement (ConceptCodeSequence) as ``"<scheme> <code> <meaning>"``, e.g.
+    ``"SCT 164889003 Atrial fibrillation"``: the statement table maps scheme and code, or the meaning."""
+    codes = item.get("ConceptCodeSequence") or []
+    if not codes:
+        return ""
+    code = codes[0]
+    parts = (_text(code, "CodingSchemeDesignator"), _text(code, "CodeValue"), _text(code, "CodeMeaning"))
+    return " ".join(" ".join(part for part in parts if part).split())
 
 
 def _measurement(item: Dataset) -> Measurement | None:
