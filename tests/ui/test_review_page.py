@@ -89,3 +89,15 @@ def test_review_with_unverified_fixture_weights(home, tmp_path, monkeypatch):
     probabilities = np.array([float(row[f"dnn_prob_{name}"]) for name in CLASSES])
     assert np.all((probabilities >= 0) & (probabilities <= 1))
     assert row["provenance"].startswith("{") and "tensorflow" in row["provenance"]
+
+
+def test_unwritable_review_store_keeps_the_answers(home, tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the review folder should be")
+    monkeypatch.setenv("ECGREVIEW_REVIEWS", str(blocker / "reviews.csv"))
+    app = _open()
+    app = _answer(app, reader="Dr Test", calls=dict.fromkeys(CLASSES, "absent"), comment="keep me")
+    assert any(error.value.startswith("Not saved — reviews.csv: ") and "still in the form" in error.value
+               for error in app.error), [error.value for error in app.error]
+    assert all(radio.value == "absent" for radio in app.radio if radio.label in CLASSES)
+    assert app.text_area[0].value == "keep me"
