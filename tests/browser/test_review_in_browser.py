@@ -20,7 +20,7 @@ def _wait_for_app(page, url: str) -> None:
 def test_demo_review_saved_in_browser(server, page):
     url, home = server
     _wait_for_app(page, url)
-    assert page.get_by_text("RITMO SINUSALE").first.is_visible()
+    page.get_by_text("RITMO SINUSALE").first.wait_for(timeout=60_000)  # statements render after the trace
     page.screenshot(path=str(SCREENSHOTS / "review-top.png"))
     page.get_by_label("Reader", exact=True).fill("Dr Browser")
     page.get_by_label("Reader", exact=True).press("Enter")
