@@ -191,5 +191,5 @@ def test_case_link_opens_review(server, page):
                if case.source_name == "demo.dcm")
     page.goto(f"{url}/?case={sha}")  # the review page is the default page: its address is the root
     page.get_by_text("RITMO SINUSALE").first.wait_for(timeout=TIMEOUT_MS)
-    assert page.get_by_text("From the worklist: demo.dcm").is_visible()
+    page.get_by_text("From the worklist: demo.dcm").wait_for(timeout=TIMEOUT_MS)
     _shot(page, "review-case-link")
