@@ -259,6 +259,17 @@ def _check_batch(batch: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(batch)
 
 
+def _predict_in_chunks(batch: np.ndarray, batch_size: int, run: Callable[[np.ndarray], Any]) -> np.ndarray:
+    """Check ``batch`` and call ``run`` on chunks of ``batch_size`` ECGs; (N, 6) float32 (any backend)."""
+    batch = _check_batch(batch)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if len(batch) == 0:
+        return np.zeros((0, len(CLASSES)), dtype=np.float32)
+    parts = [np.asarray(run(batch[start:start + batch_size])) for start in range(0, len(batch), batch_size)]
+    return np.concatenate(parts).astype(np.float32, copy=False)
+
+
 @dataclass(frozen=True, eq=False)
 class LoadedModel:
     """A built model with verified-or-not weights and a traced inference function.
@@ -297,14 +308,7 @@ class LoadedModel:
         numpy.ndarray
             (N, 6) float32 probabilities in :data:`~ecgreview.record.CLASSES` order.
         """
-        batch = _check_batch(batch)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if len(batch) == 0:
-            return np.zeros((0, len(CLASSES)), dtype=np.float32)
-        parts = [np.asarray(self._compiled(batch[start:start + batch_size]))
-                 for start in range(0, len(batch), batch_size)]
-        return np.concatenate(parts).astype(np.float32, copy=False)
+        return _predict_in_chunks(batch, batch_size, self._compiled)
 
     def predict_reference(self, batch: np.ndarray) -> np.ndarray:
         """The same probabilities through ``keras.Model.predict`` (for agreement tests)."""

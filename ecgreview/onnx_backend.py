@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from ecgreview.errors import ModelError
-from ecgreview.model import DEFAULT_BATCH_SIZE, MODEL_LEADS, _check_batch
+from ecgreview.model import DEFAULT_BATCH_SIZE, MODEL_LEADS, _predict_in_chunks
 from ecgreview.provenance import WeightsIdentity, identify_weights, provenance
-from ecgreview.record import CLASSES, MODEL_SAMPLES
+from ecgreview.record import MODEL_SAMPLES
 
 __all__ = ["ONNX_OPSET", "OnnxModel", "convert_to_onnx", "load_onnx_model", "onnx_cache_path", "onnx_available"]
 
@@ -165,14 +165,7 @@ class OnnxModel:
 
         See :meth:`ecgreview.model.LoadedModel.predict_probabilities`.
         """
-        batch = _check_batch(batch)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if len(batch) == 0:
-            return np.zeros((0, len(CLASSES)), dtype=np.float32)
-        parts = [self.session.run(None, {_INPUT_NAME: batch[start:start + batch_size]})[0]
-                 for start in range(0, len(batch), batch_size)]
-        return np.concatenate(parts).astype(np.float32, copy=False)
+        return _predict_in_chunks(batch, batch_size, lambda chunk: self.session.run(None, {_INPUT_NAME: chunk})[0])
 
 
 def load_onnx_model(path: str | Path, *, threads: int | None = None, keras_model: Any = None) -> OnnxModel:
