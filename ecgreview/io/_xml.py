@@ -19,7 +19,7 @@ import defusedxml.ElementTree as SafeElementTree
 import numpy as np
 
 from ecgreview.errors import EcgReadError
-from ecgreview.io.leads import complete_limb_leads, order_leads
+from ecgreview.io.leads import standard_leads
 from ecgreview.record import Measurement, Waveform
 
 __all__: list[str] = []
@@ -142,9 +142,8 @@ def _waveform(
         described = ", ".join(f"{name} {count}" for name, count in lengths.items())
         raise EcgReadError(source, f"{where}: leads have different sample counts ({described})")
     signal_mv = np.stack([np.asarray(signal, dtype=np.float64) for signal in leads_mv.values()], axis=1)
-    signal_mv, names, derived = complete_limb_leads(signal_mv, tuple(leads_mv))
-    signal_mv, names = order_leads(signal_mv, names, source=source)
-    return Waveform(np.ascontiguousarray(signal_mv, dtype=np.float32), sampling_rate_hz, names), derived
+    signal_mv, names, derived = standard_leads(signal_mv, tuple(leads_mv), source=source)
+    return Waveform(signal_mv, sampling_rate_hz, names), derived
 
 
 def _sha256(data: bytes) -> str:

@@ -24,7 +24,7 @@ from pydicom.valuerep import DA, DT, TM
 from ecgreview.errors import EcgReadError
 from ecgreview.io._dicom_annotations import _number, _read_annotations, _text
 from ecgreview.io._source import _load_source
-from ecgreview.io.leads import complete_limb_leads, normalize_lead_name, order_leads
+from ecgreview.io.leads import normalize_lead_name, standard_leads
 from ecgreview.record import EcgRecord, Waveform
 
 # pydicom's reading-validation warnings quote element values verbatim (a malformed
@@ -194,9 +194,8 @@ def _read_leads(
 ) -> tuple[Waveform, frozenset[str]]:
     """Group ``index`` as 12 leads in ``LEAD_ORDER`` (float32 mV), and the names of the derived leads."""
     group = _decode_group(groups[index], index, little_endian, source)
-    signal_mv, lead_names, derived = complete_limb_leads(group.signal_mv, group.lead_names)
-    signal_mv, lead_names = order_leads(signal_mv, lead_names, source=source)
-    return Waveform(np.ascontiguousarray(signal_mv, dtype=np.float32), group.sampling_rate_hz, lead_names), derived
+    signal_mv, lead_names, derived = standard_leads(group.signal_mv, group.lead_names, source=source)
+    return Waveform(signal_mv, group.sampling_rate_hz, lead_names), derived
 
 
 def _decode_group(group: Dataset, index: int, little_endian: bool, source: str | None) -> Waveform:

@@ -18,7 +18,7 @@ import numpy as np
 from ecgreview.errors import EcgReadError
 from ecgreview.record import LEAD_ORDER
 
-__all__ = ["complete_limb_leads", "normalize_lead_name", "order_leads"]
+__all__ = ["complete_limb_leads", "normalize_lead_name", "order_leads", "standard_leads"]
 
 #: Lead numbers shared by SCP-ECG (code ``5.6.3-9-<n>``, EN 1064 table) and the
 #: ISO/IEEE 11073-10102 MDC nomenclature (``2:<n>``, partition 2). Numbers not
@@ -165,3 +165,22 @@ def order_leads(
         found = ", ".join(name for name in names if name in LEAD_ORDER) or "none"
         raise EcgReadError(source, f"missing leads {', '.join(missing)} (found {found})")
     return signal_mv[:, [names.index(lead) for lead in LEAD_ORDER]], LEAD_ORDER
+
+
+def standard_leads(
+    signal_mv: np.ndarray, lead_names: Sequence[str], *, source: str | None = None
+) -> tuple[np.ndarray, tuple[str, ...], frozenset[str]]:
+    """The 12 leads every reader returns: absent limb leads derived, ``LEAD_ORDER``, float32 mV.
+
+    Returns
+    -------
+    signal_mv : numpy.ndarray
+        (samples, 12) contiguous float32 in mV.
+    lead_names : tuple of str
+        ``LEAD_ORDER``.
+    derived : frozenset of str
+        The leads computed by :func:`complete_limb_leads`.
+    """
+    signal_mv, names, derived = complete_limb_leads(signal_mv, lead_names)
+    signal_mv, names = order_leads(signal_mv, names, source=source)
+    return np.ascontiguousarray(signal_mv, dtype=np.float32), names, derived

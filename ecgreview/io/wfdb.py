@@ -31,7 +31,7 @@ import numpy as np
 
 from ecgreview.errors import EcgReadError
 from ecgreview.io._source import _load_source
-from ecgreview.io.leads import complete_limb_leads, normalize_lead_name, order_leads
+from ecgreview.io.leads import normalize_lead_name, standard_leads
 from ecgreview.record import CLASSES, EcgRecord
 
 __all__ = ["SNOMED_CODES", "read_wfdb_ecg", "read_wfdb_files", "reference_labels_from_codes"]
@@ -296,13 +296,12 @@ def _read_record(header_name: str, header_data: bytes, files: Mapping[str, bytes
         )
     signal_mv = _decode_signal(header, header_data, files, source)
     lead_names = [normalize_lead_name(label) or label for label in header.lead_labels]
-    signal_mv, names, derived = complete_limb_leads(signal_mv, lead_names)
-    signal_mv, names = order_leads(signal_mv, names, source=source)
+    signal_mv, names, derived = standard_leads(signal_mv, lead_names, source=source)
     digest = hashlib.sha256(header_data)
     for file_name in header.signal_files:
         digest.update(files[file_name])
     return EcgRecord(
-        signal_mv=np.ascontiguousarray(signal_mv, dtype=np.float32),
+        signal_mv=signal_mv,
         sampling_rate_hz=header.sampling_rate_hz,
         lead_names=names,
         source_name=header_name,
