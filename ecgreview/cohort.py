@@ -2,16 +2,18 @@
 
 :func:`load_cohort` reads one or more review CSVs (the latest row per reader per case,
 see :func:`~ecgreview.reviews.latest_reviews`) into a :class:`Cohort`: per case and class
-the reference, the DNN call (``p > threshold`` as stored with the review) and the
+the reference, the DNN call (:func:`~ecgreview.record.dnn_calls` with the thresholds stored
+with the review) and the
 device's built-in call (the strength stored with the review). Every metric comes from
 :mod:`ecgreview.evaluate`; nothing here re-implements one.
 
 Reference, per case and class:
 
-* ``"consensus"``: strict majority of the readers (role ``reader``) over all who read the
-  case; a tie, or no majority because of ``uncertain`` calls, leaves the class out for that
-  case (counted in :attr:`Cohort.notes`). The latest adjudicator row of a case (role
-  ``adjudicator``) overrides the consensus where it says ``present`` or ``absent``.
+* ``"consensus"``: :func:`ecgreview.consensus.consensus_status`, the one rule: strict
+  majority of the readers (role ``reader``) over all who read the case; a tie, or no
+  majority because of ``uncertain`` calls, leaves the class out for that case (counted in
+  :attr:`Cohort.notes`). The latest adjudicator row of a case (role ``adjudicator``)
+  overrides the consensus where it says ``present`` or ``absent``.
 * ``"reader:<name>"``: that reader's latest call; ``uncertain`` is left out.
 * a path: a clinical-diagnosis CSV with ``source_sha256`` or ``case_pseudonym`` and one 0/1
   column per class (blank: no diagnosis for that class).
@@ -32,19 +34,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ecgreview.consensus import ADJUDICATOR_ROLE, CONSENSUS_ROLES, DECIDED, consensus_status
 from ecgreview.errors import EcgReviewError, ReviewStoreError
-from ecgreview.record import CLASSES, THRESHOLDS
+from ecgreview.record import CLASSES, THRESHOLDS, dnn_calls
 from ecgreview.reviews import STATEMENT_SEPARATOR, latest_reviews, read_reviews
 
 __all__ = ["Cohort", "load_cohort"]
 
 CONSENSUS = "consensus"
-#: Roles whose readings make the consensus and the inter-reader kappa.
-CONSENSUS_ROLES: tuple[str, ...] = ("reader",)
-ADJUDICATOR_ROLE = "adjudicator"
 BUILT_IN, DNN, PUBLISHED = "Built-in", "DNN", "published DNN"
 _KEYS = ("source_sha256", "case_pseudonym")
-_DECIDED = ("present", "absent")
+_DECIDED = DECIDED
 
 
 @dataclass(frozen=True)
@@ -154,12 +154,12 @@ def load_cohort(
     last = last.reindex(rows["source_sha256"].unique())  # cases in order of their first review
     readings = latest[latest["role"].isin(CONSENSUS_ROLES)]
     status, label, reference_notes = _reference(latest, readings, last.index, reference)
-    probabilities, dnn_calls, thresholds, dnn_notes = _dnn(latest, last.index)
+    probabilities, calls, thresholds, dnn_notes = _dnn(latest, last.index)
     strengths, statements, device_notes = _device(last)
     notes += reference_notes + dnn_notes + device_notes
     return Cohort(
         cases=last[["case_pseudonym", "source_name"]], reference_status=status, probabilities=probabilities,
-        dnn_calls=dnn_calls, device_strengths=strengths, statements=statements,
+        dnn_calls=calls, device_strengths=strengths, statements=statements,
         readings=readings[["source_sha256", "reader", *(f"reader_call_{c}" for c in CLASSES)]].reset_index(drop=True),
         thresholds=thresholds, reference_label=label, notes=tuple(notes),
         possible_counts_as_positive=possible_counts_as_positive)
@@ -176,7 +176,7 @@ def _reference(latest: pd.DataFrame, readings: pd.DataFrame, cases: pd.Index,
     if isinstance(reference, Path):
         status, label = _clinical_reference(reference, latest, cases), f"clinical diagnosis ({reference.name})"
     elif reference == CONSENSUS:
-        status, label = _consensus(latest, readings, cases)
+        status, label = consensus_status(latest, cases), _consensus_label(latest, readings)
     elif isinstance(reference, str) and reference.startswith("reader:"):
         name = reference.removeprefix("reader:").strip()
         own = latest[latest["reader"] == name]
@@ -202,23 +202,11 @@ def _exclusion_notes(status: pd.DataFrame) -> list[str]:
     return notes
 
 
-def _consensus(latest: pd.DataFrame, readings: pd.DataFrame, cases: pd.Index) -> tuple[pd.DataFrame, str]:
-    """Strict majority of the readers, then the latest adjudicator row where it decides."""
-    calls = _calls(readings.set_index("source_sha256"))
-    status = pd.DataFrame("not read", index=cases, columns=list(CLASSES), dtype=object)
-    if len(calls):
-        grouped = calls.groupby(level=0)
-        present, absent = (grouped.agg(lambda s, v=v: int((s == v).sum())) for v in _DECIDED)
-        total = grouped.size().to_numpy()[:, None]
-        majority = np.select([present * 2 > total, absent * 2 > total, (present == absent) & (present > 0)],
-                             ["present", "absent", "tie"], "uncertain")
-        status.loc[present.index] = majority
-    adjudicated = latest[latest["role"] == ADJUDICATOR_ROLE].drop_duplicates("source_sha256", keep="last")
-    final = _calls(adjudicated.set_index("source_sha256"))
-    status = status.mask(final.reindex(status.index).isin(_DECIDED), final.reindex(status.index))
+def _consensus_label(latest: pd.DataFrame, readings: pd.DataFrame) -> str:
+    """``"reader consensus (3 readers, 2 adjudicated cases)"``."""
     readers = readings["reader"].nunique()
-    label = f"reader consensus ({readers} reader{'s' * (readers != 1)}, {len(adjudicated)} adjudicated cases)"
-    return status, label
+    adjudicated = latest.loc[latest["role"] == ADJUDICATOR_ROLE, "source_sha256"].nunique()
+    return f"reader consensus ({readers} reader{'s' * (readers != 1)}, {adjudicated} adjudicated cases)"
 
 
 def _clinical_reference(path: Path, latest: pd.DataFrame, cases: pd.Index) -> pd.DataFrame:
@@ -255,7 +243,8 @@ def _dnn(latest: pd.DataFrame, cases: pd.Index) -> tuple[pd.DataFrame, pd.DataFr
     stored = scored["thresholds"].fillna("").str.split(";")
     per_case = pd.DataFrame([[float(v) for v in t] if len(t) == len(CLASSES) else list(THRESHOLDS) for t in stored],
                             index=cases, columns=list(CLASSES), dtype=float)
-    dnn_calls = (probabilities > per_case).astype(float).where(probabilities.notna())
+    calls = pd.DataFrame(dnn_calls(probabilities.to_numpy(), per_case.to_numpy()), index=cases,
+                         columns=list(CLASSES)).astype(float).where(probabilities.notna())
     thresholds = tuple(float(per_case.loc[probabilities[c].notna(), c].mode().get(0, t))
                        for c, t in zip(CLASSES, THRESHOLDS))
     notes = [f"DNN: no model output for {n} of {len(cases)} cases"] if (n := probabilities.isna().all(axis=1).sum()) else []
@@ -264,7 +253,7 @@ def _dnn(latest: pd.DataFrame, cases: pd.Index) -> tuple[pd.DataFrame, pd.DataFr
         notes.append(f"DNN: probabilities come from {len(models)} different weights files (model_sha256)")
     if per_case[probabilities.notna().any(axis=1)].drop_duplicates().shape[0] > 1:
         notes.append("DNN: thresholds differ between reviews; each case uses its stored thresholds")
-    return probabilities, dnn_calls, thresholds, notes
+    return probabilities, calls, thresholds, notes
 
 
 def _device(last: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, list[str]]:

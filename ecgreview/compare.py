@@ -3,7 +3,7 @@
 Used to check a re-run of the model (another runtime, another machine, the
 app's batch scoring) against a reference output: how many of the N x 6
 probabilities differ, by how much, and whether any call flips at the
-decision thresholds (``p > t``, :data:`~ecgreview.record.THRESHOLDS`).
+decision thresholds (:func:`~ecgreview.record.dnn_calls`, the paper's :data:`~ecgreview.record.THRESHOLDS` unless given).
 
 Readable inputs: ``.npy`` arrays (N, 6); headerless numeric CSV (N rows of six
 comma-separated numbers); CSV with one column per class name; and the app's
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -24,7 +25,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ecgreview.errors import EcgReviewError, print_failure
-from ecgreview.record import CLASSES, THRESHOLDS
+from ecgreview.record import CLASSES, THRESHOLDS, dnn_calls
 
 #: Batch-scoring CSV columns holding the probability of each class.
 PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"prob_{name}" for name in CLASSES)
@@ -132,7 +133,7 @@ class PredictionComparison:
     absolute_difference : numpy.ndarray
         (N, 6) |other - reference| in probability units.
     flips : numpy.ndarray
-        (N, 6) bool: the call ``p > t`` differs between the two sides.
+        (N, 6) bool: the call (:func:`~ecgreview.record.dnn_calls`) differs between the two sides.
     thresholds : tuple of float
     compared_as : str
         ``"float32"`` when either side is stored as float32 (both sides are then
@@ -202,8 +203,10 @@ class PredictionComparison:
         return "\n".join(lines) + "\n"
 
     def to_csv(self, path: str | Path) -> None:
-        """Write :meth:`per_class` as CSV."""
-        self.per_class().to_csv(path)
+        """Write :meth:`per_class` as CSV (through the project's one formula guard)."""
+        from ecgreview.security.spreadsheet import write_csv
+
+        write_csv(self.per_class(), path, index=True)
 
     def figure(self) -> go.Figure:
         """Plotly histogram of the nonzero |Δ| per class (the library returns it; callers show it)."""
@@ -238,7 +241,9 @@ def _summary_row(name: str, difference: np.ndarray, flips: np.ndarray, threshold
     }
 
 
-def compare_predictions(reference: str | Path, other: str | Path) -> PredictionComparison:
+def compare_predictions(
+    reference: str | Path, other: str | Path, *, thresholds: Sequence[float] = THRESHOLDS,
+) -> PredictionComparison:
     """Compare two prediction files (see :func:`load_probabilities`) value by value.
 
     Parameters
@@ -246,6 +251,8 @@ def compare_predictions(reference: str | Path, other: str | Path) -> PredictionC
     reference, other : path
         Files holding (N, 6) probabilities in class order :data:`~ecgreview.record.CLASSES`,
         rows in the same ECG order.
+    thresholds : sequence of float
+        The decision thresholds at which flips are counted (default: the paper's).
 
     Returns
     -------
@@ -263,10 +270,9 @@ def compare_predictions(reference: str | Path, other: str | Path) -> PredictionC
     compared_as = "float32" if first.stored_as_float32 or second.stored_as_float32 else "float64"
     reference_values, other_values = (
         source.probabilities.astype(compared_as).astype(np.float64) for source in (first, second))
-    thresholds = np.asarray(THRESHOLDS)
-    flips = (reference_values > thresholds) != (other_values > thresholds)
+    flips = dnn_calls(reference_values, thresholds) != dnn_calls(other_values, thresholds)
     difference = np.abs(other_values - reference_values)
-    return PredictionComparison(first, second, difference, flips, tuple(THRESHOLDS), compared_as)
+    return PredictionComparison(first, second, difference, flips, tuple(float(t) for t in thresholds), compared_as)
 
 
 def compare_predictions_main(

@@ -14,9 +14,16 @@ environment variable        config file key        default
 ``ECGREVIEW_CASES``         ``cases``              the bundled demo cases (``ecgreview/data/demo_cases``)
 ``ECGREVIEW_BACKEND``       ``backend``            ``auto`` (ONNX Runtime when installed, else TensorFlow)
 ``ECGREVIEW_AUTH``          ``auth``               ``name`` (typed reader name); ``local``, ``proxy``, ``oidc``
-``ECGREVIEW_USERS``         ``users``              ``$ECGREVIEW_HOME/users.csv`` (``local`` mode)
-``ECGREVIEW_PROXY_HEADER``  ``proxy_header``       ``X-Remote-User`` (``proxy`` mode)
+``ECGREVIEW_USERS``         ``users``              ``$ECGREVIEW_HOME/users.csv`` (users and their roles)
+``ECGREVIEW_PROXY_HEADER``  ``proxy_header``       ``X-Remote-User`` (``proxy`` mode: the user name)
+``ECGREVIEW_THRESHOLDS``    ``thresholds``         the paper's (``record.THRESHOLDS``); six numbers, ``CLASSES`` order
 ==========================  =====================  ===========================================
+
+``name`` mode trusts a typed name and is for one workstation: the app refuses to serve it on an
+address other than loopback. In ``proxy`` mode roles come from the user file, or from the header
+named by ``ECGREVIEW_PROXY_ROLES_HEADER`` (config key ``proxy_roles_header``; unset by default) when
+the site sets one. The proxy must set the user header (and that roles header) and strip any copy a
+client sends (docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -29,8 +36,9 @@ from pathlib import Path
 
 from ecgreview.errors import ConfigError
 from ecgreview.examples import DEMO_CASES_DIR
+from ecgreview.record import CLASSES, THRESHOLDS
 
-_KEYS = {"model", "models_dir", "reviews", "cases", "backend", "auth", "users", "proxy_header"}
+_KEYS = {"model", "models_dir", "reviews", "cases", "backend", "auth", "users", "proxy_header", "proxy_roles_header", "thresholds"}
 
 #: How readers are identified: a typed name, the local user file, a trusted proxy header, OIDC.
 AUTH_MODES = ("name", "local", "proxy", "oidc")
@@ -49,6 +57,10 @@ class Settings:
     auth_mode: str = "name"
     users_path: Path | None = None
     proxy_header: str = "X-Remote-User"
+    #: Header holding the roles (``proxy`` mode); None: roles come from the user file.
+    proxy_roles_header: str | None = None
+    #: Site decision thresholds for the DNN calls (:func:`ecgreview.record.dnn_calls`).
+    thresholds: tuple[float, ...] = THRESHOLDS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -77,6 +89,9 @@ class Settings:
             auth_mode=auth_mode,
             users_path=Path(pick("ECGREVIEW_USERS", "users") or home / "users.csv"),
             proxy_header=pick("ECGREVIEW_PROXY_HEADER", "proxy_header") or "X-Remote-User",
+            proxy_roles_header=pick("ECGREVIEW_PROXY_ROLES_HEADER", "proxy_roles_header"),
+            thresholds=parse_thresholds(pick("ECGREVIEW_THRESHOLDS", "thresholds"), source=(
+                "ECGREVIEW_THRESHOLDS" if env.get("ECGREVIEW_THRESHOLDS") else str(config_path))),
         )
 
 
@@ -103,3 +118,31 @@ def _read_config_file(path: Path) -> dict[str, str]:
     if bad:
         raise ConfigError(path, f"setting(s) {bad} must be strings (paths)")
     return {key: os.path.expanduser(value) for key, value in values.items()}
+
+
+def parse_thresholds(text: str | None, *, source: str = "ECGREVIEW_THRESHOLDS") -> tuple[float, ...]:
+    """Site thresholds from text: six numbers in [0, 1], in ``CLASSES`` order, separated by commas or semicolons.
+
+    ``None`` or blank gives the paper's :data:`~ecgreview.record.THRESHOLDS`.
+
+    Raises
+    ------
+    ConfigError
+        Not six numbers, or one outside [0, 1]; names ``source`` and the expected form.
+    """
+    if text is None or not text.strip():
+        return THRESHOLDS
+    parts = [part.strip() for part in text.replace(";", ",").split(",")]
+    expected = f"six numbers in [0, 1] for {', '.join(CLASSES)}, e.g. {','.join(f'{t:g}' for t in THRESHOLDS)}"
+    if len(parts) != len(CLASSES):
+        raise ConfigError(source, f"thresholds must be {expected}; got {len(parts)} value(s) in {text!r}")
+    values = []
+    for name, part in zip(CLASSES, parts):
+        try:
+            value = float(part)
+        except ValueError:
+            value = float("nan")
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(source, f"threshold for {name} must be a number in [0, 1]; got {part!r} ({expected})")
+        values.append(value)
+    return tuple(values)

@@ -28,11 +28,11 @@ from ecgreview.errors import ModelError
 from ecgreview.provenance import (
     KNOWN_WEIGHTS, RELEASE_GIT_BLOB_SHA1, KnownWeights, WeightsIdentity, file_hashes, identify_weights, provenance,
 )
-from ecgreview.record import CLASSES, MODEL_SAMPLES, THRESHOLDS
+from ecgreview.record import CLASSES, MODEL_SAMPLES
 
 __all__ = [
     "DEFAULT_BATCH_SIZE", "KNOWN_WEIGHTS", "RELEASE_GIT_BLOB_SHA1", "KnownWeights", "LoadedModel", "WeightsIdentity",
-    "build_model", "calls_from_probabilities", "file_hashes", "find_model", "identify_weights", "installed_models",
+    "build_model", "file_hashes", "find_model", "identify_weights", "installed_models",
     "load_model", "load_weights_hdf5", "predict_probabilities", "provenance",
 ]
 
@@ -224,26 +224,6 @@ def _read_weight(path: Path, dataset: Any, layer: str, short: str, shape: tuple[
     if not np.isfinite(array).all():
         raise ModelError(path, f"layer {layer}: {short} contains NaN or infinite values")
     return array
-
-
-def calls_from_probabilities(probabilities: np.ndarray) -> np.ndarray:
-    """Binary calls ``p > t`` with the paper's :data:`~ecgreview.record.THRESHOLDS`.
-
-    Parameters
-    ----------
-    probabilities : numpy.ndarray
-        (..., 6) probabilities in :data:`~ecgreview.record.CLASSES` order.
-
-    Returns
-    -------
-    numpy.ndarray
-        Boolean array of the same shape.
-    """
-    probabilities = np.asarray(probabilities)
-    if probabilities.shape[-1:] != (len(CLASSES),):
-        raise ValueError(f"probabilities must have {len(CLASSES)} columns ({', '.join(CLASSES)}), "
-                         f"got shape {probabilities.shape}")
-    return probabilities > np.asarray(THRESHOLDS, dtype=probabilities.dtype)
 
 
 def _check_batch(batch: np.ndarray) -> np.ndarray:

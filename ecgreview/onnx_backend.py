@@ -13,8 +13,6 @@ writes the file atomically (or keeps it in memory when the folder is read-only).
 from __future__ import annotations
 
 import importlib.util
-import os
-import tempfile
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ecgreview._files import write_atomically
 from ecgreview.errors import ModelError
 from ecgreview.model import DEFAULT_BATCH_SIZE, MODEL_LEADS, _predict_in_chunks
 from ecgreview.provenance import WeightsIdentity, identify_weights, provenance
@@ -110,20 +109,6 @@ def convert_to_onnx(weights_path: str | Path, *, identity: WeightsIdentity | Non
     return proto.SerializeToString()
 
 
-def _write_atomically(path: Path, data: bytes) -> bool:
-    """Write ``data`` to ``path`` through a temporary file and a rename; False when not writable."""
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except OSError:
-        return False
-    return True
-
-
 def _cached_model(path: Path, sha256: str) -> bytes | None:
     """The cached ONNX bytes when the file exists and its metadata names ``sha256``."""
     import onnx
@@ -204,7 +189,10 @@ def load_onnx_model(path: str | Path, *, threads: int | None = None, keras_model
     data = _cached_model(onnx_path, identity.sha256)
     if data is None:
         data = convert_to_onnx(path, identity=identity, keras_model=keras_model)
-        onnx_path = onnx_path if _write_atomically(onnx_path, data) else None
+        try:
+            write_atomically(onnx_path, data)
+        except OSError:  # a read-only models folder: keep the converted model in memory only
+            onnx_path = None
     options = onnxruntime.SessionOptions()
     if threads is not None:
         options.intra_op_num_threads = threads

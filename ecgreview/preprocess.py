@@ -8,21 +8,30 @@ factors), then centre-pad with zeros (or centre-cut) to 4096 samples. Units stay
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Literal
 
 import numpy as np
 from scipy.signal import resample_poly
 
-from ecgreview.errors import PreprocessError
+from ecgreview.errors import EcgReadError, PreprocessError
+from ecgreview.io.leads import order_leads
 from ecgreview.record import LEAD_ORDER, MODEL_SAMPLES, MODEL_SAMPLING_RATE_HZ, EcgRecord
 
 
 def reorder_leads(record: EcgRecord, order: tuple[str, ...] = LEAD_ORDER) -> EcgRecord:
-    """Return ``record`` with its columns in ``order``; a missing lead is an error."""
-    missing = [name for name in order if name not in record.lead_names]
-    if missing:
-        raise PreprocessError(record.source_name or None, f"missing lead(s) {', '.join(missing)}")
-    columns = [record.lead_names.index(name) for name in order]
-    return record.replace(signal_mv=record.signal_mv[:, columns], lead_names=tuple(order))
+    """Return ``record`` with its columns in ``order`` (:func:`ecgreview.io.leads.order_leads`, the one rule).
+
+    Raises
+    ------
+    PreprocessError
+        A lead is missing or appears twice (the message names it).
+    """
+    try:
+        signal_mv, names = order_leads(record.signal_mv, record.lead_names, source=record.source_name or None,
+                                       order=order)
+    except EcgReadError as exc:
+        raise PreprocessError(record.source_name or None, exc.reason) from exc
+    return record.replace(signal_mv=signal_mv, lead_names=names)
 
 
 def resampling_factors(from_hz: float, to_hz: float) -> tuple[int, int]:
@@ -58,23 +67,34 @@ def resample_ecg(record: EcgRecord, sampling_rate_hz: float = MODEL_SAMPLING_RAT
     return record.replace(signal_mv=signal.astype(np.float32), sampling_rate_hz=float(sampling_rate_hz))
 
 
-def fit_length(signal: np.ndarray, samples: int = MODEL_SAMPLES) -> np.ndarray:
-    """Centre-pad with zeros, or centre-cut, ``signal`` (samples, leads) to ``samples`` rows.
+#: Where :func:`fit_length` puts the zeros: ``centre`` (upstream) or ``end`` (the pilot).
+PADDING_MODES: tuple[str, ...] = ("centre", "end")
 
-    An odd surplus puts the extra zero (or the extra cut sample) at the end.
+
+def fit_length(signal: np.ndarray, samples: int = MODEL_SAMPLES, *,
+               padding: Literal["centre", "end"] = "centre") -> np.ndarray:
+    """Pad with zeros, or cut, ``signal`` (samples, leads) to ``samples`` rows.
+
+    ``padding="centre"`` (upstream) centres the signal: an odd surplus puts the extra
+    zero (or the extra cut sample) at the end. ``padding="end"`` (the pilot) appends the
+    zeros, and keeps the first ``samples`` rows of a longer signal.
     """
+    if padding not in PADDING_MODES:
+        raise ValueError(f"padding must be one of {', '.join(PADDING_MODES)}; got {padding!r}")
     length = signal.shape[0]
     if length >= samples:
-        start = (length - samples) // 2
+        start = (length - samples) // 2 if padding == "centre" else 0
         return signal[start:start + samples]
-    before = (samples - length) // 2
+    before = (samples - length) // 2 if padding == "centre" else 0
     padded = np.zeros((samples, signal.shape[1]), dtype=signal.dtype)
     padded[before:before + length] = signal
     return padded
 
 
-def preprocess_ecg(record: EcgRecord) -> np.ndarray:
+def preprocess_ecg(record: EcgRecord, *, padding: Literal["centre", "end"] = "centre") -> np.ndarray:
     """The model input for one record: float32 (4096, 12), mV, 400 Hz, :data:`LEAD_ORDER`.
+
+    ``padding`` is passed to :func:`fit_length` (``centre`` by default, as upstream).
 
     Raises
     ------
@@ -86,4 +106,4 @@ def preprocess_ecg(record: EcgRecord) -> np.ndarray:
     if not np.all(np.isfinite(record.signal_mv)):
         raise PreprocessError(record.source_name or None, "signal contains NaN or infinite samples")
     resampled = resample_ecg(reorder_leads(record))
-    return np.ascontiguousarray(fit_length(resampled.signal_mv), dtype=np.float32)
+    return np.ascontiguousarray(fit_length(resampled.signal_mv, padding=padding), dtype=np.float32)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
+import numpy.typing as npt
 
 #: Lead order of the model input (upstream README since 2020-08: DI, DII, DIII,
 #: AVR, AVL, AVF, V1-V6). Older upstream docs listed AVL, AVF, AVR; we follow the
@@ -18,8 +19,56 @@ LEAD_ORDER: tuple[str, ...] = (
 #: The six classes of Ribeiro et al. 2020, in the order of the model output.
 CLASSES: tuple[str, ...] = ("1dAVb", "RBBB", "LBBB", "SB", "AF", "ST")
 
-#: Decision thresholds of the paper (generate_figures_and_tables.py), applied as ``p > t``.
+#: Decision thresholds of the paper (generate_figures_and_tables.py), applied as ``p > t``
+#: by :func:`dnn_calls`. A site may set its own (``Settings.thresholds``, ``ECGREVIEW_THRESHOLDS``).
 THRESHOLDS: tuple[float, ...] = (0.124, 0.07, 0.05, 0.278, 0.390, 0.174)
+
+
+def dnn_calls(probabilities: npt.ArrayLike, thresholds: npt.ArrayLike | None = None) -> np.ndarray:
+    """The DNN's binary calls: ``p > t`` per class, compared in float32.
+
+    This is the one definition of the DNN decision rule; the review page, the review CSV,
+    the worklist, batch scoring, the cohort reports, the comparisons and the figures all
+    call it. The model computes in float32, so both sides are rounded to float32 before
+    comparing: a probability exactly at a threshold (``float32(t)``, as the model can
+    output it, or as stored in a CSV and read back) is ``absent`` everywhere, and one
+    float32 ulp above it is ``present`` everywhere. Comparing in float64 instead would
+    call ``float32(0.07) = 0.0700000003`` present against the float64 threshold 0.07
+    while a float32 comparison calls it absent.
+
+    Parameters
+    ----------
+    probabilities : array-like
+        (..., 6) probabilities in :data:`CLASSES` order. NaN (no output) gives ``False``;
+        callers that must tell "no output" apart mask it themselves.
+    thresholds : array-like, optional
+        (6,) thresholds in :data:`CLASSES` order, or any shape that broadcasts against
+        ``probabilities`` with 6 in the last axis (e.g. one row per case). Default: the
+        paper's :data:`THRESHOLDS`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean array of the shape of ``probabilities``.
+
+    Raises
+    ------
+    ValueError
+        ``probabilities`` or ``thresholds`` do not have 6 values in the last axis.
+
+    Examples
+    --------
+    >>> dnn_calls([0.124, 0.07, 0.05, 0.278, 0.390, 0.5]).tolist()
+    [False, False, False, False, False, True]
+    """
+    values = np.asarray(probabilities, dtype=np.float32)
+    limits = np.asarray(THRESHOLDS if thresholds is None else thresholds, dtype=np.float32)
+    for name, array in (("probabilities", values), ("thresholds", limits)):
+        if array.shape[-1:] != (len(CLASSES),):
+            raise ValueError(f"{name} must have {len(CLASSES)} values in the last axis ({', '.join(CLASSES)}), "
+                             f"got shape {array.shape}")
+    return values > limits
+
 
 #: Model input geometry.
 MODEL_SAMPLING_RATE_HZ = 400
@@ -38,25 +87,64 @@ class Measurement:
         value = f"{self.value:g}"
         return f"{self.name} {value} {self.unit}".strip()
 
+    @property
+    def measured(self) -> bool:
+        """Whether the device made this measurement.
 
-@dataclass(frozen=True)
+        Devices write 0 (or nothing, read as NaN) for an interval, duration or rate they
+        did not measure; an axis of 0 degrees is a real value, so only non-finite axes
+        count as not measured.
+        """
+        if not np.isfinite(self.value):
+            return False
+        return self.value != 0 or self.unit.lower() in ("deg", "degree", "degrees", "°")
+
+
+def _same_fields(first: object, second: object) -> bool:
+    """Field-by-field equality of two dataclasses of one type; arrays equal in dtype, shape and values."""
+    if type(first) is not type(second):
+        return False
+    for item in dataclasses.fields(first):  # type: ignore[arg-type]
+        mine, theirs = getattr(first, item.name), getattr(second, item.name)
+        if isinstance(mine, np.ndarray) or isinstance(theirs, np.ndarray):
+            if not (isinstance(mine, np.ndarray) and isinstance(theirs, np.ndarray) and mine.dtype == theirs.dtype
+                    and np.array_equal(mine, theirs)):
+                return False
+        elif mine != theirs:
+            return False
+    return True
+
+
+@dataclass(frozen=True, eq=False)
 class Waveform:
-    """A multichannel signal: ``signal_mv`` is (samples, leads), float32, millivolts."""
+    """A multichannel signal: ``signal_mv`` is (samples, leads), float32, millivolts.
+
+    Two waveforms are equal when every field is (arrays: same dtype, shape and values;
+    a NaN sample never equals another). Unhashable, as it holds an array.
+    """
 
     signal_mv: np.ndarray
     sampling_rate_hz: float
     lead_names: tuple[str, ...]
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __eq__(self, other: object) -> bool:
+        return _same_fields(self, other) if isinstance(other, Waveform) else NotImplemented
 
     @property
     def duration_s(self) -> float:
         return self.signal_mv.shape[0] / self.sampling_rate_hz
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EcgRecord:
     """One 12-lead ECG as read from a file, and as transformed by each stage.
 
     Stages return a new record with :func:`dataclasses.replace`; nothing mutates one.
+    Two records are equal when every field is: the signals in dtype, shape and values
+    (:func:`numpy.array_equal`; a NaN sample never equals another), the rest with ``==``.
+    Records are unhashable (they hold an array).
 
     Attributes
     ----------
@@ -86,6 +174,9 @@ class EcgRecord:
         The device's median (representative) beats, when the file has them.
     reference_labels : dict
         Reference diagnoses by class name (e.g. from WFDB ``#Dx``), when known.
+    source_format : str
+        The file format as read, for display (e.g. ``"SCP-ECG"``, ``"DICOM Hemodynamic
+        Waveform Storage (Modality ECG)"``); empty when the reader does not say.
     """
 
     signal_mv: np.ndarray
@@ -102,6 +193,12 @@ class EcgRecord:
     derived_leads: frozenset[str] = frozenset()
     median_beats: Waveform | None = None
     reference_labels: dict[str, bool] = field(default_factory=dict)
+    source_format: str = ""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __eq__(self, other: object) -> bool:
+        return _same_fields(self, other) if isinstance(other, EcgRecord) else NotImplemented
 
     @property
     def duration_s(self) -> float:

@@ -4,7 +4,8 @@
 (Supplementary Table 2), the McNemar p-values (Supplementary Table 3) and the
 confusion matrices (Supplementary Table 1) from ``annotations/*.csv``, compares
 them with ``tables/*.csv`` at the tables' own rounding, and thresholds each
-prediction file in ``dnn_predicts/`` (``p > t``) to find which one reproduces
+prediction file in ``dnn_predicts/`` (:func:`~ecgreview.record.dnn_calls`, always with the paper's
+:data:`~ecgreview.record.THRESHOLDS`, never a site's ``ECGREVIEW_THRESHOLDS``) to find which one reproduces
 the paper's DNN. A copy of the upstream files ships in ``ecgreview/data/ribeiro``
 (see its ``ATTRIBUTION.md``); ``reproduce_paper_main(None)`` uses it.
 
@@ -29,7 +30,7 @@ import pandas as pd
 from ecgreview.compare import PredictionComparison, compare_predictions, compare_predictions_main
 from ecgreview.errors import EcgReviewError, print_failure
 from ecgreview.evaluate import classification_scores, cohen_kappa, confusion_counts, mcnemar
-from ecgreview.record import CLASSES, THRESHOLDS
+from ecgreview.record import CLASSES, THRESHOLDS, dnn_calls
 
 __all__ = [
     "BUNDLED_RIBEIRO_DIR", "Difference", "CandidateResult", "PaperReproduction", "reproduce_paper",
@@ -313,7 +314,7 @@ def _evaluate_candidate(path: Path, ribeiro_dir: Path, labels: dict[str, np.ndar
         raise _fail(path, f"not a readable .npy array: {exc}") from exc
     if probabilities.shape != labels["dnn.csv"].shape:
         raise _fail(path, f"expected shape {labels['dnn.csv'].shape}, got {probabilities.shape}")
-    predicted = (probabilities > np.asarray(THRESHOLDS)).astype(np.int8)
+    predicted = dnn_calls(probabilities, THRESHOLDS).astype(np.int8)  # always the paper's, never the site's
     scores = _scores_frame(labels["gold_standard.csv"], predicted)
     paper = published_scores.xs("DNN", axis=1, level=1)
     name = path.relative_to(ribeiro_dir / "dnn_predicts").as_posix()

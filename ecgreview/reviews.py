@@ -4,6 +4,27 @@ The CSV is data of record: rows are appended, never edited; a correction is a ne
 row (:func:`latest_reviews` picks the last per reader and case). :data:`REVIEW_COLUMNS`
 is the one definition of the schema. :func:`append_review` holds an OS lock while it
 checks the header, appends one row and fsyncs it; a failed write is truncated back.
+An append reads only the header line and the end of the file, so it costs the same
+at 200 rows as at 20,000. New files are created with mode 0640 whatever the umask.
+
+Schema versions. Every row carries ``schema_version`` (:data:`SCHEMA_VERSION`; empty in
+rows written by ecgreview 0.1, schema 1, which had no such column): a plain column, so
+that spreadsheets and ``pandas.read_csv`` read the file as before. Cells are read by
+the file's own header, so a store with fewer columns (an older schema) or more (a newer
+one) reads whole: missing columns read as ``""``, unknown ones are kept after
+:data:`REVIEW_COLUMNS`. Appending to a store that lacks some of today's columns first
+rewrites it once with the full header, keeping every row and character and a byte-exact
+backup ``<name>.before-schema-upgrade-<UTC time>.bak`` beside it; no manual step is
+needed. A header without ``review_id``, ``saved_at_utc``, ``reader`` and
+``source_sha256``, or with a repeated column, is refused (nothing is written).
+
+The file must be UTF-8: a store re-saved in another encoding (a spreadsheet's
+Windows-1252 turns "Müller" into bytes that are not UTF-8) fails to read with an error
+naming the line, instead of silently replacing characters.
+
+Reads are cached per file by (inode, size, modification time in ns): a page that reads
+the store several times per rerun parses it once, and again only after it changed.
+:meth:`Review.from_row` turns a row back into a :class:`Review`.
 
 A writer killed mid-row leaves a partial last row. The next append ends it first
 (closing a quoted field left open, then a newline), so it never merges with the new
@@ -20,6 +41,7 @@ import logging
 import math
 import os
 import re
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,16 +52,22 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from ecgreview import __version__
-from ecgreview._review_csv import _append_locked, _csv_line, _is_uuid, _parse
+from ecgreview._review_checks import (
+    CONFIDENCE_LEVELS, MODEL_STATUSES, READER_CALLS, READING_MODES, RESOLVING_MODES, ROLES, SCHEMA_VERSION,
+    _per_class, _per_class_probabilities, _seconds, _validate,
+)
+from ecgreview._review_csv import STORE_MODE, _append_locked, _parse
+from ecgreview._review_csv import _csv_line  # noqa: F401  (tests build expected rows with it)
 from ecgreview.errors import ReviewStoreError
-from ecgreview.record import CLASSES, THRESHOLDS
+from ecgreview.record import CLASSES, THRESHOLDS, dnn_calls
 
 logger = logging.getLogger(__name__)
 
-ROLES: tuple[str, ...] = ("reader", "adjudicator", "teacher", "student", "admin")
-READING_MODES: tuple[str, ...] = ("adjudication", "blinded", "teaching")
-MODEL_STATUSES: tuple[str, ...] = ("verified", "unverified", "none")
-READER_CALLS: tuple[str, ...] = ("present", "absent", "uncertain")
+__all__ = [
+    "CONFIDENCE_LEVELS", "MODEL_STATUSES", "NUMERIC_COLUMNS", "READER_CALLS", "READING_MODES", "RESOLVING_MODES",
+    "REVIEW_COLUMNS", "ROLES", "SCHEMA_VERSION", "STATEMENT_SEPARATOR", "Review", "append_review", "latest_reviews",
+    "read_reviews", "reviews_for_case",
+]
 
 #: The review CSV's columns, in file order. The one definition of the schema.
 REVIEW_COLUMNS: tuple[str, ...] = (
@@ -48,16 +76,17 @@ REVIEW_COLUMNS: tuple[str, ...] = (
     "app_version", "model_name", "model_sha256", "model_git_blob_sha1", "model_status", "thresholds",
     *(f"{kind}_{name}" for name in CLASSES
       for kind in ("dnn_prob", "dnn_call", "device_call", "reader_call", "agreement")),
-    "device_statements", "statement_map_version", "phi_audit", "comment", "provenance",
+    "device_statements", "statement_map_version", "phi_audit", "comment",
+    "confidence", "reading_time_s", "schema_version", "provenance",
 )
 
 #: Columns holding numbers: written as is, never given a formula-guard apostrophe.
-NUMERIC_COLUMNS: frozenset[str] = frozenset({"thresholds", *(f"dnn_prob_{name}" for name in CLASSES)})
+NUMERIC_COLUMNS: frozenset[str] = frozenset({"thresholds", "confidence", "reading_time_s", "schema_version",
+                                             *(f"dnn_prob_{name}" for name in CLASSES)})
 
 STATEMENT_SEPARATOR = " | "
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
-_MAX_CELL_CHARS = 100_000  # below csv.field_size_limit(), so every row we write reads back
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,6 +123,9 @@ class Review:
     phi_audit: str
     comment: str
     provenance: dict[str, object]
+    confidence: int | None = None
+    reading_time_s: float | None = None
+    schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -108,7 +140,8 @@ class Review:
         device_calls: Mapping[str, str] | None = None, device_statements: Sequence[str] = (),
         statement_map_version: str = "", phi_audit: str = "", role: str = "reader", reading_mode: str = "adjudication",
         session_id: str = "", resolves_review_ids: Sequence[str] = (), comment: str = "",
-        provenance: Mapping[str, object] | None = None,
+        provenance: Mapping[str, object] | None = None, confidence: int | None = None,
+        reading_time_s: float | None = None,
         review_id: str | None = None, saved_at_utc: datetime | None = None,
     ) -> Review:
         """Build and validate a review; fills ``review_id``, ``saved_at_utc`` and ``app_version``.
@@ -129,6 +162,15 @@ class Review:
             Free text per class (``definite``, ``possible``...); a missing class is ``""``.
         phi_audit : str, optional
             One-line PHI audit of the source file (:meth:`ecgreview.audit.PhiAudit.summary`).
+        reading_mode : str
+            One of :data:`READING_MODES`. ``unaided``: the first step of a two-step reading,
+            with DNN and device hidden (``opinions_seen`` must be False); ``aided``: the
+            second step (``opinions_seen`` True), naming the unaided row as its one
+            ``resolves_review_ids``.
+        confidence : int, optional
+            The reader's confidence, 1 to 5 (:data:`CONFIDENCE_LEVELS`); None when not asked.
+        reading_time_s : float, optional
+            Seconds from the case being shown to the save; None when not measured.
 
         Other keywords are stored as given. ``review_id``/``saved_at_utc`` default to a new
         UUID4 and now (UTC). Raises ValueError naming the field and its allowed values.
@@ -150,13 +192,70 @@ class Review:
                           for name, call in _per_class("reader_calls", reader_calls, required=True).items()},
             device_statements=tuple(device_statements), statement_map_version=statement_map_version,
             phi_audit=phi_audit, comment=comment, provenance=dict(provenance or {}),
+            confidence=confidence, reading_time_s=None if reading_time_s is None else _seconds(reading_time_s),
+        )
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, str]) -> Review:
+        """The review a stored row holds (a row of :func:`read_reviews`, formula guards removed).
+
+        Columns missing from an older store read as empty: a schema-1 row has no
+        ``confidence``, ``reading_time_s`` or ``schema_version`` (read as 1). The derived
+        columns (``dnn_call_*``, ``agreement_*``) are recomputed, not read.
+
+        Raises
+        ------
+        ValueError
+            A cell is not what its column holds (naming the column).
+        """
+        def cell(column: str) -> str:
+            value = row.get(column, "")
+            return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+        def number(column: str, kind: type) -> object:
+            text = cell(column).strip()
+            try:
+                return None if not text else kind(float(text)) if kind is int else kind(text)
+            except ValueError:
+                raise ValueError(f"{column} must be a number or empty; got {text!r}") from None
+
+        try:
+            saved_at = datetime.strptime(cell("saved_at_utc"), _TIME_FORMAT).replace(tzinfo=timezone.utc)
+        except ValueError:
+            raise ValueError(f"saved_at_utc must look like 2026-01-31T12:00:00.000000Z; got {cell('saved_at_utc')!r}") from None
+        try:
+            provenance = json.loads(cell("provenance") or "{}")
+        except ValueError:
+            raise ValueError(f"provenance must be a JSON object; got {cell('provenance')[:60]!r}") from None
+        thresholds = tuple(float(value) for value in cell("thresholds").split(";")) if cell("thresholds") else THRESHOLDS
+        statements = cell("device_statements")
+        return cls(
+            review_id=cell("review_id"), saved_at_utc=saved_at, reader=cell("reader"), role=cell("role"),
+            reading_mode=cell("reading_mode"), opinions_seen={"true": True, "false": False}.get(
+                cell("opinions_seen"), cell("opinions_seen")),  # type: ignore[arg-type]
+            session_id=cell("session_id"),
+            resolves_review_ids=tuple(filter(None, cell("resolves_review_ids").split(";"))),
+            case_pseudonym=cell("case_pseudonym"), source_name=cell("source_name"),
+            source_sha256=cell("source_sha256"), app_version=cell("app_version"), model_name=cell("model_name"),
+            model_sha256=cell("model_sha256"), model_git_blob_sha1=cell("model_git_blob_sha1"),
+            model_status=cell("model_status"), thresholds=thresholds,
+            probabilities={name: number(f"dnn_prob_{name}", float) for name in CLASSES},  # type: ignore[misc]
+            device_calls={name: cell(f"device_call_{name}") for name in CLASSES},
+            reader_calls={name: cell(f"reader_call_{name}") for name in CLASSES},
+            device_statements=tuple(statements.split(STATEMENT_SEPARATOR)) if statements else (),
+            statement_map_version=cell("statement_map_version"), phi_audit=cell("phi_audit"),
+            comment=cell("comment"), provenance=provenance,
+            confidence=number("confidence", int), reading_time_s=number("reading_time_s", float),  # type: ignore[arg-type]
+            schema_version=number("schema_version", int) or 1,  # type: ignore[arg-type]
         )
 
     @property
     def dnn_calls(self) -> dict[str, str]:
-        """``present``/``absent`` per class (``p > threshold``), ``""`` without a probability."""
-        return {name: "" if p is None else ("present" if p > t else "absent")
-                for (name, p), t in zip(self.probabilities.items(), self.thresholds)}
+        """``present``/``absent`` per class (:func:`~ecgreview.record.dnn_calls`), ``""`` without a probability."""
+        values = [math.nan if p is None else p for p in self.probabilities.values()]
+        calls = dnn_calls(values, self.thresholds)
+        return {name: "" if p is None else ("present" if call else "absent")
+                for (name, p), call in zip(self.probabilities.items(), calls)}
 
     @property
     def agreement(self) -> dict[str, str]:
@@ -179,6 +278,9 @@ class Review:
             "device_statements": STATEMENT_SEPARATOR.join(self.device_statements),
             "statement_map_version": self.statement_map_version, "phi_audit": self.phi_audit,
             "comment": self.comment,
+            "confidence": "" if self.confidence is None else str(self.confidence),
+            "reading_time_s": "" if self.reading_time_s is None else repr(self.reading_time_s),
+            "schema_version": str(self.schema_version),
             "provenance": json.dumps(self.provenance, separators=(",", ":"), sort_keys=True, ensure_ascii=False),
         }
         dnn, agreement = self.dnn_calls, self.agreement
@@ -188,94 +290,6 @@ class Review:
                     f"dnn_call_{name}": dnn[name], f"device_call_{name}": self.device_calls[name],
                     f"reader_call_{name}": self.reader_calls[name], f"agreement_{name}": agreement[name]}
         return {column: row[column] for column in REVIEW_COLUMNS}
-
-
-def _choice(field: str, value: object, allowed: Sequence[object]) -> None:
-    if isinstance(value, bool) != isinstance(allowed[0], bool) or value not in allowed:
-        raise ValueError(f"{field} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
-
-
-def _per_class(field: str, values: Mapping[str, object], *, required: bool, default: object = None) -> dict:
-    unknown = [str(name) for name in values if name not in CLASSES]
-    missing = [name for name in CLASSES if name not in values]
-    if unknown:
-        raise ValueError(f"{field} has unknown classes {', '.join(unknown)}; classes are {', '.join(CLASSES)}")
-    if missing and required:
-        raise ValueError(f"{field} is missing {', '.join(missing)}; every class in {', '.join(CLASSES)} needs "
-                         f"one of {', '.join(map(repr, READER_CALLS))}")
-    return {name: values.get(name, default) for name in CLASSES}
-
-
-def _per_class_probabilities(values: Mapping[str, object] | Sequence[object] | None) -> dict[str, float | None]:
-    if values is None:
-        return dict.fromkeys(CLASSES)
-    if not isinstance(values, Mapping):
-        values = list(values)
-        if len(values) != len(CLASSES):
-            raise ValueError(f"probabilities must have {len(CLASSES)} values in CLASSES order; got {len(values)}")
-        values = dict(zip(CLASSES, values))
-    checked = _per_class("probabilities", values, required=False)
-    return {name: None if value is None else _probability(f"probabilities[{name!r}]", value)
-            for name, value in checked.items()}
-
-
-def _probability(field: str, value: object) -> float:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        number = math.nan
-    if isinstance(value, bool) or not 0.0 <= number <= 1.0:
-        raise ValueError(f"{field} must be a finite number in [0, 1] or None; got {value!r}")
-    return number
-
-
-def _validate(review: Review) -> None:
-    """Check every field of ``review``; raise ValueError naming the field and what is allowed."""
-    if not isinstance(review.reader, str) or not review.reader.strip():
-        raise ValueError("reader must be a non-empty name")
-    for field, allowed in (("role", ROLES), ("reading_mode", READING_MODES), ("model_status", MODEL_STATUSES),
-                           ("opinions_seen", (True, False))):
-        _choice(field, getattr(review, field), allowed)
-    for field in ("probabilities", "device_calls", "reader_calls"):
-        if list(getattr(review, field)) != list(CLASSES):
-            raise ValueError(f"{field} must be keyed by exactly {', '.join(CLASSES)}, in that order")
-    if len(review.thresholds) != len(CLASSES):
-        raise ValueError(f"thresholds must have {len(CLASSES)} values in CLASSES order; got {len(review.thresholds)}")
-    for name, threshold in zip(CLASSES, review.thresholds):
-        _probability(f"thresholds[{name!r}]", threshold)
-        if review.probabilities[name] is not None:
-            _probability(f"probabilities[{name!r}]", review.probabilities[name])
-        _choice(f"reader_calls[{name!r}]", review.reader_calls[name], READER_CALLS)
-    if review.model_status == "none" and any(p is not None for p in review.probabilities.values()):
-        raise ValueError("model_status 'none' cannot come with probabilities; use 'verified' or 'unverified'")
-    _check_identifiers(review)
-    _check_cells(review)
-
-
-def _check_identifiers(review: Review) -> None:
-    for field, value in (("review_id", review.review_id),
-                         *((f"resolves_review_ids[{i}]", v) for i, v in enumerate(review.resolves_review_ids))):
-        if not _is_uuid(value):
-            raise ValueError(f"{field} must be a UUID; got {value!r}")
-    if review.resolves_review_ids and review.reading_mode != "adjudication":
-        raise ValueError("resolves_review_ids needs reading_mode 'adjudication'")
-    if not isinstance(review.saved_at_utc, datetime) or review.saved_at_utc.utcoffset() is None:
-        raise ValueError(f"saved_at_utc must be a timezone-aware datetime; got {review.saved_at_utc!r}")
-    object.__setattr__(review, "saved_at_utc", review.saved_at_utc.astimezone(timezone.utc))
-    for field, digits in (("source_sha256", 64), ("model_sha256", 64), ("model_git_blob_sha1", 40)):
-        value = getattr(review, field)
-        if (value or field == "source_sha256") and not re.fullmatch(f"[0-9a-f]{{{digits}}}", str(value)):
-            raise ValueError(f"{field} must be {digits} lowercase hex digits; got {value!r}")
-
-
-def _check_cells(review: Review) -> None:
-    try:
-        row = review.to_row()
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"provenance must be a mapping of JSON-serialisable values: {exc}") from exc
-    for column, value in row.items():
-        if not isinstance(value, str) or len(value) > _MAX_CELL_CHARS:
-            raise ValueError(f"{column} must be text of at most {_MAX_CELL_CHARS} characters; got {value!r:.60}")
 
 
 def _guard(column: str, text: str) -> str:
@@ -289,10 +303,13 @@ def _unguard(column: str, text: str) -> str:
 def append_review(path: str | os.PathLike[str], review: Review, *, lock_timeout_s: float = 10.0) -> Review:
     """Append ``review`` as one row to the CSV at ``path`` (created with its header), durably.
 
+    Reads only the header line and the end of the file (the cost does not grow with the
+    store). A store of an older schema is upgraded first, once (see the module docstring).
+
     Parameters
     ----------
     path : path-like
-        The review CSV; the OS lock is ``<path>.lock`` beside it.
+        The review CSV; the OS lock is ``<path>.lock`` beside it. Created with mode 0640.
     lock_timeout_s : float
         How long to wait for another process's save, in seconds.
 
@@ -304,15 +321,16 @@ def append_review(path: str | os.PathLike[str], review: Review, *, lock_timeout_
     Raises
     ------
     ReviewStoreError
-        Locked by another process, header mismatch, or an OS error (disk full, read-only).
-        The store is then as before; the error's ``review`` attribute holds the review.
+        Locked by another process, a header that is not a review store's, or an OS error
+        (disk full, read-only). The store is then as before; the error's ``review``
+        attribute holds the review.
     """
     store = Path(path)
-    line = _csv_line([_guard(column, value) for column, value in review.to_row().items()]).encode("utf-8")
+    cells = {column: _guard(column, value) for column, value in review.to_row().items()}
     try:
         store.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(f"{store}.lock", timeout=lock_timeout_s):
-            _append_locked(store, line, REVIEW_COLUMNS)
+        with FileLock(f"{store}.lock", timeout=lock_timeout_s, mode=STORE_MODE):
+            _append_locked(store, cells, REVIEW_COLUMNS)
         return review
     except (OSError, ReviewStoreError) as exc:  # filelock's Timeout is an OSError
         error = exc if isinstance(exc, ReviewStoreError) else ReviewStoreError(store, (
@@ -324,8 +342,16 @@ def append_review(path: str | os.PathLike[str], review: Review, *, lock_timeout_
         raise error from exc
 
 
+_CACHE_SIZE = 4
+_cache: dict[str, tuple[tuple[int, int, int], pd.DataFrame]] = {}
+_cache_lock = threading.Lock()
+
+
 def read_reviews(path: str | os.PathLike[str], *, strict: bool = False) -> pd.DataFrame:
     """All rows of the review CSV in save order; a missing or empty file gives no rows.
+
+    Parsed once per change of the file: the result is cached by (inode, size,
+    modification time in ns), so rereading an unchanged store costs a ``stat``.
 
     Parameters
     ----------
@@ -335,32 +361,69 @@ def read_reviews(path: str | os.PathLike[str], *, strict: bool = False) -> pd.Da
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`REVIEW_COLUMNS`, all ``str`` (empty cells ``""``), formula guards
+        Columns :data:`REVIEW_COLUMNS` (then any columns of a newer schema the file holds),
+        all ``str`` (empty cells and columns an older file lacks ``""``), formula guards
         removed. ``frame.attrs["skipped"]`` lists the malformed rows left out as
         ``"line N: reason"`` (a partial row of an interrupted save, or one in progress).
 
     Raises
     ------
     ReviewStoreError
-        Unreadable file, a header other than :data:`REVIEW_COLUMNS`, or ``strict``
-        and a malformed row.
+        Unreadable file, not UTF-8 (naming the line), a header that is not a review
+        store's, or ``strict`` and a malformed row.
     """
     store = Path(path)
+    frame = _read_cached(store)
+    skipped = frame.attrs["skipped"]
+    if skipped and strict:
+        raise ReviewStoreError(store, f"{len(skipped)} malformed row(s), first at {skipped[0]}")
+    copy = frame.copy(deep=False)  # copy-on-write: callers may change theirs freely
+    copy.attrs = {"skipped": list(skipped)}
+    return copy
+
+
+def _read_cached(store: Path) -> pd.DataFrame:
+    key = str(store.absolute())
     try:
-        data = store.read_bytes()
+        with store.open("rb") as handle:
+            status = os.fstat(handle.fileno())
+            stamp = (status.st_ino, status.st_size, status.st_mtime_ns)
+            with _cache_lock:
+                cached = _cache.get(key)
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+            data = handle.read(status.st_size)
     except FileNotFoundError:
-        data = b""
+        return _frame(store, b"")
     except OSError as exc:
         raise ReviewStoreError(store, f"cannot read the review store: {exc.strerror or exc}") from exc
-    rows, skipped = _parse(store, data, REVIEW_COLUMNS)
+    frame = _frame(store, data)
+    with _cache_lock:
+        _cache.pop(key, None)
+        _cache[key] = (stamp, frame)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.pop(next(iter(_cache)))
+    return frame
+
+
+def _frame(store: Path, data: bytes) -> pd.DataFrame:
+    """The frame of ``data`` (see :func:`read_reviews`), cells by the file's own header."""
+    header, rows, skipped = _parse(store, data)
     if skipped:
-        if strict:
-            raise ReviewStoreError(store, f"{len(skipped)} malformed row(s), first at {skipped[0]}")
         logger.warning("%s: skipped %d malformed row(s): %s", store, len(skipped), "; ".join(skipped))
-    rows = [[_unguard(column, cell) for column, cell in zip(REVIEW_COLUMNS, cells)] for cells in rows]
-    frame = pd.DataFrame(rows, columns=list(REVIEW_COLUMNS), dtype=str)
+    columns = [*REVIEW_COLUMNS, *(column for column in header if column not in REVIEW_COLUMNS)]
+    by_name = dict(zip(header, zip(*rows))) if rows else {}
+    empty = ("",) * len(rows)
+    frame = pd.DataFrame({column: _unguard_all(column, by_name.get(column, empty)) for column in columns},
+                         columns=columns, dtype=str)
     frame.attrs["skipped"] = skipped
     return frame
+
+
+def _unguard_all(column: str, cells: Sequence[str]) -> list[str]:
+    if column in NUMERIC_COLUMNS:
+        return list(cells)
+    return [cell[1:] if cell[:1] == "'" else cell for cell in cells]
 
 
 def reviews_for_case(path: str | os.PathLike[str], source_sha256: str) -> pd.DataFrame:

@@ -3,7 +3,8 @@
 A session is a CSV file in ``Settings.home/sessions`` (``<session_id>.csv``) with the
 columns :data:`SESSION_COLUMNS`; a reference is ``present``, ``absent`` or empty
 (not scored). Teachers build references from consensus reviews
-(:func:`reference_from_readings`) or imported labels (:func:`reference_from_labels`).
+(:func:`reference_from_readings`: the one consensus rule of the cohort study,
+:func:`ecgreview.consensus.consensus_status`) or imported labels (:func:`reference_from_labels`).
 Students' answers are ordinary rows of the review store with ``role="student"``,
 ``reading_mode="teaching"`` and the ``session_id``; the scores here are computed from
 those rows, so a session can be resumed and scored at any time.
@@ -21,8 +22,10 @@ from pathlib import Path
 import pandas as pd
 
 from ecgreview.config import Settings
+from ecgreview.consensus import DECIDED, consensus_status
 from ecgreview.errors import ConfigError
 from ecgreview.record import CLASSES
+from ecgreview.reviews import Review, latest_reviews
 
 __all__ = [
     "SESSION_COLUMNS", "TeachingCase", "TeachingSession", "comparison_rows", "create_session", "list_sessions", "load_session",
@@ -138,19 +141,17 @@ def reference_from_labels(labels: Mapping[str, bool]) -> dict[str, str]:
 def reference_from_readings(readings: pd.DataFrame) -> dict[str, str]:
     """A consensus reference from one case's latest readings (:func:`ecgreview.worklist.latest_readings`).
 
-    The latest adjudicator's call where there is one; otherwise the readers' call where
-    they all agree on ``present`` or ``absent``; otherwise empty (not scored).
+    The consensus of :func:`ecgreview.consensus.consensus_status` (the cohort study's rule):
+    the latest adjudicator's ``present``/``absent`` where there is one, else the strict
+    majority of the readers; empty (not scored) where there is no consensus (tie,
+    uncertain, not read).
     """
-    adjudicated = readings[readings["role"] == "adjudicator"]
-    if len(adjudicated):
-        row = adjudicated.iloc[-1]
-        return {name: row[f"reader_call_{name}"] if row[f"reader_call_{name}"] != "uncertain" else ""
-                for name in CLASSES}
-    reference = {}
-    for name in CLASSES:
-        calls = set(readings[f"reader_call_{name}"])
-        reference[name] = calls.pop() if len(calls) == 1 and calls <= {"present", "absent"} else ""
-    return reference
+    if readings.empty:
+        return dict.fromkeys(CLASSES, "")
+    if readings["source_sha256"].nunique() != 1:
+        raise ValueError(f"readings must be of one case; got {readings['source_sha256'].nunique()} cases")
+    status = consensus_status(readings).iloc[0]
+    return {name: status[name] if status[name] in DECIDED else "" for name in CLASSES}
 
 
 def student_answers(reviews: pd.DataFrame, session_id: str, student: str | None = None) -> pd.DataFrame:
@@ -158,7 +159,7 @@ def student_answers(reviews: pd.DataFrame, session_id: str, student: str | None 
     frame = reviews[(reviews["role"] == "student") & (reviews["session_id"] == session_id)]
     if student is not None:
         frame = frame[frame["reader"] == student.strip()]
-    return frame.drop_duplicates(subset=["source_sha256", "reader"], keep="last").reset_index(drop=True)
+    return latest_reviews(frame)
 
 
 def next_case(session: TeachingSession, reviews: pd.DataFrame, student: str) -> TeachingCase | None:
@@ -179,12 +180,13 @@ def _marks(session: TeachingSession, answers: pd.DataFrame) -> pd.DataFrame:
     """One row per (student, case, class) with ``correct`` (bool) for scored classes."""
     cases = {case.source_sha256: case for case in session.cases}
     records = []
-    for _, row in answers.iterrows():
+    for row in answers.to_dict("records"):
         case = cases.get(row["source_sha256"])
         if case is None:
             continue
-        marks = mark_answers(case, {name: row[f"reader_call_{name}"] for name in CLASSES})
-        records += [{"student": row["reader"], "case": case.source_sha256, "class": name, "correct": mark}
+        answer = Review.from_row(row)
+        marks = mark_answers(case, answer.reader_calls)
+        records += [{"student": answer.reader, "case": case.source_sha256, "class": name, "correct": mark}
                     for name, mark in marks.items() if mark is not None]
     return pd.DataFrame(records, columns=["student", "case", "class", "correct"])
 

@@ -32,6 +32,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from ecgreview import __version__
+from ecgreview._files import write_atomically
 from ecgreview.errors import ModelError
 from ecgreview.provenance import RELEASE_GIT_BLOB_SHA1, KnownWeights, file_hashes, identify_weights
 
@@ -319,11 +320,4 @@ def _update_manifest(models_dir: Path, records: list[InstalledFile]) -> None:
     files = read_manifest(models_dir)
     files.update({record.relative_path: asdict(record) for record in records})
     text = json.dumps({"format": 1, "doi": ZENODO_DOI, "files": files}, indent=2, sort_keys=True)
-    handle, temporary = tempfile.mkstemp(prefix=".manifest-", dir=models_dir)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text + "\n")
-        os.replace(temporary, models_dir / MANIFEST_NAME)
-    except OSError:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(models_dir / MANIFEST_NAME, (text + "\n").encode("utf-8"))

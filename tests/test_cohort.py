@@ -120,7 +120,7 @@ def test_cli_prints_table_and_writes_outputs(pilot_csv, tmp_path, capsys, no_sta
 @pytest.mark.parametrize("make, reason", [
     (lambda tmp: tmp / "missing.csv", "missing.csv: no such file"),
     (lambda tmp: _header_only(tmp / "empty.csv"), "empty.csv: no reviews to evaluate"),
-    (lambda tmp: _bad_header(tmp / "bad.csv"), "bad.csv: header does not match REVIEW_COLUMNS"),
+    (lambda tmp: _bad_header(tmp / "bad.csv"), "bad.csv: not a review store header: missing columns review_id"),
 ])
 def test_cli_bad_input_exits_2_with_path_and_reason(tmp_path, capsys, make, reason):
     assert evaluate_main([make(tmp_path)], out_dir=tmp_path / "out", out=io.StringIO()) == 2

@@ -18,10 +18,10 @@ from ecgreview import provenance as provenance_module
 from ecgreview.config import Settings
 from ecgreview.errors import ModelError
 from ecgreview.model import (
-    KnownWeights, LoadedModel, build_model, calls_from_probabilities, find_model, identify_weights,
+    KnownWeights, LoadedModel, build_model, find_model, identify_weights,
     installed_models, load_model, load_weights_hdf5, predict_probabilities, provenance,
 )
-from ecgreview.record import CLASSES, THRESHOLDS
+from ecgreview.record import CLASSES, THRESHOLDS, dnn_calls
 from tests.model_fixtures import (
     CONFIG_NAME, parameter_count, random_weights, synthetic_ecg_batch, weight_specs_from_config,
     weight_specs_from_keras, write_fixture_from_config, write_keras224_hdf5,
@@ -114,7 +114,7 @@ def test_compiled_path_agrees_with_predict(loaded, kind):
     compiled, reference = loaded.predict_probabilities(batch), loaded.predict_reference(batch)
     assert compiled.shape == (3, 6) and compiled.dtype == np.float32
     assert np.max(np.abs(compiled - reference)) <= 1e-5
-    np.testing.assert_array_equal(calls_from_probabilities(compiled), calls_from_probabilities(reference))
+    np.testing.assert_array_equal(dnn_calls(compiled), dnn_calls(reference))
     single = np.concatenate([loaded.predict_probabilities(batch[i:i + 1]) for i in range(3)])
     assert np.max(np.abs(single - compiled)) <= 1e-5
 
@@ -158,10 +158,10 @@ def test_predict_rejects_bad_input(loaded, batch, error, match):
 
 def test_calls_use_strict_thresholds():
     thresholds = np.array(THRESHOLDS, dtype=np.float32)
-    assert not calls_from_probabilities(thresholds[None]).any()
-    assert calls_from_probabilities(np.nextafter(thresholds, np.float32(1))[None]).all()
-    with pytest.raises(ValueError, match="6 columns"):
-        calls_from_probabilities(np.zeros((2, 5)))
+    assert not dnn_calls(thresholds[None]).any()
+    assert dnn_calls(np.nextafter(thresholds, np.float32(1))[None]).all()
+    with pytest.raises(ValueError, match="6 values in the last axis"):
+        dnn_calls(np.zeros((2, 5)))
 
 
 def test_identity_unverified_and_verified_by_override(fixture_weights):

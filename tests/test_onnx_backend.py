@@ -10,7 +10,8 @@ import pytest
 from ecgreview import onnx_backend
 from ecgreview.examples import demo_ecg_path
 from ecgreview.io import read_ecg
-from ecgreview.model import build_model, calls_from_probabilities, load_model
+from ecgreview.model import build_model, load_model
+from ecgreview.record import dnn_calls
 from ecgreview.preprocess import preprocess_ecg
 from tests.model_fixtures import random_weights, synthetic_ecg_batch, weight_specs_from_keras, write_keras224_hdf5
 
@@ -42,7 +43,7 @@ def test_agrees_with_keras_on_demo_ecg_and_synthetic_batch(keras_loaded, onnx_lo
                           np.concatenate([onnx_loaded.predict_probabilities(ecg[None]) for ecg in batch])):
         assert probabilities.dtype == np.float32 and probabilities.shape == (8, 6)
         assert np.abs(probabilities - reference).max() <= 1e-5
-        assert np.array_equal(calls_from_probabilities(probabilities), calls_from_probabilities(reference))
+        assert np.array_equal(dnn_calls(probabilities), dnn_calls(reference))
 
 
 def test_cached_beside_the_weights_and_reused(weights, keras_loaded, onnx_loaded, monkeypatch):

@@ -61,7 +61,7 @@ def test_leads_are_reordered_to_model_order():
 def test_missing_lead_is_named():
     record = _sine_record(1.0, 400, 10.0)
     record = record.replace(signal_mv=record.signal_mv[:, :11], lead_names=LEAD_ORDER[:11], source_name="x.dcm")
-    with pytest.raises(PreprocessError, match=r"x\.dcm: missing lead\(s\) V6"):
+    with pytest.raises(PreprocessError, match=r"x\.dcm: missing leads V6 \(found I, II"):
         preprocess_ecg(record)
 
 

@@ -239,24 +239,41 @@ def test_failed_fsync_removes_the_partly_saved_row(tmp_path: Path, monkeypatch: 
     assert store.read_bytes() == before
 
 
-def test_header_mismatch_refuses_and_writes_nothing(tmp_path: Path) -> None:
+def test_other_header_is_read_by_name_and_upgraded_with_a_backup(tmp_path: Path) -> None:
+    # Store v2: a missing column no longer makes a store unreadable or unwritable.
     store = tmp_path / "reviews.csv"
     columns = [("notes" if column == "comment" else column) for column in REVIEW_COLUMNS]
     store.write_text(",".join(columns) + "\n", encoding="utf-8")
     before = store.read_bytes()
-    expected = "header does not match REVIEW_COLUMNS: missing columns comment; unexpected columns notes"
-    with pytest.raises(ReviewStoreError, match=f"{expected}; nothing was written"):
-        append_review(store, make_review())
-    assert store.read_bytes() == before
-    with pytest.raises(ReviewStoreError, match=expected):
-        read_reviews(store)
+    assert list(read_reviews(store).columns) == [*REVIEW_COLUMNS, "notes"]
+    review = make_review(comment="kept")
+    append_review(store, review)
+    backups = list(tmp_path.glob("reviews.csv.before-schema-upgrade-*.bak"))
+    assert len(backups) == 1 and backups[0].read_bytes() == before
+    frame = read_reviews(store)
+    assert list(frame.columns) == [*REVIEW_COLUMNS, "notes"]
+    assert frame.iloc[0][list(REVIEW_COLUMNS)].to_dict() == review.to_row() and frame.iloc[0]["notes"] == ""
 
 
-def test_reordered_header_refuses(tmp_path: Path) -> None:
+def test_reordered_header_is_read_and_appended_by_name(tmp_path: Path) -> None:
     store = tmp_path / "reviews.csv"
     store.write_text(",".join(reversed(REVIEW_COLUMNS)) + "\n", encoding="utf-8")
-    with pytest.raises(ReviewStoreError, match="columns out of order or repeated"):
+    review = make_review(comment="reversed")
+    append_review(store, review)
+    assert data_lines(store)[0] == ",".join(reversed(REVIEW_COLUMNS))  # the file keeps its own order
+    assert read_reviews(store).iloc[0].to_dict() == review.to_row()
+
+
+@pytest.mark.parametrize("header", ["a,b,c", "review_id,reader,reader,saved_at_utc,source_sha256"])
+def test_a_header_that_is_not_a_review_store_refuses_and_writes_nothing(tmp_path: Path, header: str) -> None:
+    store = tmp_path / "reviews.csv"
+    store.write_text(header + "\n", encoding="utf-8")
+    before = store.read_bytes()
+    with pytest.raises(ReviewStoreError, match="not a review store header: .*; nothing was written"):
         append_review(store, make_review())
+    assert store.read_bytes() == before
+    with pytest.raises(ReviewStoreError, match="not a review store header"):
+        read_reviews(store)
 
 
 # -- interrupted writers -------------------------------------------------------------------------------------------

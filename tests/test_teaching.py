@@ -63,7 +63,25 @@ def test_references_from_labels_and_consensus(tmp_path):
                                        source_sha256=SHAS[0], opinions_seen=True, role="adjudicator",
                                        resolves_review_ids=list(readings["review_id"])))
     readings = latest_readings(read_reviews(store), SHAS[0])
-    assert reference_from_readings(readings) == ABSENT | {"AF": "present", "ST": ""}
+    # The cohort's consensus rule: the adjudicator decides SB (a tie); an adjudicator's
+    # "uncertain" on ST leaves the readers' majority (both absent) standing.
+    assert reference_from_readings(readings) == ABSENT | {"AF": "present"}
+
+
+def test_teaching_reference_is_the_cohort_consensus_strict_majority(tmp_path):
+    from ecgreview.cohort import load_cohort
+
+    store = tmp_path / "reviews.csv"
+    for reader, calls in (("Dr A", {"AF": "present", "ST": "uncertain"}), ("Dr B", {"AF": "present"}),
+                          ("Dr C", {"SB": "present", "ST": "uncertain"})):
+        append_review(store, Review.create(reader=reader, reader_calls=ABSENT | calls, source_sha256=SHAS[0],
+                                           opinions_seen=True))
+    reference = reference_from_readings(latest_readings(read_reviews(store), SHAS[0]))
+    # 2 of 3 say AF present (not unanimous): the majority decides; ST has no majority.
+    assert reference == ABSENT | {"AF": "present", "ST": ""}
+    cohort = load_cohort(store)
+    assert cohort.reference_status.loc[SHAS[0]].to_dict() == {
+        name: reference[name] or "uncertain" for name in CLASSES}
 
 
 def test_student_flow_scores_per_class_and_teacher_table(tmp_path):

@@ -18,7 +18,23 @@ import numpy as np
 from ecgreview.errors import EcgReadError
 from ecgreview.record import LEAD_ORDER
 
-__all__ = ["complete_limb_leads", "normalize_lead_name", "order_leads", "standard_leads"]
+__all__ = ["UNIT_TO_MV", "complete_limb_leads", "millivolts_per_unit", "normalize_lead_name", "order_leads",
+           "standard_leads"]
+
+#: Amplitude units -> millivolts per unit, the one table of every reader: lower-case UCUM
+#: codes (DICOM ``uV``, WFDB ``mV``), DICOM code meanings (``microvolt``) and the XML
+#: formats' spellings (``MICROVOLTS``). Look units up with :func:`millivolts_per_unit`.
+UNIT_TO_MV: dict[str, float] = {
+    "nv": 1e-6, "nanovolt": 1e-6, "nanovolts": 1e-6,
+    "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "microvolt": 1e-3, "microvolts": 1e-3,
+    "mv": 1.0, "millivolt": 1.0, "millivolts": 1.0,
+    "v": 1e3, "volt": 1e3, "volts": 1e3,
+}
+
+
+def millivolts_per_unit(unit: str) -> float | None:
+    """Millivolts per amplitude unit (``uV``, ``MICROVOLTS``, ``mV``, ``V`` …; any case); None if unknown."""
+    return UNIT_TO_MV.get(str(unit).strip().lower())
 
 #: Lead numbers shared by SCP-ECG (code ``5.6.3-9-<n>``, EN 1064 table) and the
 #: ISO/IEEE 11073-10102 MDC nomenclature (``2:<n>``, partition 2). Numbers not
@@ -124,11 +140,14 @@ def complete_limb_leads(
 
 
 def order_leads(
-    signal_mv: np.ndarray, lead_names: Sequence[str], *, source: str | None = None
+    signal_mv: np.ndarray, lead_names: Sequence[str], *, source: str | None = None,
+    order: Sequence[str] = LEAD_ORDER,
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """Select the 12 standard leads and put them in ``LEAD_ORDER``.
 
-    Columns whose name is not in ``LEAD_ORDER`` are dropped.
+    The one definition of lead reordering: readers call it, and so does the model-input
+    step (:func:`ecgreview.preprocess.reorder_leads`). Columns whose name is not in
+    ``order`` are dropped.
 
     Parameters
     ----------
@@ -138,13 +157,15 @@ def order_leads(
         Canonical name of each column.
     source : str, optional
         File name for error messages.
+    order : sequence of str
+        The leads wanted, in order (default :data:`~ecgreview.record.LEAD_ORDER`).
 
     Returns
     -------
     signal_mv : numpy.ndarray
-        (samples, 12) in mV, columns in ``LEAD_ORDER``.
+        (samples, len(order)) in mV, columns in ``order``.
     lead_names : tuple of str
-        ``LEAD_ORDER``.
+        ``order``.
 
     Raises
     ------
@@ -157,14 +178,15 @@ def order_leads(
         raise EcgReadError(
             source, f"signal of shape {signal_mv.shape} does not match {len(names)} lead names"
         )
-    repeated = sorted(lead for lead, count in Counter(names).items() if count > 1 and lead in LEAD_ORDER)
+    order = tuple(order)
+    repeated = sorted(lead for lead, count in Counter(names).items() if count > 1 and lead in order)
     if repeated:
         raise EcgReadError(source, f"lead {', '.join(repeated)} appears in more than one channel")
-    missing = [lead for lead in LEAD_ORDER if lead not in names]
+    missing = [lead for lead in order if lead not in names]
     if missing:
-        found = ", ".join(name for name in names if name in LEAD_ORDER) or "none"
+        found = ", ".join(name for name in names if name in order) or "none"
         raise EcgReadError(source, f"missing leads {', '.join(missing)} (found {found})")
-    return signal_mv[:, [names.index(lead) for lead in LEAD_ORDER]], LEAD_ORDER
+    return signal_mv[:, [names.index(lead) for lead in order]], order
 
 
 def standard_leads(
