@@ -34,6 +34,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -52,8 +53,8 @@ from ecgreview.statement_table import (
 
 __all__ = [
     "DeviceCall", "DeviceInterpretation", "RuleFiring", "StatementRow", "StatementTable",
-    "STRENGTHS", "TABLE_COLUMNS", "count_statements", "device_calls", "load_statement_table",
-    "map_statements", "normalize_statement",
+    "STRENGTHS", "TABLE_COLUMNS", "count_statements", "device_calls", "is_rhythm_or_conduction",
+    "load_statement_table", "map_statements", "normalize_statement",
 ]
 
 _RANK = {"definite": 3, "possible": 2, "excluded": 1, "absent": 0}
@@ -85,6 +86,26 @@ _POSSIBLE_AFTER = _cues("possible|probable|likely|suspected|not excluded|not rul
                         "possibile|probabile|non escluso|non esclusa|possível|provável|posible")
 _NEGATION_AFTER = _cues("excluded|ruled out|absent|not present|no longer present|ausgeschlossen|nicht nachweisbar|"
                         "escluso|esclusa|descartado|descartada|exclu|exclue")
+
+
+#: Word stems of rhythm and conduction statements (normalised text), in the table's languages. An
+#: unmapped statement matching one is a gap the table must close; the others are listed for the site.
+_RHYTHM_OR_CONDUCTION = re.compile(
+    r"rhythm|sinus|brady|tachy|fibrill|flimmer|flutter|flatter|block|bundle|branch|conduction|atrioventric|"
+    r"junctional|nodal|paced|pacing|pacemaker|escape|idioventric|asystol|arrhythm|arythm|aritm|ectopic|"
+    r"excitation|fascic|schenkel|leitung|blocco|bloqueio|bloqueo|conduzione|conducao|conduccion|taqui|tachi|"
+    r"bradi|fibrila|ritmo|rythme|心律|心动|颤动|扑动|阻滞|传导|早搏|起搏"
+    r"|(?<![a-z0-9])(a v|av|avb|wpw|rbbb|lbbb|ivcd|afib|bav|bloc|scp)(?![a-z0-9])"
+)
+
+
+def is_rhythm_or_conduction(statement: str) -> bool:
+    """Whether ``statement`` reads as a rhythm or conduction statement (sinus, AV block, BBB, IVCD, ...).
+
+    A word-stem test, deliberately broad; ``statements`` reports unmapped statements of this kind
+    separately, because they can change a class call, while the rest (ST-T, hypertrophy) cannot.
+    """
+    return _RHYTHM_OR_CONDUCTION.search(normalize_statement(statement)) is not None
 
 
 @dataclass(frozen=True)

@@ -351,3 +351,44 @@ def test_coded_dicom_statement_maps_by_its_code(tmp_path):
     interpretation = map_statements(record.statements, record.measurements)
     assert interpretation.calls["AF"].strength == "definite"
     assert not interpretation.unmapped
+
+
+@pytest.mark.parametrize(("statement", "expected"), [
+    ("Sinus bradycardia", "SB:definite"),  # Philips 1.03
+    ("Nonspecific intraventricular conduction delay", "known, no class"),  # Philips 1.03, Mortara: not LBBB
+    ("Sinus rhythm with 1st degree A-V block", "1dAVb:definite"),  # GE 12SL
+    ("Atrial fibrillation with rapid ventricular response", "AF:definite"),
+    ("Undetermined rhythm", "known, no class"),
+    ("When compared with ECG of 12-MAR-2014", "known, no class"),
+    ("IV conduction delay", "known, no class"),
+    ("SCP SBRAD", "SB:definite"), ("SCP CRBBB", "RBBB:definite"), ("SCP IVCD", "known, no class"),
+    ("SCP 1AVB", "1dAVb:definite"), ("SCP AFLT", "known, no class"),
+    ("窦性心律", "known, no class"), ("窦性心律不齐", "known, no class"),
+    ("I度房室传导阻滞", "1dAVb:definite"), ("ii度房室传导阻滞", "known, no class"),
+    ("完全性右束支传导阻滞", "RBBB:definite"), ("不完全性右束支传导阻滞", "known, no class"),
+    ("室内传导阻滞", "known, no class"),
+])
+def test_vendor_wording(statement: str, expected: str) -> None:
+    assert count_statements([[statement]]) == [(statement, 1, expected)]
+
+
+def test_rhythm_or_conduction_statements_are_told_apart() -> None:
+    from ecgreview.statements import is_rhythm_or_conduction
+
+    assert all(map(is_rhythm_or_conduction, ["Sinus bradycardia", "AV-Block I°", "Vorhofflimmern", "SCP XYZ",
+                                             "窦性心律", "Left anterior fascicular block", "IVCD"]))
+    assert not any(map(is_rhythm_or_conduction, ["ST elevation", "LVH", "Normal ECG", "ST段抬高", "Average QRS"]))
+
+
+def test_a_site_can_map_a_conduction_delay_to_lbbb(tmp_path) -> None:
+    from importlib import resources
+
+    text = resources.files("ecgreview").joinpath("data/statement_map.csv").read_text("utf-8")
+    row = "intraventricular conduction delay,-,-,,en,\n"
+    assert row in text
+    site = tmp_path / "site.csv"
+    site.write_text(text.replace("# version: ", "# version: site-", 1)
+                    .replace(row, "intraventricular conduction delay,LBBB,possible,,en,site rule\n"), "utf-8")
+    table = load_statement_table(site)
+    assert map_statements(["Intraventricular conduction delay"]).calls["LBBB"].strength == "absent"
+    assert map_statements(["Intraventricular conduction delay"], table=table).calls["LBBB"].strength == "possible"

@@ -7,8 +7,14 @@ Formats and how they are recognised (the file suffix is only a hint):
 * WFDB: a text header whose first line reads ``NAME signals rate samples``,
   or a ``.zip`` holding one; the signal files are found beside a header path,
   inside the zip, or among the files given to :func:`read_ecg_files`;
+* SCP-ECG: section 0 first, its pointer table starting at byte 7 (EN 1064);
 * XML by root element: ``AnnotatedECG`` in ``urn:hl7-org:v3`` (HL7 aECG),
-  ``RestingECG`` (GE MUSE), ``restingecgdata`` (Philips Sierra).
+  ``RestingECG`` (GE MUSE), ``CardiologyXML`` (GE CardioSoft),
+  ``restingecgdata`` (Philips Sierra 1.03-1.04.x), ``ECG`` (Mortara ELI).
+
+Any other file is refused with a message naming the format it looks like (EDF,
+MFER, PDF, ...) and the formats read. Formats, readers and the libraries behind
+them: ``docs/formats.md``.
 """
 
 from __future__ import annotations
@@ -21,32 +27,45 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ecgreview.errors import EcgReadError
+from ecgreview.io._limits import MAX_FILE_BYTES, MAX_HEADER_BYTES, check_file_size
 from ecgreview.io._source import _load_source
+from ecgreview.io._detect import READ_FORMATS, unsupported_message
 from ecgreview.io._xml import _local_name, _root_tag
+from ecgreview.io.cardiosoft_xml import read_cardiosoft_xml
 from ecgreview.io.dicom import read_dicom_ecg
 from ecgreview.io.hl7_aecg import HL7_NAMESPACE, read_hl7_aecg
+from ecgreview.io.mortara_xml import read_mortara_xml
 from ecgreview.io.muse_xml import read_muse_xml
 from ecgreview.io.philips_xml import read_philips_xml
+from ecgreview.io.scp import looks_like_scp, read_scp_ecg
+from ecgreview.io.sierra_xml import read_sierra_xml
 from ecgreview.io.wfdb import read_wfdb_ecg, read_wfdb_files
 from ecgreview.record import EcgRecord
 
 __all__ = [
-    "bundle_files", "list_case_files", "read_dicom_ecg", "read_ecg", "read_ecg_files", "read_hl7_aecg",
-    "read_muse_xml", "read_philips_xml", "read_wfdb_ecg", "read_wfdb_files",
+    "READ_FORMATS", "bundle_files", "list_case_files", "read_cardiosoft_xml", "read_dicom_ecg", "read_ecg",
+    "read_ecg_files", "read_hl7_aecg", "read_mortara_xml", "read_muse_xml", "read_philips_xml", "read_scp_ecg",
+    "read_sierra_xml", "read_wfdb_ecg", "read_wfdb_files", "record_files",
 ]
 
 _DICOM_SUFFIXES = (".dcm", ".dicom")
 #: First tag group of a preamble-less dataset (file meta 0002 or identifying 0008), little endian.
 _DICOM_FIRST_GROUPS = (b"\x02\x00", b"\x08\x00")
 _WFDB_SIGNAL_SUFFIXES = (".mat", ".dat")
-_CASE_SUFFIXES = (*_DICOM_SUFFIXES, ".hea", ".xml", ".zip")
+_CASE_SUFFIXES = (*_DICOM_SUFFIXES, ".hea", ".xml", ".zip", ".scp")
 _ZIP_MAGIC = b"PK\x03\x04"
 #: A WFDB record line: name, number of signals, sampling rate (with optional counter/base), samples.
 _WFDB_RECORD_LINE = re.compile(rb"^[A-Za-z0-9_.\-]+\s+\d+\s+\d+(?:\.\d*)?(?:/[\d.]+)?(?:\([^)]*\))?\s+\d+(?:\s|$)")
 _XML_READERS: dict[str, Callable[..., EcgRecord]] = {
     f"{{{HL7_NAMESPACE}}}AnnotatedECG": read_hl7_aecg,
     "RestingECG": read_muse_xml,
-    "restingecgdata": read_philips_xml,
+    "CardiologyXML": read_cardiosoft_xml,
+    "restingecgdata": read_sierra_xml,
+    "ECG": read_mortara_xml,
+}
+_XML_FORMAT_NAMES: dict[Callable[..., EcgRecord], str] = {
+    read_hl7_aecg: "HL7 aECG XML", read_muse_xml: "GE MUSE XML", read_cardiosoft_xml: "GE CardioSoft XML",
+    read_sierra_xml: "Philips Sierra ECG XML", read_mortara_xml: "Mortara ELI XML",
 }
 
 
@@ -82,17 +101,16 @@ def read_ecg(path_or_bytes: str | os.PathLike[str] | bytes, *, name: str | None 
     if _looks_like_dicom(data):
         return read_dicom_ecg(data, name=source_name)
     if _looks_like_wfdb_header(data) or data.startswith(_ZIP_MAGIC):
-        return read_wfdb_ecg(path_or_bytes if not isinstance(path_or_bytes, bytes) else data, name=source_name)
+        record = read_wfdb_ecg(path_or_bytes if not isinstance(path_or_bytes, bytes) else data, name=source_name)
+        return record if record.source_format else record.replace(source_format="WFDB")
+    if looks_like_scp(data):
+        return read_scp_ecg(data, name=source_name)
     tag = _root_tag(data, source_name or None)
     if tag is not None:
         return _read_xml(data, source_name, tag)
     if suffix in _DICOM_SUFFIXES:
         return read_dicom_ecg(data, name=source_name)
-    raise EcgReadError(
-        source_name or None,
-        "not a supported ECG file (expected a DICOM waveform, a WFDB header or zip, "
-        "or HL7 aECG, GE MUSE or Philips Sierra XML)",
-    )
+    raise EcgReadError(source_name or None, unsupported_message(data, name=source_name))
 
 
 def bundle_files(files: Sequence[tuple[str, bytes]]) -> tuple[bytes, str]:
@@ -101,7 +119,13 @@ def bundle_files(files: Sequence[tuple[str, bytes]]) -> tuple[bytes, str]:
     A single file is returned as is. Several files (a WFDB header with its signal
     files) are stored in one zip, named after the header, with fixed timestamps so
     that the same files always give the same bytes.
+
+    Raises
+    ------
+    EcgReadError
+        If the files together are larger than the readers' file limit (64 MiB).
     """
+    check_file_size(None, sum(len(data) for _, data in files), limit_bytes=MAX_FILE_BYTES, what="the upload")
     if len(files) == 1:
         name, data = files[0]
         return bytes(data), os.path.basename(name)
@@ -156,10 +180,11 @@ def _read_xml(data: bytes, source_name: str, tag: str) -> EcgRecord:
     if reader is None or (reader is read_hl7_aecg and tag != f"{{{HL7_NAMESPACE}}}AnnotatedECG"):
         raise EcgReadError(
             source_name or None,
-            f"XML root element <{tag}> is not a supported ECG format "
-            f"(expected AnnotatedECG in {HL7_NAMESPACE}, RestingECG or restingecgdata)",
+            f"XML root element <{tag}> is not a supported ECG format (expected AnnotatedECG in {HL7_NAMESPACE}, "
+            f"RestingECG, CardiologyXML, restingecgdata or ECG); supported: {', '.join(READ_FORMATS)}",
         )
-    return reader(data, name=source_name)
+    record = reader(data, name=source_name)
+    return record if record.source_format else record.replace(source_format=_XML_FORMAT_NAMES[reader])
 
 
 def _header_beside_signal(path: Path) -> Path:
@@ -182,7 +207,7 @@ def _looks_like_wfdb_header(data: bytes) -> bool:
 
 def _signal_file_names(header: bytes) -> list[str]:
     """File names in the signal lines of a WFDB header (best effort; the reader validates)."""
-    lines = [line.split() for line in header.decode("ascii", "replace").splitlines()]
+    lines = [line.split() for line in header[:MAX_HEADER_BYTES].decode("ascii", "replace").splitlines()]
     body = [fields for fields in lines if fields and not fields[0].startswith("#")]
     return list(dict.fromkeys(fields[0] for fields in body[1:]))
 
@@ -224,4 +249,28 @@ def _starts_like_ecg(path: Path) -> bool:
             start = handle.read(4096)
     except OSError:
         return False
-    return _looks_like_dicom(start) or _looks_like_wfdb_header(start)
+    return _looks_like_dicom(start) or _looks_like_wfdb_header(start) or looks_like_scp(start)
+
+
+def record_files(path: str | os.PathLike[str]) -> tuple[Path, ...]:
+    """The files one case at ``path`` is read from: the file itself, and for a WFDB header its signal files.
+
+    A case is a record, not a file: a WFDB record is its ``.hea`` plus the ``.mat``/``.dat``
+    files it names, read from beside it. Used to tell when a case changed on disk (any of
+    its files' size or modification time). Signal files that do not exist are left out
+    (reading the record then fails with a clear message).
+    """
+    path = _header_beside_signal(Path(path))
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(4096)
+    except OSError:
+        return (path,)
+    if not _looks_like_wfdb_header(start):
+        return (path,)
+    try:
+        header = path.read_bytes()[:1 << 20]
+    except OSError:
+        return (path,)
+    signals = [path.parent / name for name in _signal_file_names(header) if os.path.basename(name) == name]
+    return (path, *(signal for signal in signals if signal.is_file()))

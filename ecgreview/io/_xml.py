@@ -1,8 +1,10 @@
 """Helpers shared by the XML ECG readers (HL7 aECG, GE MUSE, Philips Sierra).
 
 XML from outside is untrusted: it is parsed with ``defusedxml``, which refuses
-entity declarations (billion laughs) and external entities (XXE). Namespaces are
-stripped after parsing, so readers use plain local names in their paths.
+entity declarations (billion laughs) and external entities (XXE), and parsing
+stops at :data:`~ecgreview.io._limits.MAX_XML_ELEMENTS` elements (millions of tiny
+elements cost far more memory than the file). Namespaces are stripped after
+parsing, so readers use plain local names in their paths.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Mapping
 from datetime import datetime
@@ -19,16 +22,13 @@ import defusedxml.ElementTree as SafeElementTree
 import numpy as np
 
 from ecgreview.errors import EcgReadError
-from ecgreview.io.leads import standard_leads
+from ecgreview.io._limits import MAX_XML_ELEMENTS, check_signal_shape
+from ecgreview.io.leads import millivolts_per_unit, standard_leads
 from ecgreview.record import Measurement, Waveform
 
 __all__: list[str] = []
 
-#: Amplitude units as written by the XML formats (lower case) -> millivolts per unit.
-_UNIT_TO_MV: dict[str, float] = {
-    "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "microvolts": 1e-3, "microvolt": 1e-3,
-    "mv": 1.0, "millivolts": 1.0, "millivolt": 1.0, "v": 1e3, "volts": 1e3, "nv": 1e-6,
-}
+_WHITESPACE = re.compile(r"\s+")
 
 
 def _root_tag(data: bytes, source: str | None) -> str | None:
@@ -65,14 +65,24 @@ def _parse_xml(data: bytes, source: str | None, format_name: str) -> ElementTree
     ------
     EcgReadError
         If the XML is malformed or truncated (the message gives line and column),
-        or declares entities (refused as untrusted).
+        declares entities (refused as untrusted), or holds more than
+        :data:`~ecgreview.io._limits.MAX_XML_ELEMENTS` elements.
     """
+    root = None
     try:
-        root = SafeElementTree.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+        events = SafeElementTree.iterparse(
+            io.BytesIO(data), events=("start",), forbid_dtd=False, forbid_entities=True, forbid_external=True)
+        for count, (_, element) in enumerate(events, 1):
+            if count > MAX_XML_ELEMENTS:
+                raise EcgReadError(source, f"{format_name} XML holds more than {MAX_XML_ELEMENTS:,} elements "
+                                           "(the limit for one file)")
+            root = element if root is None else root
     except ElementTree.ParseError as exc:
         raise EcgReadError(source, f"malformed or truncated {format_name} XML ({exc})") from exc
     except defusedxml.DefusedXmlException as exc:
         raise EcgReadError(source, f"{format_name} XML refused: it declares entities ({exc})") from exc
+    if root is None:
+        raise EcgReadError(source, f"malformed or truncated {format_name} XML (no root element)")
     for element in root.iter():
         if isinstance(element.tag, str):
             element.tag = _local_name(element.tag)
@@ -88,6 +98,12 @@ def _text(element: ElementTree.Element | None, path: str = ".") -> str:
     return "" if found is None or found.text is None else " ".join(found.text.split())
 
 
+def _compact_text(element: ElementTree.Element | None, path: str = ".") -> str:
+    """The text at ``path`` with all whitespace removed (base64 payloads), without splitting it into words."""
+    found = None if element is None else element.find(path)
+    return "" if found is None or found.text is None else _WHITESPACE.sub("", found.text)
+
+
 def _number(text: object) -> float | None:
     """``text`` as a finite float, or None."""
     try:
@@ -99,7 +115,7 @@ def _number(text: object) -> float | None:
 
 def _mv_per_unit(unit: str, where: str, source: str | None) -> float:
     """Millivolts per amplitude unit (``uV``, ``MICROVOLTS``, ``mV`` …)."""
-    factor = _UNIT_TO_MV.get(unit.strip().lower())
+    factor = millivolts_per_unit(unit)
     if factor is None:
         raise EcgReadError(source, f"{where}: unsupported amplitude unit '{unit}' (expected uV or mV)")
     return factor
@@ -141,6 +157,7 @@ def _waveform(
     if len(set(lengths.values())) > 1:
         described = ", ".join(f"{name} {count}" for name, count in lengths.items())
         raise EcgReadError(source, f"{where}: leads have different sample counts ({described})")
+    check_signal_shape(source, max(lengths.values()), len(lengths), sampling_rate_hz, where=where)
     signal_mv = np.stack([np.asarray(signal, dtype=np.float64) for signal in leads_mv.values()], axis=1)
     signal_mv, names, derived = standard_leads(signal_mv, tuple(leads_mv), source=source)
     return Waveform(signal_mv, sampling_rate_hz, names), derived

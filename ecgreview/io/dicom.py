@@ -1,8 +1,12 @@
 """Read DICOM 12-lead and General ECG waveforms into an :class:`EcgRecord`.
 
-Supported: 12-lead ECG Waveform Storage (1.2.840.10008.5.1.4.1.1.9.1.1) and
-General ECG Waveform Storage (1.2.840.10008.5.1.4.1.1.9.1.2), 16-bit ``SS`` or
-8-bit ``SB`` samples, in any uncompressed transfer syntax pydicom reads.
+Supported: 12-lead ECG Waveform Storage (1.2.840.10008.5.1.4.1.1.9.1.1),
+General ECG Waveform Storage (1.2.840.10008.5.1.4.1.1.9.1.2), and Hemodynamic
+Waveform Storage (1.2.840.10008.5.1.4.1.1.9.2.1) when its Modality is ``ECG`` and
+it carries the ECG leads (some devices, e.g. GE MAC, store resting 12-leads so;
+the record's ``source_format`` then says so). 16-bit ``SS`` or 8-bit ``SB``
+samples, in any uncompressed transfer syntax pydicom reads. Channels that are
+not standard leads (pressures, respiration) are ignored.
 
 Only PatientID (the pseudonym) is taken from the patient module: names, birth
 dates and other IDs are never copied onto the record.
@@ -23,8 +27,9 @@ from pydicom.valuerep import DA, DT, TM
 
 from ecgreview.errors import EcgReadError
 from ecgreview.io._dicom_annotations import _number, _read_annotations, _text
+from ecgreview.io._limits import check_signal_shape
 from ecgreview.io._source import _load_source
-from ecgreview.io.leads import normalize_lead_name, standard_leads
+from ecgreview.io.leads import millivolts_per_unit, normalize_lead_name, standard_leads
 from ecgreview.record import EcgRecord, Waveform
 
 # pydicom's reading-validation warnings quote element values verbatim (a malformed
@@ -39,15 +44,11 @@ SOP_CLASSES: dict[str, str] = {
     "1.2.840.10008.5.1.4.1.1.9.1.1": "12-lead ECG Waveform Storage",
     "1.2.840.10008.5.1.4.1.1.9.1.2": "General ECG Waveform Storage",
 }
+#: Hemodynamic Waveform Storage: read only with Modality ECG (it usually holds pressures).
+HEMODYNAMIC_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.9.2.1"
 
 #: Waveform Sample Interpretation -> (Waveform Bits Allocated, numpy type code).
 _SAMPLE_TYPES: dict[str, tuple[int, str]] = {"SS": (16, "i2"), "SB": (8, "i1")}
-
-#: Channel Sensitivity units (UCUM code, else lower-case code meaning) -> mV.
-_UNIT_TO_MV: dict[str, float] = {
-    "nV": 1e-6, "uV": 1e-3, "µV": 1e-3, "mV": 1.0, "V": 1e3,
-    "nanovolt": 1e-6, "microvolt": 1e-3, "millivolt": 1.0, "volt": 1e3,
-}
 
 _CALIBRATION_ELEMENTS = {
     "ChannelSensitivity": "Channel Sensitivity (003A,0210)",
@@ -116,7 +117,7 @@ def _parse_dataset(data: bytes, source: str | None) -> Dataset:
 
 def _build_record(dataset: Dataset, data: bytes, source_name: str) -> EcgRecord:
     source = source_name or None
-    _check_sop_class(dataset, source)
+    source_format = _check_sop_class(dataset, source)
     groups = _waveform_groups(dataset, source)
     rhythm_index = _rhythm_group_index(groups, source)
     little_endian = dataset.original_encoding[1] is not False
@@ -141,13 +142,24 @@ def _build_record(dataset: Dataset, data: bytes, source_name: str) -> EcgRecord:
         measurements=measurements,
         derived_leads=derived,
         median_beats=median,
+        source_format=source_format,
     )
 
 
-def _check_sop_class(dataset: Dataset, source: str | None) -> None:
+def _check_sop_class(dataset: Dataset, source: str | None) -> str:
+    """The format to show (``"DICOM <SOP class title>"``); EcgReadError for a class we do not read."""
     uid = _text(dataset, "SOPClassUID")
     if uid in SOP_CLASSES:
-        return
+        return f"DICOM {SOP_CLASSES[uid]}"
+    if uid == HEMODYNAMIC_SOP_CLASS:
+        modality = _text(dataset, "Modality")
+        if modality.upper() == "ECG":
+            return "DICOM Hemodynamic Waveform Storage (Modality ECG)"
+        raise EcgReadError(
+            source,
+            f"Hemodynamic Waveform Storage ({uid}) with Modality (0008,0060) {modality or 'absent'}: "
+            "pressure waveforms, not an ECG; only Modality ECG is read",
+        )
     described = uid or "absent"
     if uid and UID(uid).name != uid:
         described += f" ({UID(uid).name})"
@@ -179,7 +191,13 @@ def _rhythm_group_index(groups: list[Dataset], source: str | None) -> int:
     candidates = [index for index, text in enumerate(labels) if "MEDIAN" not in text]
     if not candidates:
         raise EcgReadError(source, "Waveform Sequence (5400,0100) has median beats but no rhythm multiplex group")
-    return max(candidates, key=lambda index: _duration_s(groups[index]))
+    with_leads = [index for index in candidates if _lead_channel_count(groups[index]) >= 2]
+    return max(with_leads or candidates, key=lambda index: _duration_s(groups[index]))
+
+
+def _lead_channel_count(group: Dataset) -> int:
+    """How many channels of ``group`` are standard ECG leads (a hemodynamic group may hold none)."""
+    return sum(_channel_lead(channel) is not None for channel in group.get("ChannelDefinitionSequence") or [])
 
 
 def _duration_s(group: Dataset) -> float:
@@ -287,6 +305,7 @@ def _raw_samples(
             f"({channel_count} channels × {sample_count} samples × {dtype.itemsize} bytes); "
             "the file may be truncated",
         )
+    check_signal_shape(source, sample_count, channel_count, _number(group.get("SamplingFrequency")), where=where)
     samples = np.frombuffer(data, dtype=dtype, count=sample_count * channel_count).reshape(sample_count, channel_count)
     values = samples.astype(np.float64)
     padding = _padding_value(group, dtype)
@@ -316,7 +335,12 @@ def _channel_calibration(channel: Dataset, where: str, source: str | None) -> tu
     the Channel Sensitivity Units Sequence": it is in µV/mV, not in sample units,
     so it is added after scaling (the fix of pydicom issue #1667):
     value = (sample × sensitivity × correction + baseline) × (mV per unit).
+    A channel that is not a standard lead (a pressure, say) is not calibrated:
+    ``(None, nan, 0.0)``, and it is dropped.
     """
+    lead = _channel_lead(channel)
+    if lead is None:
+        return None, float("nan"), 0.0
     if channel.get("ChannelSensitivity") in (None, ""):
         raise EcgReadError(
             source, f"{where}: no Channel Sensitivity (003A,0210); samples in arbitrary units cannot be converted to mV"
@@ -325,7 +349,7 @@ def _channel_calibration(channel: Dataset, where: str, source: str | None) -> tu
     correction = _calibration_value(channel, "ChannelSensitivityCorrectionFactor", 1.0, where, source, nonzero=True)
     baseline = _calibration_value(channel, "ChannelBaseline", 0.0, where, source, nonzero=False)
     mv_per_unit = _mv_per_unit(channel, where, source)
-    return _channel_lead(channel), sensitivity * correction * mv_per_unit, baseline * mv_per_unit
+    return lead, sensitivity * correction * mv_per_unit, baseline * mv_per_unit
 
 
 def _calibration_value(
@@ -357,9 +381,10 @@ def _mv_per_unit(channel: Dataset, where: str, source: str | None) -> float:
     if not units:
         raise EcgReadError(source, f"{where}: no Channel Sensitivity Units Sequence (003A,0211)")
     code, meaning = _text(units[0], "CodeValue"), _text(units[0], "CodeMeaning")
-    for key in (code, meaning.lower()):
-        if key in _UNIT_TO_MV:
-            return _UNIT_TO_MV[key]
+    for key in (code, meaning):  # the UCUM code, else the code meaning
+        factor = millivolts_per_unit(key)
+        if factor is not None:
+            return factor
     unit = code or meaning
     raise EcgReadError(source, f"{where}: unsupported Channel Sensitivity units '{unit}' (expected uV, mV or V)")
 

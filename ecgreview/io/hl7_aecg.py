@@ -10,13 +10,16 @@ measurements. Only the trial subject id is copied (as the pseudonym), never a na
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 from datetime import datetime
 import xml.etree.ElementTree as ElementTree
 
 import numpy as np
 
 from ecgreview.errors import EcgReadError
+from ecgreview.io._limits import MAX_SAMPLES_PER_LEAD
 from ecgreview.io._source import _load_source
 from ecgreview.io._xml import _datetime, _measurements, _mv_per_unit, _number, _parse_xml, _sha256, _statements, _text, _waveform
 from ecgreview.io.leads import normalize_lead_name
@@ -36,6 +39,7 @@ _MEASUREMENT_CODES: dict[str, tuple[str, str]] = {
 }
 _TIME_UNITS_S: dict[str, float] = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 _TIME_FORMATS = ("%Y%m%d%H%M%S.%f", "%Y%m%d%H%M%S", "%Y%m%d%H%M", "%Y%m%d")
+_TOKEN = re.compile(r"\S+")
 
 
 def read_hl7_aecg(path_or_bytes: str | os.PathLike[str] | bytes, *, name: str | None = None) -> EcgRecord:
@@ -139,6 +143,9 @@ def _lead_mv(value: ElementTree.Element, where: str, source: str | None) -> np.n
     origin_value = 0.0 if origin is None else _number(origin.get("value"))
     if scale_value is None or scale_value == 0 or origin_value is None:
         raise EcgReadError(source, f"{where}: scale {scale.get('value')!r} must be a non-zero number and origin a number")
+    if _more_digits_than(digits.text, MAX_SAMPLES_PER_LEAD):
+        raise EcgReadError(source, f"{where}: digits hold more than {MAX_SAMPLES_PER_LEAD:,} samples, over the "
+                                   "per-lead limit (10 min at 1 kHz)")
     try:
         samples = np.array(digits.text.split(), dtype=np.float64)
     except ValueError as exc:
@@ -146,6 +153,17 @@ def _lead_mv(value: ElementTree.Element, where: str, source: str | None) -> np.n
     scale_mv = scale_value * _mv_per_unit(scale.get("unit", "uV"), where, source)
     origin_mv = origin_value * (_mv_per_unit(origin.get("unit", "uV"), where, source) if origin is not None else 1.0)
     return origin_mv + scale_mv * samples
+
+
+def _more_digits_than(text: str, limit: int) -> bool:
+    """Whether ``text`` holds more than ``limit`` whitespace-separated digits (counting stops there).
+
+    Checked before the text is split, so that a giant list is refused without
+    allocating one string per digit.
+    """
+    if (len(text) + 1) // 2 <= limit:  # a digit and a separator per sample at least
+        return False
+    return sum(1 for _ in itertools.islice(_TOKEN.finditer(text), limit + 1)) > limit
 
 
 def _annotations(series: ElementTree.Element) -> list[ElementTree.Element]:

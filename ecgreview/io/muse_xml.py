@@ -20,8 +20,11 @@ from datetime import datetime
 import numpy as np
 
 from ecgreview.errors import EcgReadError
+from ecgreview.io._limits import MAX_SAMPLES_PER_LEAD, check_base64_length, check_signal_shape
 from ecgreview.io._source import _load_source
-from ecgreview.io._xml import _datetime, _measurements, _mv_per_unit, _number, _parse_xml, _sha256, _statements, _text, _waveform
+from ecgreview.io._xml import (
+    _compact_text, _datetime, _measurements, _mv_per_unit, _number, _parse_xml, _sha256, _statements, _text, _waveform,
+)
 from ecgreview.io.leads import normalize_lead_name
 from ecgreview.record import EcgRecord, Measurement, Waveform
 
@@ -111,12 +114,17 @@ def _lead_mv(lead_data: ElementTree.Element, where: str, source: str | None) -> 
     """One lead's samples in mV: base64 int16 little endian × units per bit."""
     if (_text(lead_data, "LeadSampleSize") or "2") != "2":
         raise EcgReadError(source, f"{where}: unsupported LeadSampleSize {_text(lead_data, 'LeadSampleSize')} (expected 2)")
-    encoded = "".join((_text(lead_data, "WaveFormData")).split())
+    count = _number(_text(lead_data, "LeadSampleCountTotal"))
+    if count is not None and count < 1:
+        raise EcgReadError(source, f"{where}: LeadSampleCountTotal {count:g} is not a positive number of samples")
+    if count is not None:
+        check_signal_shape(source, int(count), 1, None, where=where)
+    encoded = _compact_text(lead_data, "WaveFormData")
+    check_base64_length(source, where, len(encoded), 2 * MAX_SAMPLES_PER_LEAD)
     try:
         raw = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise EcgReadError(source, f"{where}: WaveFormData is not valid base64 ({exc})") from exc
-    count = _number(_text(lead_data, "LeadSampleCountTotal"))
     expected = None if count is None else int(count) * 2
     if not raw or len(raw) % 2 or (expected is not None and len(raw) < expected):
         raise EcgReadError(

@@ -26,8 +26,11 @@ from datetime import datetime
 import numpy as np
 
 from ecgreview.errors import EcgReadError
+from ecgreview.io._limits import MAX_SAMPLES_PER_LEAD, check_base64_length, check_signal_shape
 from ecgreview.io._source import _load_source
-from ecgreview.io._xml import _datetime, _measurements, _number, _parse_xml, _sha256, _statements, _text, _waveform
+from ecgreview.io._xml import (
+    _compact_text, _datetime, _measurements, _number, _parse_xml, _sha256, _statements, _text, _waveform,
+)
 from ecgreview.io.leads import normalize_lead_name
 from ecgreview.record import EcgRecord, Measurement, Waveform
 
@@ -110,8 +113,14 @@ def _read_rhythm(parsed: ElementTree.Element, source: str | None) -> tuple[Wavef
         raise EcgReadError(
             source, f"{where}: needs leadlabels, samplespersecond, durationperchannel and a positive resolution"
         )
+    if rate <= 0 or duration_ms <= 0:
+        raise EcgReadError(source, f"{where}: samplespersecond {rate:g} and durationperchannel {duration_ms:g} ms "
+                                   "must be positive")
     sample_count = int(round(duration_ms * rate / 1000))
-    raw = _base64(parsed.text or "", where, source)
+    check_signal_shape(source, sample_count, len(labels), rate, where=where)
+    plain_bytes = len(labels) * sample_count * 2
+    # XLI (LZW with 10-bit codes) may exceed the plain size on noise: allow twice it, plus the chunk headers.
+    raw = _base64(_compact_text(parsed), where, source, max_bytes=2 * plain_bytes + 64 * len(labels) + 4096)
     compression = parsed.get("compression") or parsed.get("compressmethod") or "Uncompressed"
     if compression.upper() == "XLI":
         leads = _reconstruct_limb_leads(_xli_decode(raw, len(labels), sample_count, source), labels)
@@ -128,9 +137,11 @@ def _read_rhythm(parsed: ElementTree.Element, source: str | None) -> tuple[Wavef
     return _waveform(named, rate, where, source)
 
 
-def _base64(text: str, where: str, source: str | None) -> bytes:
+def _base64(text: str, where: str, source: str | None, *, max_bytes: int) -> bytes:
+    """Decode base64 ``text`` (whitespace already removed) of at most ``max_bytes`` decoded bytes."""
+    check_base64_length(source, where, len(text), max_bytes)
     try:
-        return base64.b64decode("".join(text.split()), validate=True)
+        return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise EcgReadError(source, f"{where}: waveform data is not valid base64 ({exc})") from exc
 
@@ -154,7 +165,7 @@ def _xli_decode(raw: bytes, lead_count: int, sample_count: int, source: str | No
             raise EcgReadError(source, f"parsedwaveforms: XLI chunk {number} of {lead_count} is missing or truncated")
         first_value = int.from_bytes(header[6:8], "little", signed=True)
         offset += _XLI_CHUNK_HEADER_BYTES + size
-        samples = _xli_predict(_xli_unpack(_lzw_decode(chunk, number, source)), first_value)
+        samples = _xli_predict(_xli_unpack(_lzw_decode(chunk, number, source, 2 * sample_count)), first_value)
         if len(samples) < sample_count:
             raise EcgReadError(
                 source, f"parsedwaveforms: XLI chunk {number} holds {len(samples)} samples, expected {sample_count}"
@@ -163,10 +174,17 @@ def _xli_decode(raw: bytes, lead_count: int, sample_count: int, source: str | No
     return leads
 
 
-def _lzw_decode(chunk: bytes, number: int, source: str | None) -> bytes:
-    """LZW with fixed 10-bit codes, most significant bit first, no dictionary reset."""
-    bits = np.unpackbits(np.frombuffer(chunk, dtype=np.uint8))
-    usable = len(bits) - len(bits) % _XLI_CODE_BITS
+def _lzw_decode(chunk: bytes, number: int, source: str | None, max_bytes: int) -> bytes:
+    """LZW with fixed 10-bit codes, most significant bit first, no dictionary reset.
+
+    Decoding stops at ``max_bytes`` (two bytes per declared sample): a chunk that
+    inflates further holds more samples than the header declares, and is refused
+    before it costs more than the declared signal.
+    """
+    # Every code gives at least one byte, so max_bytes + 1 codes are all that can be used.
+    code_count = min(len(chunk) * 8 // _XLI_CODE_BITS, max_bytes + 1)
+    bits = np.unpackbits(np.frombuffer(chunk[:(code_count * _XLI_CODE_BITS + 7) // 8], dtype=np.uint8))
+    usable = code_count * _XLI_CODE_BITS
     codes = bits[:usable].reshape(-1, _XLI_CODE_BITS) @ (1 << np.arange(_XLI_CODE_BITS - 1, -1, -1))
     max_code = (1 << _XLI_CODE_BITS) - 2
     table = [bytes([value]) for value in range(256)]
@@ -184,6 +202,9 @@ def _lzw_decode(chunk: bytes, number: int, source: str | None) -> bytes:
             table.append(previous + entry[:1])
         output += entry
         previous = entry
+        if len(output) > max_bytes:
+            raise EcgReadError(source, f"parsedwaveforms: XLI chunk {number} inflates beyond the declared "
+                                       f"{max_bytes // 2:,} samples per lead (durationperchannel × samplespersecond)")
     return bytes(output)
 
 
@@ -235,7 +256,8 @@ def _read_repbeats(repbeats: ElementTree.Element | None, source: str | None) -> 
     leads = {}
     for beat in repbeats.findall("repbeat"):
         lead = normalize_lead_name(beat.get("leadname"))
-        raw = _base64(_text(beat, "waveform"), f"repbeat {beat.get('leadname')}", source)
+        raw = _base64(_compact_text(beat, "waveform"), f"repbeat {beat.get('leadname')}", source,
+                      max_bytes=2 * MAX_SAMPLES_PER_LEAD)
         if lead is not None and raw:
             samples = np.frombuffer(raw[: len(raw) - len(raw) % 2], dtype="<i2")
             leads[lead] = np.where(samples == _REPBEAT_PADDING, np.nan, samples * resolution_uv / 1000.0)

@@ -17,7 +17,6 @@ Reference diagnoses come from the ``#Dx:`` SNOMED-CT codes; ``#Age`` and
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import re
 import tempfile
@@ -30,8 +29,9 @@ from datetime import datetime
 import numpy as np
 
 from ecgreview.errors import EcgReadError
-from ecgreview.io._source import _load_source
-from ecgreview.io.leads import normalize_lead_name, standard_leads
+from ecgreview.io._limits import MAX_HEADER_BYTES, check_file_size, check_signal_shape, read_zip_files
+from ecgreview.io._source import _load_source, _read_path
+from ecgreview.io.leads import millivolts_per_unit, normalize_lead_name, standard_leads
 from ecgreview.record import CLASSES, EcgRecord
 
 __all__ = ["SNOMED_CODES", "read_wfdb_ecg", "read_wfdb_files", "reference_labels_from_codes"]
@@ -46,9 +46,6 @@ SNOMED_CODES: dict[str, tuple[str, ...]] = {
     "ST": ("427084000",),
 }
 
-#: Physical units of a signal (lower case) -> millivolts per unit.
-_UNIT_TO_MV: dict[str, float] = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
-
 _HEADER_SUFFIX = ".hea"
 _ZIP_MAGIC = b"PK\x03\x04"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$")
@@ -58,9 +55,6 @@ _RECORD_LINE = re.compile(
 )
 _GAIN_FIELD = re.compile(r"^(?P<gain>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(?:\((?P<baseline>[+-]?\d+)\))?(?:/(?P<units>\S+))?$")
 _DATE_FORMATS = ("%H:%M:%S %d/%m/%Y", "%H:%M:%S.%f %d/%m/%Y", "%d-%b-%Y %H:%M:%S", "%H:%M:%S %d-%b-%Y")
-#: Bounds on a zip upload, against zip bombs: entries, and total uncompressed bytes.
-_ZIP_MAX_ENTRIES = 64
-_ZIP_MAX_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -173,37 +167,42 @@ def _files_beside(header_path: str, header_name: str, header_data: bytes) -> dic
     for file_name in _parse_header(header_name, header_data).signal_files:
         path = os.path.join(folder, file_name)
         if os.path.isfile(path):
-            with open(path, "rb") as handle:
-                files[file_name] = handle.read()
+            files[file_name] = _read_path(path, file_name)
     return files
 
 
 def _files_from_zip(data: bytes, source_name: str) -> tuple[str, bytes, dict[str, bytes]]:
-    """The header's name and bytes, and the other files of a zip, by basename."""
+    """The header's name and bytes, and the other files of a zip, by basename (inflated within the limits).
+
+    The header is inflated and checked first, so that a header declaring hours of
+    samples is refused before any signal file is inflated.
+    """
     source = source_name or None
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        entries = [
-            info for info in archive.infolist()
-            if not info.is_dir() and not info.filename.startswith("__MACOSX/")
-            and not os.path.basename(info.filename).startswith(".")
-        ]
-        if len(entries) > _ZIP_MAX_ENTRIES or sum(info.file_size for info in entries) > _ZIP_MAX_BYTES:
-            raise EcgReadError(source, f"zip too large (over {_ZIP_MAX_ENTRIES} files or {_ZIP_MAX_BYTES >> 20} MiB)")
-        files = {os.path.basename(info.filename): archive.read(info) for info in entries}
-    except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as exc:
-        raise EcgReadError(source, f"corrupt or unreadable zip ({exc})") from exc
-    headers = sorted(file_name for file_name in files if file_name.lower().endswith(_HEADER_SUFFIX))
+    headers = read_zip_files(data, source, keep=lambda info: _is_record_file(info) and _is_header(info.filename))
     if len(headers) != 1:
-        found = "no WFDB header (.hea)" if not headers else f"{len(headers)} WFDB headers ({', '.join(headers)})"
+        names = sorted(headers)
+        found = "no WFDB header (.hea)" if not names else f"{len(names)} WFDB headers ({', '.join(names)})"
         raise EcgReadError(source, f"zip holds {found}; expected one record: NAME.hea and its signal files")
-    header_data = files.pop(headers[0])
-    return headers[0], header_data, files
+    [(header_name, header_data)] = headers.items()
+    _parse_header(header_name, header_data)
+    files = read_zip_files(data, source, keep=lambda info: _is_record_file(info) and not _is_header(info.filename))
+    return header_name, header_data, files
+
+
+def _is_record_file(info: zipfile.ZipInfo) -> bool:
+    """A zip entry that may belong to the record: no folder, macOS resource fork or hidden file."""
+    return (not info.is_dir() and not info.filename.startswith("__MACOSX/")
+            and not os.path.basename(info.filename).startswith("."))
+
+
+def _is_header(file_name: str) -> bool:
+    return file_name.lower().endswith(_HEADER_SUFFIX)
 
 
 def _parse_header(header_name: str, data: bytes) -> _Header:
     """Validate the header text: record line, one line per signal, gains and units."""
     source = header_name or None
+    check_file_size(source, len(data), limit_bytes=MAX_HEADER_BYTES, what="WFDB header")
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError as exc:
@@ -221,6 +220,7 @@ def _parse_header(header_name: str, data: bytes) -> _Header:
     rate = float(match.group("rate"))
     if signal_count < 1 or sample_count < 1 or not np.isfinite(rate) or rate <= 0:
         raise EcgReadError(source, f"record line '{body[0]}' declares no signal, no sample or no valid rate")
+    check_signal_shape(source, sample_count, signal_count, rate, where="WFDB header")
     if len(body) < signal_count + 1:
         raise EcgReadError(source, f"header declares {signal_count} signals but has {len(body) - 1} signal lines")
     signal_lines = [line.split() for line in body[1:signal_count + 1]]
@@ -266,10 +266,10 @@ def _signal_line(fields: list[str], number: int, source: str | None) -> tuple[st
     value = float(gain.group("gain")) if gain else float("nan")
     if not gain or not np.isfinite(value) or value <= 0:
         raise EcgReadError(source, f"{where}: ADC gain '{fields[2]}' is not a positive number of units per mV")
-    units = (gain.group("units") or "mV").lower()
-    if units not in _UNIT_TO_MV:
+    mv_per_unit = millivolts_per_unit(gain.group("units") or "mV")
+    if mv_per_unit is None:
         raise EcgReadError(source, f"{where}: unsupported units '{gain.group('units')}' (expected mV, uV or V)")
-    return file_name, label, _UNIT_TO_MV[units]
+    return file_name, label, mv_per_unit
 
 
 def _parse_time(rest: str) -> datetime | None:

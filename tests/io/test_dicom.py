@@ -300,7 +300,7 @@ def _write_modified(tmp_path: Path, change: object, **options: object) -> Path:
 
 
 def test_unknown_content_is_not_supported(tmp_path: Path) -> None:
-    with pytest.raises(EcgReadError, match=r"^x\.bin: not a supported ECG file \(expected a DICOM waveform"):
+    with pytest.raises(EcgReadError, match=r"^x\.bin: not a supported ECG file \(format not recognised\); supported: DICOM ECG"):
         read_ecg(b"\x89PNG\r\n" + bytes(300), name="x.bin")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from ecgreview.errors import EcgReadError
 from ecgreview.io import list_case_files, read_ecg, read_ecg_files
+from ecgreview.record import LEAD_ORDER
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "ecgreview" / "data" / "demo_cases"
 
@@ -43,7 +45,7 @@ def test_mixed_upload_groups_wfdb_files(corpus_dir: Path) -> None:
 
 
 def test_unknown_format_is_a_clear_error() -> None:
-    with pytest.raises(EcgReadError, match=r"^x\.bin: not a supported ECG file .*WFDB header.*Philips Sierra XML"):
+    with pytest.raises(EcgReadError, match=r"^x\.bin: not a supported ECG file .*WFDB.*Philips Sierra XML.*Mortara ELI XML"):
         read_ecg(b"\x89PNG\r\n" + bytes(300), name="x.bin")
     with pytest.raises(EcgReadError, match=r"^notes\.txt: not a supported ECG file"):
         read_ecg(b"just some notes about the patient\n", name="notes.txt")
@@ -65,3 +67,40 @@ def test_bundled_wfdb_upload_reads_like_the_pair(corpus_dir):
     assert bundled.source_sha256 == direct.source_sha256
     assert (bundled.signal_mv == direct.signal_mv).all()
     assert bundle_files(files[:1]) == (files[0][1], "A0003.hea")
+
+
+#: Corpus files that cannot open, and why (documented in docs/formats.md).
+_CORPUS_UNREADABLE = {
+    "ecgtoolkit_Example_2008-09.dcm": r"truncated or corrupt DICOM file",
+    "E00015.hea": r"signal file E00015\.mat named in the header is missing",
+    "E00018.hea": r"signal file E00018\.mat named in the header is missing",
+    "E00793.hea": r"signal file E00793\.mat named in the header is missing",
+}
+
+
+def test_every_corpus_file_opens_or_fails_for_its_documented_reason(corpus_dir: Path) -> None:
+    from ecgreview.io import list_case_files
+
+    files = list_case_files(corpus_dir)
+    names = {path.name for path in files}
+    assert {"ecgtoolkit_Example.scp", *_CORPUS_UNREADABLE} <= names  # SCP is listed as a case now
+    opened = 0
+    for path in files:
+        if path.name in _CORPUS_UNREADABLE:
+            with pytest.raises(EcgReadError, match=rf"^{re.escape(path.name)}: .*{_CORPUS_UNREADABLE[path.name]}"):
+                read_ecg(path)
+            continue
+        record = read_ecg(path)
+        assert record.lead_names == LEAD_ORDER and record.signal_mv.shape[1] == 12, path.name
+        assert record.source_format, path.name
+        opened += 1
+    assert opened == len(files) - len(_CORPUS_UNREADABLE)
+
+
+def test_statements_command_over_the_corpus_reports_no_unmapped_rhythm_statement(corpus_dir: Path, capsys) -> None:
+    from ecgreview.cli import main
+
+    code = main(["statements", str(corpus_dir)])
+    output = capsys.readouterr().out
+    assert "0 unmapped: 0 rhythm/conduction" in output and code == 0
+    assert "窦性心律" in output and "RITMO SINUSALE" in output
