@@ -1,4 +1,4 @@
-"""PHI audit and de-identification of DICOM ECG files (DICOM PS3.15 Annex E).
+"""PHI audit and de-identification of DICOM ECG files (DICOM PS3.15 Annex E); PHI audit of XML ECGs.
 
 :func:`audit_dicom` lists the attributes of a file that the Basic Application Level
 Confidentiality Profile (PS3.15 Table E.1-1) would remove, empty or replace, plus
@@ -16,6 +16,9 @@ Annotation Sequence (0040,B020), action ``X`` in the profile, is kept, because i
 holds the device's interpretation statements and measurements that readers review.
 PatientID (0010,0020) is the pseudonym of a pseudonymized file and is kept
 (de-identification sets it to the given or a salted-hash pseudonym).
+
+:func:`audit_file` picks the audit by content: DICOM, or HL7 aECG / GE MUSE / Philips
+Sierra XML (:func:`ecgreview.security.phi.audit_xml`, the same findings and summary).
 """
 
 from __future__ import annotations
@@ -41,9 +44,10 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.tag import BaseTag
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
+from ecgreview._files import write_atomically
 from ecgreview.errors import EcgReadError, EcgReviewError
 
-__all__ = ["PhiAudit", "PhiFinding", "audit_dicom", "audit_main", "deidentify_dicom", "register_cli"]
+__all__ = ["PhiAudit", "PhiFinding", "audit_dicom", "audit_file", "audit_main", "deidentify_dicom", "register_cli"]
 
 #: Dummy values written for action ``D`` (and generic person names, dates and times), by VR.
 DUMMY_VALUES: dict[str, str] = {
@@ -94,6 +98,8 @@ class PhiFinding:
     location: str = ""
 
     def __str__(self) -> str:
+        if self.vr == "XML":  # an XML element or attribute (ecgreview.security.phi): the tag is its path
+            return f"{self.tag}: {self.category} (action {self.action})"
         where = f" in {self.location}" if self.location else ""
         return f"{self.tag} {self.keyword or 'private tag'} {self.vr}{where}: {self.category} (action {self.action})"
 
@@ -186,6 +192,42 @@ def audit_dicom(path_or_dataset: str | os.PathLike[str] | bytes | Dataset, *, na
     except Exception as exc:  # deferred parsing of a malformed element
         raise EcgReadError(source or None, f"malformed DICOM ({type(exc).__name__}: {exc})") from exc
     return PhiAudit(os.path.basename(source), tuple(findings), tuple(kept))
+
+
+def audit_file(path_or_bytes: str | os.PathLike[str] | bytes, name: str | None = None) -> PhiAudit:
+    """Audit a DICOM or XML ECG file (HL7 aECG, GE MUSE, Philips Sierra), chosen by content.
+
+    Parameters
+    ----------
+    path_or_bytes : str, os.PathLike or bytes
+        The file, or its bytes (an upload).
+    name : str, optional
+        File name of the bytes (its ``.dcm`` suffix is a hint for preamble-less DICOM).
+
+    Returns
+    -------
+    PhiAudit
+        As :func:`audit_dicom` or :func:`ecgreview.security.phi.audit_xml`; findings never hold values.
+
+    Raises
+    ------
+    EcgReadError
+        If the file is neither DICOM nor XML (WFDB, SCP-ECG: no PHI audit), or cannot be read.
+    """
+    from ecgreview.io import _looks_like_dicom
+    from ecgreview.io._source import _load_source
+    from ecgreview.io._xml import _root_tag
+    from ecgreview.security.phi import audit_xml
+
+    data, source_name = _load_source(path_or_bytes, name)
+    if _looks_like_dicom(data):
+        return audit_dicom(data, name=source_name)
+    if _root_tag(data, source_name or None) is not None:
+        return audit_xml(data, name=source_name)
+    if source_name.lower().endswith((".dcm", ".dicom")):
+        return audit_dicom(data, name=source_name)
+    raise EcgReadError(source_name or None, "no PHI audit for this format (DICOM and HL7 aECG, GE MUSE or "
+                                            "Philips Sierra XML only)")
 
 
 def _read(source: str | io.BytesIO, label: str) -> Dataset:
@@ -323,13 +365,12 @@ def _save(dataset: Dataset, dst: Path) -> None:
     fresh.MediaStorageSOPInstanceUID = dataset.get("SOPInstanceUID", generate_uid())
     fresh.TransferSyntaxUID = meta.get("TransferSyntaxUID") or ExplicitVRLittleEndian
     dataset.file_meta = fresh
-    temporary = dst.with_name(f".{dst.name}.{secrets.token_hex(4)}.tmp")
+    buffer = io.BytesIO()
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
-        dataset.save_as(temporary, enforce_file_format=True)
-        os.replace(temporary, dst)
+        dataset.save_as(buffer, enforce_file_format=True)
+        write_atomically(dst, buffer.getvalue())
     except Exception as exc:
-        temporary.unlink(missing_ok=True)
         raise EcgReadError(dst, f"cannot write the de-identified copy ({type(exc).__name__}: {exc})") from exc
 
 
@@ -346,7 +387,7 @@ def _expand(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[s
             found = list_case_files(path)
             files.extend(found)
             if not found:
-                problems.append(f"{path}: no DICOM files found")
+                problems.append(f"{path}: no ECG files found")
         elif path.is_file():
             files.append(path)
         else:
@@ -368,7 +409,7 @@ def audit_main(paths: Sequence[str | os.PathLike[str]], *, out: TextIO = sys.std
     code = 2 if problems else 0
     for path in files:
         try:
-            audit = audit_dicom(path)
+            audit = audit_file(path)
         except EcgReviewError as exc:
             print(f"{path}: unreadable: {exc.reason}", file=out)
             code = 2
@@ -398,8 +439,9 @@ def _deidentify_main(args: argparse.Namespace) -> int:
 
 def register_cli(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``audit PATH...`` and ``deidentify SRC DST`` subcommands to the ecgreview CLI."""
-    audit = subparsers.add_parser("audit", help="list PHI in DICOM files (PS3.15 Basic Profile); values never shown")
-    audit.add_argument("paths", nargs="+", metavar="PATH", help="DICOM files or folders (searched recursively)")
+    audit = subparsers.add_parser("audit", help="list PHI in DICOM (PS3.15 Basic Profile) and XML ECG files; "
+                                                "values never shown")
+    audit.add_argument("paths", nargs="+", metavar="PATH", help="DICOM or XML files, or folders (searched recursively)")
     audit.set_defaults(handler=lambda args: audit_main(args.paths))
     deidentify = subparsers.add_parser("deidentify", help="write a de-identified copy (file or folder) and audit it")
     deidentify.add_argument("src", metavar="SRC", help="DICOM file or folder")

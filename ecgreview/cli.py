@@ -66,7 +66,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _statements(args: argparse.Namespace) -> int:
     from ecgreview.io import list_case_files, read_ecg
-    from ecgreview.statements import count_statements, load_statement_table
+    from ecgreview.statements import count_statements, is_rhythm_or_conduction, load_statement_table
 
     table = load_statement_table(args.table)
     files: list[Path] = []
@@ -88,7 +88,11 @@ def _statements(args: argparse.Namespace) -> int:
     for statement, count, mapped_to in rows:
         print(f"{count:>6}  {mapped_to:<24}  {statement}")
     unmapped = [row for row in rows if row[2] == "unmapped"]
-    print(f"{len(rows)} distinct statements, {len(unmapped)} unmapped")
+    rhythm = [row for row in unmapped if is_rhythm_or_conduction(row[0])]
+    print(f"{len(rows)} distinct statements, {len(unmapped)} unmapped: {len(rhythm)} rhythm/conduction, "
+          f"{len(unmapped) - len(rhythm)} other (for the site's table)")
+    for statement, count, _ in rhythm:
+        print(f"unmapped rhythm/conduction statement ({count}x): {statement}")
     return 1 if unmapped else 0
 
 
@@ -162,10 +166,14 @@ def _parser() -> argparse.ArgumentParser:
     from ecgreview.audit import register_cli as register_audit
     from ecgreview.cohort_report import register_cli as register_evaluate
     from ecgreview.score import register_cli as register_score
+    from ecgreview.study.cli import register_cli as register_study
+    from ecgreview.study.padding import register_cli as register_padding
 
     register_score(commands)
     register_evaluate(commands)
     register_audit(commands)
+    register_study(commands)
+    register_padding(commands)
     return parser
 
 

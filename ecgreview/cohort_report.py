@@ -22,9 +22,11 @@ from plotly.subplots import make_subplots
 
 from ecgreview.cohort import _DECIDED, _KEYS, BUILT_IN, CONSENSUS, DNN, PUBLISHED, Cohort, _calls, load_cohort
 from ecgreview.compare import load_probabilities
+from ecgreview.consensus import calls_disagree
 from ecgreview.errors import EcgReviewError, ReviewStoreError, print_failure
 from ecgreview.evaluate import SCORE_NAMES, cohen_kappa, score_table
-from ecgreview.record import CLASSES, THRESHOLDS
+from ecgreview.record import CLASSES, dnn_calls
+from ecgreview.security.spreadsheet import write_csv
 from ecgreview.statements import map_statements
 
 __all__ = ["cohort_table", "discordant_cases", "evaluate_main", "format_table", "inter_reader_kappa",
@@ -34,13 +36,14 @@ _COUNT_COLUMNS = ("positives", "true_positives", "false_positives", "false_negat
 
 
 def _published_calls(cohort: Cohort, published: str | Path) -> pd.DataFrame:
-    """1.0/0.0 calls (``p > THRESHOLDS``) of a published-DNN CSV keyed by source_sha256 or case_pseudonym."""
+    """1.0/0.0 calls (:func:`~ecgreview.record.dnn_calls`, the paper's thresholds) of a published-DNN CSV keyed by
+    source_sha256 or case_pseudonym."""
     source = load_probabilities(published)
     keys = pd.read_csv(source.path, dtype=str, keep_default_na=False) if source.path.suffix.lower() == ".csv" else None
     key = next((k for k in _KEYS if keys is not None and k in keys.columns), None)
     if key is None:
         raise EcgReviewError(source.path, f"needs a {' or '.join(_KEYS)} column to match the reviewed cases")
-    calls = pd.DataFrame(source.probabilities > np.asarray(THRESHOLDS), columns=list(CLASSES), dtype=float)
+    calls = pd.DataFrame(dnn_calls(source.probabilities), columns=list(CLASSES), dtype=float)
     calls.index = keys[key].str.strip().str.lower() if key == "source_sha256" else keys[key].str.strip()
     lookup = cohort.cases.index if key == "source_sha256" else cohort.cases["case_pseudonym"]
     return calls[~calls.index.duplicated(keep="last")].reindex(lookup).set_axis(cohort.cases.index)
@@ -161,7 +164,7 @@ def discordant_cases(cohort: Cohort, *, link_base: str = "./") -> pd.DataFrame:
     reference, device, rows = cohort.reference, cohort.device_calls, []
     for name in CLASSES:
         opinions = pd.DataFrame({"dnn": cohort.dnn_calls[name], "device": device[name], "reference": reference[name]})
-        discordant = (opinions.nunique(axis=1) > 1) & (opinions.notna().sum(axis=1) >= 2)
+        discordant = calls_disagree(opinions.to_numpy(dtype=float))
         for sha256 in opinions.index[discordant]:
             dnn, built_in, truth = opinions.loc[sha256]
             wrong = [label for label, call in ((DNN, dnn), (BUILT_IN, built_in))
@@ -242,10 +245,10 @@ def _write_outputs(cohort: Cohort, table: pd.DataFrame, text: str, out_dir: Path
     """Write the tables and the figure; return the problems of the static (PNG/SVG) export."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "table1.txt").write_text(text, encoding="utf-8")
-    table.to_csv(out_dir / "table1.csv")
-    inter_reader_kappa(cohort).to_csv(out_dir / "kappa.csv", index=False)
-    discordant_cases(cohort).to_csv(out_dir / "discordant.csv", index=False)
-    unmapped_statements(cohort).to_csv(out_dir / "unmapped_statements.csv", index=False)
+    write_csv(table, out_dir / "table1.csv", index=True)  # every CSV through the one formula guard
+    write_csv(inter_reader_kappa(cohort), out_dir / "kappa.csv")
+    write_csv(discordant_cases(cohort), out_dir / "discordant.csv")
+    write_csv(unmapped_statements(cohort), out_dir / "unmapped_statements.csv")
     figure = probability_figure(cohort)
     figure.write_html(out_dir / "figure1.html", include_plotlyjs=True)
     try:
@@ -327,6 +330,9 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
                                             "plus source_sha256 or case_pseudonym)")
     parser.add_argument("--definite-only", action="store_true",
                         help="count only 'definite' device statements as positive (default: 'possible' too)")
-    parser.set_defaults(handler=lambda args: evaluate_main(
+    from ecgreview.study.cli import add_added_value_options, with_added_value
+
+    add_added_value_options(parser)
+    parser.set_defaults(handler=with_added_value(lambda args: evaluate_main(
         args.reviews, reference=args.reference, out_dir=args.out, published=args.published,
-        possible_counts_as_positive=not args.definite_only))
+        possible_counts_as_positive=not args.definite_only)))

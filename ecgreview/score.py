@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 
 from ecgreview.errors import EcgReviewError
-from ecgreview.record import CLASSES, THRESHOLDS
+from ecgreview.record import CLASSES, dnn_calls
 from ecgreview.model import BACKENDS
+from ecgreview.security.spreadsheet import guard_row, guard_text, unguard_row
 
 __all__ = ["ERROR_COLUMNS", "SCORE_COLUMNS", "ScoreSummary", "list_score_inputs", "register_cli", "score_ecgs"]
 
@@ -42,6 +43,8 @@ SCORE_COLUMNS: tuple[str, ...] = (
     ("source_name", "source_path", "source_sha256", "pseudonym", "acquisition_time")
     + tuple(f"prob_{name}" for name in CLASSES) + tuple(f"call_{name}" for name in CLASSES) + PROVENANCE_COLUMNS
 )
+#: Scoring columns written as numbers; every other cell is formula-guarded (ecgreview.security.spreadsheet).
+_NUMERIC_COLUMNS = frozenset(column for column in SCORE_COLUMNS if column.startswith(("prob_", "call_")))
 #: Columns of the errors CSV.
 ERROR_COLUMNS: tuple[str, ...] = ("source_path", "error")
 
@@ -114,14 +117,14 @@ def list_score_inputs(paths: str | os.PathLike[str] | Sequence[str | os.PathLike
     return items
 
 
-def _prepare(path: Path, source_path: str) -> _Prepared:
+def _prepare(path: Path, source_path: str, padding: str = "centre") -> _Prepared:
     """Read and preprocess one file; an unreadable file gives its error instead of raising."""
     from ecgreview.io import read_ecg
     from ecgreview.preprocess import preprocess_ecg
 
     try:
         record = read_ecg(path)
-        signal = preprocess_ecg(record)
+        signal = preprocess_ecg(record, padding=padding)  # type: ignore[arg-type]
     except EcgReviewError as exc:
         return _Prepared(source_path, error=exc.reason)
     except Exception as exc:  # a reader bug must not stop an archive run; it is reported per file
@@ -149,25 +152,26 @@ def _predict_chunk(model: Any, prepared: Sequence[_Prepared], done: frozenset[st
     if not todo:
         return _ChunkResult([], errors)
     probabilities = model.predict_probabilities(np.stack([item.signal for item in todo]), batch_size=len(todo))
-    thresholds = np.asarray(THRESHOLDS, dtype=probabilities.dtype)
+    calls = dnn_calls(probabilities)
     common = _provenance_values(model)
     rows = []
-    for item, row_probabilities in zip(todo, probabilities):
+    for item, row_probabilities, row_calls in zip(todo, probabilities, calls):
         row = dict(item.metadata)
         row.update({f"prob_{name}": repr(float(p)) for name, p in zip(CLASSES, row_probabilities)})
-        row.update({f"call_{name}": str(int(p > t)) for name, p, t in zip(CLASSES, row_probabilities, thresholds)})
+        row.update({f"call_{name}": str(int(call)) for name, call in zip(CLASSES, row_calls)})
         row.update(common)
         rows.append(row)
     return _ChunkResult(rows, errors)
 
 
-def _local_results(model: Any, chunks: list[Sequence[tuple[Path, str]]], done: frozenset[str]) -> Iterator[_ChunkResult]:
+def _local_results(model: Any, chunks: list[Sequence[tuple[Path, str]]], done: frozenset[str],
+                   padding: str = "centre") -> Iterator[_ChunkResult]:
     """Chunk results in order; the next chunk is read on threads while this one is predicted."""
     with ThreadPoolExecutor(max_workers=_READER_THREADS, thread_name_prefix="ecgreview-read") as pool:
-        pending = [[pool.submit(_prepare, path, name) for path, name in chunk] for chunk in chunks[:2]]
+        pending = [[pool.submit(_prepare, path, name, padding) for path, name in chunk] for chunk in chunks[:2]]
         for index in range(len(chunks)):
             if index + 2 < len(chunks):
-                pending.append([pool.submit(_prepare, path, name) for path, name in chunks[index + 2]])
+                pending.append([pool.submit(_prepare, path, name, padding) for path, name in chunks[index + 2]])
             yield _predict_chunk(model, [future.result() for future in pending[index]], done)
             pending[index] = []
 
@@ -202,14 +206,14 @@ def _worker_model(spec: tuple[str, str, str]) -> Any:
 
 
 def _score_chunk_on_worker(spec: tuple[str, str, str], chunk: list[tuple[Path, str]],
-                           done: frozenset[str]) -> _ChunkResult:
+                           done: frozenset[str], padding: str = "centre") -> _ChunkResult:
     """One chunk on a Dask worker: read, preprocess and predict it with the worker's model."""
     model = _worker_model(spec)
-    return _predict_chunk(model, [_prepare(path, name) for path, name in chunk], done)
+    return _predict_chunk(model, [_prepare(path, name, padding) for path, name in chunk], done)
 
 
 def _dask_results(model: Any, chunks: list[Sequence[tuple[Path, str]]], done: frozenset[str],
-                  scheduler_address: str | None) -> Iterator[_ChunkResult]:
+                  scheduler_address: str | None, padding: str = "centre") -> Iterator[_ChunkResult]:
     """Chunk results in input order, computed on a Dask cluster (a new local one without an address)."""
     try:
         from distributed import Client, LocalCluster
@@ -221,7 +225,7 @@ def _dask_results(model: Any, chunks: list[Sequence[tuple[Path, str]]], done: fr
         with Client(cluster if cluster is not None else scheduler_address) as client:
             shared_done = client.scatter([done], broadcast=True)[0]
             spec = _model_spec(model)
-            futures = [client.submit(_score_chunk_on_worker, spec, list(chunk), shared_done, pure=False)
+            futures = [client.submit(_score_chunk_on_worker, spec, list(chunk), shared_done, padding, pure=False)
                        for chunk in chunks]
             for index, future in enumerate(futures):
                 yield future.result()
@@ -244,7 +248,7 @@ def _open_table(path: Path, columns: Sequence[str]) -> tuple[io.TextIOWrapper, l
         if reader.fieldnames is not None and tuple(reader.fieldnames) != tuple(columns):
             raise EcgReviewError(path, f"not a scoring file of this version: header {reader.fieldnames}, "
                                        f"expected {list(columns)}; choose another --out")
-        rows = list(reader)
+        rows = [unguard_row(row) for row in reader]  # cells were formula-guarded when written
     path.parent.mkdir(parents=True, exist_ok=True)
     stream = path.open("a", encoding="utf-8", newline="")
     if stream.tell() == 0:
@@ -291,9 +295,10 @@ def _write_results(results: Iterable[_ChunkResult], chunk_sizes: list[int], out:
                 if row["source_sha256"] not in done:
                     done.add(row["source_sha256"])
                     new_rows.append(row)
-            rows_writer.writerows(new_rows)
+            rows_writer.writerows(guard_row(row, numeric_columns=_NUMERIC_COLUMNS) for row in new_rows)
             _sync(out)
-            errors_writer.writerows(sorted(set(result.errors) - known_errors, key=result.errors.index))
+            errors_writer.writerows([guard_text(cell) for cell in error]
+                                    for error in sorted(set(result.errors) - known_errors, key=result.errors.index))
             _sync(errors)
             known_errors.update(result.errors)
             files += size
@@ -310,7 +315,7 @@ def _write_results(results: Iterable[_ChunkResult], chunk_sizes: list[int], out:
 def score_ecgs(
     paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, model: Any, out_csv: str | os.PathLike[str],
     errors_csv: str | os.PathLike[str] | None = None, batch_size: int = 32, progress: bool = True,
-    engine: str = "local", scheduler_address: str | None = None,
+    engine: str = "local", scheduler_address: str | None = None, padding: str = "centre",
 ) -> ScoreSummary:
     """Score every ECG of ``paths`` into ``out_csv`` (appending; ECGs already there are skipped).
 
@@ -332,6 +337,9 @@ def score_ecgs(
         Score in this process, or on a Dask cluster.
     scheduler_address : str, optional
         The Dask scheduler (``tcp://host:8786``); default: a new local cluster of this machine's cores.
+    padding : {"centre", "end"}
+        Zero padding to 4096 samples (:func:`~ecgreview.preprocess.fit_length`); the output
+        does not record it, so keep one padding per output file.
 
     Returns
     -------
@@ -348,6 +356,10 @@ def score_ecgs(
         raise ValueError(f"engine must be one of {', '.join(_ENGINES)}, got {engine!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    from ecgreview.preprocess import PADDING_MODES
+
+    if padding not in PADDING_MODES:
+        raise ValueError(f"padding must be one of {', '.join(PADDING_MODES)}, got {padding!r}")
     started = time.perf_counter()
     out_csv = Path(out_csv)
     errors_path = Path(errors_csv) if errors_csv is not None else out_csv.with_name(f"{out_csv.stem}.errors.csv")
@@ -357,9 +369,9 @@ def score_ecgs(
     errors, previous_errors = _open_table(errors_path, ERROR_COLUMNS)
     done = {row["source_sha256"] for row in previous_rows}
     if engine == "dask":
-        results: Iterable[_ChunkResult] = _dask_results(model, chunks, frozenset(done), scheduler_address)
+        results: Iterable[_ChunkResult] = _dask_results(model, chunks, frozenset(done), scheduler_address, padding)
     else:
-        results = _local_results(model, chunks, frozenset(done))
+        results = _local_results(model, chunks, frozenset(done), padding)
     known_errors = {(row["source_path"], row["error"]) for row in previous_errors}
     scored, skipped, failed = _write_results(results, [len(chunk) for chunk in chunks], out, errors, done,
                                              known_errors, _Progress(len(items), progress))
@@ -382,7 +394,7 @@ def _score_main(args: Any) -> int:
     model = _load_for_cli(args)
     summary = score_ecgs(args.inputs, model=model, out_csv=args.out, errors_csv=args.errors,
                          batch_size=args.batch_size, progress=not args.no_progress, engine=args.engine,
-                         scheduler_address=args.scheduler)
+                         scheduler_address=args.scheduler, padding=args.padding)
     print(f"{summary.scored} scored, {summary.skipped} already scored, {summary.failed} failed "
           f"of {summary.files} files in {summary.elapsed_s:.1f} s ({summary.ecgs_per_s:.1f} ECG/s)\n"
           f"predictions: {summary.out_csv}" + (f"\nerrors: {summary.errors_csv}" if summary.failed else ""))
@@ -414,5 +426,7 @@ def register_cli(subparsers: Any) -> None:
     score.add_argument("--engine", choices=_ENGINES, default="local", help="local (default) or dask")
     score.add_argument("--scheduler", help="Dask scheduler address (default: a local cluster)")
     score.add_argument("--no-progress", action="store_true", help="no progress bar")
+    score.add_argument("--padding", choices=("centre", "end"), default="centre",
+                       help="zero padding to 4096 samples: centre (default, upstream) or end (the pilot)")
     score.set_defaults(handler=_score_main)
 

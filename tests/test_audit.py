@@ -180,3 +180,82 @@ def test_audit_of_uploaded_bytes_matches_the_file():
     from_bytes = audit_dicom(path.read_bytes(), name=path.name)
     assert from_bytes.findings == audit_dicom(path).findings
     assert from_bytes.source == path.name and from_bytes.status == "findings"
+
+
+# -- XML ECGs (ecgreview.security.phi) ---------------------------------------------------------------------------------
+
+XML_NAME, XML_FIRST_NAME, XML_BIRTH_DATE = "Mustermann", "Erika", "19640812"
+
+
+def _aecg(name: str = XML_NAME, birth: str = XML_BIRTH_DATE) -> bytes:
+    return (f'<AnnotatedECG xmlns="urn:hl7-org:v3"><componentOf><timepointEvent><componentOf><subjectAssignment>'
+            f'<subject><trialSubject><id root="1.2.3" extension="SUBJ-01"/><subjectDemographicPerson><name>{name}'
+            f'</name><birthTime value="{birth}"/></subjectDemographicPerson></trialSubject></subject>'
+            f"</subjectAssignment></componentOf></timepointEvent></componentOf></AnnotatedECG>").encode()
+
+
+def _muse(name: str = XML_NAME, birth: str = "08-12-1964") -> bytes:
+    return (f"<RestingECG><PatientDemographics><PatientID>CASE-7</PatientID><PatientLastName>{name}</PatientLastName>"
+            f"<PatientFirstName>{XML_FIRST_NAME}</PatientFirstName><DateofBirth>{birth}</DateofBirth>"
+            "</PatientDemographics></RestingECG>").encode()
+
+
+def _philips(name: str = XML_NAME, birth: str = "1964-08-12") -> bytes:
+    return (f'<restingecgdata><dataacquisition date="2024-03-05" time="14:30:15"/><patient><generalpatientdata>'
+            f"<patientid>CASE-7</patientid><name><lastname>{name}</lastname><firstname>{XML_FIRST_NAME}</firstname>"
+            f"</name><age><dateofbirth>{birth}</dateofbirth></age></generalpatientdata></patient>"
+            "</restingecgdata>").encode("utf-16")
+
+
+@pytest.mark.parametrize(("make", "name_path", "birth_path", "values"), [
+    (_aecg, "subjectDemographicPerson/name", "subjectDemographicPerson/birthTime", (XML_NAME, XML_BIRTH_DATE)),
+    (_muse, "PatientDemographics/PatientLastName", "PatientDemographics/DateofBirth", (XML_NAME, "08-12-1964")),
+    (_philips, "generalpatientdata/name/lastname", "generalpatientdata/age/dateofbirth", (XML_NAME, "1964-08-12")),
+])
+def test_xml_audit_names_the_elements_and_never_their_values(make, name_path, birth_path, values, tmp_path) -> None:
+    from ecgreview.audit import audit_file
+
+    path = tmp_path / "planted.xml"
+    path.write_bytes(make())
+    audit = audit_file(path.read_bytes(), "planted.xml")
+    found = {finding.category: finding.tag for finding in audit.findings
+             if finding.tag.endswith((name_path, birth_path))}
+    assert found["patient name"].endswith(name_path) and found["birth date"].endswith(birth_path)
+    assert audit.status == "findings" and audit.source == "planted.xml"
+    assert "birth date" in audit.summary() and "patient name" in audit.summary()
+    out = io.StringIO()
+    assert audit_main([path], out=out) == 1  # the CLI audits XML too
+    shown = "\n".join([out.getvalue(), audit.summary(), repr(audit), *map(str, audit.findings), *audit.kept])
+    for value in (*values, XML_FIRST_NAME, "SUBJ-01", "CASE-7"):
+        assert value not in shown
+    assert name_path in out.getvalue()
+    assert any("pseudonym" in kept for kept in audit.kept)  # the patient id is kept, as in DICOM
+
+
+def test_xml_without_identifying_values_is_clean() -> None:
+    from ecgreview.audit import audit_file
+
+    for data in (_aecg(name="", birth=""), _muse(name="", birth="").replace(b"Erika", b"")):
+        audit = audit_file(data, "empty.xml")
+        assert audit.status == "clean", [str(finding) for finding in audit.findings]
+        assert audit.summary() == "PHI audit: clean"
+
+
+def test_audit_file_dispatches_by_content(planted_file: Path) -> None:
+    from ecgreview.audit import audit_file
+
+    assert audit_file(planted_file.read_bytes(), "upload.bin").findings == audit_dicom(planted_file).findings
+    assert audit_file(planted_file).status == "findings"
+    with pytest.raises(EcgReadError, match="a.hea: no PHI audit for this format"):
+        audit_file(b"a 12 500 5000\n", "a.hea")
+    with pytest.raises(EcgReadError, match="declares entities"):
+        audit_file(b'<!DOCTYPE r [<!ENTITY e "x">]><RestingECG>&e;</RestingECG>', "bomb.xml")
+
+
+def test_real_xml_files_are_audited(corpus_dir: Path) -> None:
+    from ecgreview.audit import audit_file
+
+    for path in sorted((corpus_dir / "other").glob("*.xml")):
+        audit = audit_file(path)
+        assert audit.status == "findings" and "date or time" in audit.summary(), path
+        assert {"patient name", "birth date"} <= {finding.category for finding in audit.findings}, path

@@ -15,9 +15,9 @@ from ecgreview.errors import EcgReviewError
 from ecgreview.examples import demo_ecg_path
 from ecgreview.io import read_ecg
 from ecgreview.io.wfdb import read_wfdb_ecg
-from ecgreview.model import LoadedModel, build_model, calls_from_probabilities, load_model
+from ecgreview.model import LoadedModel, build_model, load_model
 from ecgreview.preprocess import preprocess_ecg
-from ecgreview.record import CLASSES
+from ecgreview.record import CLASSES, dnn_calls
 from ecgreview.score import ERROR_COLUMNS, SCORE_COLUMNS, register_cli, score_ecgs
 from tests.model_fixtures import random_weights, weight_specs_from_keras, write_keras224_hdf5
 
@@ -97,9 +97,9 @@ def test_probabilities_identical_to_model_and_close_to_single(scored, model, cas
     reference = model.predict_reference(batch)
     for other in (single, reference):
         assert np.abs(source.probabilities - other).max() <= 1e-5
-        assert np.array_equal(calls_from_probabilities(source.probabilities), calls_from_probabilities(other))
+        assert np.array_equal(dnn_calls(source.probabilities), dnn_calls(other))
     calls = np.array([[int(row[f"call_{name}"]) for name in CLASSES] for row in _rows(scored)], dtype=bool)
-    assert np.array_equal(calls, calls_from_probabilities(source.probabilities))
+    assert np.array_equal(calls, dnn_calls(source.probabilities))
 
 
 def test_second_run_appends_nothing(scored, model, case_folder):

@@ -1,0 +1,19 @@
+"""The added-value reader study: design, analysis, operating points, preprocessing sensitivity.
+
+* :mod:`ecgreview.study.design` — the study set-up: cases, readers, each reader's seeded
+  case order, an optional crossover with a wash-out, saved as JSON.
+* :mod:`ecgreview.study.added_value` — unaided vs aided reading against a reference:
+  scores with two-level bootstrap CIs, call changes (helpful vs automation bias),
+  confidence and reading time, the DNN and the device alone on the same cases.
+* :mod:`ecgreview.study.operating_points` — ROC and precision-recall curves of the DNN,
+  AUC, sensitivity/specificity at the paper's thresholds, the threshold for a target
+  sensitivity (shown, never applied).
+* :mod:`ecgreview.study.progress` — a reader's progress: done of total per session, the
+  next case and step, the wash-out.
+* :mod:`ecgreview.study.figures` — plotly figures of the above.
+* :mod:`ecgreview.study.padding` — how many DNN calls flip between centre and end padding.
+* :mod:`ecgreview.study.report` and :mod:`ecgreview.study.cli` — the text report, the files
+  and the CLI (``evaluate --added-value``, ``study create|show|list``, ``padding-report``).
+
+Nothing heavy is imported here: import the submodule you need.
+"""
