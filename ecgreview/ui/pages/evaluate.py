@@ -1,4 +1,8 @@
-"""The cohort-study page: Table 1, Figure 1, inter-reader kappa and discordant cases from review CSVs."""
+"""The cohort-study page: Table 1, Figure 1, inter-reader kappa and discordant cases from review CSVs.
+
+For clinicians only (readers, adjudicators, teachers; admin): it shows every reader's calls, so
+students, who must not see other readings, are told the page is not for them.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,14 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
+from ecgreview.auth import CLINICIAN_ROLES
 from ecgreview.cohort import CONSENSUS, Cohort, load_cohort
 from ecgreview.cohort_report import (cohort_table, discordant_cases, format_table, inter_reader_kappa,
                                      probability_figure, table_title, unmapped_statements)
 from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
-from ecgreview.ui import components
+from ecgreview.security.spreadsheet import csv_text
+from ecgreview.ui import components, identity
 
 REVIEW_UPLOADS = "evaluate_review_uploads"
 REFERENCE_KIND = "evaluate_reference_kind"
@@ -30,7 +36,7 @@ _DISCORDANT_ORDER = ("link", "case_pseudonym", "class", "dnn_probability", "dnn_
 def render() -> None:
     """Draw the page."""
     settings = components.page_settings("Cohort study")
-    if settings is None:
+    if settings is None or not identity.require(CLINICIAN_ROLES, "Cohort study"):
         return
     with st.sidebar:
         st.subheader("Reviews")
@@ -122,10 +128,10 @@ def _show(cohort: Cohort, table: pd.DataFrame) -> None:
     else:
         st.dataframe(unmapped, hide_index=True)
     columns = st.columns(5)
-    downloads = (("Table 1 (CSV)", table.to_csv(), "table1.csv", "text/csv"),
+    downloads = (("Table 1 (CSV)", csv_text(table, index=True), "table1.csv", "text/csv"),
                  ("Table 1 (text)", text, "table1.txt", "text/plain"),
-                 ("Discordant (CSV)", discordant.to_csv(index=False), "discordant.csv", "text/csv"),
-                 ("Kappa (CSV)", kappa.to_csv(index=False), "kappa.csv", "text/csv"),
+                 ("Discordant (CSV)", csv_text(discordant), "discordant.csv", "text/csv"),
+                 ("Kappa (CSV)", csv_text(kappa), "kappa.csv", "text/csv"),
                  ("Figure 1 (HTML)", lambda: figure.to_html(include_plotlyjs=True), "figure1.html", "text/html"))
     for column, (label, data, name, mime) in zip(columns, downloads):
         column.download_button(label, data, file_name=name, mime=mime, on_click="ignore")
