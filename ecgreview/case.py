@@ -7,14 +7,19 @@ holds what the review page shows and turns the reader's answers into a
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ecgreview.errors import EcgReadError
+from ecgreview.io import read_ecg, record_files
 from ecgreview.preprocess import preprocess_ecg
-from ecgreview.record import CLASSES, THRESHOLDS, EcgRecord
+from ecgreview.record import CLASSES, THRESHOLDS, EcgRecord, dnn_calls
 from ecgreview.reviews import Review
 from ecgreview.statements import DeviceInterpretation, StatementTable, map_statements
 
@@ -22,7 +27,76 @@ if TYPE_CHECKING:
     from ecgreview.model import LoadedModel
     from ecgreview.provenance import WeightsIdentity
 
-__all__ = ["CaseAnalysis", "analyse_case"]
+__all__ = ["CaseAnalysis", "CaseSource", "analyse_case"]
+
+
+@dataclass(frozen=True)
+class CaseSource:
+    """Where one case comes from: a path on the server, or an upload's bytes.
+
+    A case is a record, not a file: from a path, a multi-file record (a WFDB ``.hea``
+    with its ``.mat``/``.dat``) is read with the files beside it, exactly as the
+    worklist index read it. Every page opens a case through :meth:`read`.
+
+    Build one with :meth:`from_path` or :meth:`from_upload`.
+    """
+
+    path: Path | None = None
+    data: bytes | None = field(default=None, repr=False)
+    name: str = ""
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str]) -> "CaseSource":
+        path = Path(path)
+        return cls(path=path, name=path.name)
+
+    @classmethod
+    def from_upload(cls, data: bytes, name: str) -> "CaseSource":
+        """An uploaded file (several files of one WFDB record: :func:`ecgreview.io.bundle_files` first).
+
+        The upload's file name is not kept (names like ``Doe_John_19500101.dcm`` carry
+        identity): the case is named ``upload-<first 12 hex digits of its SHA-256>`` with
+        the original suffix, which is only a format hint.
+        """
+        data = bytes(data)
+        suffix = os.path.splitext(os.path.basename(name))[1].lower()
+        suffix = suffix if suffix.isascii() and suffix[1:].isalnum() else ""
+        return cls(data=data, name=f"upload-{hashlib.sha256(data).hexdigest()[:12]}{suffix}")
+
+    def cache_key(self) -> tuple[Any, ...]:
+        """Changes when the case's content may have: every file's path, size and mtime, or the upload's hash."""
+        if self.path is None:
+            return ("upload", hashlib.sha256(self.data or b"").hexdigest())
+        stats = []
+        for path in record_files(self.path):
+            try:
+                stat = path.stat()
+            except OSError:
+                stats.append((str(path), -1, -1))
+            else:
+                stats.append((str(path), stat.st_size, stat.st_mtime_ns))
+        return ("path", *stats)
+
+    def read(self) -> EcgRecord:
+        """The record (any supported format, recognised by content).
+
+        Raises
+        ------
+        EcgReadError
+            The file cannot be read or is not a supported ECG.
+        """
+        if self.path is not None:
+            return read_ecg(self.path)
+        return read_ecg(self.data or b"", name=self.name)
+
+    def main_bytes(self) -> bytes:
+        """The bytes of the case's main file (the DICOM/XML file, or the WFDB header), e.g. for a PHI audit."""
+        if self.path is None:
+            return self.data or b""
+        try:
+            return self.path.read_bytes()
+        except OSError as exc:
+            raise EcgReadError(self.name, f"cannot read file ({exc.strerror or exc})") from exc
 
 
 @dataclass(frozen=True)
@@ -43,6 +117,8 @@ class CaseAnalysis:
         The device statements and measurements read as the six classes.
     phi_audit : str
         One-line PHI audit of the source file (empty when not audited).
+    thresholds : tuple of float
+        Decision thresholds of the DNN calls (``Settings.thresholds``; the paper's by default).
     """
 
     record: EcgRecord
@@ -51,13 +127,14 @@ class CaseAnalysis:
     provenance: dict[str, Any]
     device: DeviceInterpretation
     phi_audit: str = ""
+    thresholds: tuple[float, ...] = THRESHOLDS
 
     @property
     def dnn_calls(self) -> tuple[bool, ...] | None:
         """Per class ``p > threshold``; None without a model."""
         if self.probabilities is None:
             return None
-        return tuple(bool(p > t) for p, t in zip(self.probabilities, THRESHOLDS))
+        return tuple(bool(call) for call in dnn_calls(self.probabilities, self.thresholds))
 
     @property
     def model_label(self) -> str:
@@ -77,7 +154,7 @@ class CaseAnalysis:
             rows.append({
                 "Class": name,
                 "DNN p": "—" if self.probabilities is None else f"{self.probabilities[index]:.3f}",
-                "Threshold": f"{THRESHOLDS[index]:g}",
+                "Threshold": f"{self.thresholds[index]:g}",
                 "DNN call": "—" if calls is None else ("present" if calls[index] else "absent"),
                 "Device": device.strength,
             })
@@ -99,17 +176,18 @@ class CaseAnalysis:
             model_status=identity.status if identity else "none",
             device_calls={name: call.strength for name, call in self.device.calls.items()},
             device_statements=self.record.statements, statement_map_version=self.device.table_version,
-            phi_audit=self.phi_audit, provenance=self.provenance, **options,
+            phi_audit=self.phi_audit, provenance=self.provenance, thresholds=self.thresholds, **options,
         )
 
 
 def analyse_case(
-    record: EcgRecord, model: LoadedModel | None = None, *, table: StatementTable | None = None, phi_audit: str = ""
+    record: EcgRecord, model: LoadedModel | None = None, *, table: StatementTable | None = None, phi_audit: str = "",
+    thresholds: tuple[float, ...] = THRESHOLDS,
 ) -> CaseAnalysis:
     """Map the device's statements and, when a model is given, run the DNN on ``record``.
 
     ``phi_audit`` is the source file's audit summary (:func:`ecgreview.audit.audit_dicom`),
-    carried into the review.
+    carried into the review. ``thresholds`` are the site's (``Settings.thresholds``).
 
     Raises
     ------
@@ -118,6 +196,6 @@ def analyse_case(
     """
     device = map_statements(record.statements, record.measurements, table=table)
     if model is None:
-        return CaseAnalysis(record, None, None, {}, device, phi_audit)
+        return CaseAnalysis(record, None, None, {}, device, phi_audit, tuple(thresholds))
     probabilities = model.predict_probabilities(preprocess_ecg(record)[None])[0]
-    return CaseAnalysis(record, probabilities, model.identity, model.provenance, device, phi_audit)
+    return CaseAnalysis(record, probabilities, model.identity, model.provenance, device, phi_audit, tuple(thresholds))

@@ -4,6 +4,12 @@ The ECG is drawn in millimetres of paper, like a printout: ``speed_mm_s`` (25 mm
 across and ``gain_mm_mv`` (10 mm/mV) up, on a 1 mm / 5 mm grid, with a 1 mV
 calibration pulse at the start of each row. Zoom and pan are plotly's.
 
+Traces are drawn at display resolution: each lead keeps, per pixel column of the
+figure, the minimum and the maximum sample (:func:`display_indices`), so that every
+QRS peak and pacing spike a full-resolution trace would show is still drawn, at a
+fraction of the points sent to the browser. The single-lead view used for calipers
+(:func:`plot_lead`) keeps every sample.
+
 Display filters (:class:`DisplayFilters`, :func:`filter_for_display`) work on a copy
 of the signal for drawing only; what the model sees is never filtered here. Their
 state is printed on the trace.
@@ -18,9 +24,9 @@ import numpy as np
 import plotly.graph_objects as go
 from scipy import signal as scipy_signal
 
-from ecgreview.record import CLASSES, THRESHOLDS, EcgRecord, Waveform
+from ecgreview.record import CLASSES, THRESHOLDS, EcgRecord, Waveform, dnn_calls
 
-__all__ = ["DisplayFilters", "LAYOUTS", "filter_for_display", "plot_ecg", "plot_lead", "plot_median_beats",
+__all__ = ["DisplayFilters", "LAYOUTS", "display_indices", "filter_for_display", "plot_ecg", "plot_lead", "plot_median_beats",
            "plot_probabilities"]
 
 #: Lead grids: rows of columns; each row splits the shown window into equal parts.
@@ -37,6 +43,38 @@ _INK = "#111111"
 _CALIBRATION_S = 0.2
 _ROW_HEIGHT_MV = 3.5
 _MAX_SHOWN_S = 10.0
+#: Points drawn per pixel column (the minimum and the maximum sample under it).
+_POINTS_PER_PIXEL = 2
+
+
+def display_indices(values_mv: np.ndarray, columns: int) -> np.ndarray:
+    """Indices of the samples to draw so that a trace looks the same in ``columns`` pixel columns.
+
+    The samples are cut into ``columns`` equal runs; of each run the minimum and the
+    maximum are kept, in time order, so no peak is lost. With no more samples than
+    twice the columns, every sample is kept.
+
+    Parameters
+    ----------
+    values_mv : numpy.ndarray
+        (samples,) the trace.
+    columns : int
+        Pixel columns the trace spans on screen.
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted, unique int64 indices into the trace, including its first and last sample.
+    """
+    samples = values_mv.size
+    if columns <= 0 or samples <= _POINTS_PER_PIXEL * columns:
+        return np.arange(samples, dtype=np.int64)
+    run = -(-samples // columns)
+    padded = np.pad(values_mv, (0, run * columns - samples), mode="edge").reshape(columns, run)
+    base = np.arange(columns, dtype=np.int64)[:, None] * run
+    extremes = np.sort(np.stack([padded.argmin(axis=1), padded.argmax(axis=1)], axis=1), axis=1) + base
+    indices = np.concatenate([[0], np.minimum(extremes.ravel(), samples - 1), [samples - 1]])
+    return np.unique(indices).astype(np.int64)
 
 
 def plot_ecg(
@@ -60,9 +98,9 @@ def plot_ecg(
         Paper speed (mm/s) and gain (mm/mV).
     note : str
         Text printed under the trace (e.g. the display filters in use).
-
-    Each lead trace carries ``customdata`` = (time in s, value in mV) per point, which
-    the calipers read from a clicked point.
+    width_px : int
+        Width of the figure in pixels; traces are drawn at that resolution
+        (:func:`display_indices`).
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {sorted(LAYOUTS)}, got {layout!r}")
@@ -87,18 +125,19 @@ def plot_lead(
     if lead not in record.lead_names:
         raise ValueError(f"lead must be one of {', '.join(record.lead_names)}; got {lead!r}")
     figure = _plot_rows(record, record.derived_leads, ((lead,),), speed_mm_s=speed_mm_s,
-                        gain_mm_mv=gain_mm_mv, width_px=width_px, note=note)
+                        gain_mm_mv=gain_mm_mv, width_px=width_px, note=note, full_resolution=True)
     trace = figure.data[1]
+    offset_mm = float(trace.x[0])  # the lead starts at 0 s
     if caliper_rate_hz > 0:
         step = max(1, int(round(record.sampling_rate_hz / caliper_rate_hz)))
+        time_s = (np.asarray(trace.x[::step]) - offset_mm) / speed_mm_s
         figure.add_trace(go.Scatter(
-            x=trace.x[::step], y=trace.y[::step], customdata=trace.customdata[::step], mode="markers",
+            x=trace.x[::step], y=trace.y[::step], customdata=time_s[:, None], mode="markers",
             marker={"size": 9, "color": "rgba(31, 95, 191, 0)"}, name="calipers", showlegend=False,
             hovertemplate=f"{lead}<br>%{{customdata[0]:.3f}} s<extra>click to place a caliper</extra>",
         ))
         trace.hovertemplate, trace.hoverinfo = None, "skip"  # hover and clicks go to the (selectable) caliper points
         figure.update_layout(clickmode="event+select")
-    offset_mm = trace.x[0] - trace.customdata[0][0] * speed_mm_s
     for time_s in marks_s:
         x_mm = offset_mm + time_s * speed_mm_s
         figure.add_shape(type="line", x0=x_mm, x1=x_mm, y0=0, y1=_ROW_HEIGHT_MV * gain_mm_mv,
@@ -117,9 +156,12 @@ def plot_median_beats(
 
 def _plot_rows(
     source: EcgRecord | Waveform, derived: frozenset[str], rows: tuple[tuple[str, ...], ...], *,
-    speed_mm_s: float, gain_mm_mv: float, width_px: int, note: str, split: bool = True,
+    speed_mm_s: float, gain_mm_mv: float, width_px: int, note: str, split: bool = True, full_resolution: bool = False,
 ) -> go.Figure:
-    """Draw ``rows`` of leads; ``split`` divides the time window among a row's leads (else each shows all of it)."""
+    """Draw ``rows`` of leads; ``split`` divides the time window among a row's leads (else each shows all of it).
+
+    Traces are drawn at the figure's pixel resolution unless ``full_resolution``.
+    """
     for name, value in (("speed_mm_s", speed_mm_s), ("gain_mm_mv", gain_mm_mv)):
         if not value > 0:
             raise ValueError(f"{name} must be positive; got {value!r}")
@@ -129,24 +171,26 @@ def _plot_rows(
     calibration_mm = _CALIBRATION_S * speed_mm_s + 2
     width_mm = calibration_mm + shown_s * speed_mm_s * columns
     height_mm = row_mm * len(rows)
-    figure = go.Figure()
+    pixels_per_mm = 0.0 if full_resolution else width_px / (width_mm + 4)
+    traces, labels, separators = [], [], []
     for row_index, leads in enumerate(rows):
         baseline_mm = height_mm - row_mm * (row_index + 0.5)
-        figure.add_trace(_calibration_trace(baseline_mm, speed_mm_s, gain_mm_mv))
+        traces.append(_calibration_trace(baseline_mm, speed_mm_s, gain_mm_mv))
         column_s = shown_s / len(leads) if split else shown_s
         for column_index, lead in enumerate(leads):
             start_s = column_index * column_s if split else 0.0
             offset_mm = calibration_mm + (0.0 if split else column_index * shown_s * speed_mm_s)
-            figure.add_trace(
-                _lead_trace(source, lead, start_s, column_s, offset_mm, baseline_mm, speed_mm_s, gain_mm_mv))
+            traces.append(
+                _lead_trace(source, lead, start_s, column_s, offset_mm, baseline_mm, speed_mm_s, gain_mm_mv,
+                            columns_px=int(column_s * speed_mm_s * pixels_per_mm)))
             x_mm = offset_mm + start_s * speed_mm_s
-            figure.add_annotation(
-                x=x_mm + 1, y=baseline_mm + 0.42 * row_mm, text=f"<b>{lead}</b>" + ("*" if lead in derived else ""),
-                showarrow=False, xanchor="left", font={"size": 13, "color": _INK},
-            )
+            labels.append({"x": x_mm + 1, "y": baseline_mm + 0.42 * row_mm, "showarrow": False, "xanchor": "left",
+                           "text": f"<b>{lead}</b>" + ("*" if lead in derived else ""),
+                           "font": {"size": 13, "color": _INK}})
             if column_index:
-                figure.add_shape(type="line", x0=x_mm, x1=x_mm, y0=baseline_mm - 3, y1=baseline_mm + 3,
-                                 line={"color": _INK, "width": 1.5})
+                separators.append({"type": "line", "x0": x_mm, "x1": x_mm, "y0": baseline_mm - 3,
+                                   "y1": baseline_mm + 3, "line": {"color": _INK, "width": 1.5}})
+    figure = go.Figure(data=traces, layout={"annotations": labels, "shapes": separators})
     caption = f"{speed_mm_s:g} mm/s · {gain_mm_mv:g} mm/mV · {source.sampling_rate_hz:g} Hz"
     if derived:
         caption += " · * derived lead"
@@ -158,18 +202,18 @@ def _plot_rows(
 
 def _lead_trace(
     record: EcgRecord | Waveform, lead: str, start_s: float, length_s: float,
-    offset_mm: float, baseline_mm: float, speed_mm_s: float, gain_mm_mv: float,
+    offset_mm: float, baseline_mm: float, speed_mm_s: float, gain_mm_mv: float, *, columns_px: int = 0,
 ) -> go.Scatter:
+    """One lead's segment; ``columns_px`` > 0 draws it at that many pixel columns (:func:`display_indices`)."""
     rate = record.sampling_rate_hz
     first, last = int(round(start_s * rate)), int(round((start_s + length_s) * rate))
-    values_mv = record.signal_mv[first:last, record.lead_names.index(lead)].astype(np.float64)
-    time_s = (first + np.arange(values_mv.size)) / rate
-    return go.Scatter(
-        x=offset_mm + time_s * speed_mm_s,
-        y=baseline_mm + values_mv * gain_mm_mv,
-        customdata=np.column_stack([time_s, values_mv]),
-        mode="lines", line={"color": _INK, "width": 1.1}, name=lead, showlegend=False,
-        hovertemplate=f"{lead}<br>%{{customdata[0]:.3f}} s<br>%{{customdata[1]:.2f}} mV<extra></extra>",
+    values_mv = record.signal_mv[first:last, record.lead_names.index(lead)]
+    kept = display_indices(values_mv, columns_px)
+    time_s = (first + kept) / rate
+    return go.Scatter(  # float32 is exact to well under a pixel and halves what is sent
+        x=(offset_mm + time_s * speed_mm_s).astype(np.float32),
+        y=(baseline_mm + values_mv[kept].astype(np.float64) * gain_mm_mv).astype(np.float32),
+        mode="lines", line={"color": _INK, "width": 1.1}, name=lead, showlegend=False, hoverinfo="skip",
     )
 
 
@@ -182,6 +226,7 @@ def _calibration_trace(baseline_mm: float, speed_mm_s: float, gain_mm_mv: float)
 
 
 def _paper_layout(figure: go.Figure, width_mm: float, height_mm: float, width_px: int, caption: str) -> None:
+    """ECG paper: 1 mm minor and 5 mm major grid, equal scales, the caption under the trace."""
     pixels_per_mm = width_px / (width_mm + 4)
     grid = {"showgrid": True, "gridcolor": _MAJOR, "gridwidth": 1, "dtick": 5, "zeroline": False,
             "showticklabels": False, "ticks": "", "minor": {"dtick": 1, "gridcolor": _MINOR, "gridwidth": 0.5, "showgrid": True}}
@@ -201,7 +246,7 @@ def plot_probabilities(
 ) -> go.Figure:
     """Horizontal bars of the DNN probabilities with each class's threshold marked."""
     probabilities = np.asarray(probabilities, dtype=float)
-    positive = probabilities > np.asarray(thresholds)
+    positive = dnn_calls(probabilities, thresholds)
     figure = go.Figure(go.Bar(
         x=probabilities, y=list(classes), orientation="h",
         marker_color=["#c0392b" if flag else "#7f8c8d" for flag in positive],

@@ -23,11 +23,13 @@ import numpy as np
 import pandas as pd
 
 from ecgreview.config import Settings
+from ecgreview.consensus import calls_disagree
 from ecgreview.errors import EcgReviewError
 from ecgreview.examples import DEMO_CASES_DIR, demo_ecg_path
 from ecgreview.io import list_case_files, read_ecg
 from ecgreview.preprocess import preprocess_ecg
-from ecgreview.record import CLASSES, THRESHOLDS, EcgRecord
+from ecgreview.record import CLASSES, THRESHOLDS, EcgRecord, dnn_calls
+from ecgreview.reviews import latest_reviews
 from ecgreview.statements import StatementTable, load_statement_table, map_statements
 
 if TYPE_CHECKING:
@@ -70,13 +72,14 @@ class IndexedCase:
     reference_labels: dict[str, bool] = field(default_factory=dict)
     probabilities: tuple[float, ...] | None = None
     error: str = ""
+    thresholds: tuple[float, ...] = THRESHOLDS
 
     @property
     def dnn_calls(self) -> dict[str, bool] | None:
-        """``p > threshold`` per class; None without probabilities."""
+        """``p > threshold`` per class (:func:`~ecgreview.record.dnn_calls`); None without probabilities."""
         if self.probabilities is None:
             return None
-        return {name: p > t for name, p, t in zip(CLASSES, self.probabilities, THRESHOLDS)}
+        return dict(zip(CLASSES, (bool(call) for call in dnn_calls(self.probabilities, self.thresholds))))
 
 
 @dataclass(frozen=True)
@@ -284,7 +287,7 @@ def latest_readings(reviews: pd.DataFrame, source_sha256: str | None = None) -> 
     frame = reviews[reviews["role"].isin(READING_ROLES)]
     if source_sha256 is not None:
         frame = frame[frame["source_sha256"] == source_sha256]
-    return frame.drop_duplicates(subset=["source_sha256", "reader"], keep="last").reset_index(drop=True)
+    return latest_reviews(frame)
 
 
 def disagreeing_classes(readings: pd.DataFrame) -> list[str]:
@@ -320,7 +323,7 @@ def _opinions(case: IndexedCase, readings: pd.DataFrame) -> dict[str, list[bool]
 
 def _row(case: IndexedCase, readings: pd.DataFrame, reader: str) -> dict[str, Any]:
     opinions = _opinions(case, readings)
-    discordant = [name for name, calls in opinions.items() if len(set(calls)) > 1]
+    discordant = [name for name, calls in opinions.items() if calls_disagree(calls)]
     dnn = case.dnn_calls
     device = [f"{n} ({s})" if s == "possible" else n for n, s in case.device_calls.items() if s in _POSITIVE_DEVICE]
     readers = list(readings["reader"])

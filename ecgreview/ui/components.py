@@ -7,15 +7,15 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from ecgreview.case import CaseAnalysis
+from ecgreview.case import CaseAnalysis, CaseSource
 from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
 from ecgreview.examples import demo_ecg_path
 from ecgreview.io import bundle_files, list_case_files
 from ecgreview.model import LoadedModel, installed_models
-from ecgreview.plots import plot_probabilities
 from ecgreview.record import EcgRecord
 from ecgreview.ui import identity, resources, state
+from ecgreview.ui.text import escape_markdown
 from ecgreview.worklist import INDEX_FILE, case_paths, neighbours, save_upload
 
 INSTALL_HELP = """No model weights are installed, so no DNN opinion is shown. Reading and recording work.
@@ -31,9 +31,23 @@ python -m ecgreview model install model.zip
 (a `model.hdf5` works too). Then reload this page. Or point `ECGREVIEW_MODEL` at a weights file (README)."""
 
 
-def page_settings(title: str) -> Settings | None:
-    """Draw the page title and return the settings, or show the configuration error and None."""
-    st.title(title)
+#: One-screen review page: less margin around the page, a narrower sidebar.
+_COMPACT_STYLE = """<style>
+[data-testid='stMainBlockContainer']{padding:1.2rem 1.5rem 1rem 1.5rem}
+section[data-testid='stSidebar']{width:15rem !important;min-width:15rem !important}
+</style>"""
+
+
+def page_settings(title: str, *, compact: bool = False) -> Settings | None:
+    """Draw the page title and return the settings, or show the configuration error and None.
+
+    ``compact`` (the review page) leaves out the title and the top margin, so that the
+    ECG and the decision panel fit one screen.
+    """
+    if compact:
+        st.html(_COMPACT_STYLE)
+    else:
+        st.title(title)
     try:
         return Settings.from_env()
     except EcgReviewError as exc:
@@ -45,9 +59,14 @@ def reader_input() -> str:
     """The reader: the signed-in user, or (``name`` mode) a typed name kept for the session."""
     user = identity.current_user()
     if user is None:
-        return st.text_input("Reader", key=state.READER_NAME, placeholder="your name",
-                             help="Stored with every review.").strip()
-    st.markdown(f"**Reader** {user.name}")
+        # The widget's state ends with its page; the name is kept in its own key for the whole session.
+        if state.READER_NAME_WIDGET not in st.session_state:
+            st.session_state[state.READER_NAME_WIDGET] = st.session_state.get(state.READER_NAME, "")
+        name = st.text_input("Reader", key=state.READER_NAME_WIDGET, placeholder="your name",
+                             help="Stored with every review; kept for this session.")
+        st.session_state[state.READER_NAME] = name.strip()
+        return st.session_state[state.READER_NAME]
+    st.markdown(f"**Reader** {escape_markdown(user.name)}")
     st.caption("Roles: " + ", ".join(sorted(user.roles)))
     if st.button("Sign out", key="sign-out"):
         identity.sign_out(Settings.from_env())
@@ -74,14 +93,16 @@ def model_panel(settings: Settings) -> LoadedModel | None:
         st.error(f"Cannot load the model — {exc}")
         return None
     identity = model.identity
-    (st.success if identity.status == "verified" else st.warning)(identity.label)
-    st.caption(f"Backend: {model.provenance.get('backend', '')}")
+    (st.success if identity.status == "verified" else st.warning)(
+        f"{escape_markdown(identity.name)} · {identity.status}", icon=None)
+    st.caption(f"Backend: {escape_markdown(model.provenance.get('backend', ''))}")
     with st.expander("Provenance"):
+        st.caption(escape_markdown(identity.label))
         st.json(model.provenance)
     return model
 
 
-def case_picker(settings: Settings) -> tuple[bytes, str] | None:
+def case_picker(settings: Settings) -> CaseSource | None:
     """Choose a case: the bundled demo, the configured case folder, or an upload."""
     st.subheader("Case")
     sources = [state.SOURCE_DEMO, state.SOURCE_UPLOAD] + ([state.SOURCE_FOLDER] if settings.cases_dir else [])
@@ -91,31 +112,24 @@ def case_picker(settings: Settings) -> tuple[bytes, str] | None:
             "ECG file (DICOM, HL7 aECG / MUSE / Philips XML, WFDB .hea with its .mat, or a zip)",
             key=state.CASE_FILE, accept_multiple_files=True,
             help="Uploaded cases are kept in the app's folder and listed in the worklist.")
-        return bundle_files([(upload.name, upload.getvalue()) for upload in uploads]) if uploads else None
-    path = demo_ecg_path()
+        if not uploads:
+            return None
+        return CaseSource.from_upload(*bundle_files([(upload.name, upload.getvalue()) for upload in uploads]))
     if source == state.SOURCE_FOLDER:
         files = list_case_files(settings.cases_dir)
         if not files:
             st.info(f"No ECG files in {settings.cases_dir}.")
             return None
-        path = st.selectbox("File", files, format_func=lambda p: str(p.relative_to(settings.cases_dir)))
-    else:
-        st.caption("pydicom's Mortara ELI 250 example ECG (MIT licence).")
-    try:
-        return Path(path).read_bytes(), Path(path).name
-    except OSError as exc:
-        st.error(f"{Path(path).name}: cannot read the file ({exc.strerror})")
-        return None
+        return CaseSource.from_path(st.selectbox("File", files, key=state.CASE_FOLDER_FILE,
+                                                 format_func=lambda p: str(p.relative_to(settings.cases_dir))))
+    st.caption("pydicom's Mortara ELI 250 example ECG (MIT licence).")
+    return CaseSource.from_path(demo_ecg_path())
 
 
-def analyse(case: tuple[bytes, str], model: LoadedModel | None) -> CaseAnalysis | None:
-    """Read the case and run the model (cached by content and weights hash)."""
-    data, name = case
+def analyse(settings: Settings, source: CaseSource, model: LoadedModel | None) -> CaseAnalysis | None:
+    """Open the case (read, PHI audit, DNN at the site's thresholds; cached), or show why it cannot be opened."""
     try:
-        record = resources.cached_read(data, name)
-        model_key = f"{model.identity.sha256}:{model.provenance.get('backend', '')}" if model else "none"
-        phi_audit = resources.cached_phi_audit(data, name)
-        return resources.cached_analysis(record.source_sha256, model_key, phi_audit, record, model)
+        return resources.open_case(source, model, thresholds=settings.thresholds)
     except EcgReviewError as exc:
         st.error(f"Cannot open this ECG — {exc}")
         return None
@@ -126,73 +140,89 @@ def case_header(record: EcgRecord, phi_audit: str = "") -> None:
     when = record.acquisition_time.strftime("%Y-%m-%d %H:%M") if record.acquisition_time else "unknown"
     facts = {"Pseudonym": record.pseudonym or "—", "Acquired": when, "Device": record.device or "unknown",
              "Sampling": f"{record.sampling_rate_hz:g} Hz", "Duration": f"{record.duration_s:.1f} s"}
-    st.markdown(" &nbsp;·&nbsp; ".join(f"**{label}** {value}" for label, value in facts.items()))
-    st.caption(f"File {record.source_name} · SHA-256 {record.source_sha256[:16]}…")
+    st.markdown(" &nbsp;·&nbsp; ".join(f"**{label}** {escape_markdown(value)}" for label, value in facts.items()))
+    kind = f" · {escape_markdown(record.source_format)}" if record.source_format else ""
+    st.caption(f"File {escape_markdown(record.source_name)}{kind} · SHA-256 {record.source_sha256[:16]}…")
     if phi_audit:
         clean = phi_audit.endswith("clean")
-        st.badge(phi_audit, icon=":material/verified_user:" if clean else ":material/warning:",
+        st.badge(escape_markdown(phi_audit), icon=":material/verified_user:" if clean else ":material/warning:",
                  color="green" if clean else "orange",
-                 help="DICOM PS3.15 Basic Profile attributes present in the file (never their values); "
+                 help="PHI attributes present in the file (never their values); "
                       "stored with the review. `python -m ecgreview audit FILE` lists them.")
 
 
-def dnn_panel(analysis: CaseAnalysis, *, model_loaded: bool) -> None:
-    """Per class: DNN probability against its threshold, the DNN and device calls."""
-    st.subheader("DNN and device")
+def model_caption(analysis: CaseAnalysis, *, model_loaded: bool) -> None:
+    """Which weights the probabilities come from, or how to install them."""
     if analysis.probabilities is None:
-        st.info(INSTALL_HELP if not model_loaded else "The model gave no result for this ECG.")
+        if model_loaded:
+            st.info("The model gave no result for this ECG.")
+        else:
+            with st.popover("No DNN weights installed: how to add them"):
+                st.markdown(INSTALL_HELP)
     else:
-        st.caption(f"Ribeiro et al. 2020 DNN — {analysis.model_label}")
-        st.plotly_chart(plot_probabilities(analysis.probabilities), theme=None, config={"displayModeBar": False})
-    st.dataframe(pd.DataFrame(analysis.class_rows()), hide_index=True)
+        identity = analysis.identity
+        status = "" if identity is None or identity.status == "verified" else " · :orange[unverified weights]"
+        st.markdown(f":gray[Ribeiro et al. 2020 DNN · {escape_markdown(identity.name if identity else '')}]{status}",
+                    help=analysis.model_label)
 
 
 def device_panel(analysis: CaseAnalysis) -> None:
-    """The device's own statements and measurements."""
+    """The device's own statements and the measurements it made (0 and empty are "not measured")."""
     record = analysis.record
-    st.markdown("**Device statements**")
-    if record.statements:
-        st.markdown("\n".join(f"- {text}" for text in record.statements))
-    else:
-        st.caption("The file carries no device statements.")
-    if analysis.device.unmapped:
-        st.caption("Unmapped (not compared): " + "; ".join(analysis.device.unmapped))
-    if record.measurements:
-        st.markdown("**Device measurements** · " + " · ".join(str(m) for m in record.measurements))
+    with st.container(key="device-panel"):
+        st.markdown("**Device statements**")
+        if record.statements:
+            st.markdown("\n".join(f"- {escape_markdown(text)}" for text in record.statements))
+        else:
+            st.caption("The file carries no device statements.")
+        if analysis.device.unmapped:
+            st.caption("Unmapped (not compared): " + "; ".join(map(escape_markdown, analysis.device.unmapped)))
+        measured = [m for m in record.measurements if m.measured]
+        if measured:
+            st.markdown("**Device measurements** · " + " · ".join(escape_markdown(m) for m in measured))
+        not_measured = sorted({m.name for m in record.measurements if not m.measured})
+        if not_measured:
+            st.caption("Not measured by the device: " + ", ".join(map(escape_markdown, not_measured)))
 
 
-def worklist_case(settings: Settings) -> tuple[bytes, str] | None:
-    """The case named by ``?case=<source_sha256>`` (from the worklist or a link), or None."""
+def worklist_case(settings: Settings) -> CaseSource | None:
+    """The case named by ``?case=<source_sha256>`` (from the worklist, a link or a teaching session), or None.
+
+    The case is opened by its path in the index, so a multi-file record is read with
+    the files beside it, as the index read it.
+    """
     sha = st.query_params.get(state.QUERY_CASE, "").strip().lower()
     if not sha:
         return None
-    index = resources.cached_index(str(settings.home / INDEX_FILE))
-    path = index.find(sha)
-    if path is None:  # a link into a folder this server has not indexed yet
-        with st.spinner("Indexing the case folder…"):
-            index.update(case_paths(settings))
-        path = index.find(sha)
-    if path is None:
-        st.error(f"Case {sha[:16]}… is not in the case folder or the uploaded cases.")
+    source = find_case(settings, sha)
+    if source is None:
+        st.error(f"Case {escape_markdown(sha[:16])}… is not in the case folder or the uploaded cases.")
         return None
     st.subheader("Case")
-    st.caption(f"From the worklist: {path.name}")
+    st.caption(f"From the worklist: {escape_markdown(source.name)}")
     if st.button("Close case", key="close-case"):
         del st.query_params[state.QUERY_CASE]
         st.rerun()
-    try:
-        return path.read_bytes(), path.name
-    except OSError as exc:
-        st.error(f"{path.name}: cannot read the file ({exc.strerror})")
-        return None
+    return source
 
 
-def keep_upload(settings: Settings, case: tuple[bytes, str], source_sha256: str, *, force: bool = False) -> None:
+def find_case(settings: Settings, source_sha256: str) -> CaseSource | None:
+    """The indexed case with this SHA-256 (indexing the folder once if a link names a case not seen yet)."""
+    index = resources.cached_index(str(settings.home / INDEX_FILE))
+    path = index.find(source_sha256)
+    if path is None:  # a link into a folder this server has not indexed yet
+        with st.spinner("Indexing the case folder…"):
+            index.update(case_paths(settings))
+        path = index.find(source_sha256)
+    return None if path is None else CaseSource.from_path(path)
+
+
+def keep_upload(settings: Settings, source: CaseSource, source_sha256: str, *, force: bool = False) -> None:
     """Keep an uploaded case (once) so that the worklist lists it."""
     uploaded = st.session_state.get(state.CASE_SOURCE) == state.SOURCE_UPLOAD and not st.query_params.get(state.QUERY_CASE)
-    if force or uploaded:
+    if source.data is not None and (force or uploaded):
         try:
-            save_upload(settings, case[0], case[1], source_sha256)
+            save_upload(settings, source.data, source.name, source_sha256)
         except OSError as exc:
             st.warning(f"The upload was not kept for the worklist ({exc.strerror or exc}).")
 
@@ -216,7 +246,7 @@ def open_case(source_sha256: str | None) -> None:
 def case_navigation(settings: Settings, source_sha256: str) -> str | None:
     """Previous / next case of the current worklist order (keys B and N); returns the next case."""
     previous, following = neighbours(case_order(settings), source_sha256)
-    back, forward, _ = st.columns([2, 2, 8])
+    back, forward = st.columns(2)
     if back.button("Previous case", shortcut="B", disabled=previous is None, key="previous-case"):
         open_case(previous)
     if forward.button("Next case", shortcut="N", disabled=following is None, key="next-case"):

@@ -1,6 +1,13 @@
-"""The reader's panel: calls per class with keyboard shortcuts, save / save-and-next, readers' disagreements."""
+"""The reader's decision panel: per class the DNN and the device beside the reader's call, keys, save.
+
+The panel is a fragment (``st.fragment``): a key press or a click on a call reruns only
+the panel, never the ECG, so it shows at once. Saving reruns the whole page (the next
+case, or the opinions revealed after a blinded reading).
+"""
 
 from __future__ import annotations
+
+import time
 
 import pandas as pd
 import streamlit as st
@@ -10,9 +17,12 @@ from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
 from ecgreview.record import CLASSES
 from ecgreview.reviews import READER_CALLS, append_review, read_reviews
-from ecgreview.ui import state
+from ecgreview.ui import components, identity, state
+from ecgreview.ui.keys import apply_keys, key_log
+from ecgreview.ui.text import escape_markdown
 from ecgreview.worklist import disagreeing_classes, latest_readings
 
+KEYS_HELP_SHORT = "keys: `1`–`6` class, `P` `A` `U` call, `S` save and next"
 KEYS_HELP = ("**Keyboard** · `1`–`6` choose a class · `P` present · `A` absent · `U` uncertain (then the next "
              "class) · `S` save and next · `N` next case · `B` previous case")
 _CALL_KEYS = {"present": "P", "absent": "A", "uncertain": "U"}
@@ -29,14 +39,41 @@ def reading_mode() -> str:
 
 
 def opinions_hidden(source_sha256: str) -> bool:
-    """Whether the DNN and device opinions on this case are still hidden (blinded, not yet saved)."""
-    return (st.session_state.get(state.READING_MODE) == "blinded"
-            and source_sha256 not in st.session_state.get(state.REVEALED, set()))
+    """Whether the DNN and device opinions on this case are still hidden (blinded, not yet saved).
+
+    Students always read blinded.
+    """
+    blinded = st.session_state.get(state.READING_MODE) == "blinded" or identity.reads_blinded()
+    return blinded and source_sha256 not in st.session_state.get(state.REVEALED, set())
+
+
+def _calls(source_sha256: str) -> dict[str, str | None]:
+    """The reader's calls on this case in this session (reset after each save).
+
+    The calls live in their own session key, not in the widgets' state: the browser
+    reports every widget's value with each rerun request, and a value it has not yet
+    redrawn after a key press would overwrite the key's call.
+    """
+    nonce = st.session_state.get(state.FORM_NONCE, 0)
+    store = st.session_state.setdefault(state.READER_CALLS, {})
+    return store.setdefault((source_sha256, nonce), {name: None for name in CLASSES})
+
+
+def _record_call(source_sha256: str, name: str, call: str | None) -> None:
+    """Set one call from a key; its widget is drawn anew (a new key) so that it shows the call."""
+    _calls(source_sha256)[name] = call
+    versions = st.session_state.setdefault(state.CALL_VERSIONS, {})
+    versions[(source_sha256, name)] = versions.get((source_sha256, name), 0) + 1
 
 
 def call_key(source_sha256: str, name: str) -> str:
-    """Session key of the radio holding the reader's call on class ``name`` for this case."""
-    return f"call-{source_sha256[:16]}-{name}-{st.session_state.get(state.FORM_NONCE, 0)}"
+    """Session key of the widget showing the reader's call on class ``name`` for this case."""
+    version = st.session_state.get(state.CALL_VERSIONS, {}).get((source_sha256, name), 0)
+    return f"call-{source_sha256[:16]}-{name}-{st.session_state.get(state.FORM_NONCE, 0)}-{version}"
+
+
+def _call_clicked(source_sha256: str, name: str, widget_key: str) -> None:
+    _calls(source_sha256)[name] = st.session_state.get(widget_key)
 
 
 def adjudicate_key() -> str:
@@ -44,9 +81,25 @@ def adjudicate_key() -> str:
     return f"{state.ADJUDICATE}-{st.session_state.get(state.FORM_NONCE, 0)}"
 
 
+def _apply_keys(keys: dict) -> None:
+    """Apply the reading keys that arrived (in order) to the case on screen."""
+    sha = st.session_state.get(state.CURRENT_CASE)
+    if not sha:
+        return
+
+    def set_call(index: int, call: str) -> None:
+        _record_call(sha, CLASSES[index], call)
+
+    applied, cursor = apply_keys(keys.get("log") or [], last_applied=st.session_state.get(state.KEY_LOG_APPLIED, 0),
+                                 cursor=st.session_state.get(state.CLASS_CURSOR, 0), set_call=set_call,
+                                 classes=len(CLASSES))
+    st.session_state[state.KEY_LOG_APPLIED] = applied
+    st.session_state[state.CLASS_CURSOR] = cursor
+
+
 def _set_call(source_sha256: str, call: str) -> None:
     cursor = st.session_state.get(state.CLASS_CURSOR, 0)
-    st.session_state[call_key(source_sha256, CLASSES[cursor])] = call
+    _record_call(source_sha256, CLASSES[cursor], call)
     st.session_state[state.CLASS_CURSOR] = (cursor + 1) % len(CLASSES)
 
 
@@ -55,35 +108,118 @@ def _choose_class(index: int) -> None:
 
 
 def call_inputs(source_sha256: str) -> dict[str, str | None]:
-    """The class cursor, P/A/U buttons and one radio per class; nothing is pre-filled."""
+    """The reader's calls so far, one per class (None: not answered yet)."""
+    return dict(_calls(source_sha256))
+
+
+def _opinion_cells(analysis: CaseAnalysis, index: int, hidden: bool) -> tuple[str, str]:
+    """Markdown of the DNN probability (against its threshold) and the device call for class ``index``."""
+    if hidden:
+        return ":gray[hidden]", ":gray[hidden]"
+    name = CLASSES[index]
+    calls = analysis.dnn_calls
+    if analysis.probabilities is None or calls is None:
+        dnn = ":gray[—]"
+    else:
+        text = f"{float(analysis.probabilities[index]):.3f}"
+        threshold = analysis.thresholds[index]
+        dnn = f":red[**{text}**] › {threshold:g}" if calls[index] else f"{text} ≤ {threshold:g}"
+    strength = analysis.device.calls[name].strength
+    device = {"definite": ":red[**present**]", "possible": ":orange[possible]"}.get(strength, escape_markdown(strength))
+    return dnn, device if analysis.record.statements else ":gray[—]"
+
+
+def class_grid(analysis: CaseAnalysis, *, hidden: bool | None = None) -> None:
+    """One row per class: the class (key 1–6 chooses it), DNN p vs threshold, device call, the reader's call.
+
+    ``hidden`` hides the DNN and device columns (default: hidden in a blinded reading not yet saved).
+    """
+    sha = analysis.record.source_sha256
+    hidden = opinions_hidden(sha) if hidden is None else hidden
+    st.session_state[state.CURRENT_CASE] = sha
+    key_log(_apply_keys, classes=CLASSES, cursor=st.session_state.get(state.CLASS_CURSOR, 0),
+            applied=st.session_state.get(state.KEY_LOG_APPLIED, 0))
     cursor = st.session_state.setdefault(state.CLASS_CURSOR, 0)
-    chooser = st.columns(len(CLASSES))
-    for index, (column, name) in enumerate(zip(chooser, CLASSES)):
-        column.button(name, key=f"cursor-{index}", shortcut=str(index + 1), on_click=_choose_class, args=(index,),
-                      type="primary" if index == cursor else "secondary")
+    widths = [1.2, 1.35, 0.95, 3.2]
+    head = st.columns(widths, vertical_alignment="bottom")
+    for column, title in zip(head, ("Class (key)", "DNN p › thr.", "Device", "Your call")):
+        column.caption(title)
+    for index, name in enumerate(CLASSES):
+        label, dnn, device, call = st.columns(widths, vertical_alignment="center")
+        label.button(f"{name} · {index + 1}", key=f"cursor-{index}", on_click=_choose_class, args=(index,),
+                     type="primary" if index == cursor else "secondary",
+                     help=f"Key {index + 1} selects {name}; then P, A or U sets its call")
+        dnn_text, device_text = _opinion_cells(analysis, index, hidden)
+        dnn.markdown(dnn_text)
+        device.markdown(device_text)
+        widget_key = call_key(sha, name)
+        with call.container(key=f"call-{name}"):
+            st.segmented_control(name, READER_CALLS, default=_calls(sha)[name], key=widget_key,
+                                 label_visibility="collapsed", on_change=_call_clicked, args=(sha, name, widget_key))
     setters = st.columns(len(READER_CALLS))
-    for column, call in zip(setters, READER_CALLS):
-        column.button(f"{call} → {CLASSES[cursor]}", key=f"set-call-{call}", shortcut=_CALL_KEYS[call],
-                      on_click=_set_call, args=(source_sha256, call))
-    return {name: st.radio(name, READER_CALLS, index=None, horizontal=True, key=call_key(source_sha256, name))
-            for name in CLASSES}
+    for column, value in zip(setters, READER_CALLS):
+        column.button(f"{value} · {_CALL_KEYS[value]}", key=f"set-call-{value}", on_click=_set_call,
+                      args=(sha, value), width="stretch", help=f"Sets {CLASSES[cursor]} to {value}, then the next class")
 
 
-def readers_panel(settings: Settings, analysis: CaseAnalysis) -> list[str]:
-    """Other readers' latest readings of this case and where they disagree; the ids an adjudication resolves."""
+@st.fragment
+def decision_panel(settings: Settings, analysis: CaseAnalysis, reader: str, following: str | None,
+                   resolves: list[str], model_loaded: bool) -> None:
+    """The DNN and device beside the reader's calls, a comment, Save / Save and next (reruns on its own)."""
+    sha = analysis.record.source_sha256
+    with st.container(key="dnn-panel"):
+        if opinions_hidden(sha):
+            st.caption("Blinded reading: the DNN and device opinions (and other readers' reviews) are shown "
+                       "after you save your calls.")
+        else:
+            components.model_caption(analysis, model_loaded=model_loaded)
+        class_grid(analysis)
+    if resolves and st.session_state.get(state.READING_MODE) == "adjudication" and identity.may_adjudicate():
+        st.checkbox(f"Record my reading as the consensus (adjudicator; resolves the {len(resolves)} readings)",
+                    key=adjudicate_key())
+    comment = st.text_area("Comment", key=f"comment-{sha[:16]}-{st.session_state.get(state.FORM_NONCE, 0)}",
+                           height=68, placeholder="Comment (optional)", label_visibility="collapsed")
+    save_column, next_column = st.columns(2)
+    save = save_column.button("Save review", type="primary", key="save-review", width="stretch")
+    save_next = next_column.button("Save and next", shortcut="S", key="save-and-next", width="stretch")
+    if (save or save_next) and save_reading(settings, analysis, reader, call_inputs(sha), comment, resolves):
+        if save_next and following:
+            st.query_params[state.QUERY_CASE] = following
+        st.rerun(scope="app")
+    saved = st.session_state.get(state.LAST_SAVED)
+    if saved:
+        st.success(saved)
+
+
+
+def readers_panel_data(settings: Settings, analysis: CaseAnalysis) -> list[str]:
+    """The review ids an adjudication of this case would resolve: the readers' latest readings when they disagree."""
+    readings = _readings(settings, analysis.record.source_sha256)
+    readers = readings[readings["role"] == "reader"]
+    if len(readers) < 2 or not disagreeing_classes(readings):
+        return []
+    return list(readers["review_id"])
+
+
+def _readings(settings: Settings, source_sha256: str) -> pd.DataFrame:
     try:
-        readings = latest_readings(read_reviews(settings.reviews_path), analysis.record.source_sha256)
+        return latest_readings(read_reviews(settings.reviews_path), source_sha256)
     except EcgReviewError as exc:
         st.error(f"Cannot read earlier reviews — {exc}")
-        return []
+        return pd.DataFrame(columns=["reader", "role", "review_id", "source_sha256",
+                                     *[f"reader_call_{name}" for name in CLASSES]])
+
+
+def readers_table(settings: Settings, analysis: CaseAnalysis) -> None:
+    """Other readers' latest readings of this case and where they disagree."""
+    readings = _readings(settings, analysis.record.source_sha256)
     readers = readings[readings["role"] == "reader"]
     if len(readers) < 2:
-        return []
+        return
     disputed = disagreeing_classes(readings)
     st.markdown(f"**{len(readers)} readers** · " + (f"disagree on {', '.join(disputed)}" if disputed else "agree"))
     shown = readings[["reader", "role", *[f"reader_call_{name}" for name in CLASSES]]]
     st.dataframe(shown.rename(columns=lambda c: c.removeprefix("reader_call_")), hide_index=True)
-    return list(readers["review_id"]) if disputed else []
 
 
 def save_reading(settings: Settings, analysis: CaseAnalysis, reader: str, calls: dict, comment: str,
@@ -96,13 +232,16 @@ def save_reading(settings: Settings, analysis: CaseAnalysis, reader: str, calls:
         st.error(f"Not saved — {'; '.join(problems)}. Your answers are still in the form.")
         return False
     sha = analysis.record.source_sha256
-    mode = st.session_state.get(state.READING_MODE, "adjudication")
-    adjudicate = bool(resolves) and mode == "adjudication" and st.session_state.get(adjudicate_key(), False)
+    mode = "blinded" if identity.reads_blinded() else st.session_state.get(state.READING_MODE, "adjudication")
+    adjudicate = (bool(resolves) and mode == "adjudication" and identity.may_adjudicate()
+                  and st.session_state.get(adjudicate_key(), False))
+    shown_at = st.session_state.get(state.CASE_SHOWN_AT, {}).get(sha)
     try:
         review = analysis.to_review(
             reader=reader, reader_calls=calls, comment=comment, opinions_seen=not opinions_hidden(sha),
-            reading_mode=mode, role="adjudicator" if adjudicate else "reader",
-            resolves_review_ids=resolves if adjudicate else ())
+            reading_mode=mode, role=identity.row_role("adjudicator" if adjudicate else "reader"),
+            resolves_review_ids=resolves if adjudicate else (),
+            reading_time_s=None if shown_at is None else round(time.monotonic() - shown_at, 1))
         append_review(settings.reviews_path, review)
     except (ValueError, EcgReviewError) as exc:
         st.error(f"Not saved — {exc}. Your answers are still in the form.")
@@ -112,7 +251,13 @@ def save_reading(settings: Settings, analysis: CaseAnalysis, reader: str, calls:
     st.session_state[state.LAST_SAVED] = f"Saved review {review.review_id[:8]}{role} to {settings.reviews_path}"
     st.session_state[state.FORM_NONCE] = st.session_state.get(state.FORM_NONCE, 0) + 1
     st.session_state[state.CLASS_CURSOR] = 0
+    st.session_state.get(state.CASE_SHOWN_AT, {}).pop(sha, None)
     return True
+
+
+def mark_shown(source_sha256: str) -> None:
+    """Note when this case was first shown to the reader (for the reading time stored with the review)."""
+    st.session_state.setdefault(state.CASE_SHOWN_AT, {}).setdefault(source_sha256, time.monotonic())
 
 
 def earlier_reviews(settings: Settings, source_sha256: str) -> None:

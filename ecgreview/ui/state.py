@@ -37,3 +37,13 @@ TEACHING_REVEAL = "teaching_reveal"  # (session_id, source_sha256) of the answer
 QUERY_CASE = "case"  # ?case=<source_sha256> opens a case on the review page
 MODES = ("adjudication", "blinded")
 USER = "signed_in_user"  # ecgreview.auth.User after sign-in (auth modes local, proxy, oidc)
+VIEW_EXTRAS = "view_extras"  # median beats / calipers shown on demand
+READER_NAME_WIDGET = "reader_name_widget"  # the text box; READER_NAME keeps the name across pages
+CASE_FOLDER_FILE = "case_folder_file"
+SESSION_BINDING = "signed_in_binding"  # digest of the signing-in browser's XSRF token (local mode; ui/identity.py)
+KEY_LOG = "reading_key_log"  # the reading-keys component (ecgreview.ui.keys)
+KEY_LOG_APPLIED = "reading_key_log_applied"  # highest key number applied
+CURRENT_CASE = "current_case"  # source_sha256 of the case on screen (keys apply to it)
+READER_CALLS = "reader_calls"  # {(source_sha256, form nonce): {class: call}}: the reader's calls (not widget state)
+CALL_VERSIONS = "call_versions"  # {(source_sha256, class): n}: renews a call widget after a key set its call
+CASE_SHOWN_AT = "case_shown_at"  # {source_sha256: time.monotonic() when first shown}: the reading time

@@ -9,13 +9,12 @@ from ecgreview.case import CaseAnalysis
 from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
 from ecgreview.model import LoadedModel
-from ecgreview.plots import plot_ecg
 from ecgreview.reviews import append_review
 from ecgreview.teaching import (
     TeachingCase, TeachingSession, comparison_rows, create_session, reference_from_labels, reference_from_readings,
     score_student, sessions_dir, teacher_table,
 )
-from ecgreview.ui import components, reading, resources, state
+from ecgreview.ui import components, reading, resources, state, viewer
 from ecgreview.worklist import INDEX_FILE, IndexedCase, case_paths, latest_readings
 
 REFERENCE_SOURCES = ("consensus reviews", "labels in the files")
@@ -68,15 +67,11 @@ def results(session: TeachingSession, reviews: pd.DataFrame) -> None:
 
 def case_analysis(settings: Settings, case: TeachingCase, model: LoadedModel | None) -> CaseAnalysis | None:
     """Read and analyse one session case, found by its SHA-256 in the worklist index."""
-    index = resources.cached_index(str(settings.home / INDEX_FILE))
-    path = index.find(case.source_sha256)
-    if path is None:
-        index.update(case_paths(settings))
-        path = index.find(case.source_sha256)
-    if path is None:
+    source = components.find_case(settings, case.source_sha256)
+    if source is None:
         st.error(f"{case.source_name}: the case file is not in the case folder or the uploads.")
         return None
-    return components.analyse((path.read_bytes(), path.name), model)
+    return components.analyse(settings, source, model)
 
 
 def answer_case(settings: Settings, session: TeachingSession, case: TeachingCase, analysis: CaseAnalysis,
@@ -84,8 +79,9 @@ def answer_case(settings: Settings, session: TeachingSession, case: TeachingCase
     """A blinded reading of one case: the trace, the calls (keyboard or mouse), Submit."""
     position = [item.source_sha256 for item in session.cases].index(case.source_sha256) + 1
     st.subheader(f"Case {position} of {len(session.cases)} · {case.source_name}")
-    st.plotly_chart(plot_ecg(analysis.record), theme=None, config={"displaylogo": False})
+    viewer.ecg_trace(analysis.record, viewer.current_view())
     st.caption(reading.KEYS_HELP.split(" · `S`")[0] + " · `S` submit")
+    reading.class_grid(analysis, hidden=True)
     calls = reading.call_inputs(case.source_sha256)
     if not st.button("Submit answer", type="primary", shortcut="S", key="teaching-submit"):
         return

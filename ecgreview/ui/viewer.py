@@ -1,6 +1,13 @@
-"""Widgets of the ECG viewer: layout, gain, speed, display filters, single-lead zoom with calipers, median beats."""
+"""Widgets of the ECG viewer: layout, gain, speed, display filters, single-lead zoom with calipers, median beats.
+
+The 12-lead figure is drawn once per case and view (:func:`ecgreview.ui.resources.cached_figure`)
+at display resolution; the median beats and the full-resolution caliper strip are drawn
+only when the reader asks for them.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
@@ -8,39 +15,77 @@ import streamlit as st
 from ecgreview.calipers import CALIPER_INTERVALS, caliper_table, heart_rate_bpm, interval_ms, time_from_point
 from ecgreview.plots import LAYOUTS, DisplayFilters, filter_for_display, plot_ecg, plot_lead, plot_median_beats
 from ecgreview.record import EcgRecord
-from ecgreview.ui import state
+from ecgreview.ui import resources, state
 
 _CHART_CONFIG = {"displaylogo": False, "scrollZoom": True}
 _NOTCH = {"off": None, "50 Hz": 50.0, "60 Hz": 60.0}
+#: Pixel width the 12-lead figure is drawn for (the ECG column at 1600 px; plotly scales it to the column).
+_ECG_WIDTH_PX = 760
+_EXTRAS = ("Median beats", "Calipers")
 
 
-def viewing_controls() -> tuple[str, float, float, DisplayFilters]:
-    """Layout, speed (mm/s), gain (mm/mV) and display filters (all off by default)."""
-    columns = st.columns([3, 2, 2, 2, 2, 2])
-    layout = columns[0].segmented_control("Layout", list(LAYOUTS), default="3x4+II", key=state.VIEW_LAYOUT,
-                                          required=True)
-    speed = columns[1].segmented_control("Speed (mm/s)", [25, 50], default=25, key=state.VIEW_SPEED, required=True)
-    gain = columns[2].segmented_control("Gain (mm/mV)", [5, 10, 20], default=10, key=state.VIEW_GAIN, required=True)
-    highpass = columns[3].toggle("Baseline filter (0.5 Hz)", key=state.FILTER_HIGHPASS,
-                                 help="High-pass for display only; the DNN sees the unfiltered signal.")
-    notch = columns[4].selectbox("Mains notch", list(_NOTCH), key=state.FILTER_NOTCH)
-    lowpass = columns[5].toggle("Low-pass (40 Hz)", key=state.FILTER_LOWPASS)
-    filters = DisplayFilters(highpass_hz=0.5 if highpass else None, notch_hz=_NOTCH[notch],
-                             lowpass_hz=40.0 if lowpass else None)
-    return layout or "3x4+II", float(speed or 25), float(gain or 10), filters
+@dataclass(frozen=True)
+class View:
+    """How the reader looks at the ECG: layout, paper speed (mm/s), gain (mm/mV), display filters."""
+
+    layout: str = "3x4+II"
+    speed_mm_s: float = 25.0
+    gain_mm_mv: float = 10.0
+    filters: DisplayFilters = DisplayFilters()
+
+    def describe(self) -> str:
+        active = " · filters on" if self.filters.active else ""
+        return f"{self.layout} · {self.speed_mm_s:g} mm/s · {self.gain_mm_mv:g} mm/mV{active}"
 
 
-def ecg_trace(record: EcgRecord) -> None:
-    """The 12-lead trace with the viewing controls, then the median beats when the file has them."""
-    layout, speed, gain, filters = viewing_controls()
-    shown = filter_for_display(record, filters)
-    st.plotly_chart(plot_ecg(shown, layout=layout, speed_mm_s=speed, gain_mm_mv=gain, note=filters.describe()),
-                    theme=None, config=_CHART_CONFIG)
-    if record.median_beats is not None:
-        with st.expander("Median beats (from the device)"):
-            st.plotly_chart(plot_median_beats(record.median_beats, gain_mm_mv=gain), theme=None,
-                            config=_CHART_CONFIG)
-    caliper_strip(shown, speed, gain, filters)
+def current_view() -> View:
+    """The view chosen in this session (the defaults before the reader changes it)."""
+    get = st.session_state.get
+    filters = DisplayFilters(highpass_hz=0.5 if get(state.FILTER_HIGHPASS) else None,
+                             notch_hz=_NOTCH[get(state.FILTER_NOTCH) or "off"],
+                             lowpass_hz=40.0 if get(state.FILTER_LOWPASS) else None)
+    return View(get(state.VIEW_LAYOUT) or "3x4+II", float(get(state.VIEW_SPEED) or 25),
+                float(get(state.VIEW_GAIN) or 10), filters)
+
+
+def viewing_controls() -> View:
+    """Layout, speed (mm/s), gain (mm/mV) and display filters (all off by default), in a popover."""
+    with st.popover(f"View: {current_view().describe()}"):
+        st.segmented_control("Layout", list(LAYOUTS), default="3x4+II", key=state.VIEW_LAYOUT, required=True)
+        st.segmented_control("Speed (mm/s)", [25, 50], default=25, key=state.VIEW_SPEED, required=True)
+        st.segmented_control("Gain (mm/mV)", [5, 10, 20], default=10, key=state.VIEW_GAIN, required=True)
+        st.toggle("Baseline filter (0.5 Hz)", key=state.FILTER_HIGHPASS,
+                  help="High-pass for display only; the DNN sees the unfiltered signal.")
+        st.selectbox("Mains notch", list(_NOTCH), key=state.FILTER_NOTCH)
+        st.toggle("Low-pass (40 Hz)", key=state.FILTER_LOWPASS)
+    return current_view()
+
+
+def ecg_figure(record: EcgRecord, view: View):
+    """The 12-lead figure of ``record`` in ``view``, drawn once and cached for every session."""
+    def draw():
+        shown = filter_for_display(record, view.filters)
+        return plot_ecg(shown, layout=view.layout, speed_mm_s=view.speed_mm_s, gain_mm_mv=view.gain_mm_mv,
+                        width_px=_ECG_WIDTH_PX, note=view.filters.describe())
+    return resources.cached_figure(("ecg", record.source_sha256, view), draw)
+
+
+def ecg_trace(record: EcgRecord, view: View) -> None:
+    """The 12-lead trace (at display resolution)."""
+    with st.container(key="ecg-trace"):
+        st.plotly_chart(ecg_figure(record, view), theme=None, config=_CHART_CONFIG, key="ecg-figure")
+
+
+def extras(record: EcgRecord, view: View) -> None:
+    """Median beats and the caliper strip, drawn only when the reader turns them on."""
+    available = [name for name in _EXTRAS if name != "Median beats" or record.median_beats is not None]
+    shown = st.pills("Show", available, selection_mode="multi", key=state.VIEW_EXTRAS,
+                     label_visibility="collapsed")
+    if "Median beats" in shown and record.median_beats is not None:
+        st.plotly_chart(plot_median_beats(record.median_beats, gain_mm_mv=view.gain_mm_mv), theme=None,
+                        config=_CHART_CONFIG)
+    if "Calipers" in shown:
+        caliper_strip(filter_for_display(record, view.filters), view.speed_mm_s, view.gain_mm_mv, view.filters)
 
 
 def _points(record: EcgRecord) -> list[float]:

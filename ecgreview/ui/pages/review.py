@@ -1,4 +1,4 @@
-"""The review page: one ECG, the DNN and the device side by side, the reader's calls."""
+"""The review page, one screen: the ECG on the left; the DNN, the device and the reader's calls on the right."""
 
 from __future__ import annotations
 
@@ -6,61 +6,54 @@ import streamlit as st
 
 from ecgreview.case import CaseAnalysis
 from ecgreview.config import Settings
-from ecgreview.ui import components, identity, reading, state, viewer
+from ecgreview.model import LoadedModel
+from ecgreview.ui import components, identity, reading, resources, viewer
 
 
 def render() -> None:
     """Draw the page."""
-    settings = components.page_settings("ECG review")
+    settings = components.page_settings("ECG review", compact=True)
     if settings is None:
         return
     with st.sidebar:
         reader = components.reader_input()
         reading.reading_mode()
         model = components.model_panel(settings)
-        case = components.worklist_case(settings) or components.case_picker(settings)
-    if case is None:
+        source = components.worklist_case(settings) or components.case_picker(settings)
+    if source is None:
         return
-    analysis = components.analyse(case, model)
+    analysis = components.analyse(settings, source, model)
     if analysis is None:
         return
     sha = analysis.record.source_sha256
-    components.keep_upload(settings, case, sha)
-    components.case_header(analysis.record, analysis.phi_audit)
-    following = components.case_navigation(settings, sha)
-    viewer.ecg_trace(analysis.record)
-    opinions, form = st.columns([5, 4], gap="large")
-    with opinions:
-        if reading.opinions_hidden(sha):
-            st.info("Blinded reading: the DNN and device opinions (and other readers' reviews) are shown "
-                    "after you save your calls.")
-        else:
-            components.dnn_panel(analysis, model_loaded=model is not None)
+    components.keep_upload(settings, source, sha)
+    reading.mark_shown(sha)
+    resolves = reading.readers_panel_data(settings, analysis) if identity.may_adjudicate() else []
+    ecg, decision = st.columns([56, 44], gap="medium")
+    with ecg:
+        components.case_header(analysis.record, analysis.phi_audit)
+        navigation, view_column = st.columns([3, 2], vertical_alignment="center")
+        with navigation:
+            following = components.case_navigation(settings, sha)
+        with view_column:
+            view = viewer.viewing_controls()
+        viewer.ecg_trace(analysis.record, view)
+    with decision:
+        st.markdown("**Your reading** · " + reading.KEYS_HELP_SHORT)
+        reading.decision_panel(settings, analysis, reader, following, resolves, model is not None)
+        if not reading.opinions_hidden(sha):
             components.device_panel(analysis)
-    with form:
-        review_panel(settings, analysis, reader, following)
-    if not reading.opinions_hidden(sha):
+    with ecg:
+        viewer.extras(analysis.record, view)
+    if not reading.opinions_hidden(sha) and identity.may_see_other_readings():
+        reading.readers_table(settings, analysis)
         reading.earlier_reviews(settings, sha)
+    _prefetch(settings, following, model, view)
 
 
-def review_panel(settings: Settings, analysis: CaseAnalysis, reader: str, following: str | None) -> None:
-    """Other readers, the calls (keyboard or mouse), a comment, Save / Save and next."""
-    sha = analysis.record.source_sha256
-    st.subheader("Your reading")
-    st.caption(reading.KEYS_HELP)
-    resolves = [] if reading.opinions_hidden(sha) else reading.readers_panel(settings, analysis)
-    if resolves and st.session_state.get(state.READING_MODE) == "adjudication" and identity.may("adjudicator"):
-        st.checkbox(f"Record my reading as the consensus (adjudicator; resolves the {len(resolves)} readings above)",
-                    key=reading.adjudicate_key())
-    calls = reading.call_inputs(sha)
-    comment = st.text_area("Comment", key=f"comment-{sha[:16]}-{st.session_state.get(state.FORM_NONCE, 0)}")
-    save_column, next_column = st.columns(2)
-    save = save_column.button("Save review", type="primary", key="save-review")
-    save_next = next_column.button("Save and next", shortcut="S", key="save-and-next")
-    if (save or save_next) and reading.save_reading(settings, analysis, reader, calls, comment, resolves):
-        if save_next and following:
-            components.open_case(following)
-        st.rerun()
-    saved = st.session_state.get(state.LAST_SAVED)
-    if saved:
-        st.success(saved)
+def _prefetch(settings: Settings, following: str | None, model: LoadedModel | None, view: viewer.View) -> None:
+    """Open the next case of the worklist in the background while the reader reads this one."""
+    source = components.find_case(settings, following) if following else None
+    if source is not None:
+        resources.prefetch_case(source, model, lambda analysis: viewer.ecg_figure(analysis.record, view),
+                                thresholds=settings.thresholds)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from ecgreview.case import CaseSource
 from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
 from ecgreview.examples import DEMO_CASES_ATTRIBUTION, DEMO_CASES_DIR
 from ecgreview.model import LoadedModel
 from ecgreview.record import CLASSES
 from ecgreview.reviews import read_reviews
-from ecgreview.ui import components, reading, resources, state
+from ecgreview.ui import components, identity, reading, resources, state
+from ecgreview.ui.text import escape_markdown
 from ecgreview.worklist import INDEX_FILE, SORT_KEYS, CaseIndex, WorklistFilters, case_paths, worklist_rows
 
 _OPINION_COLUMNS = ["DNN calls", "Device calls", "Discordant", "Discordant classes"]
@@ -38,10 +40,13 @@ def render() -> None:
     except EcgReviewError as exc:
         st.error(f"Cannot read the review store — {exc}")
         return
-    filters, sort_by, descending = filter_controls(reviews, blinded=mode == "blinded")
+    blinded = mode == "blinded" or identity.reads_blinded()  # students never see opinions or other readers
+    filters, sort_by, descending = filter_controls(reviews, blinded=blinded, others=identity.may_see_other_readings())
     rows = worklist_rows(cases, reviews, reader=reader, filters=filters, sort_by=sort_by, descending=descending)
-    if mode == "blinded":
+    if blinded:
         rows = rows.drop(columns=_OPINION_COLUMNS)
+    if not identity.may_see_other_readings():
+        rows = rows.drop(columns=["Reviews"])
     st.session_state[state.WORKLIST_ORDER] = list(rows["source_sha256"])
     case_table(rows, total=len(cases))
     add_case(settings)
@@ -61,13 +66,13 @@ def refresh_index(settings: Settings, index: CaseIndex, model: LoadedModel | Non
         st.caption(f"Indexed {update.read} new or changed file(s); {update.predicted} DNN prediction(s) added.")
     if update.failed:
         with st.expander(f"{len(update.failed)} file(s) could not be read"):
-            st.markdown("\n".join(f"- {failure}" for failure in update.failed))
+            st.markdown("\n".join(f"- {escape_markdown(failure)}" for failure in update.failed))
     if model is not None and model.identity.status != "verified":
         st.warning(f"DNN calls come from {model.identity.label}.")
     return index.cases(paths, model_sha256=model.identity.sha256 if model else "")
 
 
-def filter_controls(reviews: pd.DataFrame, *, blinded: bool) -> tuple[WorklistFilters, str, bool]:
+def filter_controls(reviews: pd.DataFrame, *, blinded: bool, others: bool = True) -> tuple[WorklistFilters, str, bool]:
     """Filters (discordant only, not yet reviewed by me, class, reviewer) and the sort."""
     columns = st.columns([2, 2, 2, 2, 2, 1])
     discordant = columns[0].toggle("Discordant only", key="filter-discordant", disabled=blinded,
@@ -75,7 +80,7 @@ def filter_controls(reviews: pd.DataFrame, *, blinded: bool) -> tuple[WorklistFi
     mine = columns[1].toggle("Not reviewed by me", key="filter-mine")
     class_name = columns[2].selectbox("Class called present", [_ANY, *CLASSES], key="filter-class",
                                       disabled=blinded)
-    readers = sorted(set(reviews.loc[reviews["role"].isin(["reader", "adjudicator"]), "reader"]))
+    readers = sorted(set(reviews.loc[reviews["role"].isin(["reader", "adjudicator"]), "reader"])) if others else []
     reviewer = columns[3].selectbox("Reviewer", [_ANY, *readers], key="filter-reviewer")
     sort_by = columns[4].selectbox("Sort by", list(SORT_KEYS), key="worklist-sort")
     descending = columns[5].toggle("Descending", key="worklist-descending")
@@ -113,10 +118,11 @@ def add_case(settings: Settings) -> None:
     with st.expander("Add a case"):
         upload = st.file_uploader("ECG file", key="worklist-upload")
         if upload is not None and st.button("Add to the worklist", key="add-upload"):
+            source = CaseSource.from_upload(upload.getvalue(), upload.name)
             try:
-                record = resources.cached_read(upload.getvalue(), upload.name)
+                record = source.read()
             except EcgReviewError as exc:
                 st.error(f"Cannot open this ECG — {exc}")
                 return
-            components.keep_upload(settings, (upload.getvalue(), upload.name), record.source_sha256, force=True)
+            components.keep_upload(settings, source, record.source_sha256, force=True)
             st.rerun()
