@@ -40,7 +40,6 @@ import json
 import logging
 import math
 import os
-import re
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
@@ -60,6 +59,7 @@ from ecgreview._review_csv import STORE_MODE, _append_locked, _parse
 from ecgreview._review_csv import _csv_line  # noqa: F401  (tests build expected rows with it)
 from ecgreview.errors import ReviewStoreError
 from ecgreview.record import CLASSES, THRESHOLDS, dnn_calls
+from ecgreview.security.spreadsheet import guard_text, unguard_text
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,6 @@ NUMERIC_COLUMNS: frozenset[str] = frozenset({"thresholds", "confidence", "readin
 
 STATEMENT_SEPARATOR = " | "
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -293,11 +292,12 @@ class Review:
 
 
 def _guard(column: str, text: str) -> str:
-    return "'" + text if column not in NUMERIC_COLUMNS and text.startswith(_FORMULA_STARTS) else text
+    """The project's one formula guard (:func:`ecgreview.security.spreadsheet.guard_text`) on text columns."""
+    return text if column in NUMERIC_COLUMNS else guard_text(text)
 
 
 def _unguard(column: str, text: str) -> str:
-    return text[1:] if column not in NUMERIC_COLUMNS and text.startswith("'") else text
+    return text if column in NUMERIC_COLUMNS else unguard_text(text)
 
 
 def append_review(path: str | os.PathLike[str], review: Review, *, lock_timeout_s: float = 10.0) -> Review:
@@ -423,7 +423,7 @@ def _frame(store: Path, data: bytes) -> pd.DataFrame:
 def _unguard_all(column: str, cells: Sequence[str]) -> list[str]:
     if column in NUMERIC_COLUMNS:
         return list(cells)
-    return [cell[1:] if cell[:1] == "'" else cell for cell in cells]
+    return [unguard_text(cell) for cell in cells]
 
 
 def reviews_for_case(path: str | os.PathLike[str], source_sha256: str) -> pd.DataFrame:

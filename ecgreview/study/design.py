@@ -29,7 +29,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -37,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgreview._files import write_atomically
 from ecgreview.errors import ConfigError
 
 __all__ = ["Assignment", "StudyDesign", "create_design", "designs_for_reader", "list_designs", "load_design",
@@ -213,16 +213,7 @@ def save_design(design: StudyDesign, folder: str | os.PathLike[str], *, replace:
         raise ConfigError(target, "a study of this id exists already; choose another id")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{design.study_id}.", suffix=".tmp")
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-                stream.write(design.to_json())
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomically(target, design.to_json().encode("utf-8"))
     except OSError as exc:
         raise ConfigError(target, f"study design not saved: {exc.strerror or exc}") from exc
     return target

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 from ecgreview.case import CaseAnalysis, CaseSource

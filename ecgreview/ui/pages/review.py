@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ecgreview.case import CaseAnalysis
 from ecgreview.config import Settings
 from ecgreview.model import LoadedModel
 from ecgreview.ui import components, identity, reading, resources, viewer
