@@ -77,10 +77,10 @@ def _session(number: int, start_at: float) -> tuple[float, float]:
     opened = time.perf_counter()
     if app.exception:
         raise RuntimeError(f"session {number} failed to open: {app.exception}")
-    app.text_input(key="reader_name").input(f"Load Reader {number:02d}")
-    for radio in app.radio:
-        if radio.label in CLASSES:
-            radio.set_value("absent")
+    app.text_input(key="reader_name_widget").input(f"Load Reader {number:02d}")
+    for control in app.button_group:
+        if control.label in CLASSES:
+            control.set_value("absent")
     button = next(button for button in app.button if button.label == "Save review")
     clicked = time.perf_counter()
     button.click()
@@ -89,7 +89,7 @@ def _session(number: int, start_at: float) -> tuple[float, float]:
     if app.exception or not any("Saved review" in success.value for success in app.success):
         shown = [f"{kind}: {element.value}" for kind in ("error", "warning", "success", "toast")
                  for element in getattr(app, kind, [])]
-        answers = {radio.label: radio.value for radio in app.radio if radio.label in CLASSES}
+        answers = {control.label: control.value for control in app.button_group if control.label in CLASSES}
         raise RuntimeError(f"session {number} did not save: {app.exception or shown}; form after run: {answers}")
     return opened - started, saved - clicked
 
