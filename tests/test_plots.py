@@ -26,11 +26,18 @@ def _lead_traces(figure):
 
 
 @pytest.mark.parametrize(("layout", "traces"), [("3x4+II", 13), ("6x2", 12), ("12x1", 12)])
-def test_layouts_draw_each_lead_with_time_customdata(layout, traces):
-    figure = plot_ecg(_record(), layout=layout, speed_mm_s=50, gain_mm_mv=20, note="display filters off")
+def test_layouts_draw_each_lead_at_display_resolution(layout, traces):
+    record = _record()
+    figure = plot_ecg(record, layout=layout, speed_mm_s=50, gain_mm_mv=20, width_px=760, note="display filters off")
     leads = _lead_traces(figure)
     assert len(leads) == traces
-    assert leads[0].customdata.shape[1] == 2
+    assert all(lead.customdata is None for lead in leads)  # no per-point customdata is sent to the browser
+    # Decimated to the pixels: at most two points per pixel column (plus the ends), far fewer than the samples ...
+    assert all(len(lead.x) <= 2 * 760 + 2 for lead in leads)
+    assert sum(len(lead.x) for lead in leads) < record.signal_mv.shape[0] * traces / 2
+    # ... yet every 1 mV beat peak (gain 20 mm/mV) is still drawn.
+    baseline = np.asarray(leads[0].y).min()
+    assert np.asarray(leads[0].y).max() - baseline > 0.9 * 20
     assert "50 mm/s · 20 mm/mV" in figure.layout.annotations[-1].text
     assert "display filters off" in figure.layout.annotations[-1].text
 
@@ -47,9 +54,11 @@ def test_unknown_layout_and_lead_are_refused():
 def test_single_lead_zoom_shows_the_whole_window():
     figure = plot_lead(_record(), "V2", marks_s=(1.0, 1.5))
     trace, calipers = _lead_traces(figure)
-    assert trace.name == "V2" and trace.customdata[-1, 0] == pytest.approx(10.0 - 1 / RATE_HZ)
+    assert trace.name == "V2" and len(trace.x) == int(10.0 * RATE_HZ)  # full resolution for calipers
+    assert trace.customdata is None  # only the caliper markers carry the time
+    assert calipers.customdata[-1, 0] == pytest.approx(10.0 - 2 / RATE_HZ, abs=1e-4)
     assert calipers.name == "calipers" and calipers.mode == "markers"
-    assert calipers.customdata[1, 0] == pytest.approx(2 / RATE_HZ)  # 250 Hz clickable points
+    assert calipers.customdata[1, 0] == pytest.approx(2 / RATE_HZ, abs=1e-5)  # 250 Hz clickable points
     lines = [shape for shape in figure.layout.shapes if shape.line.dash == "dash"]
     assert [shape.x0 for shape in lines] == pytest.approx([trace.x[500], trace.x[750]])
 

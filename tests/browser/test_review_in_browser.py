@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from ecgreview.record import CLASSES
 from ecgreview.reviews import read_reviews
 from tests.browser.conftest import SCREENSHOTS
+from tests.browser.reading_helpers import call_option, call_shown_js, settle, wait_for_case
 
 pytestmark = pytest.mark.browser
 
 
 def _wait_for_app(page, url: str) -> None:
-    page.goto(url)
-    page.get_by_role("heading", name="ECG review").wait_for(timeout=60_000)
-    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    page.goto(url)  # the review page is the default page, at the root
+    wait_for_case(page)
 
 
 def test_demo_review_saved_in_browser(server, page):
@@ -24,9 +26,12 @@ def test_demo_review_saved_in_browser(server, page):
     page.screenshot(path=str(SCREENSHOTS / "review-top.png"))
     page.get_by_label("Reader", exact=True).fill("Dr Browser")
     page.get_by_label("Reader", exact=True).press("Enter")
-    for name in CLASSES:
-        group = page.locator('[data-testid="stRadio"]').filter(has=page.get_by_text(name, exact=True))
-        group.get_by_text("absent" if name != "AF" else "uncertain", exact=True).click()
+    settle(page)
+    for name in CLASSES:  # click each call with the mouse
+        call = "absent" if name != "AF" else "uncertain"
+        call_option(page, name, call).click()
+        page.wait_for_function(call_shown_js(name, call), timeout=30_000)
+        settle(page)
     page.get_by_label("Comment", exact=True).fill("browser test")
     page.screenshot(path=str(SCREENSHOTS / "review-filled.png"), full_page=True)
     page.get_by_role("button", name="Save review").click()
@@ -44,7 +49,9 @@ def test_broken_upload_shows_which_file_and_why(server, page, corpus_dir):
     page.get_by_text("Upload", exact=True).click()
     broken = next((corpus_dir / "dicom" / "broken").glob("*.dcm"))
     page.locator('input[type="file"]').set_input_files(str(broken))
-    error = page.get_by_text(f"Cannot open this ECG — {broken.name}:")
+    # The upload's own name is not kept (names can carry identity): the case is named by its hash.
+    upload_name = f"upload-{hashlib.sha256(broken.read_bytes()).hexdigest()[:12]}.dcm"
+    error = page.get_by_text(f"Cannot open this ECG — {upload_name}:")
     error.wait_for(timeout=30_000)
     page.screenshot(path=str(SCREENSHOTS / "broken-upload.png"), full_page=True)
     # The app carries on: the demo can be opened again.

@@ -49,3 +49,30 @@ def open_page(page: str, *, query: dict[str, str] | None = None) -> AppTest:
     app = AppTest.from_string(_ROUTER % page, default_timeout=180)
     app.query_params.update(query or {})
     return app.run()
+
+
+def shown_calls(app: AppTest) -> list:
+    """The reader's call each class's segmented control shows, in class order (None: not answered)."""
+    from ecgreview.record import CLASSES
+
+    controls = {control.label: control.value for control in app.segmented_control if control.label in CLASSES}
+    assert list(controls) == list(CLASSES), f"call controls shown: {list(controls)}"
+    return [controls[name] for name in CLASSES]
+
+
+def click_calls(app: AppTest, calls: dict[str, str]) -> AppTest:
+    """Click the reader's call for each class of ``calls`` on its segmented control (as with the mouse)."""
+    for control in app.segmented_control:
+        if control.label in calls:
+            control.set_value(calls[control.label])
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def press_setter(app: AppTest, call: str) -> AppTest:
+    """Press the button that sets the class at the cursor to ``call`` and moves on (what the P/A/U keys do)."""
+    app.button(key=f"set-call-{call}").click()
+    app.run()
+    assert not app.exception, app.exception
+    return app

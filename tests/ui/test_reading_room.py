@@ -11,7 +11,9 @@ from ecgreview.record import CLASSES
 from ecgreview.reviews import Review, append_review, read_reviews
 from ecgreview.teaching import TeachingCase, create_session
 from ecgreview.ui import state
-from tests.ui.reading_room_fixtures import ENV_VARIABLES, build_case_folder, open_page, write_fixture_weights
+from tests.ui.reading_room_fixtures import (
+    ENV_VARIABLES, build_case_folder, open_page, press_setter, shown_calls, write_fixture_weights,
+)
 
 
 @pytest.fixture
@@ -38,10 +40,13 @@ def _rows(app):
 
 
 def _read_all_absent(app, reader: str = "Dr Keys"):
-    app.text_input(key=state.READER_NAME).input(reader)
-    for _ in CLASSES:  # the A key: absent for the class at the cursor, then the next class
-        _click(app, next(b.label for b in app.button if b.label.startswith("absent →")))
-    assert [radio.value for radio in app.radio if radio.label in CLASSES] == ["absent"] * len(CLASSES)
+    app.text_input(key=state.READER_NAME_WIDGET).input(reader)
+    _ok(app.run())
+    app.button(key="cursor-0").click()  # key 1: the first class
+    _ok(app.run())
+    for _ in CLASSES:  # the A key's button: absent for the class at the cursor, then the next class
+        press_setter(app, "absent")
+    assert shown_calls(app) == ["absent"] * len(CLASSES)
     return app
 
 
@@ -58,7 +63,8 @@ def test_worklist_with_dnn_filters_and_opens_a_case(home, tmp_path, monkeypatch)
     first = rows.iloc[0]["source_sha256"]
     assert app.session_state[state.WORKLIST_ORDER] == list(rows["source_sha256"])
     _click(app, "Open first case")
-    assert app.title[0].value == "ECG review" and app.query_params["case"] == first
+    assert app.query_params["case"] == first
+    assert any("**Pseudonym**" in markdown.value for markdown in app.markdown)  # the review page shows the case
 
 
 def test_keyboard_buttons_save_and_next(home):
@@ -71,12 +77,12 @@ def test_keyboard_buttons_save_and_next(home):
     row = read_reviews(home / "reviews.csv").iloc[0]
     assert row["source_sha256"] == order[0] and row["reader_call_AF"] == "absent"
     assert row["reading_mode"] == "adjudication" and row["opinions_seen"] == "true"
-    assert all(radio.value is None for radio in app.radio if radio.label in CLASSES)  # a fresh form
+    assert shown_calls(app) == [None] * len(CLASSES)  # a fresh form
     _click(app, "Previous case")
     assert app.query_params["case"] == order[0]
     app = _ok(open_page("worklist"))
     app.toggle(key="filter-mine").set_value(True)
-    app.text_input(key=state.READER_NAME).input("Dr Keys")
+    app.text_input(key=state.READER_NAME_WIDGET).input("Dr Keys")
     assert order[0] not in set(_rows(_ok(app.run()))["source_sha256"])
 
 
@@ -86,7 +92,7 @@ def test_blinded_reading_hides_opinions_until_saved(home):
     app = _ok(open_page("review", query={"case": sha}))
     app.segmented_control(key=state.READING_MODE_WIDGET).set_value("blinded")
     _ok(app.run())
-    assert any("Blinded reading" in info.value for info in app.info)
+    assert any("Blinded reading" in caption.value for caption in app.caption)
     assert not any("Device statements" in markdown.value for markdown in app.markdown)
     _read_all_absent(app)
     _click(app, "Save review")
@@ -101,7 +107,9 @@ def test_calipers_measure_and_compare_with_device(home):
     app = _ok(open_page("worklist"))
     demo = _rows(app).set_index("File").loc["demo.dcm", "source_sha256"]
     app = _ok(open_page("review", query={"case": demo}))
+    assert not any("Interval" in markdown.value for markdown in app.markdown)  # calipers are shown on demand
     app.session_state[state.CALIPER_POINTS] = {demo: [1.0, 1.8]}
+    app.pills(key=state.VIEW_EXTRAS).set_value(["Calipers"])
     _ok(app.run())
     assert any("Interval 800 ms" in markdown.value for markdown in app.markdown)
     _click(app, "Set as RR")
@@ -146,7 +154,7 @@ def test_teaching_session_student_and_teacher(home):
     cases = [TeachingCase(rows.loc[name, "source_sha256"], name, ref) for name, ref in zip(names, references)]
     create_session(home / "sessions", "week 1", cases)
     app = _ok(open_page("teaching"))
-    app.text_input(key=state.READER_NAME).input("Student One")
+    app.text_input(key=state.READER_NAME_WIDGET).input("Student One")
     _ok(app.run())
     for number in range(3):
         assert any(f"Case {number + 1} of 3" in header.value for header in app.subheader)

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 from ecgreview.record import CLASSES
 from ecgreview.reviews import read_reviews
 from tests.conftest import REPO
+from tests.ui.reading_room_fixtures import click_calls, shown_calls
 
 APP = str(REPO / "app.py")
 
@@ -19,10 +20,8 @@ def _open() -> AppTest:
 
 
 def _answer(app: AppTest, *, reader: str, calls: dict[str, str], comment: str = "") -> AppTest:
-    app.text_input(key="reader_name").input(reader)
-    for radio in app.radio:
-        if radio.label in calls:
-            radio.set_value(calls[radio.label])
+    app.text_input(key="reader_name_widget").input(reader)
+    click_calls(app, calls)
     if comment:
         app.text_area[0].input(comment)
     next(button for button in app.button if button.label == "Save review").click()
@@ -35,15 +34,15 @@ def test_demo_ecg_opens_with_header_and_no_identifying_data(home):
     app = _open()
     markdown = " ".join(element.value for element in app.markdown)
     assert "**Pseudonym** 642341" in markdown  # PatientID of the pseudonymized demo file
-    assert "**Sampling** 1000 Hz" in markdown and "**Duration** 10.0 s" in markdown
+    assert "**Sampling** 1000 Hz" in markdown and "**Duration** 10\\.0 s" in markdown  # values are escaped
     assert "**Device** Mortara" in markdown
     assert "RITMO SINUSALE" in markdown
     assert "No DNN weights installed" in " ".join(w.value for w in app.warning)
-    assert any("model install" in info.value for info in app.info)
+    assert any("model install" in markdown.value for markdown in app.markdown)  # in the "how to add them" popover
     everything = repr(app)
     assert "PatientName" not in everything and "BirthDate" not in everything
     # No answer is pre-filled.
-    assert all(radio.value is None for radio in app.radio if radio.label in CLASSES)
+    assert shown_calls(app) == [None] * len(CLASSES)
 
 
 def test_review_is_saved_to_csv_without_model(home):
@@ -63,7 +62,7 @@ def test_review_is_saved_to_csv_without_model(home):
     raw = (home / "reviews.csv").read_text(encoding="utf-8")
     assert ",'=Dr Test," in raw  # stored so a spreadsheet shows text, not a formula
     # The form is cleared for the next reading, and the earlier review is listed.
-    assert all(radio.value is None for radio in app.radio if radio.label in CLASSES)
+    assert shown_calls(app) == [None] * len(CLASSES)
     assert any(len(frame.value) == 1 and "reader" in frame.value.columns for frame in app.dataframe)
 
 
@@ -99,5 +98,5 @@ def test_unwritable_review_store_keeps_the_answers(home, tmp_path, monkeypatch):
     app = _answer(app, reader="Dr Test", calls=dict.fromkeys(CLASSES, "absent"), comment="keep me")
     assert any(error.value.startswith("Not saved — reviews.csv: ") and "still in the form" in error.value
                for error in app.error), [error.value for error in app.error]
-    assert all(radio.value == "absent" for radio in app.radio if radio.label in CLASSES)
+    assert shown_calls(app) == ["absent"] * len(CLASSES)
     assert app.text_area[0].value == "keep me"

@@ -143,8 +143,6 @@ def test_name_mode_decisions_allow_everything(site, connection, monkeypatch):
     assert app.text[0].value == repr(("reader", "adjudicator", True, True, False, True))
 
 
-@pytest.mark.xfail(strict=True, reason="review page wiring (lead, ui/reading.py save_reading): store "
-                   "identity.row_role(...) instead of a fixed 'reader'; remove this mark when wired")
 def test_student_review_page_row_is_a_student_row(site, connection):
     app = _open(connection, "anna", "review")
     for _ in CLASSES:
