@@ -7,6 +7,9 @@ whole recent log as its state; the server applies every key it has not applied y
 order (:func:`apply_keys`). A key is never lost, and pressing ``P A A`` fast gives
 present, absent, absent on three successive classes.
 
+Keys pressed while no panel is mounted (between two cases) are kept in the page's log and
+sent as soon as the next panel mounts.
+
 The page also shows each call at once, before the server's answer: it keeps its own
 copy of the class cursor (taken from the server whenever no key is in flight) and
 marks the chosen option; the server's redraw then confirms it.
@@ -49,7 +52,12 @@ export default function (component) {
   hub.send = setStateValue;
   hub.keys = data.keys;
   hub.classes = data.classes;
-  if (data.applied >= hub.seq) hub.cursor = data.cursor;  // no key in flight: the server's cursor is current
+  hub.case = data.case;  // which case the mounted panel reads (tests wait for it)
+  if (data.applied >= hub.seq) {
+    hub.cursor = data.cursor;  // no key in flight: the server's cursor is current
+  } else {
+    hub.send("keys", { seq: hub.seq, log: hub.log.slice() });  // keys pressed while no panel was mounted
+  }
   if (hub.attached) return;
   hub.attached = true;
   window.addEventListener("keydown", (event) => {
@@ -114,15 +122,16 @@ def apply_keys(log: Sequence[Sequence[Any]], *, last_applied: int, cursor: int,
 
 
 def key_log(on_keys: Callable[[Mapping[str, Any]], None], *, classes: Sequence[str], cursor: int,
-            applied: int) -> None:
+            applied: int, case: str = "") -> None:
     """Mount the key capture; ``on_keys(state)`` runs (before the rerun's script) whenever keys arrive.
 
     ``classes``, ``cursor`` and ``applied`` (the highest key number applied) let the page
-    show a call as soon as its key is pressed.
+    show a call as soon as its key is pressed; ``case`` (the case's SHA-256) tells the page
+    which case the mounted panel reads.
     """
     def changed() -> None:
         value = st.session_state.get(state.KEY_LOG) or {}
         on_keys(value.get("keys") or {})
     _component(key=state.KEY_LOG, data={"keys": {**CLASS_KEYS, **CALL_KEYS}, "classes": list(classes),
-                                        "cursor": cursor, "applied": applied},
+                                        "cursor": cursor, "applied": applied, "case": case},
                on_keys_change=changed, height=0)

@@ -138,7 +138,7 @@ def class_grid(analysis: CaseAnalysis, *, hidden: bool | None = None) -> None:
     hidden = opinions_hidden(sha) if hidden is None else hidden
     st.session_state[state.CURRENT_CASE] = sha
     key_log(_apply_keys, classes=CLASSES, cursor=st.session_state.get(state.CLASS_CURSOR, 0),
-            applied=st.session_state.get(state.KEY_LOG_APPLIED, 0))
+            applied=st.session_state.get(state.KEY_LOG_APPLIED, 0), case=sha)
     cursor = st.session_state.setdefault(state.CLASS_CURSOR, 0)
     widths = [1.2, 1.35, 0.95, 3.2]
     head = st.columns(widths, vertical_alignment="bottom")

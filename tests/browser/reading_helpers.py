@@ -48,7 +48,13 @@ def sign_in(page, name: str) -> None:
 
 
 def keys_absent_for_every_class(page) -> None:
-    """Key 1 (the first class), then A for each class; wait until every control shows "absent"."""
+    """Key 1 (the first class), then A for each class; wait until every control shows "absent".
+
+    Waits for the reading panel first: its key capture exists once the panel is on screen
+    (a reader cannot press before they see it either).
+    """
+    page.locator(f".st-key-call-{CLASSES[-1]}").first.wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_function("() => !!window.__ecgreviewKeys", timeout=TIMEOUT_MS)
     page.keyboard.press("1")
     for _ in CLASSES:
         page.keyboard.press("a")

@@ -165,6 +165,9 @@ def test_ten_case_keyboard_session_through_the_worklist(server, page):
         page.get_by_text(f"File {name}").first.wait_for(timeout=TIMEOUT_MS)
         if number == 0:  # identity survives navigation from the worklist to the cases
             assert page.get_by_label("Reader", exact=True).input_value() == "Dr Keyboard"
+        # the reading panel of this case is mounted (its key capture reads this case)
+        page.wait_for_function(f"() => window.__ecgreviewKeys && window.__ecgreviewKeys.case === '{sha}'",
+                               timeout=TIMEOUT_MS)
         page.keyboard.press("1")
         for key in keys:  # fast: no waits between the keys
             page.keyboard.press(key.lower())
