@@ -1,0 +1,30 @@
+"""The reading keys are applied in order, each once, and a reloaded page starts its numbering again."""
+
+from __future__ import annotations
+
+from ecgreview.ui.keys import apply_keys
+
+
+def _apply(log, last_applied=0, cursor=0):
+    calls = {}
+    applied, cursor = apply_keys(log, last_applied=last_applied, cursor=cursor,
+                                 set_call=lambda index, call: calls.__setitem__(index, call))
+    return applied, cursor, calls
+
+
+def test_keys_apply_in_order_and_advance_the_class():
+    log = [[1, "3"], [2, "p"], [3, "a"], [4, "u"]]
+    assert _apply(log) == (4, 5, {2: "present", 3: "absent", 4: "uncertain"})
+
+
+def test_keys_already_applied_are_not_applied_again():
+    log = [[1, "p"], [2, "a"], [3, "a"]]
+    assert _apply(log, last_applied=2, cursor=2) == (3, 3, {2: "absent"})
+
+
+def test_a_reloaded_page_numbers_from_one_again():
+    assert _apply([[1, "p"]], last_applied=7, cursor=4) == (1, 5, {4: "present"})
+
+
+def test_the_cursor_wraps_after_the_last_class():
+    assert _apply([[1, "6"], [2, "a"]]) == (2, 0, {5: "absent"})
