@@ -42,9 +42,9 @@ import time, json, sys
 import numpy as np
 backend, weights = sys.argv[1], sys.argv[2]
 if backend == "onnx":
-    from ecgreview.onnx_backend import load_onnx_model as load
+    from ecgreview.model.onnx_backend import load_onnx_model as load
 else:
-    from ecgreview.model import load_model as load
+    from ecgreview.model.network import load_model as load
 model = load(weights)
 model.predict_probabilities(np.zeros((1, 4096, 12), np.float32) + 0.1)
 first_prediction_epoch_s = time.time()
@@ -58,7 +58,7 @@ GIB = 1024 ** 3
 
 def write_fixture_weights(folder: Path) -> Path:
     """A released-layout ``model.hdf5`` with seeded random weights in ``folder``."""
-    from ecgreview.model import build_model
+    from ecgreview.model.network import build_model
 
     specs = weight_specs_from_keras(build_model())
     return write_keras224_hdf5(folder / "model.hdf5", specs, random_weights(specs, seed=0))
@@ -97,8 +97,8 @@ def cold_start(backend: str, weights: Path) -> dict[str, float]:
 
 def measure_backends(weights: Path, repeats: int, batch_repeats: int) -> tuple[dict, dict, str]:
     """bs-1 median latency (s) and bs-32 median batch time (s) per backend, and why ONNX is missing."""
-    from ecgreview.model import load_model
-    from ecgreview.onnx_backend import load_onnx_model, onnx_available
+    from ecgreview.model.network import load_model
+    from ecgreview.model.onnx_backend import load_onnx_model, onnx_available
 
     model = load_model(weights)
     single, batch = synthetic_ecg_batch(1, seed=1), synthetic_ecg_batch(32, seed=2)

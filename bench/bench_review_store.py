@@ -29,10 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ecgreview import reviews  # noqa: E402
-from ecgreview._review_csv import _csv_line  # noqa: E402
 from ecgreview.record import CLASSES  # noqa: E402
-from ecgreview.reviews import REVIEW_COLUMNS, Review, read_reviews  # noqa: E402
+from ecgreview.review import store as reviews  # noqa: E402
+from ecgreview.review._store_csv import _csv_line  # noqa: E402
+from ecgreview.review.store import REVIEW_COLUMNS, Review, read_reviews  # noqa: E402
 
 
 def _review(module: object = reviews) -> object:

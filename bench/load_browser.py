@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from ecgreview.record import CLASSES  # noqa: E402
-from ecgreview.reviews import read_reviews  # noqa: E402
+from ecgreview.review.store import read_reviews  # noqa: E402
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]

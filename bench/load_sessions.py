@@ -11,11 +11,11 @@ save latencies (p50, p95, max, in s) and the rows written; exit 1 when rows are 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import sys
 import tempfile
-import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -106,7 +106,7 @@ def run_sessions(sessions: int, home: Path, *, mode: str = "threads") -> LoadRep
     for variable in _CLEARED:
         os.environ.pop(variable, None)
     os.environ["ECGREVIEW_HOME"] = str(home)
-    from ecgreview.reviews import read_reviews
+    from ecgreview.review.store import read_reviews
 
     report = LoadReport(sessions)
     start_at = time.time() + (20.0 if mode == "processes" else 1.0)  # after the processes have imported

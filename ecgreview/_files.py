@@ -2,7 +2,7 @@
 
 :func:`write_atomically` is used for every file that is replaced whole (the user file,
 the weights manifest, the ONNX cache, de-identified DICOM copies, a migrated review
-store). The review store's appends are not replacements: see :mod:`ecgreview._review_csv`.
+store). The review store's appends are not replacements: see :mod:`ecgreview.review._store_csv`.
 """
 
 from __future__ import annotations

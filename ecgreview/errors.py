@@ -36,15 +36,3 @@ class ReviewStoreError(EcgReviewError):
 
 class ConfigError(EcgReviewError):
     """A setting or configuration file is invalid."""
-
-
-def print_failure(exc: EcgReviewError | OSError, *, fallback: object = "") -> int:
-    """Print a command's failure as ``path: reason`` on stderr; returns exit code 2 (bad input)."""
-    import sys
-
-    if isinstance(exc, EcgReviewError):
-        text = f"{exc.path}: {exc.reason}" if exc.path else exc.reason
-    else:
-        text = f"{exc.filename or fallback}: {exc.strerror or exc}"
-    print(text, file=sys.stderr)
-    return 2

@@ -1,6 +1,6 @@
 """Fixture weights files in the exact layout of the released Keras 2.2.4 ``model.hdf5``.
 
-The layer and weight list is derived here, independently of ``ecgreview.model``, from
+The layer and weight list is derived here, independently of ``ecgreview.model.network``, from
 the released ``model_config`` JSON (``../shared/ribeiro/model_config_keras224.json``):
 shapes are propagated through the graph. :func:`weight_specs_from_keras` gives the same
 list from a built Keras model, for tests that run without ``../shared``.

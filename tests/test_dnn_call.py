@@ -14,16 +14,16 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from ecgreview import score
-from ecgreview.case import CaseAnalysis
-from ecgreview.cohort import load_cohort
-from ecgreview.cohort_report import _published_calls
-from ecgreview.compare import compare_predictions
+from ecgreview.device.statements import map_statements
+from ecgreview.model import batch as score
 from ecgreview.plots import plot_probabilities
 from ecgreview.record import CLASSES, THRESHOLDS, EcgRecord, dnn_calls
-from ecgreview.reviews import Review, append_review, read_reviews
-from ecgreview.statements import map_statements
-from ecgreview.worklist import IndexedCase, worklist_rows
+from ecgreview.review.case import CaseAnalysis
+from ecgreview.review.store import Review, append_review, read_reviews
+from ecgreview.review.worklist import IndexedCase, worklist_rows
+from ecgreview.study.cohort import load_cohort
+from ecgreview.study.cohort_report import _published_calls
+from ecgreview.study.compare import compare_predictions
 
 AT = np.asarray(THRESHOLDS, dtype=np.float32)
 ABOVE = np.nextafter(AT, np.float32(1))

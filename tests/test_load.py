@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ecgreview.reviews import read_reviews
+from ecgreview.review.store import read_reviews
 from tests.conftest import REPO
 
 SESSIONS = 20

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ecgreview.plots import DisplayFilters, LAYOUTS, filter_for_display, plot_ecg, plot_lead, plot_median_beats
+from ecgreview.plots import LAYOUTS, DisplayFilters, filter_for_display, plot_ecg, plot_lead, plot_median_beats
 from ecgreview.record import LEAD_ORDER, EcgRecord, Waveform
 
 RATE_HZ = 500.0

@@ -74,8 +74,8 @@ def test_non_finite_signal_is_refused():
 
 
 def test_pydicom_demo_ecg_becomes_model_input():
-    from ecgreview.io import read_ecg
     from ecgreview.examples import demo_ecg_path
+    from ecgreview.io import read_ecg
 
     record = read_ecg(demo_ecg_path())
     assert record.sampling_rate_hz == 1000 and record.duration_s == pytest.approx(10.0)

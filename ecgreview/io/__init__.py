@@ -27,9 +27,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ecgreview.errors import EcgReadError
+from ecgreview.io._detect import READ_FORMATS, unsupported_message
 from ecgreview.io._limits import MAX_FILE_BYTES, MAX_HEADER_BYTES, check_file_size
 from ecgreview.io._source import _load_source
-from ecgreview.io._detect import READ_FORMATS, unsupported_message
 from ecgreview.io._xml import _local_name, _root_tag
 from ecgreview.io.cardiosoft_xml import read_cardiosoft_xml
 from ecgreview.io.dicom import read_dicom_ecg

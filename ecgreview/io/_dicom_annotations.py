@@ -14,7 +14,6 @@ from pydicom.multival import MultiValue
 
 from ecgreview.record import Measurement
 
-
 #: Device measurement names (lower case, " global" removed) -> short names.
 _MEASUREMENT_NAMES: dict[str, str] = {
     "rr interval": "RR", "pp interval": "PP", "pr interval": "PR",

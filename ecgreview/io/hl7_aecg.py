@@ -13,15 +13,25 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from datetime import datetime
 import xml.etree.ElementTree as ElementTree
+from datetime import datetime
 
 import numpy as np
 
 from ecgreview.errors import EcgReadError
 from ecgreview.io._limits import MAX_SAMPLES_PER_LEAD
 from ecgreview.io._source import _load_source
-from ecgreview.io._xml import _datetime, _measurements, _mv_per_unit, _number, _parse_xml, _sha256, _statements, _text, _waveform
+from ecgreview.io._xml import (
+    _datetime,
+    _measurements,
+    _mv_per_unit,
+    _number,
+    _parse_xml,
+    _sha256,
+    _statements,
+    _text,
+    _waveform,
+)
 from ecgreview.io.leads import normalize_lead_name
 from ecgreview.record import EcgRecord, Measurement, Waveform
 

@@ -23,7 +23,16 @@ from ecgreview.errors import EcgReadError
 from ecgreview.io._limits import MAX_SAMPLES_PER_LEAD, check_base64_length, check_signal_shape
 from ecgreview.io._source import _load_source
 from ecgreview.io._xml import (
-    _compact_text, _datetime, _measurements, _mv_per_unit, _number, _parse_xml, _sha256, _statements, _text, _waveform,
+    _compact_text,
+    _datetime,
+    _measurements,
+    _mv_per_unit,
+    _number,
+    _parse_xml,
+    _sha256,
+    _statements,
+    _text,
+    _waveform,
 )
 from ecgreview.io.leads import normalize_lead_name
 from ecgreview.record import EcgRecord, Measurement, Waveform

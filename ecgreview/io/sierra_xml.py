@@ -21,8 +21,8 @@ import xml.etree.ElementTree as ElementTree
 
 from ecgreview.errors import EcgReadError
 from ecgreview.io import _ecgdatakit
-from ecgreview.io._source import _load_source
 from ecgreview.io._limits import check_base64_length, check_signal_shape
+from ecgreview.io._source import _load_source
 from ecgreview.io._xml import _compact_text, _number, _parse_xml, _text
 from ecgreview.io.philips_xml import _xli_decode, read_philips_xml
 from ecgreview.record import EcgRecord

@@ -4,9 +4,9 @@
 person or could help to: patient name, birth date, identifiers, patient
 characteristics (sex, age, race, height, weight), addresses and contacts,
 physicians and operators, institution and location, dates and times, free text and
-device identity, in the categories of the DICOM audit (:mod:`ecgreview.audit`). A
+device identity, in the categories of the DICOM audit (:mod:`ecgreview.security.audit`). A
 finding names the element's path, never its value, so the result can be shown and
-logged freely; :meth:`~ecgreview.audit.PhiAudit.summary` gives the same one-line
+logged freely; :meth:`~ecgreview.security.audit.PhiAudit.summary` gives the same one-line
 badge as for DICOM.
 
 The patient id element (``PatientDemographics/PatientID``, ``generalpatientdata/
@@ -24,9 +24,9 @@ import re
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 
-from ecgreview.audit import DUMMY_VALUES, PhiAudit, PhiFinding
 from ecgreview.io._source import _load_source
 from ecgreview.io._xml import _parse_xml
+from ecgreview.security.audit import DUMMY_VALUES, PhiAudit, PhiFinding
 
 __all__ = ["audit_xml"]
 

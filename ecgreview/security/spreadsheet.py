@@ -16,7 +16,7 @@ Numbers stay numbers: numeric cells (``int``, ``float``, NumPy numbers) and, in 
 ``1e-05``) are written as they are. A real negative probability or kappa is
 therefore ``-0.25`` in the file, not ``'-0.25``.
 
-The review store's rule (``ecgreview.reviews._guard``) is this one: for a column
+The review store's rule (``ecgreview.review.store._guard``) is this one: for a column
 not in its ``NUMERIC_COLUMNS``, ``_guard(column, text) == guard_text(text)`` and
 ``_unguard(column, text) == unguard_text(text)``.
 """

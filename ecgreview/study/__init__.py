@@ -12,7 +12,7 @@
   next case and step, the wash-out.
 * :mod:`ecgreview.study.figures` — plotly figures of the above.
 * :mod:`ecgreview.study.padding` — how many DNN calls flip between centre and end padding.
-* :mod:`ecgreview.study.report` and :mod:`ecgreview.study.cli` — the text report, the files
+* :mod:`ecgreview.study.report` and :mod:`ecgreview.cli.study` — the text report, the files
   and the CLI (``evaluate --added-value``, ``study create|show|list``, ``padding-report``).
 
 Nothing heavy is imported here: import the submodule you need.

@@ -1,10 +1,10 @@
 """Added value of the DNN: the same readers on the same cases, unaided vs aided.
 
 :func:`analyse_added_value` takes the review rows (a frame of the review CSV's columns,
-:func:`~ecgreview.reviews.read_reviews`) and a reference per case and class (1.0/0.0/NaN,
-e.g. :attr:`ecgreview.cohort.Cohort.reference`: consensus, one reader, or a clinical
+:func:`~ecgreview.review.store.read_reviews`) and a reference per case and class (1.0/0.0/NaN,
+e.g. :attr:`ecgreview.study.cohort.Cohort.reference`: consensus, one reader, or a clinical
 CSV). :func:`analyse_cohort_added_value` takes both from a loaded
-:class:`~ecgreview.cohort.Cohort`. Every score comes from :mod:`ecgreview.evaluate`.
+:class:`~ecgreview.study.cohort.Cohort`. Every score comes from :mod:`ecgreview.study.metrics`.
 
 Readings
     Rows with ``reading_mode`` ``unaided`` or ``aided``; the latest of each mode per
@@ -39,8 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ecgreview.evaluate import SCORE_NAMES, _nan_percentiles, _scores_from_counts, bootstrap_ci, score_table
 from ecgreview.record import CLASSES
+from ecgreview.study.metrics import SCORE_NAMES, _nan_percentiles, _scores_from_counts, bootstrap_ci, score_table
 
 __all__ = ["ALL_READERS", "AddedValue", "MODES", "analyse_added_value", "analyse_cohort_added_value",
            "study_pairs"]
@@ -381,7 +381,7 @@ def analyse_added_value(
 
 
 def analyse_cohort_added_value(reviews: pd.DataFrame, cohort: object, **options: object) -> AddedValue:
-    """:func:`analyse_added_value` with the reference, DNN and device calls of a :class:`~ecgreview.cohort.Cohort`.
+    """:func:`analyse_added_value` with the reference, DNN and device calls of a :class:`~ecgreview.study.cohort.Cohort`.
 
     With a consensus or ``reader:`` reference the reference comes from the readers' latest
     rows (the aided ones in a study): prefer a clinical-diagnosis reference; a note says so.

@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ecgreview.evaluate import _check_inputs
 from ecgreview.record import CLASSES, THRESHOLDS, dnn_calls
+from ecgreview.study.metrics import _check_inputs
 
 __all__ = ["Curve", "average_precision", "class_curves", "operating_points", "precision_recall_curve", "roc_auc", "roc_curve",
            "threshold_for_sensitivity", "wilson_interval"]

@@ -9,9 +9,7 @@ FOLDER`` prints the per-class counts and the flipped files.
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +21,7 @@ import pandas as pd
 from ecgreview.errors import EcgReviewError
 from ecgreview.record import CLASSES, THRESHOLDS, dnn_calls
 
-__all__ = ["PaddingReport", "format_padding_report", "padding_report", "register_cli"]
+__all__ = ["PaddingReport", "format_padding_report", "padding_report"]
 
 _FLIP_COLUMNS = ("source_path", "source_sha256", "class", "prob_centre", "prob_end", "call_centre", "call_end")
 
@@ -84,7 +82,7 @@ def padding_report(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[st
     batch_size : int
         ECGs per model call (each is predicted twice).
     """
-    from ecgreview.score import list_score_inputs
+    from ecgreview.model.batch import list_score_inputs
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -146,35 +144,3 @@ def format_padding_report(report: PaddingReport) -> str:
                      f"end {row.prob_end:.3f} {row.call_end}")
     lines += [f"unreadable {path!r}: {reason}" for path, reason in report.errors]
     return "\n".join(lines) + "\n"
-
-
-def _main(args: argparse.Namespace) -> int:
-    from ecgreview.score import _load_for_cli
-
-    for given in args.inputs:
-        if not Path(given).exists():
-            raise EcgReviewError(given, "no such file or folder")
-    report = padding_report(args.inputs, model=_load_for_cli(args), batch_size=args.batch_size)
-    sys.stdout.write(format_padding_report(report))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        from ecgreview.study._export import write_table
-
-        write_table(report.flips, args.out)
-        print(f"flipped calls: {args.out}")
-    return 1 if len(report.flips) else 0
-
-
-def register_cli(subparsers: Any) -> None:
-    """Add ``padding-report`` (exit 0 no flips, 1 flips found, 2 bad input)."""
-    from ecgreview.model import BACKENDS
-    from ecgreview.score import _positive_int
-
-    parser = subparsers.add_parser("padding-report", help="how many DNN calls flip between centre (upstream) and "
-                                                          "end (pilot) zero padding on a folder of ECGs")
-    parser.add_argument("inputs", nargs="+", help="folders (searched recursively) and/or ECG files")
-    parser.add_argument("--out", help="CSV of the flipped calls (source_path, class, probabilities, calls)")
-    parser.add_argument("--model", help="weights file (default: the configured or installed one)")
-    parser.add_argument("--backend", choices=BACKENDS, default=None, help="as for score")
-    parser.add_argument("--batch-size", type=_positive_int, default=32, help="ECGs per model call (default 32)")
-    parser.set_defaults(handler=_main)

@@ -89,7 +89,7 @@ def progress(design: StudyDesign, reviews: pd.DataFrame, reader: str, *,
     Parameters
     ----------
     reviews : pandas.DataFrame
-        Review rows (:func:`~ecgreview.reviews.read_reviews`).
+        Review rows (:func:`~ecgreview.review.store.read_reviews`).
     now_utc : datetime, optional
         For the wash-out; default now.
     """

@@ -8,10 +8,8 @@ reading time, and the DNN and the device alone on the same cases.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -20,7 +18,7 @@ from ecgreview.record import CLASSES, THRESHOLDS
 from ecgreview.study._export import write_table
 from ecgreview.study.added_value import ALL_READERS, MODES, AddedValue
 
-__all__ = ["added_value_main", "format_added_value", "format_operating_points", "load_added_value",
+__all__ = ["format_added_value", "format_operating_points", "load_added_value",
            "study_operating_points", "study_roc_figure", "write_added_value_outputs"]
 
 _SHORT = {"sensitivity": "sens", "specificity": "spec", "precision": "prec", "f1": "F1"}
@@ -106,7 +104,7 @@ def load_added_value(
     review_csvs: str | Path | Sequence[str | Path], *, reference: str | Path = "consensus",
     possible_counts_as_positive: bool = True, **options: object,
 ) -> tuple[object, AddedValue]:
-    """Load the cohort of ``review_csvs`` (:func:`~ecgreview.cohort.load_cohort`) and analyse its study rows.
+    """Load the cohort of ``review_csvs`` (:func:`~ecgreview.study.cohort.load_cohort`) and analyse its study rows.
 
     ``options`` go to :func:`~ecgreview.study.added_value.analyse_added_value`
     (``uncertain_as``, ``n_resamples``, ``confidence``, ``seed``).
@@ -118,12 +116,12 @@ def load_added_value(
     Raises
     ------
     ReviewStoreError, EcgReviewError
-        As :func:`~ecgreview.cohort.load_cohort`.
+        As :func:`~ecgreview.study.cohort.load_cohort`.
     ValueError
         A bad reference or option, or no unaided/aided pair.
     """
-    from ecgreview.cohort import _read_all, load_cohort
     from ecgreview.study.added_value import analyse_cohort_added_value
+    from ecgreview.study.cohort import _read_all, load_cohort
 
     paths = [review_csvs] if isinstance(review_csvs, (str, Path)) else list(review_csvs)
     cohort = load_cohort(paths, reference=reference, possible_counts_as_positive=possible_counts_as_positive)
@@ -176,30 +174,3 @@ def write_added_value_outputs(result: AddedValue, cohort: object, out_dir: str |
     added_value_figure(result).write_html(folder / "added_value.html", include_plotlyjs=True)
     return ["added_value.txt", "added_value.csv", "added_value_counts.csv", "changes.csv", "confidence_time.csv",
             "alone.csv", "operating_points.csv", "roc.html", "added_value.html"]
-
-
-def added_value_main(
-    review_csvs: Sequence[str | Path], *, reference: str | Path, out_dir: str | Path,
-    possible_counts_as_positive: bool = True, uncertain_as: str = "absent", n_resamples: int = 2000,
-    seed: int | None = 0, target_sensitivity: float = 0.9, out: TextIO | None = None,
-) -> int:
-    """CLI body of ``evaluate --added-value``: print the analysis, write its files to ``out_dir``.
-
-    Returns 0, or 2 on bad input (``path: reason`` on stderr).
-    """
-    from ecgreview.errors import EcgReviewError, print_failure
-
-    out = sys.stdout if out is None else out
-    try:
-        try:
-            cohort, result = load_added_value(review_csvs, reference=reference,
-                                              possible_counts_as_positive=possible_counts_as_positive,
-                                              uncertain_as=uncertain_as, n_resamples=n_resamples, seed=seed)
-        except ValueError as exc:
-            raise EcgReviewError(None, f"added value: {exc}") from exc
-        written = write_added_value_outputs(result, cohort, out_dir, target_sensitivity=target_sensitivity)
-        out.write("\n" + (Path(out_dir) / "added_value.txt").read_text(encoding="utf-8"))
-    except (EcgReviewError, OSError) as exc:
-        return print_failure(exc, fallback=out_dir)
-    out.write(f"Wrote {out_dir}: {', '.join(written)}\n")
-    return 0

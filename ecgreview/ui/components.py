@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-
 import streamlit as st
 
-from ecgreview.case import CaseAnalysis, CaseSource
 from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
 from ecgreview.examples import demo_ecg_path
 from ecgreview.io import bundle_files, list_case_files
-from ecgreview.model import LoadedModel, installed_models
+from ecgreview.model.inference import InferenceModel
+from ecgreview.model.serving import installed_models
 from ecgreview.record import EcgRecord
+from ecgreview.review.case import CaseAnalysis, CaseSource
+from ecgreview.review.worklist import INDEX_FILE, case_paths, neighbours, save_upload
 from ecgreview.ui import identity, resources, state
 from ecgreview.ui.text import escape_markdown
-from ecgreview.worklist import INDEX_FILE, case_paths, neighbours, save_upload
 
 INSTALL_HELP = """No model weights are installed, so no DNN opinion is shown. Reading and recording work.
 
@@ -72,7 +72,7 @@ def reader_input() -> str:
     return user.name
 
 
-def model_panel(settings: Settings) -> LoadedModel | None:
+def model_panel(settings: Settings) -> InferenceModel | None:
     """Choose and load the model; say which weights are in use, or how to install them."""
     st.subheader("Model")
     try:
@@ -124,7 +124,7 @@ def case_picker(settings: Settings) -> CaseSource | None:
     return CaseSource.from_path(demo_ecg_path())
 
 
-def analyse(settings: Settings, source: CaseSource, model: LoadedModel | None) -> CaseAnalysis | None:
+def analyse(settings: Settings, source: CaseSource, model: InferenceModel | None) -> CaseAnalysis | None:
     """Open the case (read, PHI audit, DNN at the site's thresholds; cached), or show why it cannot be opened."""
     try:
         return resources.open_case(source, model, thresholds=settings.thresholds)

@@ -34,7 +34,7 @@ for an admin. A client that knows a signed-in session's id can still put files i
 session's upload memory (each at most ``server.maxUploadSize``; no widget ever reads them, and
 they go with the session); docs/deployment.md says what the proxy adds.
 
-Role rules live in :mod:`ecgreview.auth` (pure functions over ``User``); the functions here apply
+Role rules live in :mod:`ecgreview.security.auth` (pure functions over ``User``); the functions here apply
 them to the signed-in user (``None`` in ``name`` mode, where every role is allowed).
 """
 
@@ -48,10 +48,10 @@ from collections.abc import Iterable, Mapping
 
 import streamlit as st
 
-from ecgreview import auth
-from ecgreview.auth import User, authenticate, load_users, user_from_oidc, user_from_proxy
 from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
+from ecgreview.security import auth
+from ecgreview.security.auth import User, authenticate, load_users, user_from_oidc, user_from_proxy
 from ecgreview.ui import state
 from ecgreview.ui.text import escape_markdown
 
@@ -75,7 +75,7 @@ def may(role: str) -> bool:
 
 def row_role(requested: str = "reader") -> str:
     """The role to store on a review-page row: ``student`` for students, ``adjudicator`` only when
-    requested and allowed, else ``reader`` (see :func:`ecgreview.auth.row_role`)."""
+    requested and allowed, else ``reader`` (see :func:`ecgreview.security.auth.row_role`)."""
     return auth.row_role(current_user(), requested)
 
 

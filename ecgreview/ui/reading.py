@@ -12,15 +12,15 @@ import time
 import pandas as pd
 import streamlit as st
 
-from ecgreview.case import CaseAnalysis
 from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
 from ecgreview.record import CLASSES
-from ecgreview.reviews import READER_CALLS, append_review, read_reviews
+from ecgreview.review.case import CaseAnalysis
+from ecgreview.review.store import READER_CALLS, append_review, read_reviews
+from ecgreview.review.worklist import disagreeing_classes, latest_readings
 from ecgreview.ui import components, identity, state
 from ecgreview.ui.keys import apply_keys, key_log
 from ecgreview.ui.text import escape_markdown
-from ecgreview.worklist import disagreeing_classes, latest_readings
 
 KEYS_HELP_SHORT = "keys: `1`–`6` class, `P` `A` `U` call, `S` save and next"
 KEYS_HELP = ("**Keyboard** · `1`–`6` choose a class · `P` present · `A` absent · `U` uncertain (then the next "

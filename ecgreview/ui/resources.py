@@ -4,7 +4,7 @@
 process, shared by every session (TensorFlow and ONNX Runtime inference are
 thread-safe; the model object is never mutated after loading).
 
-Every page opens a case through :func:`open_case` (a :class:`~ecgreview.case.CaseSource`:
+Every page opens a case through :func:`open_case` (a :class:`~ecgreview.review.case.CaseSource`:
 a path, with a multi-file record read beside it, or an upload): the analysis (record,
 DNN, device mapping, PHI audit) is kept in a cache bounded in bytes and shared by all
 sessions, and :func:`prefetch_case` prepares the case the reader will open next on a
@@ -20,14 +20,15 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from ecgreview.audit import audit_file
-from ecgreview.case import CaseAnalysis, CaseSource, analyse_case
+from ecgreview.device.statements import StatementTable, load_statement_table
 from ecgreview.errors import EcgReadError
-from ecgreview.model import LoadedModel, load_inference_model
+from ecgreview.model.inference import InferenceModel
+from ecgreview.model.serving import load_inference_model
 from ecgreview.record import THRESHOLDS
+from ecgreview.review.case import CaseAnalysis, CaseSource, analyse_case
 from ecgreview.review.case_cache import BoundedCache
-from ecgreview.statements import StatementTable, load_statement_table
-from ecgreview.worklist import CaseIndex
+from ecgreview.review.worklist import CaseIndex
+from ecgreview.security.audit import audit_file
 
 #: Memory the opened cases may take in one server process (records, probabilities, audits).
 CASE_CACHE_BYTES = 512 * 1024 * 1024
@@ -38,7 +39,7 @@ FIGURE_CACHE_BYTES = 128 * 1024 * 1024
 
 
 @st.cache_resource(show_spinner="Loading the Ribeiro DNN…")
-def cached_model(path: str, modified_ns: int, backend: str = "auto") -> LoadedModel:
+def cached_model(path: str, modified_ns: int, backend: str = "auto") -> InferenceModel:
     """The loaded model for ``path`` (``ECGREVIEW_BACKEND``); ``modified_ns`` renews it when the file changes."""
     del modified_ns
     return load_inference_model(Path(path), backend=backend)
@@ -76,11 +77,11 @@ def figure_cache() -> BoundedCache[go.Figure]:
     return _FIGURES
 
 
-def _model_key(model: LoadedModel | None) -> str:
+def _model_key(model: InferenceModel | None) -> str:
     return f"{model.identity.sha256}:{model.provenance.get('backend', '')}" if model else "none"
 
 
-def _analysis_task(source: CaseSource, model: LoadedModel | None, table: StatementTable,
+def _analysis_task(source: CaseSource, model: InferenceModel | None, table: StatementTable,
                    thresholds: tuple[float, ...]) -> tuple[Hashable, Callable[[], CaseAnalysis]]:
     def compute() -> CaseAnalysis:
         record = source.read()
@@ -89,7 +90,7 @@ def _analysis_task(source: CaseSource, model: LoadedModel | None, table: Stateme
     return (source.cache_key(), _model_key(model), thresholds, table.version), compute
 
 
-def open_case(source: CaseSource, model: LoadedModel | None, *,
+def open_case(source: CaseSource, model: InferenceModel | None, *,
               thresholds: tuple[float, ...] = THRESHOLDS) -> CaseAnalysis:
     """The case read, audited and run through the DNN (cached by its files' stats and the model).
 
@@ -102,7 +103,7 @@ def open_case(source: CaseSource, model: LoadedModel | None, *,
     return case_cache().get(key, compute)
 
 
-def prefetch_case(source: CaseSource, model: LoadedModel | None, figures: Callable[[CaseAnalysis], Any] | None = None,
+def prefetch_case(source: CaseSource, model: InferenceModel | None, figures: Callable[[CaseAnalysis], Any] | None = None,
                   *, thresholds: tuple[float, ...] = THRESHOLDS) -> None:
     """Open ``source`` on a background thread (and draw ``figures(analysis)``) so that showing it is instant."""
     key, compute = _analysis_task(source, model, cached_statement_table(), tuple(thresholds))

@@ -36,7 +36,7 @@ TEACHING_REVEAL = "teaching_reveal"  # (session_id, source_sha256) of the answer
 
 QUERY_CASE = "case"  # ?case=<source_sha256> opens a case on the review page
 MODES = ("adjudication", "blinded")
-USER = "signed_in_user"  # ecgreview.auth.User after sign-in (auth modes local, proxy, oidc)
+USER = "signed_in_user"  # ecgreview.security.auth.User after sign-in (auth modes local, proxy, oidc)
 VIEW_EXTRAS = "view_extras"  # median beats / calipers shown on demand
 READER_NAME_WIDGET = "reader_name_widget"  # the text box; READER_NAME keeps the name across pages
 CASE_FOLDER_FILE = "case_folder_file"

@@ -5,17 +5,24 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ecgreview.case import CaseAnalysis
 from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
-from ecgreview.model import LoadedModel
-from ecgreview.reviews import append_review
-from ecgreview.teaching import (
-    TeachingCase, TeachingSession, comparison_rows, create_session, reference_from_labels, reference_from_readings,
-    score_student, sessions_dir, teacher_table,
+from ecgreview.model.inference import InferenceModel
+from ecgreview.review.case import CaseAnalysis
+from ecgreview.review.store import append_review
+from ecgreview.review.teaching import (
+    TeachingCase,
+    TeachingSession,
+    comparison_rows,
+    create_session,
+    reference_from_labels,
+    reference_from_readings,
+    score_student,
+    sessions_dir,
+    teacher_table,
 )
+from ecgreview.review.worklist import INDEX_FILE, IndexedCase, case_paths, latest_readings
 from ecgreview.ui import components, reading, resources, state, viewer
-from ecgreview.worklist import INDEX_FILE, IndexedCase, case_paths, latest_readings
 
 REFERENCE_SOURCES = ("consensus reviews", "labels in the files")
 
@@ -65,7 +72,7 @@ def results(session: TeachingSession, reviews: pd.DataFrame) -> None:
             name: st.column_config.NumberColumn(format="percent") for name in table.columns[3:]})
 
 
-def case_analysis(settings: Settings, case: TeachingCase, model: LoadedModel | None) -> CaseAnalysis | None:
+def case_analysis(settings: Settings, case: TeachingCase, model: InferenceModel | None) -> CaseAnalysis | None:
     """Read and analyse one session case, found by its SHA-256 in the worklist index."""
     source = components.find_case(settings, case.source_sha256)
     if source is None:

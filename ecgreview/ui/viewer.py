@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from ecgreview.calipers import CALIPER_INTERVALS, caliper_table, heart_rate_bpm, interval_ms, time_from_point
 from ecgreview.plots import LAYOUTS, DisplayFilters, filter_for_display, plot_ecg, plot_lead, plot_median_beats
 from ecgreview.record import EcgRecord
+from ecgreview.review.calipers import CALIPER_INTERVALS, caliper_table, heart_rate_bpm, interval_ms, time_from_point
 from ecgreview.ui import resources, state
 
 _CHART_CONFIG = {"displaylogo": False, "scrollZoom": True}

@@ -10,12 +10,19 @@ import pytest
 
 from ecgreview.examples import demo_ecg_path
 from ecgreview.record import CLASSES
-from ecgreview.reviews import read_reviews
-from ecgreview.teaching import TeachingCase, create_session, reference_from_labels
-from ecgreview.worklist import INDEX_FILE, CaseIndex, worklist_rows
+from ecgreview.review.store import read_reviews
+from ecgreview.review.teaching import TeachingCase, create_session, reference_from_labels
+from ecgreview.review.worklist import INDEX_FILE, CaseIndex, worklist_rows
 from tests.browser.conftest import SCREENSHOTS
 from tests.browser.reading_helpers import (
-    DEVICE_PANEL, DNN_PANEL, ECG, TIMEOUT_MS, call_shown_js, settle, sign_in, wait_for_case,
+    DEVICE_PANEL,
+    DNN_PANEL,
+    ECG,
+    TIMEOUT_MS,
+    call_shown_js,
+    settle,
+    sign_in,
+    wait_for_case,
 )
 from tests.ui.reading_room_fixtures import write_fixture_weights
 

@@ -4,12 +4,13 @@ save and next, a 3-case teaching session as a student, and the CSV afterwards.""
 from __future__ import annotations
 
 import re
+
 import pytest
 
 from ecgreview.record import CLASSES
-from ecgreview.reviews import read_reviews
-from ecgreview.teaching import TeachingCase, create_session
-from ecgreview.worklist import CaseIndex
+from ecgreview.review.store import read_reviews
+from ecgreview.review.teaching import TeachingCase, create_session
+from ecgreview.review.worklist import CaseIndex
 from tests.browser.conftest import SCREENSHOTS
 from tests.browser.reading_helpers import keys_absent_for_every_class, sign_in, wait_for_case
 from tests.ui.reading_room_fixtures import build_case_folder, write_fixture_weights

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from ecgreview.record import CLASSES
-from ecgreview.reviews import read_reviews
+from ecgreview.review.store import read_reviews
 from tests.browser.conftest import SCREENSHOTS
 from tests.browser.reading_helpers import call_option, call_shown_js, settle, wait_for_case
 

@@ -25,8 +25,8 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ClientState_pb2 import ClientState
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from ecgreview.auth import add_user
 from ecgreview.examples import demo_ecg_path
+from ecgreview.security.auth import add_user
 from tests.browser.conftest import _free_port
 from tests.conftest import REPO
 

@@ -32,7 +32,12 @@ import pytest
 from ecgreview.errors import EcgReadError
 from ecgreview.io import bundle_files, list_case_files, read_ecg
 from ecgreview.io._limits import (
-    MAX_DURATION_S, MAX_FILE_BYTES, MAX_SAMPLES_PER_LEAD, MAX_XML_ELEMENTS, MAX_ZIP_RATIO, check_signal_shape,
+    MAX_DURATION_S,
+    MAX_FILE_BYTES,
+    MAX_SAMPLES_PER_LEAD,
+    MAX_XML_ELEMENTS,
+    MAX_ZIP_RATIO,
+    check_signal_shape,
 )
 from ecgreview.record import LEAD_ORDER
 from tests.conftest import REPO

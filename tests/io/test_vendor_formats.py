@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ecgreview.device.statements import map_statements
 from ecgreview.errors import EcgReadError
 from ecgreview.io import read_ecg, read_philips_xml
 from ecgreview.io.scp import read_scp_ecg
 from ecgreview.record import LEAD_ORDER
-from ecgreview.statements import map_statements
 from tests.io import vendor_fixtures as fixtures
 from tests.io.dicom_fixtures import build_ecg_dataset, write_dataset
 
@@ -213,14 +213,14 @@ def test_statements_command_maps_every_new_vendor_statement(vendor_folder: Path,
 
 def test_score_reads_every_new_vendor_format(vendor_folder: Path, tmp_path: Path) -> None:
     pytest.importorskip("tensorflow")
-    from ecgreview.model import build_model, load_model
-    from ecgreview.score import score_ecgs
+    from ecgreview.model.batch import score_ecgs
+    from ecgreview.model.network import build_model, load_model
     from tests.model_fixtures import random_weights, weight_specs_from_keras, write_keras224_hdf5
 
     specs = weight_specs_from_keras(build_model())
     write_keras224_hdf5(tmp_path / "model.hdf5", specs, random_weights(specs, seed=3))
     summary = score_ecgs(vendor_folder, model=load_model(tmp_path / "model.hdf5"), out_csv=tmp_path / "p.csv",
-                         progress=False)
+                         )
     assert (summary.files, summary.scored, summary.failed) == (6, 6, 0)
 
 

@@ -8,12 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from ecgreview import _review_csv, reviews
 from ecgreview.errors import ReviewStoreError
 from ecgreview.record import CLASSES
-from ecgreview.reviews import REVIEW_COLUMNS, SCHEMA_VERSION, Review, append_review, read_reviews
+from ecgreview.review import _store_csv as _review_csv
+from ecgreview.review import store as reviews
+from ecgreview.review.store import REVIEW_COLUMNS, SCHEMA_VERSION, Review, append_review, read_reviews
 from tests.review.v01_fixture import (
-    V01_COLUMNS, _reproduced_writer, fixture_reviews, load_v01_store, write_v01_store,
+    V01_COLUMNS,
+    _reproduced_writer,
+    fixture_reviews,
+    load_v01_store,
+    write_v01_store,
 )
 
 NEW_COLUMNS = [column for column in REVIEW_COLUMNS if column not in V01_COLUMNS]

@@ -14,12 +14,20 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from ecgreview import reviews
-from ecgreview.cohort_report import evaluate_main
+from ecgreview.cli.evaluate import evaluate_main
 from ecgreview.record import CLASSES
-from ecgreview.reviews import NUMERIC_COLUMNS, Review, append_review
+from ecgreview.review import store as reviews
+from ecgreview.review.store import NUMERIC_COLUMNS, Review, append_review
 from ecgreview.security.spreadsheet import (
-    FORMULA_PREFIXES, csv_text, guard_frame, guard_row, guard_text, guard_value, unguard_row, unguard_text, write_csv,
+    FORMULA_PREFIXES,
+    csv_text,
+    guard_frame,
+    guard_row,
+    guard_text,
+    guard_value,
+    unguard_row,
+    unguard_text,
+    write_csv,
 )
 
 HYPERLINK = '=HYPERLINK("http://evil.example/login","Open the case")'

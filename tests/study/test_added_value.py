@@ -11,8 +11,15 @@ import pytest
 
 from ecgreview.study.added_value import ALL_READERS, analyse_added_value, study_pairs
 from ecgreview.study.report import format_added_value
-from tests.study.study_fixtures import (AF_POSITIVE, CASES, DNN_AF_PRESENT, class_frame, perfect_and_wrong_readers,
-                                        random_study, study_reviews)
+from tests.study.study_fixtures import (
+    AF_POSITIVE,
+    CASES,
+    DNN_AF_PRESENT,
+    class_frame,
+    perfect_and_wrong_readers,
+    random_study,
+    study_reviews,
+)
 
 
 def _analyse(reviews=None, **options):

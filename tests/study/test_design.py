@@ -10,8 +10,14 @@ import pandas as pd
 import pytest
 
 from ecgreview.errors import ConfigError
-from ecgreview.study.design import (create_design, designs_for_reader, list_designs, load_design, save_design,
-                                    session_label)
+from ecgreview.study.design import (
+    create_design,
+    designs_for_reader,
+    list_designs,
+    load_design,
+    save_design,
+    session_label,
+)
 from ecgreview.study.progress import progress
 
 CASES = [f"{index:064x}" for index in range(7)]

@@ -10,8 +10,15 @@ import pytest
 from ecgreview.record import CLASSES, THRESHOLDS
 from ecgreview.study.added_value import analyse_added_value
 from ecgreview.study.figures import added_value_figure, roc_figure
-from ecgreview.study.operating_points import (average_precision, operating_points, precision_recall_curve, roc_auc,
-                                              roc_curve, threshold_for_sensitivity, wilson_interval)
+from ecgreview.study.operating_points import (
+    average_precision,
+    operating_points,
+    precision_recall_curve,
+    roc_auc,
+    roc_curve,
+    threshold_for_sensitivity,
+    wilson_interval,
+)
 from tests.study.study_fixtures import AF_POSITIVE, DNN_AF_PRESENT, class_frame, study_reviews
 
 # positives score 0.9, 0.8, 0.4, 0.3; negatives 0.7, 0.35, 0.2, 0.1

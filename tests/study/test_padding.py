@@ -12,9 +12,9 @@ import wfdb
 
 from ecgreview.examples import DEMO_CASES_DIR
 from ecgreview.io import list_case_files, read_ecg
+from ecgreview.model.batch import score_ecgs
 from ecgreview.preprocess import fit_length, preprocess_ecg
 from ecgreview.record import CLASSES, LEAD_ORDER, dnn_calls
-from ecgreview.score import score_ecgs
 from ecgreview.study.padding import format_padding_report, padding_report
 
 AF, ST = CLASSES.index("AF"), CLASSES.index("ST")
@@ -86,7 +86,7 @@ def test_score_padding_option_changes_the_inputs(constructed, tmp_path):
     outputs = {}
     for padding in ("centre", "end"):
         out = tmp_path / f"{padding}.csv"
-        score_ecgs(constructed / "short.hea", model=PositionModel(), out_csv=out, progress=False, padding=padding)
+        score_ecgs(constructed / "short.hea", model=PositionModel(), out_csv=out, padding=padding)
         with out.open(newline="") as stream:
             outputs[padding] = next(csv.DictReader(stream))
     assert (outputs["centre"]["call_AF"], outputs["end"]["call_AF"]) == ("0", "1")
@@ -96,7 +96,7 @@ def test_score_padding_option_changes_the_inputs(constructed, tmp_path):
 
 @pytest.fixture(scope="module")
 def fixture_model(tmp_path_factory):
-    from ecgreview.model import build_model, load_model
+    from ecgreview.model.network import build_model, load_model
     from tests.model_fixtures import random_weights, weight_specs_from_keras, write_keras224_hdf5
 
     specs = weight_specs_from_keras(build_model())

@@ -12,7 +12,7 @@ import pytest
 from ecgreview.cli import main
 from ecgreview.examples import DEMO_CASES_DIR
 from ecgreview.record import CLASSES, THRESHOLDS
-from ecgreview.reviews import REVIEW_COLUMNS, read_reviews
+from ecgreview.review.store import REVIEW_COLUMNS, read_reviews
 from tests.study.study_fixtures import AF_POSITIVE, CASES, DNN_AF_PRESENT, study_reviews
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from ecgreview.record import CLASSES
-from ecgreview.reviews import Review, append_review, read_reviews
+from ecgreview.review.store import Review, append_review, read_reviews
 from ecgreview.study.added_value import ALL_READERS, analyse_added_value
 from ecgreview.study.design import create_design, session_label
 from ecgreview.study.progress import progress

@@ -37,7 +37,7 @@ def build_case_folder(folder: Path, corpus_dir: Path | None = None) -> Path:
 
 def write_fixture_weights(path: Path, seed: int = 3) -> Path:
     """Random (unverified) weights in the released layout."""
-    from ecgreview.model import build_model
+    from ecgreview.model.network import build_model
     from tests.model_fixtures import random_weights, weight_specs_from_keras, write_keras224_hdf5
 
     specs = weight_specs_from_keras(build_model())

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ecgreview.reviews import REVIEW_COLUMNS
-from tests.test_cohort import add_review, case_sha256, write_pilot
+from ecgreview.review.store import REVIEW_COLUMNS
+from tests.study.test_cohort import add_review, case_sha256, write_pilot
 
 _SCRIPT = "from ecgreview.ui.pages import evaluate\nevaluate.render()\n"
 

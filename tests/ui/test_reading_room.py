@@ -8,11 +8,16 @@ from pathlib import Path
 import pytest
 
 from ecgreview.record import CLASSES
-from ecgreview.reviews import Review, append_review, read_reviews
-from ecgreview.teaching import TeachingCase, create_session
+from ecgreview.review.store import Review, append_review, read_reviews
+from ecgreview.review.teaching import TeachingCase, create_session
 from ecgreview.ui import state
 from tests.ui.reading_room_fixtures import (
-    ENV_VARIABLES, build_case_folder, open_page, press_setter, shown_calls, write_fixture_weights,
+    ENV_VARIABLES,
+    build_case_folder,
+    open_page,
+    press_setter,
+    shown_calls,
+    write_fixture_weights,
 )
 
 

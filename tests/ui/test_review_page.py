@@ -6,7 +6,7 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from ecgreview.record import CLASSES
-from ecgreview.reviews import read_reviews
+from ecgreview.review.store import read_reviews
 from tests.conftest import REPO
 from tests.ui.reading_room_fixtures import click_calls, shown_calls
 
@@ -74,7 +74,7 @@ def test_incomplete_review_is_refused_and_nothing_written(home):
 
 
 def test_review_with_unverified_fixture_weights(home, tmp_path, monkeypatch):
-    from ecgreview.model import build_model
+    from ecgreview.model.network import build_model
     from tests.model_fixtures import random_weights, weight_specs_from_keras, write_keras224_hdf5
 
     specs = weight_specs_from_keras(build_model())

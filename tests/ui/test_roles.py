@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ecgreview.auth import add_user
 from ecgreview.io import read_ecg
 from ecgreview.record import CLASSES
-from ecgreview.reviews import read_reviews
-from ecgreview.teaching import TeachingCase, create_session
+from ecgreview.review.store import read_reviews
+from ecgreview.review.teaching import TeachingCase, create_session
+from ecgreview.security.auth import add_user
 from ecgreview.ui import state
 from tests.ui.reading_room_fixtures import ENV_VARIABLES, build_case_folder
 from tests.ui.test_sign_in import Connection, connection  # noqa: F401  (fixture)

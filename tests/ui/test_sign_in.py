@@ -13,9 +13,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_token_string
 
-from ecgreview.auth import User, add_user
 from ecgreview.record import CLASSES
-from ecgreview.reviews import read_reviews
+from ecgreview.review.store import read_reviews
+from ecgreview.security.auth import User, add_user
 from ecgreview.ui import identity
 from tests.ui.test_review_page import APP
 

@@ -13,13 +13,20 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from ecgreview.auth import CLINICIAN_ROLES
-from ecgreview.cohort import CONSENSUS, Cohort, load_cohort
-from ecgreview.cohort_report import (cohort_table, discordant_cases, format_table, inter_reader_kappa,
-                                     probability_figure, table_title, unmapped_statements)
 from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
+from ecgreview.security.auth import CLINICIAN_ROLES
 from ecgreview.security.spreadsheet import csv_text
+from ecgreview.study.cohort import CONSENSUS, Cohort, load_cohort
+from ecgreview.study.cohort_report import (
+    cohort_table,
+    discordant_cases,
+    format_table,
+    inter_reader_kappa,
+    probability_figure,
+    table_title,
+    unmapped_statements,
+)
 from ecgreview.ui import components, identity
 
 REVIEW_UPLOADS = "evaluate_review_uploads"

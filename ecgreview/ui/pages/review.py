@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ecgreview.config import Settings
-from ecgreview.model import LoadedModel
+from ecgreview.model.inference import InferenceModel
 from ecgreview.ui import components, identity, reading, resources, viewer
 
 
@@ -50,7 +50,7 @@ def render() -> None:
     _prefetch(settings, following, model, view)
 
 
-def _prefetch(settings: Settings, following: str | None, model: LoadedModel | None, view: viewer.View) -> None:
+def _prefetch(settings: Settings, following: str | None, model: InferenceModel | None, view: viewer.View) -> None:
     """Open the next case of the worklist in the background while the reader reads this one."""
     source = components.find_case(settings, following) if following else None
     if source is not None:

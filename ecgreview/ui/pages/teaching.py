@@ -7,9 +7,9 @@ import streamlit as st
 
 from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
-from ecgreview.reviews import read_reviews
-from ecgreview.model import LoadedModel
-from ecgreview.teaching import TeachingSession, list_sessions, load_session, next_case, sessions_dir
+from ecgreview.model.inference import InferenceModel
+from ecgreview.review.store import read_reviews
+from ecgreview.review.teaching import TeachingSession, list_sessions, load_session, next_case, sessions_dir
 from ecgreview.ui import components, identity, state, teaching_panels
 
 ROLES = ("Student", "Teacher")
@@ -59,7 +59,7 @@ def choose_session(settings: Settings) -> TeachingSession | None:
 
 
 def student_flow(settings: Settings, session: TeachingSession, reviews: pd.DataFrame, student: str,
-                 model: LoadedModel | None) -> None:
+                 model: InferenceModel | None) -> None:
     """Reveal the last answer, or read the next case, or show the final score."""
     revealed = st.session_state.get(state.TEACHING_REVEAL)
     if revealed and revealed[0] == session.session_id:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ecgreview.case import CaseSource
 from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
 from ecgreview.examples import DEMO_CASES_ATTRIBUTION, DEMO_CASES_DIR
-from ecgreview.model import LoadedModel
+from ecgreview.model.inference import InferenceModel
 from ecgreview.record import CLASSES
-from ecgreview.reviews import read_reviews
+from ecgreview.review.case import CaseSource
+from ecgreview.review.store import read_reviews
+from ecgreview.review.worklist import INDEX_FILE, SORT_KEYS, CaseIndex, WorklistFilters, case_paths, worklist_rows
 from ecgreview.ui import components, identity, reading, resources, state
 from ecgreview.ui.text import escape_markdown
-from ecgreview.worklist import INDEX_FILE, SORT_KEYS, CaseIndex, WorklistFilters, case_paths, worklist_rows
 
 _OPINION_COLUMNS = ["DNN calls", "Device calls", "Discordant", "Discordant classes"]
 _ANY = "any"
@@ -52,7 +52,7 @@ def render() -> None:
     add_case(settings)
 
 
-def refresh_index(settings: Settings, index: CaseIndex, model: LoadedModel | None) -> list:
+def refresh_index(settings: Settings, index: CaseIndex, model: InferenceModel | None) -> list:
     """Read new or changed files into the index (with a progress bar) and return the indexed cases."""
     bar = st.empty()
 

@@ -1,0 +1,306 @@
+"""Low-level I/O of the review CSV: strict decoding, header checks, O(1) locked append, migration.
+
+Schema-free: the caller (:mod:`ecgreview.review.store`, which owns ``REVIEW_COLUMNS`` and the
+formula guard) passes the expected columns. See that module's docstring for the guarantees.
+
+The file's own header says which columns it holds, and cells are read by name: a file
+with fewer columns (an older schema) or more (a newer one) reads whole. An append writes
+the row in the file's column order; when the file lacks a column of the row, the file is
+first rewritten with the full header (:func:`_migrate`, once, under the lock, after a
+byte-exact backup).
+
+An append reads only the header line and the end of the file: every row this module
+writes ends with its provenance cell quoted, ``…}"\\n``, a sequence that can only close a
+row (inside a quoted field a quote is doubled, and an opening quote follows a comma). The
+text after the last such end is all a partial-row repair needs to look at; only when the
+tail holds none (rows of older writers with an empty, unquoted provenance) is the whole
+file scanned, as before.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ecgreview._files import fsync_directory, write_atomically
+from ecgreview.errors import ReviewStoreError
+
+# Log under the public module's name, as before the split.
+logger = logging.getLogger("ecgreview.review.store")
+
+#: Columns a file must hold to be taken for a review store (whatever its schema version).
+CORE_COLUMNS: tuple[str, ...] = ("review_id", "saved_at_utc", "reader", "source_sha256")
+#: Permission bits of a new store, its backups: owner read/write, group read (never world).
+STORE_MODE = 0o640
+_ROW_END = b'}"\n'
+_TAIL_BYTES = 1 << 18  # 256 KiB: many rows of a normal store
+_MAX_HEADER_BYTES = 1 << 16
+
+
+def _is_uuid(value: object) -> bool:
+    try:
+        return str(uuid.UUID(str(value))) == value
+    except ValueError:
+        return False
+
+
+def _quoted(cell: str) -> str:
+    return '"' + cell.replace('"', '""') + '"'
+
+
+def _csv_line(cells: Sequence[str]) -> str:
+    """One CSV row ending in ``\\n``; the last cell is always quoted (the row-end marker ``"\\n``)."""
+    # QUOTE_MINIMAL leaves a bare "\r" unquoted under lineterminator "\n"; quote such a row fully.
+    quoting = csv.QUOTE_ALL if any("\r" in cell for cell in cells) else csv.QUOTE_MINIMAL
+    buffer = io.StringIO()
+    csv.writer(buffer, quoting=quoting, lineterminator="\n").writerow(cells[:-1])
+    head = buffer.getvalue()[:-1]
+    return (head + "," if len(cells) > 1 else "") + _quoted(cells[-1]) + "\n" if cells else "\n"
+
+
+def _header_line(columns: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(columns)
+    return buffer.getvalue()
+
+
+def _decode(store: Path, data: bytes, *, first_line: int = 1) -> str:
+    """``data`` as UTF-8 (a leading BOM dropped); a clear error naming the line otherwise."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = first_line + data.count(b"\n", 0, exc.start)
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ReviewStoreError(store, (
+            f"line {line}, byte {column}: not UTF-8 (byte 0x{data[exc.start]:02x}); the file was probably re-saved "
+            "in another encoding (e.g. Windows-1252 by a spreadsheet). Nothing was read or written: re-save it as "
+            "UTF-8 (CSV UTF-8) or restore the last good copy")) from exc
+
+
+def _header_problem(found: Sequence[str]) -> str | None:
+    """Why ``found`` is not the header of a review store, or None."""
+    repeated = sorted({name for name in found if list(found).count(name) > 1})
+    missing = [name for name in CORE_COLUMNS if name not in found]
+    if repeated or missing or any(not name for name in found):
+        parts = ([f"missing columns {', '.join(missing)}"] if missing else []) + (
+            [f"repeated columns {', '.join(repeated)}"] if repeated else []) + (
+            ["an empty column name"] if any(not name for name in found) else [])
+        return "not a review store header: " + "; ".join(parts)
+    return None
+
+
+def _read_header(store: Path, handle: io.BufferedReader) -> tuple[list[str], int]:
+    """The header's column names and its length in bytes (first line only, bounded).
+
+    Raises ReviewStoreError if it is not a review store's header.
+    """
+    handle.seek(0)
+    start = handle.read(_MAX_HEADER_BYTES)
+    end = start.find(b"\n")
+    if end < 0:
+        raise ReviewStoreError(store, "line 1: no complete header line (a header cut short?); nothing was written")
+    header = next(csv.reader([_decode(store, start[:end]).rstrip("\r")]), [])
+    problem = _header_problem(header)
+    if problem:
+        raise ReviewStoreError(store, f"{problem}; nothing was written")
+    return header, end + 1
+
+
+def _repair_prefix(store: Path, handle: io.BufferedReader, size: int, header_bytes: int) -> bytes:
+    """What must precede a new row so that it never merges with a partial last row.
+
+    Reads the last :data:`_TAIL_BYTES` of the file; only when they hold no row end
+    (``}"\\n``) and the file is longer, the whole body after the header.
+    """
+    start = max(header_bytes, size - _TAIL_BYTES)
+    handle.seek(start)
+    tail = handle.read(size - start)
+    _check_utf8(store, tail, start, cut=start > header_bytes)
+    if tail.endswith(_ROW_END) or not tail:
+        return b""
+    marker = tail.rfind(_ROW_END)
+    if marker >= 0:
+        after = tail[marker + len(_ROW_END):]
+    elif start > header_bytes:  # no row end in the tail: scan the body from the header on
+        handle.seek(header_bytes)
+        after = handle.read(size - header_bytes)
+    else:
+        after = tail
+    # An odd number of quote characters means a partial row ends inside a quoted field: close it.
+    if after.count(b'"') % 2 == 1:
+        return b'"\n'
+    return b"" if after.endswith(b"\n") else b"\n"
+
+
+def _check_utf8(store: Path, data: bytes, offset: int, *, cut: bool) -> None:
+    """Refuse to append to a store whose end is not UTF-8 (re-saved in another encoding)."""
+    skip = 0
+    while cut and skip < 3 and skip < len(data) and 0x80 <= data[skip] <= 0xBF:
+        skip += 1  # the window may start inside a multi-byte character
+    try:
+        data[skip:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReviewStoreError(store, (
+            f"byte offset {offset + skip + exc.start}: not UTF-8 (byte 0x{data[skip + exc.start]:02x}); the file was "
+            "probably re-saved in another encoding (e.g. Windows-1252 by a spreadsheet); nothing was written: "
+            "re-save it as UTF-8 (CSV UTF-8) or restore the last good copy")) from exc
+
+
+def _append_locked(store: Path, cells: Mapping[str, str], columns: Sequence[str]) -> None:
+    """Append one row (``cells`` by column name, formula-guarded); the caller holds the lock.
+
+    A new or empty file gets the header ``columns``. An existing file keeps its header:
+    the row is written in its column order (columns this version does not know stay
+    empty); when it lacks one of ``columns``, it is migrated first.
+    """
+    try:
+        handle = store.open("rb")
+    except FileNotFoundError:
+        handle = None
+    if handle is None or os.fstat(handle.fileno()).st_size == 0:
+        if handle is not None:
+            handle.close()
+        _write_durably(store, (_header_line(columns) + _csv_line([cells[c] for c in columns])).encode("utf-8"))
+        return
+    with handle:
+        header, header_bytes = _read_header(store, handle)
+        missing = [column for column in columns if column not in header]
+    if missing:
+        _migrate(store, header, columns)
+    with store.open("rb") as handle:
+        header, header_bytes = _read_header(store, handle)
+        prefix = _repair_prefix(store, handle, os.fstat(handle.fileno()).st_size, header_bytes)
+    line = _csv_line([cells.get(column, "") for column in header]).encode("utf-8")
+    _write_durably(store, prefix + line)
+
+
+def _write_durably(store: Path, payload: bytes) -> None:
+    """Append ``payload`` and fsync; on failure truncate back to the previous size and re-raise.
+
+    A file created here gets mode :data:`STORE_MODE` whatever the umask, and its folder is fsynced.
+    """
+    try:
+        fd = os.open(store, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                     STORE_MODE)
+        created = True
+    except FileExistsError:
+        fd = os.open(store, os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0))
+        created = False
+    try:
+        if created and hasattr(os, "fchmod"):
+            os.fchmod(fd, STORE_MODE)
+        start = os.fstat(fd).st_size
+        try:
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except OSError:
+            try:
+                os.ftruncate(fd, start)
+                os.fsync(fd)
+            except OSError:
+                logger.error("%s: could not remove a partly written row after a failed save", store)
+            raise
+    finally:
+        os.close(fd)
+    if created:
+        fsync_directory(store.parent)
+
+
+def _records(text: str) -> list[tuple[int, str, list[str] | None, str]]:
+    """Every record after the header: (first line number, raw text, cells or None, csv error)."""
+    lines = io.StringIO(text, newline="").readlines()
+    reader = csv.reader(iter(lines[1:]))
+    records = []
+    done = 1
+    while True:
+        try:
+            cells: list[str] | None = next(reader)
+            error = ""
+        except StopIteration:
+            return records
+        except csv.Error as exc:
+            cells, error = None, str(exc)
+        end = 1 + reader.line_num
+        records.append((done + 1, "".join(lines[done:end]), cells, error))
+        done = end
+
+
+def _parse(store: Path, data: bytes) -> tuple[list[str], list[list[str]], list[str]]:
+    """The header, the well-formed rows (cells as stored, guards kept) and ``"line N: reason"`` per malformed row.
+
+    Raises
+    ------
+    ReviewStoreError
+        Not UTF-8 (naming the line), or a header that is not a review store's.
+    """
+    text = _decode(store, data)
+    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0].rstrip("\r"))), None)
+    if header is None:
+        return [], [], []
+    problem = _header_problem(header)
+    if problem:
+        raise ReviewStoreError(store, problem)
+    rows: list[list[str]] = []
+    skipped: list[str] = []
+    for line, _raw, cells, error in _records(text):
+        if cells is None:
+            skipped.append(f"line {line}: unparseable row ({error})")
+        elif cells:  # a blank line holds no review
+            problem = _row_problem(cells, header)
+            if problem:
+                skipped.append(f"line {line}: {problem}")
+            else:
+                rows.append(cells)
+    return header, rows, skipped
+
+
+def _row_problem(cells: list[str], header: Sequence[str]) -> str | None:
+    if len(cells) != len(header):
+        return f"{len(cells)} fields instead of {len(header)} (a partial row of an interrupted save?)"
+    review_id = cells[header.index("review_id")]
+    if not _is_uuid(review_id):
+        return f"review_id {review_id[:40]!r} is not a UUID"
+    if "provenance" not in header:
+        return None
+    try:
+        complete = isinstance(json.loads(cells[header.index("provenance")]), dict)
+    except ValueError:
+        complete = False
+    return None if complete else "provenance is not a complete JSON object (a row cut short?)"
+
+
+def _migrate(store: Path, header: Sequence[str], columns: Sequence[str]) -> list[str]:
+    """Rewrite the store with ``columns`` (plus its unknown columns) after a byte-exact backup.
+
+    Well-formed rows are written cell for cell by name (new columns empty); malformed
+    records are kept as they were, character for character. The backup is
+    ``<name>.before-<new columns>-<UTC time>.bak`` beside the store. Returns the new header.
+    """
+    data = store.read_bytes()
+    text = _decode(store, data)
+    new_header = [*columns, *(column for column in header if column not in columns)]
+    added = [column for column in columns if column not in header]
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    backup = store.with_name(f"{store.name}.before-schema-upgrade-{stamp}.bak")
+    write_atomically(backup, data, mode=STORE_MODE)
+    parts = [_header_line(new_header)]
+    for _line, raw, cells, _error in _records(text):
+        if cells and not _row_problem(cells, header):
+            named = dict(zip(header, cells))
+            parts.append(_csv_line([named.get(column, "") for column in new_header]))
+        else:
+            parts.append(raw)
+    mode = os.stat(store).st_mode & 0o777
+    write_atomically(store, "".join(parts).encode("utf-8"), mode=mode)
+    logger.warning("%s: upgraded to the current review columns (added %s); the previous file is kept as %s",
+                   store, ", ".join(added), backup.name)
+    return new_header

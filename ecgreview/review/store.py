@@ -1,0 +1,465 @@
+"""The review store: an append-only CSV of readers' calls beside the DNN's opinion.
+
+The CSV is data of record: rows are appended, never edited; a correction is a new
+row (:func:`latest_reviews` picks the last per reader and case). :data:`REVIEW_COLUMNS`
+is the one definition of the schema. :func:`append_review` holds an OS lock while it
+checks the header, appends one row and fsyncs it; a failed write is truncated back.
+An append reads only the header line and the end of the file, so it costs the same
+at 200 rows as at 20,000. New files are created with mode 0640 whatever the umask.
+
+Schema versions. Every row carries ``schema_version`` (:data:`SCHEMA_VERSION`; empty in
+rows written by ecgreview 0.1, schema 1, which had no such column): a plain column, so
+that spreadsheets and ``pandas.read_csv`` read the file as before. Cells are read by
+the file's own header, so a store with fewer columns (an older schema) or more (a newer
+one) reads whole: missing columns read as ``""``, unknown ones are kept after
+:data:`REVIEW_COLUMNS`. Appending to a store that lacks some of today's columns first
+rewrites it once with the full header, keeping every row and character and a byte-exact
+backup ``<name>.before-schema-upgrade-<UTC time>.bak`` beside it; no manual step is
+needed. A header without ``review_id``, ``saved_at_utc``, ``reader`` and
+``source_sha256``, or with a repeated column, is refused (nothing is written).
+
+The file must be UTF-8: a store re-saved in another encoding (a spreadsheet's
+Windows-1252 turns "Müller" into bytes that are not UTF-8) fails to read with an error
+naming the line, instead of silently replacing characters.
+
+Reads are cached per file by (inode, size, modification time in ns): a page that reads
+the store several times per rerun parses it once, and again only after it changed.
+:meth:`Review.from_row` turns a row back into a :class:`Review`.
+
+A writer killed mid-row leaves a partial last row. The next append ends it first
+(closing a quoted field left open, then a newline), so it never merges with the new
+row; it stays in the file as a malformed row that :func:`read_reviews` skips and
+reports. Text cells starting with ``= + - @ '``, a tab or CR get a leading ``'``
+against spreadsheet formula injection; reading removes it. Numeric columns are never
+touched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+from filelock import FileLock, Timeout
+
+from ecgreview import __version__
+from ecgreview.errors import ReviewStoreError
+from ecgreview.record import CLASSES, THRESHOLDS, dnn_calls
+from ecgreview.review._store_checks import (
+    CONFIDENCE_LEVELS,
+    MODEL_STATUSES,
+    READER_CALLS,
+    READING_MODES,
+    RESOLVING_MODES,
+    ROLES,
+    SCHEMA_VERSION,
+    _per_class,
+    _per_class_probabilities,
+    _seconds,
+    _validate,
+)
+from ecgreview.review._store_csv import (
+    STORE_MODE,
+    _append_locked,
+    _csv_line,  # noqa: F401  (tests build expected rows with it)
+    _parse,
+)
+from ecgreview.security.spreadsheet import guard_text, unguard_text
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "CONFIDENCE_LEVELS", "MODEL_STATUSES", "NUMERIC_COLUMNS", "READER_CALLS", "READING_MODES", "RESOLVING_MODES",
+    "REVIEW_COLUMNS", "ROLES", "SCHEMA_VERSION", "STATEMENT_SEPARATOR", "Review", "append_review", "latest_reviews",
+    "read_reviews", "reviews_for_case",
+]
+
+#: The review CSV's columns, in file order. The one definition of the schema.
+REVIEW_COLUMNS: tuple[str, ...] = (
+    "review_id", "saved_at_utc", "reader", "role", "reading_mode", "opinions_seen",
+    "session_id", "resolves_review_ids", "case_pseudonym", "source_name", "source_sha256",
+    "app_version", "model_name", "model_sha256", "model_git_blob_sha1", "model_status", "thresholds",
+    *(f"{kind}_{name}" for name in CLASSES
+      for kind in ("dnn_prob", "dnn_call", "device_call", "reader_call", "agreement")),
+    "device_statements", "statement_map_version", "phi_audit", "comment",
+    "confidence", "reading_time_s", "schema_version", "provenance",
+)
+
+#: Columns holding numbers: written as is, never given a formula-guard apostrophe.
+NUMERIC_COLUMNS: frozenset[str] = frozenset({"thresholds", "confidence", "reading_time_s", "schema_version",
+                                             *(f"dnn_prob_{name}" for name in CLASSES)})
+
+STATEMENT_SEPARATOR = " | "
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Review:
+    """One reader's reading of one ECG, with the DNN and device opinions shown beside it.
+
+    Build one with :meth:`Review.create`; construction validates every field.
+    Per-class dicts are keyed by the names in :data:`~ecgreview.record.CLASSES`.
+    ``dnn_calls`` and ``agreement`` are derived, never stored separately.
+    """
+
+    review_id: str
+    saved_at_utc: datetime
+    reader: str
+    role: str
+    reading_mode: str
+    opinions_seen: bool
+    session_id: str
+    resolves_review_ids: tuple[str, ...]
+    case_pseudonym: str
+    source_name: str
+    source_sha256: str
+    app_version: str
+    model_name: str
+    model_sha256: str
+    model_git_blob_sha1: str
+    model_status: str
+    thresholds: tuple[float, ...]
+    probabilities: dict[str, float | None]
+    device_calls: dict[str, str]
+    reader_calls: dict[str, str]
+    device_statements: tuple[str, ...]
+    statement_map_version: str
+    phi_audit: str
+    comment: str
+    provenance: dict[str, object]
+    confidence: int | None = None
+    reading_time_s: float | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @classmethod
+    def create(
+        cls, *, reader: str, reader_calls: Mapping[str, str | None], source_sha256: str,
+        opinions_seen: bool, source_name: str = "", case_pseudonym: str = "",
+        probabilities: Mapping[str, float | None] | Sequence[float] | None = None,
+        thresholds: Sequence[float] = THRESHOLDS, model_name: str = "", model_sha256: str = "",
+        model_git_blob_sha1: str = "", model_status: str | None = None,
+        device_calls: Mapping[str, str] | None = None, device_statements: Sequence[str] = (),
+        statement_map_version: str = "", phi_audit: str = "", role: str = "reader", reading_mode: str = "adjudication",
+        session_id: str = "", resolves_review_ids: Sequence[str] = (), comment: str = "",
+        provenance: Mapping[str, object] | None = None, confidence: int | None = None,
+        reading_time_s: float | None = None,
+        review_id: str | None = None, saved_at_utc: datetime | None = None,
+    ) -> Review:
+        """Build and validate a review; fills ``review_id``, ``saved_at_utc`` and ``app_version``.
+
+        Parameters
+        ----------
+        reader_calls : mapping of str to str
+            ``present``, ``absent`` or ``uncertain`` for every class in ``CLASSES``.
+        source_sha256 : str
+            SHA-256 (64 hex digits) of the ECG file: the case key.
+        opinions_seen : bool
+            Whether the reader had seen DNN or device opinions before saving.
+        probabilities : mapping or sequence of float, optional
+            In [0, 1], by class or in ``CLASSES`` order; ``None`` (or a missing class): no output.
+        model_status : {"verified", "unverified", "none"}, optional
+            Default ``"none"`` without probabilities, else ``"unverified"``.
+        device_calls : mapping of str to str, optional
+            Free text per class (``definite``, ``possible``...); a missing class is ``""``.
+        phi_audit : str, optional
+            One-line PHI audit of the source file (:meth:`ecgreview.security.audit.PhiAudit.summary`).
+        reading_mode : str
+            One of :data:`READING_MODES`. ``unaided``: the first step of a two-step reading,
+            with DNN and device hidden (``opinions_seen`` must be False); ``aided``: the
+            second step (``opinions_seen`` True), naming the unaided row as its one
+            ``resolves_review_ids``.
+        confidence : int, optional
+            The reader's confidence, 1 to 5 (:data:`CONFIDENCE_LEVELS`); None when not asked.
+        reading_time_s : float, optional
+            Seconds from the case being shown to the save; None when not measured.
+
+        Other keywords are stored as given. ``review_id``/``saved_at_utc`` default to a new
+        UUID4 and now (UTC). Raises ValueError naming the field and its allowed values.
+        """
+        probabilities = _per_class_probabilities(probabilities)
+        model_status = model_status or ("none" if set(probabilities.values()) == {None} else "unverified")
+        return cls(
+            review_id=review_id or str(uuid.uuid4()),
+            saved_at_utc=saved_at_utc or datetime.now(timezone.utc),
+            reader=reader.strip() if isinstance(reader, str) else reader,
+            role=role, reading_mode=reading_mode, opinions_seen=opinions_seen, session_id=session_id,
+            resolves_review_ids=tuple(resolves_review_ids), case_pseudonym=case_pseudonym,
+            source_name=source_name, source_sha256=str(source_sha256).strip().lower(), app_version=__version__,
+            model_name=model_name, model_sha256=model_sha256.lower(),
+            model_git_blob_sha1=model_git_blob_sha1.lower(), model_status=model_status,
+            thresholds=tuple(float(value) for value in thresholds), probabilities=probabilities,
+            device_calls=_per_class("device_calls", device_calls or {}, required=False, default=""),
+            reader_calls={name: (call.strip().lower() if isinstance(call, str) else call)
+                          for name, call in _per_class("reader_calls", reader_calls, required=True).items()},
+            device_statements=tuple(device_statements), statement_map_version=statement_map_version,
+            phi_audit=phi_audit, comment=comment, provenance=dict(provenance or {}),
+            confidence=confidence, reading_time_s=None if reading_time_s is None else _seconds(reading_time_s),
+        )
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, str]) -> Review:
+        """The review a stored row holds (a row of :func:`read_reviews`, formula guards removed).
+
+        Columns missing from an older store read as empty: a schema-1 row has no
+        ``confidence``, ``reading_time_s`` or ``schema_version`` (read as 1). The derived
+        columns (``dnn_call_*``, ``agreement_*``) are recomputed, not read.
+
+        Raises
+        ------
+        ValueError
+            A cell is not what its column holds (naming the column).
+        """
+        def cell(column: str) -> str:
+            value = row.get(column, "")
+            return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+        def number(column: str, kind: type) -> object:
+            text = cell(column).strip()
+            try:
+                return None if not text else kind(float(text)) if kind is int else kind(text)
+            except ValueError:
+                raise ValueError(f"{column} must be a number or empty; got {text!r}") from None
+
+        try:
+            saved_at = datetime.strptime(cell("saved_at_utc"), _TIME_FORMAT).replace(tzinfo=timezone.utc)
+        except ValueError:
+            raise ValueError(f"saved_at_utc must look like 2026-01-31T12:00:00.000000Z; got {cell('saved_at_utc')!r}") from None
+        try:
+            provenance = json.loads(cell("provenance") or "{}")
+        except ValueError:
+            raise ValueError(f"provenance must be a JSON object; got {cell('provenance')[:60]!r}") from None
+        thresholds = tuple(float(value) for value in cell("thresholds").split(";")) if cell("thresholds") else THRESHOLDS
+        statements = cell("device_statements")
+        return cls(
+            review_id=cell("review_id"), saved_at_utc=saved_at, reader=cell("reader"), role=cell("role"),
+            reading_mode=cell("reading_mode"), opinions_seen={"true": True, "false": False}.get(
+                cell("opinions_seen"), cell("opinions_seen")),  # type: ignore[arg-type]
+            session_id=cell("session_id"),
+            resolves_review_ids=tuple(filter(None, cell("resolves_review_ids").split(";"))),
+            case_pseudonym=cell("case_pseudonym"), source_name=cell("source_name"),
+            source_sha256=cell("source_sha256"), app_version=cell("app_version"), model_name=cell("model_name"),
+            model_sha256=cell("model_sha256"), model_git_blob_sha1=cell("model_git_blob_sha1"),
+            model_status=cell("model_status"), thresholds=thresholds,
+            probabilities={name: number(f"dnn_prob_{name}", float) for name in CLASSES},  # type: ignore[misc]
+            device_calls={name: cell(f"device_call_{name}") for name in CLASSES},
+            reader_calls={name: cell(f"reader_call_{name}") for name in CLASSES},
+            device_statements=tuple(statements.split(STATEMENT_SEPARATOR)) if statements else (),
+            statement_map_version=cell("statement_map_version"), phi_audit=cell("phi_audit"),
+            comment=cell("comment"), provenance=provenance,
+            confidence=number("confidence", int), reading_time_s=number("reading_time_s", float),  # type: ignore[arg-type]
+            schema_version=number("schema_version", int) or 1,  # type: ignore[arg-type]
+        )
+
+    @property
+    def dnn_calls(self) -> dict[str, str]:
+        """``present``/``absent`` per class (:func:`~ecgreview.record.dnn_calls`), ``""`` without a probability."""
+        values = [math.nan if p is None else p for p in self.probabilities.values()]
+        calls = dnn_calls(values, self.thresholds)
+        return {name: "" if p is None else ("present" if call else "absent")
+                for (name, p), call in zip(self.probabilities.items(), calls)}
+
+    @property
+    def agreement(self) -> dict[str, str]:
+        """``agree``/``disagree`` of reader and DNN per class; ``""`` when undecidable."""
+        dnn = self.dnn_calls
+        return {name: "" if not dnn[name] or call == "uncertain" else ("agree" if call == dnn[name] else "disagree")
+                for name, call in self.reader_calls.items()}
+
+    def to_row(self) -> dict[str, str]:
+        """The CSV row, keyed and ordered by :data:`REVIEW_COLUMNS` (before formula guarding)."""
+        row = {
+            "review_id": self.review_id, "saved_at_utc": self.saved_at_utc.strftime(_TIME_FORMAT),
+            "reader": self.reader, "role": self.role, "reading_mode": self.reading_mode,
+            "opinions_seen": "true" if self.opinions_seen else "false", "session_id": self.session_id,
+            "resolves_review_ids": ";".join(self.resolves_review_ids), "case_pseudonym": self.case_pseudonym,
+            "source_name": self.source_name, "source_sha256": self.source_sha256,
+            "app_version": self.app_version, "model_name": self.model_name, "model_sha256": self.model_sha256,
+            "model_git_blob_sha1": self.model_git_blob_sha1, "model_status": self.model_status,
+            "thresholds": ";".join(repr(value) for value in self.thresholds),
+            "device_statements": STATEMENT_SEPARATOR.join(self.device_statements),
+            "statement_map_version": self.statement_map_version, "phi_audit": self.phi_audit,
+            "comment": self.comment,
+            "confidence": "" if self.confidence is None else str(self.confidence),
+            "reading_time_s": "" if self.reading_time_s is None else repr(self.reading_time_s),
+            "schema_version": str(self.schema_version),
+            "provenance": json.dumps(self.provenance, separators=(",", ":"), sort_keys=True, ensure_ascii=False),
+        }
+        dnn, agreement = self.dnn_calls, self.agreement
+        for name in CLASSES:
+            probability = self.probabilities[name]
+            row |= {f"dnn_prob_{name}": "" if probability is None else repr(probability),
+                    f"dnn_call_{name}": dnn[name], f"device_call_{name}": self.device_calls[name],
+                    f"reader_call_{name}": self.reader_calls[name], f"agreement_{name}": agreement[name]}
+        return {column: row[column] for column in REVIEW_COLUMNS}
+
+
+def _guard(column: str, text: str) -> str:
+    """The project's one formula guard (:func:`ecgreview.security.spreadsheet.guard_text`) on text columns."""
+    return text if column in NUMERIC_COLUMNS else guard_text(text)
+
+
+def _unguard(column: str, text: str) -> str:
+    return text if column in NUMERIC_COLUMNS else unguard_text(text)
+
+
+def append_review(path: str | os.PathLike[str], review: Review, *, lock_timeout_s: float = 10.0) -> Review:
+    """Append ``review`` as one row to the CSV at ``path`` (created with its header), durably.
+
+    Reads only the header line and the end of the file (the cost does not grow with the
+    store). A store of an older schema is upgraded first, once (see the module docstring).
+
+    Parameters
+    ----------
+    path : path-like
+        The review CSV; the OS lock is ``<path>.lock`` beside it. Created with mode 0640.
+    lock_timeout_s : float
+        How long to wait for another process's save, in seconds.
+
+    Returns
+    -------
+    Review
+        ``review``, once its row is fsynced to disk.
+
+    Raises
+    ------
+    ReviewStoreError
+        Locked by another process, a header that is not a review store's, or an OS error
+        (disk full, read-only). The store is then as before; the error's ``review``
+        attribute holds the review.
+    """
+    store = Path(path)
+    cells = {column: _guard(column, value) for column, value in review.to_row().items()}
+    try:
+        store.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(f"{store}.lock", timeout=lock_timeout_s, mode=STORE_MODE):
+            _append_locked(store, cells, REVIEW_COLUMNS)
+        return review
+    except (OSError, ReviewStoreError) as exc:  # filelock's Timeout is an OSError
+        error = exc if isinstance(exc, ReviewStoreError) else ReviewStoreError(store, (
+            f"review store is locked by another process (waited {lock_timeout_s:g} s)" if isinstance(exc, Timeout)
+            else f"review not saved: {exc.strerror or exc} ({type(exc).__name__})"))
+        error.review = review  # type: ignore[attr-defined]
+        if error is exc:
+            raise
+        raise error from exc
+
+
+_CACHE_SIZE = 4
+_cache: dict[str, tuple[tuple[int, int, int], pd.DataFrame]] = {}
+_cache_lock = threading.Lock()
+
+
+def read_reviews(path: str | os.PathLike[str], *, strict: bool = False) -> pd.DataFrame:
+    """All rows of the review CSV in save order; a missing or empty file gives no rows.
+
+    Parsed once per change of the file: the result is cached by (inode, size,
+    modification time in ns), so rereading an unchanged store costs a ``stat``.
+
+    Parameters
+    ----------
+    strict : bool
+        Raise on a malformed row instead of skipping it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`REVIEW_COLUMNS` (then any columns of a newer schema the file holds),
+        all ``str`` (empty cells and columns an older file lacks ``""``), formula guards
+        removed. ``frame.attrs["skipped"]`` lists the malformed rows left out as
+        ``"line N: reason"`` (a partial row of an interrupted save, or one in progress).
+
+    Raises
+    ------
+    ReviewStoreError
+        Unreadable file, not UTF-8 (naming the line), a header that is not a review
+        store's, or ``strict`` and a malformed row.
+    """
+    store = Path(path)
+    frame = _read_cached(store)
+    skipped = frame.attrs["skipped"]
+    if skipped and strict:
+        raise ReviewStoreError(store, f"{len(skipped)} malformed row(s), first at {skipped[0]}")
+    copy = frame.copy(deep=False)  # copy-on-write: callers may change theirs freely
+    copy.attrs = {"skipped": list(skipped)}
+    return copy
+
+
+def _read_cached(store: Path) -> pd.DataFrame:
+    key = str(store.absolute())
+    try:
+        with store.open("rb") as handle:
+            status = os.fstat(handle.fileno())
+            stamp = (status.st_ino, status.st_size, status.st_mtime_ns)
+            with _cache_lock:
+                cached = _cache.get(key)
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+            data = handle.read(status.st_size)
+    except FileNotFoundError:
+        return _frame(store, b"")
+    except OSError as exc:
+        raise ReviewStoreError(store, f"cannot read the review store: {exc.strerror or exc}") from exc
+    frame = _frame(store, data)
+    with _cache_lock:
+        _cache.pop(key, None)
+        _cache[key] = (stamp, frame)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.pop(next(iter(_cache)))
+    return frame
+
+
+def _frame(store: Path, data: bytes) -> pd.DataFrame:
+    """The frame of ``data`` (see :func:`read_reviews`), cells by the file's own header."""
+    header, rows, skipped = _parse(store, data)
+    if skipped:
+        logger.warning("%s: skipped %d malformed row(s): %s", store, len(skipped), "; ".join(skipped))
+    columns = [*REVIEW_COLUMNS, *(column for column in header if column not in REVIEW_COLUMNS)]
+    by_name = dict(zip(header, zip(*rows))) if rows else {}
+    empty = ("",) * len(rows)
+    frame = pd.DataFrame({column: _unguard_all(column, by_name.get(column, empty)) for column in columns},
+                         columns=columns, dtype=str)
+    frame.attrs["skipped"] = skipped
+    return frame
+
+
+def _unguard_all(column: str, cells: Sequence[str]) -> list[str]:
+    if column in NUMERIC_COLUMNS:
+        return list(cells)
+    return [unguard_text(cell) for cell in cells]
+
+
+def reviews_for_case(path: str | os.PathLike[str], source_sha256: str) -> pd.DataFrame:
+    """All reviews of one ECG (by the SHA-256 of its file), in save order; see :func:`read_reviews`."""
+    frame = read_reviews(path)
+    return frame[frame["source_sha256"] == source_sha256.strip().lower()].reset_index(drop=True)
+
+
+def latest_reviews(
+    reviews: pd.DataFrame | str | os.PathLike[str], *, by: Sequence[str] = ("source_sha256", "reader"),
+) -> pd.DataFrame:
+    """The latest row per reader per case (corrections are new rows; the last appended wins).
+
+    Parameters
+    ----------
+    reviews : pandas.DataFrame or path-like
+        A frame from :func:`read_reviews`, or the CSV path.
+    by : sequence of str
+        Columns that identify one reading; add ``"reading_mode"`` to keep blinded and
+        adjudication readings apart. The last row in file (= lock) order of each wins.
+    """
+    frame = reviews if isinstance(reviews, pd.DataFrame) else read_reviews(reviews)
+    unknown = [column for column in by if column not in REVIEW_COLUMNS]
+    if unknown or not by:
+        raise ValueError(f"by must name columns of REVIEW_COLUMNS; got {list(by)!r}")
+    return frame.drop_duplicates(subset=list(by), keep="last").reset_index(drop=True)

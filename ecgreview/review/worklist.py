@@ -1,0 +1,400 @@
+"""The worklist: a persistent, incremental index of the case folder, and its rows.
+
+:class:`CaseIndex` is an SQLite file in ``Settings.home``. Each ECG file is keyed by
+its path and ``(size, mtime)``; only new or changed files are read. A row holds the
+file's SHA-256, header metadata (pseudonym, time, device, statements, measurements,
+reference labels) and the device's calls; DNN probabilities are stored per model
+SHA-256, so a new model re-reads only for prediction. :func:`worklist_rows` joins the
+index with the review store: one row per ECG with the DNN, device and reader calls,
+and whether they disagree (discordance).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ecgreview.config import Settings
+from ecgreview.device.statements import StatementTable, load_statement_table, map_statements
+from ecgreview.errors import EcgReviewError
+from ecgreview.examples import DEMO_CASES_DIR, demo_ecg_path
+from ecgreview.io import list_case_files, read_ecg
+from ecgreview.preprocess import preprocess_ecg
+from ecgreview.record import CLASSES, THRESHOLDS, EcgRecord, dnn_calls
+from ecgreview.review.consensus import calls_disagree
+from ecgreview.review.store import latest_reviews
+
+if TYPE_CHECKING:
+    from ecgreview.model.inference import InferenceModel
+
+__all__ = [
+    "CaseIndex", "IndexUpdate", "IndexedCase", "READING_ROLES", "SORT_KEYS", "WorklistFilters", "case_paths",
+    "disagreeing_classes", "latest_readings", "neighbours", "save_upload", "worklist_rows",
+]
+
+INDEX_FILE = "worklist-index.sqlite"
+UPLOADS_DIR = "uploads"
+#: Roles whose rows count as readings of a case (students' answers do not).
+READING_ROLES: tuple[str, ...] = ("reader", "adjudicator")
+#: Sort keys of :func:`worklist_rows`, by display column.
+SORT_KEYS: dict[str, str] = {"file": "File", "acquired": "Acquired", "pseudonym": "Pseudonym",
+                             "discordance": "Discordant classes", "reviews": "Reviews"}
+_POSITIVE_DEVICE = ("definite", "possible")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,
+    source_sha256 TEXT, metadata TEXT, error TEXT);
+CREATE TABLE IF NOT EXISTS predictions (source_sha256 TEXT, model_sha256 TEXT, probabilities TEXT,
+    PRIMARY KEY (source_sha256, model_sha256));
+CREATE INDEX IF NOT EXISTS files_by_sha ON files (source_sha256);
+"""
+
+
+@dataclass(frozen=True)
+class IndexedCase:
+    """One indexed ECG file: header metadata, device calls and (optionally) DNN probabilities."""
+
+    path: Path
+    source_sha256: str
+    source_name: str
+    pseudonym: str = ""
+    acquisition_time: str = ""
+    device: str = ""
+    statements: tuple[str, ...] = ()
+    device_calls: dict[str, str] = field(default_factory=dict)
+    reference_labels: dict[str, bool] = field(default_factory=dict)
+    probabilities: tuple[float, ...] | None = None
+    error: str = ""
+    thresholds: tuple[float, ...] = THRESHOLDS
+
+    @property
+    def dnn_calls(self) -> dict[str, bool] | None:
+        """``p > threshold`` per class (:func:`~ecgreview.record.dnn_calls`); None without probabilities."""
+        if self.probabilities is None:
+            return None
+        return dict(zip(CLASSES, (bool(call) for call in dnn_calls(self.probabilities, self.thresholds))))
+
+
+@dataclass(frozen=True)
+class IndexUpdate:
+    """What :meth:`CaseIndex.update` did: files read, unchanged, predicted, removed, and failures."""
+
+    read: int
+    unchanged: int
+    predicted: int
+    removed: int
+    failed: tuple[str, ...]
+
+
+class CaseIndex:
+    """The worklist's index in an SQLite file (safe to share between sessions and processes).
+
+    Parameters
+    ----------
+    path : path-like
+        The SQLite file; created with its folder.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as connection:
+            connection.executescript(_SCHEMA)
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> "CaseIndex":
+        """The index in ``settings.home``."""
+        return cls(settings.home / INDEX_FILE)
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, timeout=30)
+        connection.execute("PRAGMA journal_mode=WAL")
+        return connection
+
+    def update(
+        self, paths: Sequence[Path], *, model: InferenceModel | None = None, table: StatementTable | None = None,
+        prune: bool = False, progress: Callable[[int, int], None] | None = None, batch_size: int = 32,
+    ) -> IndexUpdate:
+        """Bring the index up to date for ``paths``, reading only new or changed files.
+
+        Parameters
+        ----------
+        paths : sequence of Path
+            The case files (e.g. :func:`case_paths`).
+        model : InferenceModel, optional
+            Cases without probabilities from this model's SHA-256 are read and predicted.
+        prune : bool
+            Remove index rows for files not in ``paths``.
+        progress : callable, optional
+            Called as ``progress(done, total)`` after each batch of files read.
+        """
+        table = table or load_statement_table()
+        with self._connect() as connection:
+            known = {row[0]: row[1:] for row in connection.execute(
+                "SELECT path, size, mtime_ns, source_sha256, metadata FROM files")}
+            predicted = set() if model is None else {row[0] for row in connection.execute(
+                "SELECT source_sha256 FROM predictions WHERE model_sha256 = ?", (model.identity.sha256,))}
+            stale, need_prediction, failed = [], [], []
+            for path in map(str, paths):
+                try:
+                    stat = Path(path).stat()
+                except OSError as exc:
+                    failed.append(f"{path}: {exc.strerror or exc}")
+                    continue
+                row = known.get(path)
+                if row is None or (row[0], row[1]) != (stat.st_size, stat.st_mtime_ns):
+                    stale.append((path, stat.st_size, stat.st_mtime_ns))
+                elif row[2] and model is not None and row[2] not in predicted:
+                    need_prediction.append((path, stat.st_size, stat.st_mtime_ns))
+                elif row[2]:
+                    self._remap_if_outdated(connection, path, row[3], table)
+            removed = 0
+            if prune:
+                gone = set(known) - set(map(str, paths))
+                connection.executemany("DELETE FROM files WHERE path = ?", [(path,) for path in gone])
+                removed = len(gone)
+        work = stale + need_prediction
+        count = 0
+        for start in range(0, len(work), batch_size):
+            count += self._read_batch(work[start:start + batch_size], model, table, failed)
+            if progress is not None:
+                progress(min(start + batch_size, len(work)), len(work))
+        return IndexUpdate(read=len(stale), unchanged=len(paths) - len(work) - len(failed),
+                           predicted=count, removed=removed, failed=tuple(failed))
+
+    def _remap_if_outdated(self, connection: sqlite3.Connection, path: str, metadata: str, table: StatementTable) -> None:
+        facts = json.loads(metadata)
+        if facts.get("table_version") == table.version:
+            return
+        facts |= _device_facts(facts["statements"], facts["measurements"], table)
+        connection.execute("UPDATE files SET metadata = ? WHERE path = ?", (json.dumps(facts), path))
+
+    def _read_batch(self, batch: list[tuple[str, int, int]], model: InferenceModel | None,
+                    table: StatementTable, failed: list[str]) -> int:
+        """Read one batch of files, store their rows, and predict the ones the model has not seen."""
+        records: list[EcgRecord] = []
+        with self._connect() as connection:
+            for path, size, mtime_ns in batch:
+                try:
+                    record = read_ecg(Path(path))
+                except EcgReviewError as exc:
+                    failed.append(str(exc))
+                    connection.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, '', '{}', ?)",
+                                       (path, size, mtime_ns, str(exc)))
+                    continue
+                connection.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, '')",
+                                   (path, size, mtime_ns, record.source_sha256, json.dumps(_metadata(record, table))))
+                records.append(record)
+            if model is None or not records:
+                return 0
+            return self._predict(connection, records, model, failed)
+
+    @staticmethod
+    def _predict(connection: sqlite3.Connection, records: list[EcgRecord], model: InferenceModel, failed: list[str]) -> int:
+        inputs, kept = [], []
+        for record in records:
+            try:
+                inputs.append(preprocess_ecg(record))
+                kept.append(record)
+            except EcgReviewError as exc:
+                failed.append(str(exc))
+        if not kept:
+            return 0
+        probabilities = model.predict_probabilities(np.stack(inputs))
+        connection.executemany("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?)", [
+            (record.source_sha256, model.identity.sha256, json.dumps([float(p) for p in row]))
+            for record, row in zip(kept, probabilities)])
+        return len(kept)
+
+    def cases(self, paths: Iterable[Path] | None = None, *, model_sha256: str = "") -> list[IndexedCase]:
+        """Indexed cases (only ``paths`` when given, in their order), with ``model_sha256``'s probabilities."""
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT f.path, f.source_sha256, f.metadata, f.error, p.probabilities FROM files f "
+                "LEFT JOIN predictions p ON p.source_sha256 = f.source_sha256 AND p.model_sha256 = ? "
+                "ORDER BY f.path", (model_sha256,)).fetchall()
+        by_path = {row[0]: _indexed_case(*row) for row in rows}
+        if paths is None:
+            return list(by_path.values())
+        return [by_path[str(path)] for path in paths if str(path) in by_path]
+
+    def find(self, source_sha256: str) -> Path | None:
+        """The path of an indexed file with this SHA-256 that still exists, or None."""
+        with self._connect() as connection:
+            rows = connection.execute("SELECT path FROM files WHERE source_sha256 = ?",
+                                      (source_sha256.strip().lower(),)).fetchall()
+        return next((Path(row[0]) for row in rows if Path(row[0]).is_file()), None)
+
+
+def _device_facts(statements: Sequence[str], measurements: Sequence[Sequence[Any]], table: StatementTable) -> dict:
+    from ecgreview.record import Measurement
+
+    interpretation = map_statements(statements, [Measurement(str(n), float(v), str(u)) for n, v, u in measurements],
+                                    table=table)
+    return {"device_calls": {name: call.strength for name, call in interpretation.calls.items()},
+            "table_version": table.version}
+
+
+def _metadata(record: EcgRecord, table: StatementTable) -> dict[str, Any]:
+    measurements = [(m.name, m.value, m.unit) for m in record.measurements]
+    return {
+        "source_name": record.source_name, "pseudonym": record.pseudonym, "device": record.device,
+        "acquisition_time": record.acquisition_time.isoformat(sep=" ") if record.acquisition_time else "",
+        "statements": list(record.statements), "measurements": measurements,
+        "reference_labels": {name: bool(value) for name, value in record.reference_labels.items()},
+        **_device_facts(record.statements, measurements, table),
+    }
+
+
+def _indexed_case(path: str, sha256: str, metadata: str, error: str, probabilities: str | None) -> IndexedCase:
+    facts = json.loads(metadata or "{}")
+    values = json.loads(probabilities) if probabilities else None
+    return IndexedCase(
+        path=Path(path), source_sha256=sha256, source_name=facts.get("source_name", Path(path).name),
+        pseudonym=facts.get("pseudonym", ""), acquisition_time=facts.get("acquisition_time", ""),
+        device=facts.get("device", ""), statements=tuple(facts.get("statements", ())),
+        device_calls=facts.get("device_calls", {}), reference_labels=facts.get("reference_labels", {}),
+        probabilities=tuple(values) if values else None, error=error or "",
+    )
+
+
+def case_paths(settings: Settings) -> list[Path]:
+    """The worklist's files: the case folder and uploaded cases, with the Mortara demo ECG when the
+    folder is the bundled demo set (or none is set)."""
+    paths = list_case_files(settings.cases_dir) + list_case_files(settings.home / UPLOADS_DIR)
+    return [demo_ecg_path(), *paths] if settings.cases_dir in (None, DEMO_CASES_DIR) else paths
+
+
+def save_upload(settings: Settings, data: bytes, name: str, source_sha256: str) -> Path:
+    """Keep an uploaded case under ``home/uploads`` (once per content) so the worklist lists it."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).lstrip(".") or "upload"
+    target = settings.home / UPLOADS_DIR / f"{source_sha256[:12]}-{safe}"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return target
+
+
+def latest_readings(reviews: pd.DataFrame, source_sha256: str | None = None) -> pd.DataFrame:
+    """The latest reading per reader per case by readers and adjudicators (no students), in save order."""
+    frame = reviews[reviews["role"].isin(READING_ROLES)]
+    if source_sha256 is not None:
+        frame = frame[frame["source_sha256"] == source_sha256]
+    return latest_reviews(frame)
+
+
+def disagreeing_classes(readings: pd.DataFrame) -> list[str]:
+    """Classes on which the readers of one case (rows of :func:`latest_readings`) gave different calls."""
+    readers = readings[readings["role"] == "reader"]
+    return [name for name in CLASSES if readers[f"reader_call_{name}"].nunique() > 1]
+
+
+@dataclass(frozen=True)
+class WorklistFilters:
+    """Worklist filters: discordant only, not yet reviewed by me, a class anyone calls present, a reviewer."""
+
+    discordant_only: bool = False
+    unreviewed_by_me: bool = False
+    class_name: str | None = None
+    reviewer: str | None = None
+
+
+def _opinions(case: IndexedCase, readings: pd.DataFrame) -> dict[str, list[bool]]:
+    """Per class, the binary calls of the DNN, the device (when it made statements) and each reader."""
+    opinions: dict[str, list[bool]] = {name: [] for name in CLASSES}
+    dnn = case.dnn_calls or {}
+    for name in CLASSES:
+        if name in dnn:
+            opinions[name].append(dnn[name])
+        if case.statements and name in case.device_calls:
+            opinions[name].append(case.device_calls[name] in _POSITIVE_DEVICE)
+        for call in readings[f"reader_call_{name}"]:
+            if call in ("present", "absent"):
+                opinions[name].append(call == "present")
+    return opinions
+
+
+def _row(case: IndexedCase, readings: pd.DataFrame, reader: str) -> dict[str, Any]:
+    opinions = _opinions(case, readings)
+    discordant = [name for name, calls in opinions.items() if calls_disagree(calls)]
+    dnn = case.dnn_calls
+    device = [f"{n} ({s})" if s == "possible" else n for n, s in case.device_calls.items() if s in _POSITIVE_DEVICE]
+    readers = list(readings["reader"])
+    adjudicated = "adjudicator" in set(readings["role"])
+    return {
+        "source_sha256": case.source_sha256, "File": case.source_name, "Pseudonym": case.pseudonym,
+        "Acquired": case.acquisition_time, "Device": case.device,
+        "DNN calls": "—" if dnn is None else (", ".join(n for n, flag in dnn.items() if flag) or "none"),
+        "Device calls": (", ".join(device) or "none") if case.statements else "—",
+        "Reviews": ", ".join(readers) + (" · adjudicated" if adjudicated else ""),
+        "Reviewed by me": bool(reader) and reader in readers,
+        "Discordant": bool(discordant), "Discordant classes": ", ".join(discordant),
+        "_present": {name for name, calls in opinions.items() if True in calls}, "_readers": set(readers),
+    }
+
+
+def worklist_rows(
+    cases: Sequence[IndexedCase], reviews: pd.DataFrame, *, reader: str = "",
+    filters: WorklistFilters = WorklistFilters(), sort_by: str = "file", descending: bool = False,
+) -> pd.DataFrame:
+    """One row per ECG: metadata, DNN, device and review status, and discordance.
+
+    Parameters
+    ----------
+    cases : sequence of IndexedCase
+        From :meth:`CaseIndex.cases`; unreadable files are left out, and a file found
+        twice (same SHA-256) is one row, at its first path.
+    reviews : pandas.DataFrame
+        From :func:`ecgreview.review.store.read_reviews`.
+    reader : str
+        The current reader, for "Reviewed by me" and ``filters.unreviewed_by_me``.
+    sort_by : {"file", "acquired", "pseudonym", "discordance", "reviews"}
+        Sort key (ties keep file order).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``source_sha256``, File, Pseudonym, Acquired, Device, DNN calls, Device calls,
+        Reviews, Reviewed by me, Discordant, Discordant classes.
+    """
+    if sort_by not in SORT_KEYS:
+        raise ValueError(f"sort_by must be one of {', '.join(SORT_KEYS)}; got {sort_by!r}")
+    if filters.class_name is not None and filters.class_name not in CLASSES:
+        raise ValueError(f"class_name must be one of {', '.join(CLASSES)} or None; got {filters.class_name!r}")
+    readings = latest_readings(reviews)
+    grouped = {sha: frame for sha, frame in readings.groupby("source_sha256")}
+    empty = readings.iloc[0:0]
+    unique: dict[str, IndexedCase] = {}
+    for case in cases:
+        if not case.error:
+            unique.setdefault(case.source_sha256, case)  # one row per content, at its first path
+    rows = [_row(case, grouped.get(sha, empty), reader.strip()) for sha, case in unique.items()]
+    rows = [row for row in rows if _keep(row, filters)]
+    frame = pd.DataFrame(rows, columns=["source_sha256", "File", "Pseudonym", "Acquired", "Device", "DNN calls",
+                                        "Device calls", "Reviews", "Reviewed by me", "Discordant",
+                                        "Discordant classes", "_present", "_readers"])
+    frame = frame.drop(columns=["_present", "_readers"])
+    column = SORT_KEYS[sort_by]
+    return frame.sort_values(column, ascending=not descending, kind="stable").reset_index(drop=True)
+
+
+def _keep(row: dict[str, Any], filters: WorklistFilters) -> bool:
+    return not ((filters.discordant_only and not row["Discordant"])
+                or (filters.unreviewed_by_me and row["Reviewed by me"])
+                or (filters.class_name and filters.class_name not in row["_present"])
+                or (filters.reviewer and filters.reviewer not in row["_readers"]))
+
+
+def neighbours(order: Sequence[str], current: str) -> tuple[str | None, str | None]:
+    """The previous and next case of ``current`` in ``order`` (None at the ends or when absent)."""
+    if current not in order:
+        return None, (order[0] if order else None)
+    position = list(order).index(current)
+    return (order[position - 1] if position else None), (order[position + 1] if position + 1 < len(order) else None)

@@ -1,0 +1,373 @@
+"""PHI audit and de-identification of DICOM ECG files (DICOM PS3.15 Annex E); PHI audit of XML ECGs.
+
+:func:`audit_dicom` lists the attributes of a file that the Basic Application Level
+Confidentiality Profile (PS3.15 Table E.1-1) would remove, empty or replace, plus
+every private tag and every person name, date or time found anywhere. A finding
+gives the tag, keyword, VR and the profile action, **never the value**, so audit
+output can be shown and logged freely.
+
+:func:`deidentify_dicom` writes a cleaned copy: ``X`` attributes and private tags
+removed, ``Z`` emptied, ``D`` given a dummy value, ``U`` UIDs replaced consistently
+(the same source UID and salt give the same new UID), then re-audits the copy.
+
+The profile's subset relevant to ECG waveforms is data, in
+``ecgreview/data/phi_attributes.csv``. One explicit exception: the Waveform
+Annotation Sequence (0040,B020), action ``X`` in the profile, is kept, because it
+holds the device's interpretation statements and measurements that readers review.
+PatientID (0010,0020) is the pseudonym of a pseudonymized file and is kept
+(de-identification sets it to the given or a salted-hash pseudonym).
+
+:func:`audit_file` picks the audit by content: DICOM, or HL7 aECG / GE MUSE / Philips
+Sierra XML (:func:`ecgreview.security.phi.audit_xml`, the same findings and summary).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import secrets
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import pydicom
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.tag import BaseTag
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from ecgreview._files import write_atomically
+from ecgreview.errors import EcgReadError, EcgReviewError
+
+__all__ = ["PhiAudit", "PhiFinding", "audit_dicom", "audit_file", "deidentify_dicom"]
+
+#: Dummy values written for action ``D`` (and generic person names, dates and times), by VR.
+DUMMY_VALUES: dict[str, str] = {
+    "PN": "ANONYMIZED", "LO": "ANONYMIZED", "SH": "ANONYMIZED", "LT": "ANONYMIZED", "ST": "ANONYMIZED",
+    "UT": "ANONYMIZED", "AE": "ANONYMIZED", "CS": "ANONYMIZED", "UC": "ANONYMIZED",
+    "DA": "19000101", "TM": "000000", "DT": "19000101000000", "AS": "000Y",
+}
+#: VRs whose values are identifying wherever they occur (PS3.15 lists nearly every PN, DA, DT, TM).
+_GENERIC_VRS: dict[str, str] = {"PN": "person name", "DA": "date or time", "DT": "date or time", "TM": "date or time"}
+_PATIENT_IDENTITY_REMOVED = 0x00120062
+_METHOD = ("DICOM PS3.15 E.1.1 Basic Application Level Confidentiality Profile (ecgreview, simplified); "
+           "Waveform Annotation Sequence kept")
+
+
+@dataclass(frozen=True)
+class _Rule:
+    keyword: str
+    profile_action: str
+    action: str  # X, Z, D, U or keep
+    category: str
+
+
+@dataclass(frozen=True)
+class PhiFinding:
+    """One attribute that may identify someone. Holds no value, by design.
+
+    Attributes
+    ----------
+    tag : str
+        ``"(gggg,eeee)"``.
+    keyword : str
+        DICOM keyword, ``""`` for a private tag.
+    vr : str
+        Value representation.
+    category : str
+        What it is: ``patient name``, ``birth date``, ``private tag``, ...
+    action : str
+        What the profile does with it: ``X`` remove, ``Z`` empty, ``D`` dummy, ``U`` new UID.
+    location : str
+        Where it sits: ``""`` at top level, else e.g. ``RequestAttributesSequence[0]``.
+    """
+
+    tag: str
+    keyword: str
+    vr: str
+    category: str
+    action: str
+    location: str = ""
+
+    def __str__(self) -> str:
+        if self.vr == "XML":  # an XML element or attribute (ecgreview.security.phi): the tag is its path
+            return f"{self.tag}: {self.category} (action {self.action})"
+        where = f" in {self.location}" if self.location else ""
+        return f"{self.tag} {self.keyword or 'private tag'} {self.vr}{where}: {self.category} (action {self.action})"
+
+
+@dataclass(frozen=True)
+class PhiAudit:
+    """The result of :func:`audit_dicom`: findings, and the attributes kept by explicit exception."""
+
+    source: str
+    findings: tuple[PhiFinding, ...]
+    kept: tuple[str, ...] = ()
+
+    @property
+    def status(self) -> str:
+        """``"clean"`` without findings, else ``"findings"``."""
+        return "findings" if self.findings else "clean"
+
+    def summary(self) -> str:
+        """One line for a badge, e.g. ``PHI audit: 3 findings (birth date, patient name)``; no values."""
+        if not self.findings:
+            return "PHI audit: clean"
+        categories = sorted({finding.category for finding in self.findings})
+        noun = "finding" if len(self.findings) == 1 else "findings"
+        return f"PHI audit: {len(self.findings)} {noun} ({', '.join(categories)})"
+
+
+@lru_cache(maxsize=1)
+def _rules() -> dict[int, _Rule]:
+    text = resources.files("ecgreview").joinpath("data/phi_attributes.csv").read_text("utf-8")
+    lines = (line for line in io.StringIO(text) if not line.startswith("#"))
+    return {int(row["tag"], 16): _Rule(row["keyword"], row["profile_action"], row["action"], row["category"])
+            for row in csv.DictReader(lines)}
+
+
+def _tag_text(tag: BaseTag) -> str:
+    return f"({tag.group:04X},{tag.element:04X})"
+
+
+def _has_value(element: DataElement) -> bool:
+    value = element.value
+    if value is None:
+        return False
+    if isinstance(value, (str, bytes, list, DicomSequence)) or hasattr(value, "__len__"):
+        return len(value) > 0 and str(value).strip() != ""
+    return True
+
+
+def _is_dummy(element: DataElement) -> bool:
+    dummy = DUMMY_VALUES.get(element.VR)
+    return dummy is not None and str(element.value).strip() == dummy
+
+
+def audit_dicom(path_or_dataset: str | os.PathLike[str] | bytes | Dataset, *, name: str | None = None) -> PhiAudit:
+    """Audit a DICOM file (or dataset) for protected health information.
+
+    Parameters
+    ----------
+    path_or_dataset : str, os.PathLike, bytes or pydicom.dataset.Dataset
+        The file, its bytes (an upload), or a dataset already read.
+    name : str, optional
+        File name for the result and error messages when bytes are given.
+
+    Returns
+    -------
+    PhiAudit
+        ``status`` ``"clean"`` or ``"findings"``; findings name tag, keyword, VR and the
+        profile action, never a value. UIDs count as findings unless the file is marked
+        Patient Identity Removed (0012,0062) ``YES`` (the mark :func:`deidentify_dicom` sets).
+
+    Raises
+    ------
+    EcgReadError
+        If the file cannot be read as DICOM.
+    """
+    if isinstance(path_or_dataset, Dataset):
+        dataset, source = path_or_dataset, str(getattr(path_or_dataset, "filename", "") or "")
+    elif isinstance(path_or_dataset, bytes):
+        source = name or "upload"
+        dataset = _read(io.BytesIO(path_or_dataset), source)
+    else:
+        source = os.fspath(path_or_dataset)
+        dataset = _read(source, source)
+    try:
+        marked = str(dataset.get(_PATIENT_IDENTITY_REMOVED, DataElement(0, "CS", "")).value).upper() == "YES"
+        findings: list[PhiFinding] = []
+        kept: list[str] = []
+        _walk(dataset, "", findings, kept, uids_replaced=marked)
+    except EcgReviewError:
+        raise
+    except Exception as exc:  # deferred parsing of a malformed element
+        raise EcgReadError(source or None, f"malformed DICOM ({type(exc).__name__}: {exc})") from exc
+    return PhiAudit(os.path.basename(source), tuple(findings), tuple(kept))
+
+
+def audit_file(path_or_bytes: str | os.PathLike[str] | bytes, name: str | None = None) -> PhiAudit:
+    """Audit a DICOM or XML ECG file (HL7 aECG, GE MUSE, Philips Sierra), chosen by content.
+
+    Parameters
+    ----------
+    path_or_bytes : str, os.PathLike or bytes
+        The file, or its bytes (an upload).
+    name : str, optional
+        File name of the bytes (its ``.dcm`` suffix is a hint for preamble-less DICOM).
+
+    Returns
+    -------
+    PhiAudit
+        As :func:`audit_dicom` or :func:`ecgreview.security.phi.audit_xml`; findings never hold values.
+
+    Raises
+    ------
+    EcgReadError
+        If the file is neither DICOM nor XML (WFDB, SCP-ECG: no PHI audit), or cannot be read.
+    """
+    from ecgreview.io import _looks_like_dicom
+    from ecgreview.io._source import _load_source
+    from ecgreview.io._xml import _root_tag
+    from ecgreview.security.phi import audit_xml
+
+    data, source_name = _load_source(path_or_bytes, name)
+    if _looks_like_dicom(data):
+        return audit_dicom(data, name=source_name)
+    if _root_tag(data, source_name or None) is not None:
+        return audit_xml(data, name=source_name)
+    if source_name.lower().endswith((".dcm", ".dicom")):
+        return audit_dicom(data, name=source_name)
+    raise EcgReadError(source_name or None, "no PHI audit for this format (DICOM and HL7 aECG, GE MUSE or "
+                                            "Philips Sierra XML only)")
+
+
+def _read(source: str | io.BytesIO, label: str) -> Dataset:
+    try:
+        dataset = pydicom.dcmread(source, force=True)
+    except Exception as exc:
+        raise EcgReadError(label, f"cannot read as DICOM ({type(exc).__name__}: {exc})") from exc
+    has_preamble = getattr(dataset, "preamble", None) is not None
+    if not has_preamble and "SOPClassUID" not in dataset:
+        raise EcgReadError(label, "not a DICOM file (no 'DICM' marker at byte 128 and no SOP Class UID (0008,0016))")
+    return dataset
+
+
+def _walk(dataset: Dataset, location: str, findings: list[PhiFinding], kept: list[str], *, uids_replaced: bool) -> None:
+    """Append the findings of ``dataset`` (recursing into sequences) to ``findings``."""
+    for element in dataset:
+        tag = element.tag
+        where = f"{location}." if location else ""
+        if tag.is_private:
+            findings.append(PhiFinding(_tag_text(tag), "", element.VR, "private tag", "X", location))
+            continue
+        rule = _rules().get(int(tag))
+        if rule is not None and rule.action == "keep":
+            kept.append(f"{_tag_text(tag)} {rule.keyword}: kept by explicit exception ({rule.category})")
+            continue
+        if rule is not None:
+            if _rule_finds(element, rule, uids_replaced=uids_replaced):
+                findings.append(PhiFinding(_tag_text(tag), rule.keyword, element.VR, rule.category,
+                                           rule.profile_action, location))
+            continue
+        if element.VR == "SQ":
+            for number, item in enumerate(element.value or []):
+                _walk(item, f"{where}{element.keyword or _tag_text(tag)}[{number}]", findings, kept,
+                      uids_replaced=uids_replaced)
+        elif element.VR in _GENERIC_VRS and _has_value(element) and not _is_dummy(element):
+            findings.append(PhiFinding(_tag_text(tag), element.keyword, element.VR, _GENERIC_VRS[element.VR],
+                                       "D", location))
+
+
+def _rule_finds(element: DataElement, rule: _Rule, *, uids_replaced: bool) -> bool:
+    if not _has_value(element):
+        return False
+    if rule.action == "U":
+        return not uids_replaced
+    return not (rule.action == "D" and _is_dummy(element))
+
+
+# -- de-identification -----------------------------------------------------------------------------------------------
+
+def deidentify_dicom(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
+    pseudonym: str | None = None, salt: bytes | str | None = None,
+) -> PhiAudit:
+    """Write a de-identified copy of ``src`` to ``dst`` and return the audit of the copy.
+
+    Parameters
+    ----------
+    src, dst : path-like
+        Source file and destination file (written atomically; folders are created).
+    pseudonym : str, optional
+        PatientID (0010,0020) of the copy. Default: ``ANON-`` and 16 hex digits of a
+        salted SHA-256 of the source PatientID.
+    salt : bytes or str, optional
+        Secret key of UID replacement and the default pseudonym: the same salt maps the
+        same source UID to the same new UID across files. Default: random per call.
+
+    Returns
+    -------
+    PhiAudit
+        The audit of the written copy (``status`` ``"clean"`` when de-identification worked).
+
+    Raises
+    ------
+    EcgReadError
+        If ``src`` cannot be read as DICOM, or ``dst`` cannot be written.
+    """
+    dataset = _read(os.fspath(src), os.fspath(src))
+    key = salt.encode() if isinstance(salt, str) else (salt or secrets.token_bytes(32))
+    try:
+        original_id = str(dataset.get("PatientID", "") or "")
+        dataset.remove_private_tags()
+        _clean(dataset, key)
+        dataset.PatientID = pseudonym or "ANON-" + hashlib.sha256(key + original_id.encode()).hexdigest()[:16]
+        _mark(dataset)
+    except Exception as exc:
+        raise EcgReadError(src, f"cannot de-identify ({type(exc).__name__}: {exc})") from exc
+    _save(dataset, Path(dst))
+    return audit_dicom(dst)
+
+
+def _clean(dataset: Dataset, key: bytes) -> None:
+    """Apply the profile actions to ``dataset`` in place, recursing into sequences."""
+    for element in list(dataset):
+        rule = _rules().get(int(element.tag))
+        action = rule.action if rule is not None else None
+        if action == "keep":
+            continue
+        if action == "X":
+            del dataset[element.tag]
+        elif action == "U":
+            element.value = _new_uid(element.value, key)
+        elif action in ("Z", "D") and element.VR == "SQ":
+            element.value = DicomSequence()
+        elif action == "Z":
+            element.value = ""
+        elif action == "D" or (element.VR in _GENERIC_VRS and _has_value(element)):
+            element.value = DUMMY_VALUES.get(element.VR, "")
+        elif element.VR == "SQ":
+            for item in element.value or []:
+                _clean(item, key)
+
+
+def _new_uid(value: object, key: bytes) -> object:
+    if isinstance(value, (list, tuple)) or hasattr(value, "__iter__") and not isinstance(value, str):
+        return [_new_uid(item, key) for item in value]  # type: ignore[union-attr]
+    text = str(value or "").strip()
+    return generate_uid(entropy_srcs=[key.hex(), text]) if text else value
+
+
+def _mark(dataset: Dataset) -> None:
+    code = Dataset()
+    code.CodeValue, code.CodingSchemeDesignator = "113100", "DCM"
+    code.CodeMeaning = "Basic Application Confidentiality Profile"
+    dataset.PatientIdentityRemoved = "YES"
+    dataset.DeidentificationMethod = _METHOD
+    dataset.DeidentificationMethodCodeSequence = [code]
+    dataset.LongitudinalTemporalInformationModified = "REMOVED"
+
+
+def _save(dataset: Dataset, dst: Path) -> None:
+    """Save with a file meta group matching the new SOP Instance UID, atomically."""
+    meta = getattr(dataset, "file_meta", None) or FileMetaDataset()
+    fresh = FileMetaDataset()
+    fresh.MediaStorageSOPClassUID = dataset.get("SOPClassUID", meta.get("MediaStorageSOPClassUID", ""))
+    fresh.MediaStorageSOPInstanceUID = dataset.get("SOPInstanceUID", generate_uid())
+    fresh.TransferSyntaxUID = meta.get("TransferSyntaxUID") or ExplicitVRLittleEndian
+    dataset.file_meta = fresh
+    buffer = io.BytesIO()
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dataset.save_as(buffer, enforce_file_format=True)
+        write_atomically(dst, buffer.getvalue())
+    except Exception as exc:
+        raise EcgReadError(dst, f"cannot write the de-identified copy ({type(exc).__name__}: {exc})") from exc
+
+
+# -- command line ----------------------------------------------------------------------------------------------------

@@ -1,0 +1,178 @@
+"""The worklist index (incremental, per model) and its rows: discordance, filters, sort, readers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecgreview.config import Settings
+from ecgreview.examples import demo_ecg_path
+from ecgreview.record import CLASSES
+from ecgreview.review.store import Review, append_review, read_reviews
+from ecgreview.review.worklist import (
+    CaseIndex,
+    WorklistFilters,
+    case_paths,
+    disagreeing_classes,
+    latest_readings,
+    neighbours,
+    save_upload,
+    worklist_rows,
+)
+from tests.io.dicom_fixtures import write_ecg_dicom
+
+
+@dataclass(frozen=True)
+class _Identity:
+    sha256: str
+
+
+class FakeModel:
+    """Stands in for a LoadedModel: AF for every case, nothing else; counts what it is asked."""
+
+    def __init__(self, sha256: str = "a" * 64) -> None:
+        self.identity = _Identity(sha256)
+        self.seen = 0
+
+    def predict_probabilities(self, batch: np.ndarray) -> np.ndarray:
+        self.seen += len(batch)
+        return np.tile(np.array([0.0, 0.0, 0.0, 0.0, 0.9, 0.0]), (len(batch), 1))
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    shutil.copy(demo_ecg_path(), cases / "demo.dcm")
+    write_ecg_dicom(cases, "af.dcm", statements=("ATRIAL FIBRILLATION",))
+    write_ecg_dicom(cases, "sinus.dcm", statements=("SINUS RHYTHM", "NORMAL ECG"))
+    write_ecg_dicom(cases, "silent.dcm", statements=())
+    (cases / "broken.dcm").write_bytes(b"not a dicom file")
+    return cases
+
+
+def _review(sha: str, reader: str, calls: dict[str, str], role: str = "reader", **options) -> Review:
+    return Review.create(reader=reader, reader_calls=dict.fromkeys(CLASSES, "absent") | calls,
+                         source_sha256=sha, opinions_seen=True, role=role, **options)
+
+
+def test_index_reads_only_new_or_changed_files(tmp_path, folder):
+    index = CaseIndex(tmp_path / "home" / "index.sqlite")
+    paths = sorted(folder.iterdir())
+    model = FakeModel()
+    first = index.update(paths, model=model)
+    assert first.read == 5 and first.predicted == 4 and len(first.failed) == 1
+    assert "broken.dcm" in first.failed[0]
+    again = CaseIndex(index.path).update(paths, model=model)  # a new process: the file persists
+    assert (again.read, again.predicted, again.unchanged) == (0, 0, 5)
+    assert model.seen == 4
+    os.utime(folder / "af.dcm", ns=(1, 1))
+    changed = index.update(paths, model=model)
+    assert changed.read == 1 and changed.predicted == 1
+    other = FakeModel("b" * 64)
+    new_model = index.update(paths, model=other)
+    assert new_model.read == 0 and new_model.predicted == 4 and other.seen == 4
+    cases = index.cases(paths, model_sha256=other.identity.sha256)
+    assert [case.source_name for case in cases] == ["af.dcm", "broken.dcm", "demo.dcm", "silent.dcm", "sinus.dcm"]
+    af = cases[0]
+    assert af.device_calls["AF"] == "definite" and af.dnn_calls["AF"] and af.pseudonym == "PSEUDO-0042"
+    assert index.find(af.source_sha256) == folder / "af.dcm"
+    assert index.find("0" * 64) is None
+    (folder / "sinus.dcm").unlink()
+    pruned = index.update(sorted(folder.iterdir()), prune=True)
+    assert pruned.removed == 1 and len(index.cases()) == 4
+
+
+def test_rows_show_discordance_between_dnn_device_and_readers(tmp_path, folder):
+    index = CaseIndex(tmp_path / "index.sqlite")
+    paths = sorted(folder.iterdir())
+    index.update(paths, model=FakeModel())
+    cases = index.cases(paths, model_sha256="a" * 64)
+    by_name = {case.source_name: case for case in cases}
+    store = tmp_path / "reviews.csv"
+    append_review(store, _review(by_name["af.dcm"].source_sha256, "Dr A", {"AF": "present"}))
+    append_review(store, _review(by_name["demo.dcm"].source_sha256, "Dr A", {}))
+    append_review(store, _review(by_name["demo.dcm"].source_sha256, "Dr B", {"SB": "present"}))
+    append_review(store, _review(by_name["demo.dcm"].source_sha256, "Student", {}, role="student",
+                                 reading_mode="teaching", session_id="s1"))
+    rows = worklist_rows(cases, read_reviews(store), reader="Dr A").set_index("File")
+    assert "broken.dcm" not in rows.index
+    assert not rows.loc["af.dcm", "Discordant"]  # DNN, device and Dr A all say AF
+    assert rows.loc["sinus.dcm", "Discordant classes"] == "AF"  # DNN AF, device sinus
+    assert rows.loc["silent.dcm", "Device calls"] == "—" and not rows.loc["silent.dcm", "Discordant"]
+    assert rows.loc["demo.dcm", "Reviews"] == "Dr A, Dr B"  # the student's answer is no reading
+    assert set(rows.loc["demo.dcm", "Discordant classes"].split(", ")) == {"SB", "AF"}
+    assert rows.loc["af.dcm", "Reviewed by me"] and not rows.loc["sinus.dcm", "Reviewed by me"]
+
+
+def test_filters_and_sort(tmp_path, folder):
+    index = CaseIndex(tmp_path / "index.sqlite")
+    paths = sorted(folder.iterdir())
+    index.update(paths, model=FakeModel())
+    cases = index.cases(paths, model_sha256="a" * 64)
+    af_sha = next(case.source_sha256 for case in cases if case.source_name == "af.dcm")
+    store = tmp_path / "reviews.csv"
+    append_review(store, _review(af_sha, "Dr A", {"AF": "present"}))
+    reviews = read_reviews(store)
+
+    def names(**options) -> list[str]:
+        sort_by = options.pop("sort_by", "file")
+        return list(worklist_rows(cases, reviews, reader="Dr A", filters=WorklistFilters(**options),
+                                  sort_by=sort_by)["File"])
+
+    assert names() == ["af.dcm", "demo.dcm", "silent.dcm", "sinus.dcm"]
+    assert names(discordant_only=True) == ["demo.dcm", "sinus.dcm"]
+    assert names(unreviewed_by_me=True) == ["demo.dcm", "silent.dcm", "sinus.dcm"]
+    assert names(reviewer="Dr A") == ["af.dcm"]
+    assert names(class_name="AF") == ["af.dcm", "demo.dcm", "silent.dcm", "sinus.dcm"]  # the DNN calls AF
+    assert names(class_name="RBBB") == []
+    assert names(sort_by="pseudonym")[0] == "demo.dcm"  # "642341" sorts before "PSEUDO-0042"
+    with pytest.raises(ValueError, match="sort_by must be one of"):
+        worklist_rows(cases, reviews, sort_by="colour")
+    with pytest.raises(ValueError, match="class_name must be one of"):
+        worklist_rows(cases, reviews, filters=WorklistFilters(class_name="MI"))
+
+
+def test_rows_without_model_or_reviews(tmp_path, folder):
+    index = CaseIndex(tmp_path / "index.sqlite")
+    index.update(sorted(folder.iterdir()))
+    rows = worklist_rows(index.cases(), read_reviews(tmp_path / "none.csv"))
+    assert set(rows["DNN calls"]) == {"—"} and set(rows["Reviews"]) == {""}
+    assert list(rows.columns)[0] == "source_sha256"
+
+
+def test_readers_disagreements_and_adjudication(tmp_path):
+    sha = "1" * 64
+    store = tmp_path / "reviews.csv"
+    first = append_review(store, _review(sha, "Dr A", {"AF": "present"}))
+    append_review(store, _review(sha, "Dr A", {"AF": "present", "SB": "present"}))  # a correction
+    second = append_review(store, _review(sha, "Dr B", {"AF": "absent"}))
+    readings = latest_readings(read_reviews(store), sha)
+    assert list(readings["reader"]) == ["Dr A", "Dr B"] and first.review_id not in set(readings["review_id"])
+    assert disagreeing_classes(readings) == ["SB", "AF"]
+    append_review(store, _review(sha, "Dr C", {"AF": "present"}, role="adjudicator",
+                                 resolves_review_ids=list(readings["review_id"])))
+    readings = latest_readings(read_reviews(store), sha)
+    assert list(readings["role"]) == ["reader", "reader", "adjudicator"]
+    assert second.review_id in readings.iloc[2]["resolves_review_ids"]
+    assert disagreeing_classes(readings) == ["SB", "AF"]  # the readers still disagreed
+
+
+def test_case_paths_uploads_and_neighbours(tmp_path, folder):
+    settings = Settings(home=tmp_path / "home", models_dir=tmp_path, reviews_path=tmp_path / "r.csv")
+    assert case_paths(settings) == [demo_ecg_path()]
+    saved = save_upload(settings, b"DICM data", "../evil name.dcm", "f" * 64)
+    assert saved.parent == settings.home / "uploads" and saved.name == "ffffffffffff-evil_name.dcm"
+    with_folder = Settings(home=settings.home, models_dir=tmp_path, reviews_path=tmp_path / "r.csv", cases_dir=folder)
+    listed = case_paths(with_folder)
+    assert folder / "af.dcm" in listed and saved in listed and demo_ecg_path() not in listed
+    assert neighbours(["a", "b", "c"], "b") == ("a", "c")
+    assert neighbours(["a", "b", "c"], "c") == ("b", None)
+    assert neighbours(["a"], "z") == (None, "a") and neighbours([], "z") == (None, None)
+    assert isinstance(read_reviews(tmp_path / "none.csv"), pd.DataFrame)
