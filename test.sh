@@ -13,4 +13,19 @@ if ! command -v chromium >/dev/null 2>&1; then
         echo "ecgreview: chromium not found (apt-get install chromium); browser tests will skip (fail under CI)" >&2
     fi
 fi
-exec .venv/bin/python -m pytest "$@"
+# The type checker (configuration in pyproject.toml) runs with the whole suite and in CI; a type
+# error fails the run like a failing test, after the tests have run.
+mypy_status=0
+if [ "$#" -eq 0 ] || [ -n "${CI:-}" ]; then
+    echo "ecgreview: mypy (type check of ecgreview/)" >&2
+    .venv/bin/python -m mypy || mypy_status=$?
+fi
+pytest_status=0
+.venv/bin/python -m pytest "$@" || pytest_status=$?
+if [ "$pytest_status" -ne 0 ]; then
+    exit "$pytest_status"
+fi
+if [ "$mypy_status" -ne 0 ]; then
+    echo "ecgreview: mypy found type errors (above); the run fails" >&2
+    exit "$mypy_status"
+fi

@@ -42,5 +42,8 @@ stamp=.venv/.requirements-$(cat requirements*.lock | sha256sum | cut -c1-16)-$(b
 if [ ! -f "$stamp" ]; then
     echo "ecgreview: installing $lock into .venv (first run takes a few minutes)" >&2
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r "$lock"
+    # The package itself, editable (pyproject.toml), so `import ecgreview` and the `ecgreview`
+    # command work from any folder; its dependencies are the locked ones above.
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
     touch "$stamp"
 fi

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from ecgreview.io._source import _load_source
 from ecgreview.io._xml import _parse_xml
-from ecgreview.security.audit import DUMMY_VALUES, PhiAudit, PhiFinding
+from ecgreview.security.findings import DUMMY_VALUES, PhiAudit, PhiFinding
 
 __all__ = ["audit_xml"]
 
