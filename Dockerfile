@@ -11,7 +11,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     ECGREVIEW_AUTH=local \
     ECGREVIEW_HOME=/var/lib/ecgreview \
     ECGREVIEW_MODELS_DIR=/var/lib/ecgreview/models \
-    ECGREVIEW_REVIEWS=/var/lib/ecgreview/review/store/reviews.csv \
+    ECGREVIEW_REVIEWS=/var/lib/ecgreview/reviews/reviews.csv \
     STREAMLIT_BROWSER_GATHER_USAGE_STATS=false \
     HOME=/tmp \
     XDG_CACHE_HOME=/tmp/cache \
@@ -20,7 +20,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # Unprivileged user; owns only ECGREVIEW_HOME (models, reviews, users.csv, uploads, index, sessions).
 RUN groupadd --system --gid 10001 ecgreview \
     && useradd --system --uid 10001 --gid ecgreview --home-dir /app --shell /usr/sbin/nologin ecgreview \
-    && mkdir -p /var/lib/ecgreview/models /var/lib/ecgreview/review/store \
+    && mkdir -p /var/lib/ecgreview/models /var/lib/ecgreview/reviews \
     && chown -R ecgreview:ecgreview /var/lib/ecgreview \
     && chmod 0750 /var/lib/ecgreview
 

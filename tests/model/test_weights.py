@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import io
+import re
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import h5py
 import numpy as np
 import pytest
 
+from ecgreview.cli import main
 from ecgreview.errors import ModelError
 from ecgreview.model.network import KnownWeights, file_hashes, identify_weights
 from ecgreview.model.weights import MANIFEST_NAME, ZENODO_MODEL_URL, install_weights, read_manifest
@@ -225,10 +227,18 @@ def test_download_failures_install_nothing(server, archive, weights, tmp_path, r
     _assert_nothing_installed(models)
 
 
-def test_default_progress_writes_to_stderr(server, weights, tmp_path, capsys):
+def test_the_library_prints_nothing_and_the_command_shows_progress(server, weights, tmp_path, capsys, monkeypatch):
     server.files["model.hdf5"] = weights["model"].read_bytes()
-    install_weights(f"{server.url}/model.hdf5", tmp_path / "models", expected_sha1=_sha1(weights["model"]))
-    assert "downloading model.hdf5:" in capsys.readouterr().err
+    install_weights(f"{server.url}/model.hdf5", tmp_path / "library", expected_sha1=_sha1(weights["model"]))
+    assert capsys.readouterr() == ("", "")  # the library reports through its callback only
+    monkeypatch.setenv("ECGREVIEW_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ECGREVIEW_BACKEND", "tensorflow")  # no ONNX conversion in this test
+    code = main(["model", "install", f"{server.url}/model.hdf5", "--models-dir", str(tmp_path / "cli"),
+                 "--allow-unverified"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert re.search(r"\] \d+/\d+ MiB downloaded", captured.err), captured.err
+    assert "installed " in captured.out
 
 
 def test_zenodo_url_is_the_release():

@@ -1,6 +1,6 @@
 """Review CSVs in the 0.1 format (schema 1), written by the 0.1 code itself.
 
-:func:`load_v01_store` runs ``ecgreview/review/store.py`` and ``ecgreview/review/_store_csv.py`` as
+:func:`load_v01_store` runs ``ecgreview/reviews.py`` and ``ecgreview/_review_csv.py`` (0.1 paths) as
 they were at :data:`V01_COMMIT` (the last commit before store v2), read from the git
 history, so a fixture is byte for byte what a 0.1 app wrote. Where git or that commit
 is not available (an exported tarball, a shallow clone), :func:`write_v01_store` falls
@@ -49,14 +49,14 @@ def _git_source(path: str) -> str | None:
 
 
 def load_v01_store() -> types.ModuleType | None:
-    """The 0.1 ``ecgreview.review.store`` module, run from the git blobs; None without git or the commit."""
+    """The 0.1 ``ecgreview.reviews`` module (now ``ecgreview.review.store``), run from the git blobs; None without git or the commit."""
     if "ecgreview_v01_reviews" in sys.modules:
         return sys.modules["ecgreview_v01_reviews"]
-    low_level, store = _git_source("ecgreview/review/_store_csv.py"), _git_source("ecgreview/review/store.py")
+    low_level, store = _git_source("ecgreview/_review_csv.py"), _git_source("ecgreview/reviews.py")
     if low_level is None or store is None:
         return None
     for name, source in (("ecgreview_v01_review_csv", low_level),
-                         ("ecgreview_v01_reviews", store.replace("from ecgreview.review._store_csv import",
+                         ("ecgreview_v01_reviews", store.replace("from ecgreview._review_csv import",
                                                                  "from ecgreview_v01_review_csv import"))):
         module = types.ModuleType(name)
         module.__file__ = f"<git {V01_COMMIT[:10]}:{name}>"
