@@ -130,9 +130,9 @@ def plot_lead(
     offset_mm = float(trace.x[0])  # the lead starts at 0 s
     if caliper_rate_hz > 0:
         step = max(1, int(round(record.sampling_rate_hz / caliper_rate_hz)))
-        time_s = (np.asarray(trace.x[::step]) - offset_mm) / speed_mm_s
+        caliper_times_s = (np.asarray(trace.x[::step]) - offset_mm) / speed_mm_s
         figure.add_trace(go.Scatter(
-            x=trace.x[::step], y=trace.y[::step], customdata=time_s[:, None], mode="markers",
+            x=trace.x[::step], y=trace.y[::step], customdata=caliper_times_s[:, None], mode="markers",
             marker={"size": 9, "color": "rgba(31, 95, 191, 0)"}, name="calipers", showlegend=False,
             hovertemplate=f"{lead}<br>%{{customdata[0]:.3f}} s<extra>click to place a caliper</extra>",
         ))
@@ -245,12 +245,12 @@ def plot_probabilities(
     probabilities: Sequence[float], *, thresholds: Sequence[float] = THRESHOLDS, classes: Sequence[str] = CLASSES
 ) -> go.Figure:
     """Horizontal bars of the DNN probabilities with each class's threshold marked."""
-    probabilities = np.asarray(probabilities, dtype=float)
-    positive = dnn_calls(probabilities, thresholds)
+    values = np.asarray(probabilities, dtype=float)
+    positive = dnn_calls(values, thresholds)
     figure = go.Figure(go.Bar(
-        x=probabilities, y=list(classes), orientation="h",
+        x=values, y=list(classes), orientation="h",
         marker_color=["#c0392b" if flag else "#7f8c8d" for flag in positive],
-        text=[f"{p:.3f}" for p in probabilities], textposition="outside",
+        text=[f"{p:.3f}" for p in values], textposition="outside",
         hovertemplate="%{y}: p = %{x:.4f}<extra></extra>",
     ))
     for index, threshold in enumerate(thresholds):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -214,6 +215,6 @@ class EcgRecord:
         """The signal of one lead (mV), by canonical name."""
         return self.signal_mv[:, self.lead_names.index(name)]
 
-    def replace(self, **changes: object) -> "EcgRecord":
+    def replace(self, **changes: Any) -> "EcgRecord":
         """A copy with ``changes`` applied (``dataclasses.replace``)."""
         return dataclasses.replace(self, **changes)

@@ -176,6 +176,7 @@ def _observation_time(element: ElementTree.Element | None) -> datetime | None:
     if any(part is None for part in parts[:3]):
         return None
     try:
-        return datetime(*(int(part or 0) for part in parts))
+        year, month, day, hour, minute, second = (int(part or 0) for part in parts)
+        return datetime(year, month, day, hour, minute, second)
     except ValueError:
         return None

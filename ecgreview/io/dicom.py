@@ -237,8 +237,9 @@ def _decode_group(group: Dataset, index: int, little_endian: bool, source: str |
     if overflowing.size:
         raise EcgReadError(source, f"{where}, channel {overflowing[0] + 1}: calibration gives samples beyond "
                                    "any ECG range (check ChannelSensitivity, correction factor and baseline)")
-    keep = [column for column, (lead, _, _) in enumerate(calibrations) if lead is not None]
-    return Waveform(signal_mv[:, keep], sampling_rate_hz, tuple(calibrations[column][0] for column in keep))
+    named = [(column, lead) for column, (lead, _, _) in enumerate(calibrations) if lead is not None]
+    keep = [column for column, _ in named]
+    return Waveform(signal_mv[:, keep], sampling_rate_hz, tuple(lead for _, lead in named))
 
 
 def _group_layout(group: Dataset, where: str, source: str | None) -> tuple[list[Dataset], int, float]:

@@ -183,13 +183,13 @@ def _annotations(series: ElementTree.Element) -> list[ElementTree.Element]:
 
 def _read_statements(series: ElementTree.Element) -> tuple[str, ...]:
     """Rhythm annotations (display name) and interpretation statements (text)."""
-    texts = []
+    texts: list[str] = []
     for annotation in _annotations(series):
         code, value = _code(annotation), annotation.find("value")
         if value is None:
             continue
         if code == "MDC_ECG_RHY":
-            texts.append(value.get("displayName") or value.get("code", ""))
+            texts.append(value.get("displayName") or value.get("code") or "")
         elif "INTERPRETATION" in code:
             texts.append(" ".join("".join(value.itertext()).split()))
     return _statements(texts)

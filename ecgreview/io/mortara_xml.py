@@ -69,7 +69,8 @@ def _check_declared_shape(
     largest_bytes = 2 * MAX_SAMPLES_PER_LEAD
     for element in (*channels, *beats):
         where = f"{element.tag} {element.get('NAME') or ''}".strip()
-        text = element.get("DATA") if element.get("DATA") is not None else element.text or ""
+        data = element.get("DATA")
+        text = data if data is not None else element.text or ""
         check_base64_length(source, where, len(text), largest_bytes)
         rate_hz = _number(element.get("SAMPLE_FREQ"))
         declared = _number(element.get("DURATION"))

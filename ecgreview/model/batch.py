@@ -149,7 +149,8 @@ def _predict_chunk(model: Any, prepared: Sequence[_Prepared], done: frozenset[st
     todo = [item for item in prepared if item.signal is not None and item.metadata["source_sha256"] not in done]
     if not todo:
         return _ChunkResult([], errors)
-    probabilities = model.predict_probabilities(np.stack([item.signal for item in todo]), batch_size=len(todo))
+    signals = [item.signal for item in todo if item.signal is not None]  # all of todo; narrows the type
+    probabilities = model.predict_probabilities(np.stack(signals), batch_size=len(todo))
     calls = dnn_calls(probabilities)
     common = _provenance_values(model)
     rows = []
@@ -162,7 +163,7 @@ def _predict_chunk(model: Any, prepared: Sequence[_Prepared], done: frozenset[st
     return _ChunkResult(rows, errors)
 
 
-def _local_results(model: Any, chunks: list[Sequence[tuple[Path, str]]], done: frozenset[str],
+def _local_results(model: Any, chunks: Sequence[Sequence[tuple[Path, str]]], done: frozenset[str],
                    padding: str = "centre") -> Iterator[_ChunkResult]:
     """Chunk results in order; the next chunk is read on threads while this one is predicted."""
     with ThreadPoolExecutor(max_workers=_READER_THREADS, thread_name_prefix="ecgreview-read") as pool:
@@ -207,7 +208,7 @@ def _score_chunk_on_worker(spec: tuple[str, str, str], chunk: list[tuple[Path, s
     return _predict_chunk(model, [_prepare(path, name, padding) for path, name in chunk], done)
 
 
-def _dask_results(model: Any, chunks: list[Sequence[tuple[Path, str]]], done: frozenset[str],
+def _dask_results(model: Any, chunks: Sequence[Sequence[tuple[Path, str]]], done: frozenset[str],
                   scheduler_address: str | None, padding: str = "centre") -> Iterator[_ChunkResult]:
     """Chunk results in input order, computed on a Dask cluster (a new local one without an address)."""
     try:

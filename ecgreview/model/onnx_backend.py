@@ -186,12 +186,13 @@ def load_onnx_model(path: str | Path, *, threads: int | None = None, keras_model
     import onnxruntime
 
     identity = identify_weights(path)
-    onnx_path: Path | None = onnx_cache_path(path, identity.sha256)
-    data = _cached_model(onnx_path, identity.sha256)
+    cache_path = onnx_cache_path(path, identity.sha256)
+    onnx_path: Path | None = cache_path
+    data = _cached_model(cache_path, identity.sha256)
     if data is None:
         data = convert_to_onnx(path, identity=identity, keras_model=keras_model)
         try:
-            write_atomically(onnx_path, data)
+            write_atomically(cache_path, data)
         except OSError:  # a read-only models folder: keep the converted model in memory only
             onnx_path = None
     options = onnxruntime.SessionOptions()

@@ -58,9 +58,10 @@ def _quoted(cell: str) -> str:
 def _csv_line(cells: Sequence[str]) -> str:
     """One CSV row ending in ``\\n``; the last cell is always quoted (the row-end marker ``"\\n``)."""
     # QUOTE_MINIMAL leaves a bare "\r" unquoted under lineterminator "\n"; quote such a row fully.
-    quoting = csv.QUOTE_ALL if any("\r" in cell for cell in cells) else csv.QUOTE_MINIMAL
+    bare_return = any("\r" in cell for cell in cells)
     buffer = io.StringIO()
-    csv.writer(buffer, quoting=quoting, lineterminator="\n").writerow(cells[:-1])
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL if bare_return else csv.QUOTE_MINIMAL, lineterminator="\n")
+    writer.writerow(cells[:-1])
     head = buffer.getvalue()[:-1]
     return (head + "," if len(cells) > 1 else "") + _quoted(cells[-1]) + "\n" if cells else "\n"
 
@@ -219,7 +220,7 @@ def _records(text: str) -> list[tuple[int, str, list[str] | None, str]]:
     """Every record after the header: (first line number, raw text, cells or None, csv error)."""
     lines = io.StringIO(text, newline="").readlines()
     reader = csv.reader(iter(lines[1:]))
-    records = []
+    records: list[tuple[int, str, list[str] | None, str]] = []
     done = 1
     while True:
         try:

@@ -277,7 +277,7 @@ def _clean(dataset: Dataset, key: bytes) -> None:
 
 def _new_uid(value: object, key: bytes) -> object:
     if isinstance(value, (list, tuple)) or hasattr(value, "__iter__") and not isinstance(value, str):
-        return [_new_uid(item, key) for item in value]  # type: ignore[union-attr]
+        return [_new_uid(item, key) for item in value]
     text = str(value or "").strip()
     return generate_uid(entropy_srcs=[key.hex(), text]) if text else value
 

@@ -182,7 +182,7 @@ def _indicators(pairs: pd.DataFrame, reference: pd.DataFrame, cases: Sequence[st
 
 def _scores(counts: np.ndarray) -> dict[str, np.ndarray]:
     """Scores from counts (..., 4) of TP, FP, FN, TN: arrays of shape (...), NaN undefined."""
-    results = _scores_from_counts(*(counts[..., i] for i in range(4)), "undefined")
+    results = _scores_from_counts(counts[..., 0], counts[..., 1], counts[..., 2], counts[..., 3], "undefined")
     return {name: values for name, (values, _) in results.items()}
 
 
@@ -266,11 +266,12 @@ def _changes(pairs: pd.DataFrame, reference: pd.DataFrame, dnn_calls: pd.DataFra
         owner = pairs.index.get_level_values("reader").to_numpy()
         for reader in [ALL_READERS, *readers]:
             mine = np.ones(len(owner), bool) if reader == ALL_READERS else owner == reader
-            row = {"class": name, "reader": reader, **{key: int((mask & mine).sum()) for key, mask in flags.items()}}
-            row["change_rate"] = row["changed"] / row["pairs"] if row["pairs"] else np.nan
+            tallies = {key: int((mask & mine).sum()) for key, mask in flags.items()}
+            row: dict[str, object] = {"class": name, "reader": reader, **tallies}
+            row["change_rate"] = tallies["changed"] / tallies["pairs"] if tallies["pairs"] else np.nan
             for mode in MODES:
-                agreed = row[f"agreed_wrong_dnn_{mode}"]
-                row[f"agreement_wrong_dnn_{mode}"] = agreed / row["dnn_wrong"] if row["dnn_wrong"] else np.nan
+                agreed = tallies[f"agreed_wrong_dnn_{mode}"]
+                row[f"agreement_wrong_dnn_{mode}"] = agreed / tallies["dnn_wrong"] if tallies["dnn_wrong"] else np.nan
             rows.append(row)
     return pd.DataFrame(rows)
 

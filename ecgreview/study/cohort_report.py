@@ -38,7 +38,7 @@ def _published_calls(cohort: Cohort, published: str | Path) -> pd.DataFrame:
     source = load_probabilities(published)
     keys = pd.read_csv(source.path, dtype=str, keep_default_na=False) if source.path.suffix.lower() == ".csv" else None
     key = next((k for k in _KEYS if keys is not None and k in keys.columns), None)
-    if key is None:
+    if key is None or keys is None:
         raise EcgReviewError(source.path, f"needs a {' or '.join(_KEYS)} column to match the reviewed cases")
     calls = pd.DataFrame(dnn_calls(source.probabilities), columns=list(CLASSES), dtype=float)
     calls.index = keys[key].str.strip().str.lower() if key == "source_sha256" else keys[key].str.strip()

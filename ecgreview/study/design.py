@@ -171,7 +171,10 @@ def create_design(
     """
     cases, names = _check_inputs(study_id, case_ids, readers, crossover, washout_days)
     if seed is None:
-        seed = int(np.random.SeedSequence().entropy % 2**63)
+        entropy = np.random.SeedSequence().entropy  # an int when drawn from the OS (no entropy given)
+        if not isinstance(entropy, int):
+            raise RuntimeError(f"numpy drew non-integer seed entropy {entropy!r}")
+        seed = int(entropy % 2**63)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
     rng = np.random.default_rng(int(seed))

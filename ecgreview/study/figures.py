@@ -83,8 +83,8 @@ def _marker(row: pd.Series, prefix: str, panel: int) -> tuple[float, float]:
     return row[f"{prefix}_sensitivity"], row[f"{prefix}_precision"]
 
 
-def _number(value: object) -> str:
-    return "n/a" if pd.isna(value) else f"{float(value):.3f}"
+def _number(value: float | None) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{float(value):.3f}"
 
 
 def added_value_figure(result: AddedValue, *, scores: Sequence[str] = ("sensitivity", "specificity")) -> go.Figure:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
@@ -37,7 +38,7 @@ _UNDEFINED_REASONS = {
 }
 
 
-def _check_inputs(*arrays: object, names: Sequence[str] = ("y_true", "y_pred")) -> tuple[np.ndarray, ...]:
+def _check_inputs(*arrays: npt.ArrayLike, names: Sequence[str] = ("y_true", "y_pred")) -> tuple[np.ndarray, ...]:
     """Validate 0/1 label arrays of one shape; return them as int8 arrays of shape (N, K).
 
     Raises
@@ -100,7 +101,7 @@ class ConfusionCounts:
         return self.true_negatives + self.false_positives
 
 
-def confusion_counts(y_true: object, y_pred: object) -> ConfusionCounts:
+def confusion_counts(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> ConfusionCounts:
     """Count P, TP, FP, FN and TN per class.
 
     Parameters
@@ -159,14 +160,14 @@ class ClassificationScores:
         lines = []
         for name in SCORE_NAMES:
             mask = np.atleast_1d(self.undefined[name])
-            for index in np.flatnonzero(mask):
+            for index in map(int, np.flatnonzero(mask)):
                 label = class_names[index] if class_names else f"class {index}"
                 lines.append(f"{label} {name}: {_UNDEFINED_REASONS[name]}")
         return lines
 
 
 def classification_scores(
-    y_true: object, y_pred: object, *, zero_division: ZeroDivision = "undefined"
+    y_true: npt.ArrayLike, y_pred: npt.ArrayLike, *, zero_division: ZeroDivision = "undefined"
 ) -> ClassificationScores:
     """Precision, sensitivity, specificity and F1 = 2TP / (2TP + FP + FN) per class.
 
@@ -226,7 +227,8 @@ class BootstrapIntervals:
 
 
 def bootstrap_ci(
-    y_true: object, y_pred: object, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int | None = None
+    y_true: npt.ArrayLike, y_pred: npt.ArrayLike, *, n_resamples: int = 1000, confidence: float = 0.95,
+    seed: int | None = None,
 ) -> BootstrapIntervals:
     """Bootstrap percentile confidence intervals of :func:`classification_scores`.
 
@@ -255,9 +257,11 @@ def bootstrap_ci(
     draws = np.random.default_rng(seed).integers(0, truth.shape[0], size=(n_resamples, truth.shape[0]))
     weights = np.zeros(draws.shape)  # weights[r, i]: how often sample i is drawn in resample r
     np.add.at(weights, (np.arange(n_resamples)[:, None], draws), 1)
-    counts = [weights @ ((truth == reference) & (prediction == predicted))
-              for reference, predicted in ((1, 1), (0, 1), (1, 0), (0, 0))]
-    resampled = {name: values for name, (values, _) in _scores_from_counts(*counts, "undefined").items()}
+    true_positives, false_positives, false_negatives, true_negatives = (
+        weights @ ((truth == reference) & (prediction == predicted))
+        for reference, predicted in ((1, 1), (0, 1), (1, 0), (0, 0)))
+    scores = _scores_from_counts(true_positives, false_positives, false_negatives, true_negatives, "undefined")
+    resampled = {name: values for name, (values, _) in scores.items()}
     tail_percent = (1 - confidence) / 2 * 100
     low, high, undefined = {}, {}, {}
     for name, values in resampled.items():
@@ -290,7 +294,7 @@ class KappaResult:
     undefined: np.ndarray
 
 
-def cohen_kappa(rater_a: object, rater_b: object) -> KappaResult:
+def cohen_kappa(rater_a: npt.ArrayLike, rater_b: npt.ArrayLike) -> KappaResult:
     """Cohen's kappa between two raters' 0/1 labels, per class.
 
     kappa = (p_o - p_e) / (1 - p_e), with p_o the observed agreement and p_e the
@@ -331,7 +335,7 @@ class McNemarResult:
 
 
 def mcnemar(
-    y_true: object, y_pred_a: object, y_pred_b: object, *, correction: bool = False
+    y_true: npt.ArrayLike, y_pred_a: npt.ArrayLike, y_pred_b: npt.ArrayLike, *, correction: bool = False
 ) -> McNemarResult:
     """McNemar's test of two predictors' error rates against one reference, per class.
 
@@ -362,12 +366,15 @@ def mcnemar(
         difference = np.maximum(difference - 1, 0)
     statistic, undefined = _divide(difference**2, discordant, "undefined")
     p_value = stats.chi2.sf(statistic, df=1)
-    values = (statistic, p_value, only_a, only_b, undefined)
-    return McNemarResult(*(_shape_like(np.asarray(value), one_class) for value in values), correction=correction)
+    def shaped(values: npt.ArrayLike) -> np.ndarray:
+        return _shape_like(np.asarray(values), one_class)
+
+    return McNemarResult(shaped(statistic), shaped(p_value), shaped(only_a), shaped(only_b), shaped(undefined),
+                         correction=correction)
 
 
 def score_table(
-    reference: object, sources: Mapping[str, object], *,
+    reference: npt.ArrayLike, sources: Mapping[str, npt.ArrayLike], *,
     class_names: Sequence[str] | None = None, zero_division: ZeroDivision = "undefined",
 ) -> pd.DataFrame:
     """Counts and scores per class and source, one row each.
@@ -407,12 +414,18 @@ def score_table(
 
 def _table_row(scores: ClassificationScores, index: int) -> dict[str, object]:
     """Counts, scores and undefined-score names of one class, for :func:`score_table`."""
-    def pick(values: np.ndarray) -> object:
-        return np.atleast_1d(values)[index]
+    def count(values: np.ndarray) -> int:
+        return int(np.atleast_1d(values)[index])
+
+    def number(values: np.ndarray) -> float:
+        return float(np.atleast_1d(values)[index])
+
+    def flag(values: np.ndarray) -> bool:
+        return bool(np.atleast_1d(values)[index])
 
     counts = scores.counts
-    row: dict[str, object] = {field: int(pick(getattr(counts, field))) for field in (
+    row: dict[str, object] = {field: count(getattr(counts, field)) for field in (
         "positives", "true_positives", "false_positives", "false_negatives", "true_negatives")}
-    row.update({score: float(pick(getattr(scores, score))) for score in SCORE_NAMES})
-    row["undefined"] = ", ".join(score for score in SCORE_NAMES if pick(scores.undefined[score]))
+    row.update({score: number(getattr(scores, score)) for score in SCORE_NAMES})
+    row["undefined"] = ", ".join(score for score in SCORE_NAMES if flag(scores.undefined[score]))
     return row

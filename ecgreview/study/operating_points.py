@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
@@ -47,7 +48,7 @@ class Curve:
     thresholds: np.ndarray
 
 
-def _check_scores(y_true: object, probabilities: object) -> tuple[np.ndarray, np.ndarray]:
+def _check_scores(y_true: npt.ArrayLike, probabilities: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     scores = np.asarray(probabilities, dtype=float)
     (truth,) = _check_inputs(y_true, names=("y_true",))
     truth = truth.ravel()
@@ -69,7 +70,7 @@ def _counts_by_threshold(truth: np.ndarray, scores: np.ndarray) -> tuple[np.ndar
     return thresholds, true_positives.astype(float), false_positives.astype(float)
 
 
-def roc_curve(y_true: object, probabilities: object) -> Curve:
+def roc_curve(y_true: npt.ArrayLike, probabilities: npt.ArrayLike) -> Curve:
     """ROC curve: false-positive rate (x) and sensitivity (y) of ``p > t`` at every distinct threshold.
 
     Parameters
@@ -89,7 +90,7 @@ def roc_curve(y_true: object, probabilities: object) -> Curve:
     return Curve(false_positives / (truth == 0).sum(), true_positives / truth.sum(), thresholds)
 
 
-def roc_auc(y_true: object, probabilities: object) -> float:
+def roc_auc(y_true: npt.ArrayLike, probabilities: npt.ArrayLike) -> float:
     """Area under the ROC curve (Mann-Whitney, ties one half); NaN without positives or negatives."""
     truth, scores = _check_scores(y_true, probabilities)
     positives, negatives = int(truth.sum()), int((truth == 0).sum())
@@ -99,7 +100,7 @@ def roc_auc(y_true: object, probabilities: object) -> float:
     return float((ranks[truth == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
-def precision_recall_curve(y_true: object, probabilities: object) -> Curve:
+def precision_recall_curve(y_true: npt.ArrayLike, probabilities: npt.ArrayLike) -> Curve:
     """Recall (x) and precision (y) of ``p > t``; points with no predicted positive are left out.
 
     Raises
@@ -116,7 +117,7 @@ def precision_recall_curve(y_true: object, probabilities: object) -> Curve:
     return Curve(true_positives[keep] / truth.sum(), true_positives[keep] / predicted[keep], thresholds[keep])
 
 
-def average_precision(y_true: object, probabilities: object) -> float:
+def average_precision(y_true: npt.ArrayLike, probabilities: npt.ArrayLike) -> float:
     """Sum over thresholds of precision × recall increment; NaN without positives."""
     truth, _ = _check_scores(y_true, probabilities)
     if truth.sum() == 0:
@@ -142,7 +143,7 @@ def wilson_interval(successes: int, trials: int, *, confidence: float = 0.95) ->
     return low, 1.0 if successes == trials else min(1.0, centre + half)
 
 
-def threshold_for_sensitivity(y_true: object, probabilities: object, target_sensitivity: float) -> float:
+def threshold_for_sensitivity(y_true: npt.ArrayLike, probabilities: npt.ArrayLike, target_sensitivity: float) -> float:
     """The highest ``t`` whose calls ``p > t`` reach ``target_sensitivity`` here (see the module docstring).
 
     Raises

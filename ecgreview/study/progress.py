@@ -96,7 +96,8 @@ def progress(design: StudyDesign, reviews: pd.DataFrame, reader: str, *,
     rows = _readings(design, reviews, reader)
     modes = rows.groupby("source_sha256")["reading_mode"].agg(set).to_dict()
     now = pd.Timestamp(now_utc or datetime.now(timezone.utc))
-    sessions, next_case, next_step, waiting = [], None, None, None
+    sessions: list[SessionProgress] = []
+    next_case, next_step, waiting = None, None, None
     for session in design.sessions:
         items = [item for item in design._assignments(reader) if item.session == session]
         done = [_is_done(item, modes.get(item.case_id, set())) for item in items]

@@ -24,11 +24,11 @@ __all__ = ["format_added_value", "format_operating_points", "load_added_value",
 _SHORT = {"sensitivity": "sens", "specificity": "spec", "precision": "prec", "f1": "F1"}
 
 
-def _value(value: object) -> str:
+def _value(value: float | None) -> str:
     return "n/a" if value is None or pd.isna(value) else f"{float(value):.3f}"
 
 
-def _signed(value: object) -> str:
+def _signed(value: float | None) -> str:
     return "n/a" if value is None or pd.isna(value) else f"{float(value):+.3f}"
 
 
