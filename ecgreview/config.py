@@ -62,6 +62,11 @@ class Settings:
     #: Site decision thresholds for the DNN calls (:func:`ecgreview.record.dnn_calls`).
     thresholds: tuple[float, ...] = THRESHOLDS
 
+    @property
+    def user_file(self) -> Path:
+        """The local user file: ``users_path`` (``ECGREVIEW_USERS``), else ``users.csv`` in the home folder."""
+        return self.users_path if self.users_path is not None else self.home / "users.csv"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         """Build settings from ``ECGREVIEW_*`` variables and the config file."""
@@ -87,7 +92,7 @@ class Settings:
             cases_dir=Path(cases) if cases else DEMO_CASES_DIR,
             backend=pick("ECGREVIEW_BACKEND", "backend") or "auto",
             auth_mode=auth_mode,
-            users_path=Path(pick("ECGREVIEW_USERS", "users") or home / "users.csv"),
+            users_path=Path(pick("ECGREVIEW_USERS", "users") or home / "users.csv"),  # see user_file
             proxy_header=pick("ECGREVIEW_PROXY_HEADER", "proxy_header") or "X-Remote-User",
             proxy_roles_header=pick("ECGREVIEW_PROXY_ROLES_HEADER", "proxy_roles_header"),
             thresholds=parse_thresholds(pick("ECGREVIEW_THRESHOLDS", "thresholds"), source=(

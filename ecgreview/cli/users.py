@@ -11,12 +11,9 @@ from ecgreview.config import Settings
 def _users_add(args: argparse.Namespace) -> int:
     import getpass
 
-    from ecgreview.errors import ConfigError
     from ecgreview.security.auth import add_user
 
-    users_path = Settings.from_env().users_path
-    if users_path is None:  # from_env always names one (ECGREVIEW_USERS, else users.csv in the home folder)
-        raise ConfigError(None, "no user file configured: set ECGREVIEW_USERS")
+    users_path = Settings.from_env().user_file
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass(f"Password for {args.name}: ")
     user = add_user(users_path, args.name, password, args.role, replace=args.replace)
     print(f"{'updated' if args.replace else 'added'} {user.name} ({', '.join(sorted(user.roles))}) in {users_path}")

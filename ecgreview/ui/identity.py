@@ -98,6 +98,9 @@ def require(roles: str | Iterable[str], page_name: str) -> bool:
     """True when the reader has one of ``roles``; otherwise say who the page is for and return False."""
     wanted = (roles,) if isinstance(roles, str) else tuple(roles)
     user = current_user()
+    if user is None:
+        st.warning(f"Sign in to use the {page_name} page.")
+        return False
     if auth.has_any_role(user, wanted):
         return True
     st.warning(f"The {page_name} page is for {auth.describe_roles(wanted)}; you are signed in as "
@@ -193,12 +196,12 @@ def _still_signed_in(settings: Settings, user: User) -> bool:
     if settings.auth_mode == "proxy":
         return _proxy_user(settings) == user
     if settings.auth_mode == "oidc":
-        return bool(st.user.is_logged_in) and user_from_oidc(st.user.to_dict(), settings.users_path) == user
+        return bool(st.user.is_logged_in) and user_from_oidc(st.user.to_dict(), settings.user_file) == user
     stored = st.session_state.get(state.SESSION_BINDING)
     current = browser_binding(_request_cookies())
     if not stored or current is None or not hmac.compare_digest(stored, current):
         return False
-    listed = load_users(settings.users_path).get(user.name)
+    listed = load_users(settings.user_file).get(user.name)
     return listed is not None and listed[0] == user.roles
 
 
@@ -252,10 +255,11 @@ def install_server_guards() -> None:
     from starlette.exceptions import HTTPException
     from streamlit.runtime.app_session import AppSession
     from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+    from streamlit.runtime.uploaded_file_manager import UploadedFileRec
 
     add_file, clear_cache = MemoryUploadedFileManager.add_file, AppSession._handle_clear_cache_request
 
-    def guarded_add_file(manager: MemoryUploadedFileManager, session_id: str, file: object) -> None:
+    def guarded_add_file(manager: MemoryUploadedFileManager, session_id: str, file: UploadedFileRec) -> None:
         if _guards_enforced() and signed_in_user_of(session_id) is None:
             _LOGGER.warning("ecgreview: refused an upload to session %s, which is not signed in", session_id)
             raise HTTPException(status_code=403, detail="Sign in before uploading.")
@@ -268,13 +272,14 @@ def install_server_guards() -> None:
             return
         clear_cache(session)
 
-    MemoryUploadedFileManager.add_file = guarded_add_file
-    AppSession._handle_clear_cache_request = guarded_clear_cache
+    # Streamlit has no hook for either check: the two methods are wrapped (mypy: assigning to a method).
+    MemoryUploadedFileManager.add_file = guarded_add_file  # type: ignore[method-assign,assignment]
+    AppSession._handle_clear_cache_request = guarded_clear_cache  # type: ignore[method-assign,assignment]
     _GUARDS["installed"] = True
 
 
 def _proxy_user(settings: Settings) -> User | None:
-    return user_from_proxy(_request_headers(), header=settings.proxy_header, users_path=settings.users_path,
+    return user_from_proxy(_request_headers(), header=settings.proxy_header, users_path=settings.user_file,
                            roles_header=settings.proxy_roles_header)
 
 
@@ -290,7 +295,7 @@ def _identify(settings: Settings) -> tuple[User | None, str | None]:
             st.title("ecgreview")
             st.button("Sign in with your hospital account", on_click=st.login, type="primary")
             return None, None
-        return user_from_oidc(st.user.to_dict(), settings.users_path), None
+        return user_from_oidc(st.user.to_dict(), settings.user_file), None
     binding = browser_binding(_request_cookies())
     if binding is None:
         st.title("ecgreview — sign in")
@@ -302,7 +307,7 @@ def _identify(settings: Settings) -> tuple[User | None, str | None]:
 
 def _local_form(settings: Settings) -> User | None:
     st.title("ecgreview — sign in")
-    if not load_users(settings.users_path):
+    if not load_users(settings.user_file):
         st.info("No users yet. An administrator adds them on the server with "
                 "`python -m ecgreview users add NAME --role reader` (docs/deployment.md).")
     with st.form("sign-in"):
@@ -311,7 +316,7 @@ def _local_form(settings: Settings) -> User | None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if not submitted:
         return None
-    user = authenticate(settings.users_path, name.strip(), password)
+    user = authenticate(settings.user_file, name.strip(), password)
     if user is None:
         st.error("Wrong user name or password.")
     return user
