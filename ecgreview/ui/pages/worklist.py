@@ -40,7 +40,7 @@ def render() -> None:
     except EcgReviewError as exc:
         st.error(f"Cannot read the review store — {exc}")
         return
-    blinded = mode == "blinded" or identity.reads_blinded()  # students never see opinions or other readers
+    blinded = reading.mode_hides_opinions(mode) or identity.reads_blinded()  # students never see opinions
     filters, sort_by, descending = filter_controls(reviews, blinded=blinded, others=identity.may_see_other_readings())
     rows = worklist_rows(cases, reviews, reader=reader, filters=filters, sort_by=sort_by, descending=descending)
     if blinded:
