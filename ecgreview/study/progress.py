@@ -14,7 +14,7 @@ import pandas as pd
 
 from ecgreview.study.design import Assignment, StudyDesign
 
-__all__ = ["ReaderProgress", "SessionProgress", "pending_unaided", "progress"]
+__all__ = ["ReaderProgress", "SessionProgress", "assignment_status", "pending_unaided", "progress"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,19 @@ def progress(design: StudyDesign, reviews: pd.DataFrame, reader: str, *,
             elif sessions[0].done == sessions[0].total:
                 waiting = opens
     return ReaderProgress(reader, tuple(sessions), next_case, next_step, waiting)
+
+
+def assignment_status(design: StudyDesign, reviews: pd.DataFrame, reader: str) -> list[tuple[Assignment, str]]:
+    """Every assignment of ``reader`` in reading order with its status: ``done``, ``aided next``
+    (a two-step case whose unaided row is saved) or ``to read`` (the rule of :func:`progress`)."""
+    rows = _readings(design, reviews, reader)
+    modes = rows.groupby("source_sha256")["reading_mode"].agg(set).to_dict()
+    statuses = []
+    for item in design._assignments(reader):
+        seen = modes.get(item.case_id, set())
+        started = item.mode == "two_step" and "unaided" in seen
+        statuses.append((item, "done" if _is_done(item, seen) else "aided next" if started else "to read"))
+    return statuses
 
 
 def pending_unaided(reviews: pd.DataFrame, *, reader: str, source_sha256: str, session_id: str = "") -> pd.Series | None:

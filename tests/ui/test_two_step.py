@@ -117,3 +117,85 @@ def test_other_modes_are_unchanged_by_two_step(home):
     app = _ok(open_page("review", query={"case": order[0]}))
     assert "Step 1 of 2" not in _texts(app) and _opinions_shown(app)
     assert not any(control.label.startswith("Confidence") for control in app.segmented_control)
+
+
+def _study(home, reader: str, *, crossover: bool = False):
+    from ecgreview.study.design import create_design, save_design, studies_dir
+    from ecgreview.config import Settings
+
+    order = _ok(open_page("worklist")).session_state[state.WORKLIST_ORDER]
+    design = create_design("pilot", order[:3], [reader, "Dr Else"], seed=5, crossover=crossover)
+    save_design(design, studies_dir(Settings.from_env()))
+    return design
+
+
+def _worklist_as(reader: str):
+    app = _ok(open_page("worklist"))
+    app.text_input(key=state.READER_NAME_WIDGET).input(reader)
+    return _ok(app.run())
+
+
+def test_a_two_step_study_from_the_worklist_in_the_reader_s_own_order(home):
+    design = _study(home, "Dr Study")
+    app = _worklist_as("Dr Study")
+    assert "**Your study pilot** (two-step) · **0 / 3 done**" in _texts(app)
+    study_table = app.dataframe[0].value
+    assert list(study_table["source_sha256"]) == list(design.order("Dr Study"))
+    assert set(study_table["Mode"]) == {state.TWO_STEP} and set(study_table["Status"]) == {"to read"}
+    next(button for button in app.button if button.label.startswith("Open next study case")).click()
+    app = _ok(app.run())
+    first, second = design.order("Dr Study")[:2]
+    assert app.query_params["case"] == first
+    assert "case 1 of 3" in _texts(app) and "Step 1 of 2, unaided" in _texts(app)  # the design's mode
+    assert not _opinions_shown(app)
+    click_calls(app, dict.fromkeys(CLASSES, "absent"))
+    _confidence(app, 3)
+    app.button(key="save-and-next").click()
+    app = _ok(app.run())
+    assert app.query_params["case"] == first and "Step 2 of 2, aided" in _texts(app)
+    _confidence(app, 5)
+    app.button(key="save-and-next").click()
+    app = _ok(app.run())
+    assert app.query_params["case"] == second  # S goes on in the study's order
+    rows = read_reviews(home / "reviews.csv")
+    assert list(rows["reading_mode"]) == ["unaided", "aided"] and set(rows["session_id"]) == {"study:pilot:1"}
+    assert _worklist_as("Dr Study").dataframe[0].value["Status"].tolist() == ["done", "to read", "to read"]
+    assert "1 / 3 done" in _texts(_worklist_as("Dr Study"))
+    assert "Your study" not in _texts(_worklist_as("Dr Nobody"))
+
+
+def test_a_crossover_study_case_is_read_in_the_mode_the_design_assigns(home):
+    design = _study(home, "Dr Cross", crossover=True)
+    first = design.schedule["Dr Cross"][0]
+    app = _worklist_as("Dr Cross")
+    assert "session 1: 0 / 3" in _texts(app) and "session 2: 0 / 3" in _texts(app)
+    next(button for button in app.button if button.label.startswith("Open next study case")).click()
+    app = _ok(app.run())
+    assert app.query_params["case"] == first.case_id
+    assert _opinions_shown(app) == (first.mode == "aided")
+    click_calls(app, dict.fromkeys(CLASSES, "absent"))
+    _confidence(app, 4)
+    app.button(key="save-review").click()
+    app = _ok(app.run())
+    row = read_reviews(home / "reviews.csv").iloc[0]
+    assert row["reading_mode"] == first.mode and row["resolves_review_ids"] == ""
+    assert row["opinions_seen"] == ("true" if first.mode == "aided" else "false")
+    assert _opinions_shown(app) == (first.mode == "aided")  # an unaided case stays unaided after its save
+
+
+def test_a_coordinator_creates_a_study_from_the_worklist(home):
+    from ecgreview.study.design import load_design, studies_dir
+    from ecgreview.config import Settings
+
+    app = _worklist_as("Dr Coordinator")  # name mode: every role
+    order = app.session_state[state.WORKLIST_ORDER]
+    app.text_input(key="study-id").input("ui-study")
+    app.checkbox(key="study-all-cases").check()
+    app.text_area(key="study-readers").input("Dr A\nDr B")
+    app.number_input(key="study-seed").set_value(11)
+    next(button for button in app.button if button.label == "Create study").click()
+    app = _ok(app.run())
+    created = r"Created study ui\-study: 4 cases, 2 readers, seed 11"  # escaped Markdown
+    assert any(created in success.value for success in app.success), [element.value for element in app.error]
+    design = load_design("ui-study", studies_dir(Settings.from_env()))
+    assert set(design.case_ids) == set(order) and design.readers == ("Dr A", "Dr B") and design.seed == 11

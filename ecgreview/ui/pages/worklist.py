@@ -12,7 +12,7 @@ from ecgreview.examples import DEMO_CASES_ATTRIBUTION, DEMO_CASES_DIR
 from ecgreview.model import LoadedModel
 from ecgreview.record import CLASSES
 from ecgreview.reviews import read_reviews
-from ecgreview.ui import components, identity, reading, resources, state
+from ecgreview.ui import components, identity, reading, resources, state, study_panel
 from ecgreview.ui.text import escape_markdown
 from ecgreview.worklist import INDEX_FILE, SORT_KEYS, CaseIndex, WorklistFilters, case_paths, worklist_rows
 
@@ -40,6 +40,7 @@ def render() -> None:
     except EcgReviewError as exc:
         st.error(f"Cannot read the review store — {exc}")
         return
+    study_panel.render(settings, reader, reviews, cases)
     blinded = reading.mode_hides_opinions(mode) or identity.reads_blinded()  # students never see opinions
     filters, sort_by, descending = filter_controls(reviews, blinded=blinded, others=identity.may_see_other_readings())
     rows = worklist_rows(cases, reviews, reader=reader, filters=filters, sort_by=sort_by, descending=descending)
