@@ -97,8 +97,9 @@ def confidence_key(source_sha256: str) -> str:
 def confidence_input(source_sha256: str) -> None:
     """The reader's confidence, 1–5, in the study modes."""
     if step(source_sha256) in ("unaided", "aided"):
-        st.segmented_control("Confidence (1–5)", CONFIDENCE_LEVELS, key=confidence_key(source_sha256),
-                             help=CONFIDENCE_HELP)
+        with st.container(key="confidence"):
+            st.segmented_control("Confidence (1–5)", CONFIDENCE_LEVELS, key=confidence_key(source_sha256),
+                                 help=CONFIDENCE_HELP)
 
 
 def caption(source_sha256: str) -> str | None:
