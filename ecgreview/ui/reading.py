@@ -31,6 +31,10 @@ _CALL_KEYS = {"present": "P", "absent": "A", "uncertain": "U"}
 
 def reading_mode() -> str:
     """The session's reading mode (adjudication, blinded or two-step), kept across pages."""
+    assigned = two_step.study_case(st.query_params.get(state.QUERY_CASE, ""))
+    if assigned is not None:  # a study case: the design sets the mode, not the reader
+        st.markdown(f"**Reading mode** {assigned.mode}  \n:gray[set by study {escape_markdown(assigned.study_id)}]")
+        return st.session_state.get(state.READING_MODE, "adjudication")
     if state.READING_MODE_WIDGET not in st.session_state:  # widget state ends with its page; the mode does not
         st.session_state[state.READING_MODE_WIDGET] = st.session_state.get(state.READING_MODE, "adjudication")
     mode = st.segmented_control("Reading mode", state.MODES, key=state.READING_MODE_WIDGET, required=True,
@@ -278,7 +282,8 @@ def save_reading(settings: Settings, analysis: CaseAnalysis, reader: str, calls:
     two_step.saved(sha, review)
     if mode != "unaided":  # a study's unaided-only case stays unaided (no opinion before its other session)
         st.session_state.setdefault(state.REVEALED, set()).add(sha)
-    role = " as the consensus (adjudicator)" if adjudicate else ""
+    role = " as the consensus (adjudicator)" if adjudicate else (
+        f" ({review.reading_mode} reading)" if review.reading_mode in two_step.STUDY_MODES else "")
     st.session_state[state.LAST_SAVED] = f"Saved review {review.review_id[:8]}{role} to {settings.reviews_path}"
     st.session_state[state.FORM_NONCE] = st.session_state.get(state.FORM_NONCE, 0) + 1
     st.session_state[state.CLASS_CURSOR] = 0

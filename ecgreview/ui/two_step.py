@@ -23,6 +23,7 @@ from ecgreview.record import CLASSES
 from ecgreview.reviews import CONFIDENCE_LEVELS, Review, read_reviews
 from ecgreview.study.progress import pending_unaided
 from ecgreview.ui import identity, state
+from ecgreview.ui.text import escape_markdown
 
 #: Modes that ask for the reader's confidence and store ``unaided``/``aided`` rows.
 STUDY_MODES = (state.TWO_STEP, "unaided", "aided")
@@ -105,7 +106,8 @@ def confidence_input(source_sha256: str) -> None:
 def caption(source_sha256: str) -> str | None:
     """What this step of a study reading is (Markdown), or None outside the study modes."""
     current, assigned = step(source_sha256), study_case(source_sha256)
-    where = (f"Study {assigned.study_id}, case {assigned.position + 1} of {assigned.total} · " if assigned else "")
+    where = f"Study {escape_markdown(assigned.study_id)}, case {assigned.position + 1} of {assigned.total} ·" \
+        if assigned else ""
     texts = {
         ("two-step", "unaided"): "**Step 1 of 2, unaided**: the DNN and the device are hidden. Record your calls and "
                                  "your confidence; saving shows them.",
@@ -116,7 +118,7 @@ def caption(source_sha256: str) -> str | None:
         ("aided", "aided"): "**Aided reading**: the DNN and the device are shown.",
     }
     text = texts.get((case_mode(source_sha256), current))
-    return None if text is None else f":blue[{where}]{text}" if where else text
+    return None if text is None else f":blue[{where}] {text}" if where else text
 
 
 def row_fields(source_sha256: str) -> dict[str, object]:
