@@ -97,7 +97,10 @@ def call_key(source_sha256: str, name: str) -> str:
 
 
 def _call_clicked(source_sha256: str, name: str, widget_key: str) -> None:
-    _calls(source_sha256)[name] = st.session_state.get(widget_key)
+    """A click on the call widget now on screen. The browser also reports, with a later rerun, the last
+    value of a widget version a key press replaced (no longer drawn): that report is not a click."""
+    if widget_key == call_key(source_sha256, name):
+        _calls(source_sha256)[name] = st.session_state.get(widget_key)
 
 
 def adjudicate_key() -> str:
@@ -114,9 +117,12 @@ def _apply_keys(keys: dict) -> None:
     def set_call(index: int, call: str) -> None:
         _record_call(sha, CLASSES[index], call)
 
+    page = keys.get("page")
+    same_page = page is not None and page == st.session_state.get(state.KEY_LOG_PAGE)
+    st.session_state[state.KEY_LOG_PAGE] = page
     applied, cursor = apply_keys(keys.get("log") or [], last_applied=st.session_state.get(state.KEY_LOG_APPLIED, 0),
                                  cursor=st.session_state.get(state.CLASS_CURSOR, 0), set_call=set_call,
-                                 classes=len(CLASSES))
+                                 classes=len(CLASSES), same_page=same_page)
     st.session_state[state.KEY_LOG_APPLIED] = applied
     st.session_state[state.CLASS_CURSOR] = cursor
 

@@ -44,6 +44,7 @@ CASE_FOLDER_FILE = "case_folder_file"
 SESSION_BINDING = "signed_in_binding"  # digest of the signing-in browser's XSRF token (local mode; ui/identity.py)
 KEY_LOG = "reading_key_log"  # the reading-keys component (ecgreview.ui.keys)
 KEY_LOG_APPLIED = "reading_key_log_applied"  # highest key number applied
+KEY_LOG_PAGE = "reading_key_log_page"  # id of the browser page whose keys were applied
 CURRENT_CASE = "current_case"  # source_sha256 of the case on screen (keys apply to it)
 READER_CALLS = "reader_calls"  # {(source_sha256, form nonce): {class: call}}: the reader's calls (not widget state)
 CALL_VERSIONS = "call_versions"  # {(source_sha256, class): n}: renews a call widget after a key set its call

@@ -22,6 +22,11 @@ pytestmark = pytest.mark.browser
 VIEWPORT = {"width": 1600, "height": 1000}
 READER = "Dr Study"
 _PROBABILITY = re.compile(r"\b[01]\.\d{3}\b")
+_ALL_HIDDEN_JS = """selector => {
+  const panel = document.querySelector(selector);
+  const text = panel ? panel.innerText : "";
+  return (text.match(/\\bhidden\\b/g) || []).length >= 12 && !/\\b[01]\\.\\d{3}\\b/.test(text);
+}"""
 
 
 @pytest.fixture
@@ -42,8 +47,10 @@ def _unaided_step(page, sha: str, screenshot: bool) -> None:
     page.get_by_text("Step 1 of 2, unaided").first.wait_for(timeout=TIMEOUT_MS)
     page.wait_for_function(f"() => window.__ecgreviewKeys && window.__ecgreviewKeys.case === '{sha}'",
                            timeout=TIMEOUT_MS)
+    # the previous case's elements fade out while this one is drawn; then every DNN and device cell says hidden
+    page.wait_for_function(_ALL_HIDDEN_JS, arg=DNN_PANEL, timeout=TIMEOUT_MS)
     dnn = page.locator(DNN_PANEL).first.inner_text()
-    assert "hidden" in dnn and not _PROBABILITY.search(dnn), f"DNN shown before the unaided save: {dnn!r}"
+    assert dnn.count("hidden") >= 12 and not _PROBABILITY.search(dnn), f"DNN shown before the unaided save: {dnn!r}"
     assert page.locator(DEVICE_PANEL).count() == 0 and not page.get_by_text("Device statements").count()
     keys_absent_for_every_class(page)
     _confidence(page, 2)
@@ -101,7 +108,9 @@ def test_a_five_case_two_step_study_then_the_cohort_page(server, page):
     assert set(rows["session_id"]) == {"study:demo-study:1"} and set(rows["reader"]) == {READER}
     assert all(float(seconds) > 0 for seconds in rows["reading_time_s"])
     assert list(rows["reader_call_AF"][1::2]) == ["present", "present", "absent", "absent", "absent"]
-    page.goto(f"{url}/worklist")
+    page.goto(f"{url}/worklist")  # a new page: a new session, so the name is typed again
+    page.get_by_text(re.compile(r"\d+ of \d+ cases")).first.wait_for(timeout=TIMEOUT_MS)
+    sign_in(page, READER)
     page.get_by_text("5 / 5 done").first.wait_for(timeout=TIMEOUT_MS)
     page.goto(f"{url}/evaluate")
     heading = page.get_by_role("heading", name="Added value: unaided vs aided reading")
