@@ -19,7 +19,7 @@ import streamlit as st
 from ecgreview.errors import EcgReviewError
 from ecgreview.reviews import read_reviews
 from ecgreview.security.spreadsheet import csv_text
-from ecgreview.study.added_value import MODES, AddedValue
+from ecgreview.study.added_value import ALL_READERS, MODES, AddedValue
 from ecgreview.study.report import format_added_value, load_added_value, study_operating_points, study_roc_figure
 from ecgreview.ui.text import escape_markdown
 
@@ -27,6 +27,7 @@ _SCORES = {"sensitivity": "sens", "specificity": "spec", "precision": "prec", "f
 _CHANGES = ["class", "reader", "pairs", "changed", "towards_dnn", "helpful", "automation_bias", "away_from_dnn",
             "other_changes", "dnn_wrong", "agreement_wrong_dnn_unaided", "agreement_wrong_dnn_aided"]
 TARGET_SENSITIVITY = "evaluate_target_sensitivity"
+READER_CHOICE = "evaluate_added_value_reader"
 
 
 def load(paths: Sequence[Path], *, reference: str | Path, possible_counts_as_positive: bool
@@ -86,18 +87,21 @@ def show(loaded: tuple[object, AddedValue]) -> None:
                 f"and readers, seed {result.seed}); uncertain counted as {result.uncertain_as}")
     for note in result.notes:
         st.caption(f"Note: {escape_markdown(note)}")
+    reader = st.selectbox("Reader", [ALL_READERS, *result.readers], key=READER_CHOICE,
+                          help="All readers pooled (the CI resamples cases and readers), or one reader.")
     scores = score_table(result)
     with st.container(key="added-value-scores"):
-        st.subheader("Unaided vs aided, per class and reader")
-        st.dataframe(scores, hide_index=True)
-    changes = result.changes[_CHANGES]
+        st.subheader("Unaided vs aided, per class")
+        st.dataframe(scores[scores["reader"] == reader], hide_index=True)
+    changes = result.changes.loc[result.changes["reader"] == reader, _CHANGES]
     with st.container(key="added-value-changes"):
         st.subheader("Calls changed after seeing the DNN: helpful vs automation bias")
         st.dataframe(changes, hide_index=True, column_config=_three_decimals(changes))
     left, right = st.columns(2)
     with left:
         st.subheader("Confidence (1–5) and reading time (s)")
-        st.dataframe(result.confidence_time, hide_index=True, column_config=_three_decimals(result.confidence_time))
+        timing = result.confidence_time[result.confidence_time["reader"] == reader]
+        st.dataframe(timing, hide_index=True, column_config=_three_decimals(timing))
     alone = _alone_table(result)
     with right:
         st.subheader("The DNN alone and the device alone")
@@ -107,8 +111,9 @@ def show(loaded: tuple[object, AddedValue]) -> None:
 
 def _operating_points(cohort: object, result: AddedValue) -> None:
     st.subheader("Operating points of the DNN on the study cases")
-    target = st.number_input("Target sensitivity (its threshold is shown, never applied)", min_value=0.5,
-                             max_value=0.99, value=0.9, step=0.01, key=TARGET_SENSITIVITY)
+    target = st.columns(4)[0].number_input("Target sensitivity (its threshold is shown, never applied)",
+                                           min_value=0.5, max_value=0.99, value=0.9, step=0.01,
+                                           key=TARGET_SENSITIVITY)
     points = study_operating_points(cohort, result, target_sensitivity=target)
     figure = study_roc_figure(cohort, result, target_sensitivity=target)
     with st.container(key="added-value-roc"):

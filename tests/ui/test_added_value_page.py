@@ -55,11 +55,10 @@ def test_the_cohort_page_shows_the_added_value_study(reviews, tmp_path):
     _write_study(reviews)
     app = _open(tmp_path)
     assert [h.value for h in app.header] == ["Added value: unaided vs aided reading"]
-    scores = app.dataframe[3].value.set_index(["class", "reader"])
-    ana = scores.loc[("AF", "ana")]
-    assert (ana["sens unaided"], ana["sens aided"]) == ("0.500", "1.000")
-    assert ana["sens Δ [CI]"].startswith("+0.500 [")
-    assert scores.loc[("AF", "=ben"), "sens Δ [CI]"].startswith("+0.000")
+    pooled = app.dataframe[3].value.set_index(["class", "reader"])
+    assert set(pooled.index.get_level_values("reader")) == {"all readers"}
+    assert (pooled.loc[("AF", "all readers"), "sens unaided"], pooled.loc[("AF", "all readers"), "sens aided"]) \
+        == ("0.750", "1.000")
     changes = app.dataframe[4].value.set_index(["class", "reader"])
     assert tuple(changes.loc[("AF", "all readers"), ["changed", "helpful", "automation_bias"]]) == (2, 2, 0)
     timing = app.dataframe[5].value.set_index(["reader", "measure"])
@@ -72,6 +71,13 @@ def test_the_cohort_page_shows_the_added_value_study(reviews, tmp_path):
     assert points.loc["AF", "paper_threshold"] == pytest.approx(0.39)
     markdown = "\n".join(element.value for element in app.markdown)
     assert r"\=ben" in markdown  # a reader name from the file is escaped
+    app.selectbox(key="evaluate_added_value_reader").set_value("ana")
+    app = app.run()
+    assert not app.exception, app.exception
+    ana = app.dataframe[3].value.set_index("class").loc["AF"]
+    assert (ana["reader"], ana["sens unaided"], ana["sens aided"]) == ("ana", "0.500", "1.000")
+    assert ana["sens Δ [CI]"].startswith("+0.500 [")
+    assert tuple(app.dataframe[4].value.set_index("class").loc["AF", ["changed", "helpful"]]) == (2, 2)
 
 
 def test_no_study_rows_no_added_value_section(reviews, tmp_path):
