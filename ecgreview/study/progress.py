@@ -130,7 +130,8 @@ def assignment_status(design: StudyDesign, reviews: pd.DataFrame, reader: str) -
     return statuses
 
 
-def pending_unaided(reviews: pd.DataFrame, *, reader: str, source_sha256: str, session_id: str = "") -> pd.Series | None:
+def pending_unaided(reviews: pd.DataFrame, *, reader: str, source_sha256: str,
+                    session_id: str = "") -> pd.Series | None:
     """The reader's latest ``unaided`` row of a case that no ``aided`` row names yet, or None.
 
     This is the first step of a two-step reading still waiting for its second step (the
@@ -147,7 +148,8 @@ def pending_unaided(reviews: pd.DataFrame, *, reader: str, source_sha256: str, s
     if len(reviews) == 0 or "reading_mode" not in reviews.columns:
         return None
     sessions = reviews["session_id"].fillna("") if "session_id" in reviews.columns else pd.Series("", reviews.index)
-    mine = reviews[(reviews["reader"] == reader) & (reviews["source_sha256"] == source_sha256) & (sessions == session_id)]
+    mine = reviews[(reviews["reader"] == reader) & (reviews["source_sha256"] == source_sha256)
+                   & (sessions == session_id)]
     unaided = mine[mine["reading_mode"] == "unaided"]
     if unaided.empty:
         return None

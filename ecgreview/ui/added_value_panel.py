@@ -53,9 +53,9 @@ def score_table(result: AddedValue) -> pd.DataFrame:
         row: dict[str, object] = {"class": name, "reader": reader, "n": int(group["readings"].iloc[0])}
         for score, short in _SCORES.items():
             line = group.set_index("score").loc[score]
+            interval = f"[{_number(line['difference_low'], True)}, {_number(line['difference_high'], True)}]"
             row |= {f"{short} unaided": _number(line["unaided"]), f"{short} aided": _number(line["aided"]),
-                    f"{short} Δ [CI]": f"{_number(line['difference'], True)} [{_number(line['difference_low'], True)}, "
-                                       f"{_number(line['difference_high'], True)}]"}
+                    f"{short} Δ [CI]": f"{_number(line['difference'], True)} {interval}"}
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -57,7 +57,8 @@ export default function (component) {
   if (data.applied >= hub.seq) {
     hub.cursor = data.cursor;  // no key in flight: the server's cursor is current
   } else {
-    hub.send("keys", { page: hub.page, seq: hub.seq, log: hub.log.slice() });  // keys pressed while no panel was mounted
+    // keys pressed while no panel was mounted
+    hub.send("keys", { page: hub.page, seq: hub.seq, log: hub.log.slice() });
   }
   if (hub.attached) return;
   hub.attached = true;

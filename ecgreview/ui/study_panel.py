@@ -105,7 +105,8 @@ def _builder(settings: Settings, cases: Sequence[IndexedCase]) -> None:
     """A coordinator (admin, teacher) creates a study from the worklist's cases: readers, seed, crossover."""
     readable = [case for case in cases if not case.error]
     with st.expander("New reader study (coordinator)"), st.form("new-study"):
-        study_id = st.text_input("Study id", key="study-id", placeholder="e.g. af-pilot-2027 (lowercase letters, digits, - and _)")
+        study_id = st.text_input("Study id", key="study-id",
+                                 placeholder="e.g. af-pilot-2027 (lowercase letters, digits, - and _)")
         everything = st.checkbox(f"All {len(readable)} cases of the worklist", key="study-all-cases")
         chosen = st.multiselect("Or these cases", [case.source_sha256 for case in readable], key="study-cases",
                                 format_func={case.source_sha256: case.source_name for case in readable}.get)
