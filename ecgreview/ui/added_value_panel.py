@@ -87,8 +87,8 @@ def show(loaded: tuple[object, AddedValue]) -> None:
                 f"and readers, seed {result.seed}); uncertain counted as {result.uncertain_as}")
     for note in result.notes:
         st.caption(f"Note: {escape_markdown(note)}")
-    reader = st.selectbox("Reader", [ALL_READERS, *result.readers], key=READER_CHOICE,
-                          help="All readers pooled (the CI resamples cases and readers), or one reader.")
+    reader = st.columns(4)[0].selectbox("Reader", [ALL_READERS, *result.readers], key=READER_CHOICE,
+                                        help="All readers pooled (the CI resamples cases and readers), or one reader.")
     scores = score_table(result)
     with st.container(key="added-value-scores"):
         st.subheader("Unaided vs aided, per class")
