@@ -91,9 +91,9 @@ def _check_two_step(review: Any) -> None:
         raise ValueError(f"schema_version must be a positive integer; got {review.schema_version!r}")
     if review.reading_mode == "unaided" and review.opinions_seen:
         raise ValueError("reading_mode 'unaided' needs opinions_seen False (DNN and device hidden)")
-    if review.reading_mode == "aided" and (not review.opinions_seen or len(review.resolves_review_ids) != 1):
-        raise ValueError("reading_mode 'aided' needs opinions_seen True and resolves_review_ids naming the one "
-                         "unaided review it follows")
+    if review.reading_mode == "aided" and (not review.opinions_seen or len(review.resolves_review_ids) > 1):
+        raise ValueError("reading_mode 'aided' needs opinions_seen True and resolves_review_ids naming at most the "
+                         "one unaided review it follows (none in a crossover's aided session)")
 
 
 def _validate(review: Any) -> None:

@@ -178,7 +178,7 @@ class Review:
             One of :data:`READING_MODES`. ``unaided``: the first step of a two-step reading,
             with DNN and device hidden (``opinions_seen`` must be False); ``aided``: the
             second step (``opinions_seen`` True), naming the unaided row as its one
-            ``resolves_review_ids``.
+            ``resolves_review_ids`` (a crossover's aided session names none).
         confidence : int, optional
             The reader's confidence, 1 to 5 (:data:`CONFIDENCE_LEVELS`); None when not asked.
         reading_time_s : float, optional

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ecgreview.study.design import Assignment, StudyDesign
 
-__all__ = ["ReaderProgress", "SessionProgress", "progress"]
+__all__ = ["ReaderProgress", "SessionProgress", "assignment_status", "pending_unaided", "progress"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,47 @@ def progress(design: StudyDesign, reviews: pd.DataFrame, reader: str, *,
             elif sessions[0].done == sessions[0].total:
                 waiting = opens
     return ReaderProgress(reader, tuple(sessions), next_case, next_step, waiting)
+
+
+def assignment_status(design: StudyDesign, reviews: pd.DataFrame, reader: str) -> list[tuple[Assignment, str]]:
+    """Every assignment of ``reader`` in reading order with its status: ``done``, ``aided next``
+    (a two-step case whose unaided row is saved) or ``to read`` (the rule of :func:`progress`)."""
+    rows = _readings(design, reviews, reader)
+    modes = rows.groupby("source_sha256")["reading_mode"].agg(set).to_dict()
+    statuses = []
+    for item in design._assignments(reader):
+        seen = modes.get(item.case_id, set())
+        started = item.mode == "two_step" and "unaided" in seen
+        statuses.append((item, "done" if _is_done(item, seen) else "aided next" if started else "to read"))
+    return statuses
+
+
+def pending_unaided(reviews: pd.DataFrame, *, reader: str, source_sha256: str,
+                    session_id: str = "") -> pd.Series | None:
+    """The reader's latest ``unaided`` row of a case that no ``aided`` row names yet, or None.
+
+    This is the first step of a two-step reading still waiting for its second step (the
+    aided reading resumes from it after a reload). Only rows of ``session_id`` count (a
+    study session's rows carry :func:`~ecgreview.study.design.session_label`; rows read
+    outside a study carry ``""``), so the unaided session of a crossover is never
+    continued as a two-step reading.
+
+    Parameters
+    ----------
+    reviews : pandas.DataFrame
+        Review rows (:func:`~ecgreview.review.store.read_reviews`).
+    """
+    if len(reviews) == 0 or "reading_mode" not in reviews.columns:
+        return None
+    sessions = reviews["session_id"].fillna("") if "session_id" in reviews.columns else pd.Series("", reviews.index)
+    mine = reviews[(reviews["reader"] == reader) & (reviews["source_sha256"] == source_sha256)
+                   & (sessions == session_id)]
+    unaided = mine[mine["reading_mode"] == "unaided"]
+    if unaided.empty:
+        return None
+    latest = unaided.iloc[-1]
+    named = mine.loc[mine["reading_mode"] == "aided", "resolves_review_ids"].fillna("").str.split(";").explode()
+    return None if latest["review_id"] in set(named) else latest
 
 
 def _session_two_opens(design: StudyDesign, rows: pd.DataFrame, reader: str) -> datetime | None:

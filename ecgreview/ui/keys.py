@@ -48,7 +48,8 @@ function showCall(hub, call) {
 
 export default function (component) {
   const { setStateValue, data } = component;
-  const hub = (window.__ecgreviewKeys = window.__ecgreviewKeys || { seq: 0, log: [], attached: false });
+  const hub = (window.__ecgreviewKeys = window.__ecgreviewKeys ||
+               { seq: 0, log: [], attached: false, page: Math.random().toString(36).slice(2) });
   hub.send = setStateValue;
   hub.keys = data.keys;
   hub.classes = data.classes;
@@ -56,7 +57,8 @@ export default function (component) {
   if (data.applied >= hub.seq) {
     hub.cursor = data.cursor;  // no key in flight: the server's cursor is current
   } else {
-    hub.send("keys", { seq: hub.seq, log: hub.log.slice() });  // keys pressed while no panel was mounted
+    // keys pressed while no panel was mounted
+    hub.send("keys", { page: hub.page, seq: hub.seq, log: hub.log.slice() });
   }
   if (hub.attached) return;
   hub.attached = true;
@@ -78,7 +80,7 @@ export default function (component) {
     hub.seq += 1;
     hub.log.push([hub.seq, key]);
     if (hub.log.length > 200) hub.log.shift();
-    hub.send("keys", { seq: hub.seq, log: hub.log.slice() });
+    hub.send("keys", { page: hub.page, seq: hub.seq, log: hub.log.slice() });
   }, true);
 }
 """
@@ -87,7 +89,7 @@ _component = st.components.v2.component("ecgreview_reading_keys", js=_JS, html="
 
 
 def apply_keys(log: Sequence[Sequence[Any]], *, last_applied: int, cursor: int,
-               set_call: Callable[[int, str], None], classes: int = 6) -> tuple[int, int]:
+               set_call: Callable[[int, str], None], classes: int = 6, same_page: bool = False) -> tuple[int, int]:
     """Apply the keys of ``log`` numbered after ``last_applied``, in order.
 
     Parameters
@@ -96,6 +98,10 @@ def apply_keys(log: Sequence[Sequence[Any]], *, last_applied: int, cursor: int,
         ``(sequence number, key)`` pairs, oldest first, as the page sent them.
     last_applied : int
         The highest sequence number already applied (a smaller log means a new page: start over).
+    same_page : bool
+        The log comes from the page whose keys were applied so far (its id, sent with the log,
+        is the one seen before): a smaller log is then an older copy of it, re-sent with a
+        later rerun, and nothing is applied (starting over would set old calls again).
     cursor : int
         The class (index) the next P/A/U sets.
     set_call : callable
@@ -107,6 +113,8 @@ def apply_keys(log: Sequence[Sequence[Any]], *, last_applied: int, cursor: int,
         After the keys.
     """
     newest = max((int(seq) for seq, _ in log), default=0)
+    if newest < last_applied and same_page:  # an older copy of this page's log: all applied already
+        return last_applied, cursor
     if newest < last_applied:  # the page was reloaded: its numbering started again
         last_applied = 0
     for seq, key in log:

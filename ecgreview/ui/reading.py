@@ -2,7 +2,8 @@
 
 The panel is a fragment (``st.fragment``): a key press or a click on a call reruns only
 the panel, never the ECG, so it shows at once. Saving reruns the whole page (the next
-case, or the opinions revealed after a blinded reading).
+case, or the opinions revealed after a blinded reading or the unaided step of a two-step
+reading, :mod:`ecgreview.ui.two_step`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ecgreview.record import CLASSES
 from ecgreview.review.case import CaseAnalysis
 from ecgreview.review.store import READER_CALLS, append_review, read_reviews
 from ecgreview.review.worklist import disagreeing_classes, latest_readings
-from ecgreview.ui import components, identity, state
+from ecgreview.ui import components, identity, state, two_step
 from ecgreview.ui.keys import apply_keys, key_log
 from ecgreview.ui.text import escape_markdown
 
@@ -29,22 +30,45 @@ _CALL_KEYS = {"present": "P", "absent": "A", "uncertain": "U"}
 
 
 def reading_mode() -> str:
-    """The session's reading mode (adjudication or blinded), kept across pages."""
+    """The session's reading mode (adjudication, blinded or two-step), kept across pages."""
+    assigned = two_step.study_case(st.query_params.get(state.QUERY_CASE, ""))
+    if assigned is not None:  # a study case: the design sets the mode, not the reader
+        st.markdown(f"**Reading mode** {assigned.mode}  \n:gray[set by study {escape_markdown(assigned.study_id)}]")
+        return st.session_state.get(state.READING_MODE, "adjudication")
     if state.READING_MODE_WIDGET not in st.session_state:  # widget state ends with its page; the mode does not
         st.session_state[state.READING_MODE_WIDGET] = st.session_state.get(state.READING_MODE, "adjudication")
     mode = st.segmented_control("Reading mode", state.MODES, key=state.READING_MODE_WIDGET, required=True,
-                                help="Blinded: the DNN and device opinions are shown only after you save.")
+                                help="Blinded: the DNN and device opinions are shown only after you save. "
+                                     "Two-step: save an unaided reading, then an aided one with the DNN and "
+                                     "the device shown.")
     st.session_state[state.READING_MODE] = mode or "adjudication"
     return st.session_state[state.READING_MODE]
 
 
-def opinions_hidden(source_sha256: str) -> bool:
-    """Whether the DNN and device opinions on this case are still hidden (blinded, not yet saved).
+def mode_hides_opinions(mode: str) -> bool:
+    """Whether a worklist in this reading mode hides the DNN and device columns (blinded, two-step)."""
+    return mode in ("blinded", state.TWO_STEP)
 
-    Students always read blinded.
+
+def opinions_hidden(source_sha256: str) -> bool:
+    """Whether the DNN and device opinions on this case are still hidden.
+
+    Blinded (students always): until the calls are saved. Two-step: until the unaided row
+    is saved; a study's unaided-only case: always.
     """
-    blinded = st.session_state.get(state.READING_MODE) == "blinded" or identity.reads_blinded()
+    study = two_step.hides_opinions(source_sha256)
+    if study is not None:
+        return study
+    blinded = two_step.case_mode(source_sha256) == "blinded"
     return blinded and source_sha256 not in st.session_state.get(state.REVEALED, set())
+
+
+def prepare_case(settings: Settings, source_sha256: str, reader: str) -> None:
+    """Before the panel: in two-step mode, find the unaided row awaiting its aided reading and fill in its calls."""
+    calls = two_step.pending_calls(settings, source_sha256, reader)
+    if calls is not None and all(call is None for call in _calls(source_sha256).values()):  # not yet answered
+        for name, call in calls.items():
+            _record_call(source_sha256, name, call)
 
 
 def _calls(source_sha256: str) -> dict[str, str | None]:
@@ -73,7 +97,10 @@ def call_key(source_sha256: str, name: str) -> str:
 
 
 def _call_clicked(source_sha256: str, name: str, widget_key: str) -> None:
-    _calls(source_sha256)[name] = st.session_state.get(widget_key)
+    """A click on the call widget now on screen. The browser also reports, with a later rerun, the last
+    value of a widget version a key press replaced (no longer drawn): that report is not a click."""
+    if widget_key == call_key(source_sha256, name):
+        _calls(source_sha256)[name] = st.session_state.get(widget_key)
 
 
 def adjudicate_key() -> str:
@@ -90,9 +117,12 @@ def _apply_keys(keys: dict) -> None:
     def set_call(index: int, call: str) -> None:
         _record_call(sha, CLASSES[index], call)
 
+    page = keys.get("page")
+    same_page = page is not None and page == st.session_state.get(state.KEY_LOG_PAGE)
+    st.session_state[state.KEY_LOG_PAGE] = page
     applied, cursor = apply_keys(keys.get("log") or [], last_applied=st.session_state.get(state.KEY_LOG_APPLIED, 0),
                                  cursor=st.session_state.get(state.CLASS_CURSOR, 0), set_call=set_call,
-                                 classes=len(CLASSES))
+                                 classes=len(CLASSES), same_page=same_page)
     st.session_state[state.KEY_LOG_APPLIED] = applied
     st.session_state[state.CLASS_CURSOR] = cursor
 
@@ -167,23 +197,30 @@ def decision_panel(settings: Settings, analysis: CaseAnalysis, reader: str, foll
                    resolves: list[str], model_loaded: bool) -> None:
     """The DNN and device beside the reader's calls, a comment, Save / Save and next (reruns on its own)."""
     sha = analysis.record.source_sha256
+    step = two_step.step(sha)
     with st.container(key="dnn-panel"):
-        if opinions_hidden(sha):
+        if step is not None:
+            st.markdown(two_step.caption(sha))
+        if opinions_hidden(sha) and step is None:
             st.caption("Blinded reading: the DNN and device opinions (and other readers' reviews) are shown "
                        "after you save your calls.")
-        else:
+        elif not opinions_hidden(sha):
             components.model_caption(analysis, model_loaded=model_loaded)
         class_grid(analysis)
-    if resolves and st.session_state.get(state.READING_MODE) == "adjudication" and identity.may_adjudicate():
+    two_step.confidence_input(sha)
+    if resolves and two_step.case_mode(sha) == "adjudication" and identity.may_adjudicate():
         st.checkbox(f"Record my reading as the consensus (adjudicator; resolves the {len(resolves)} readings)",
                     key=adjudicate_key())
     comment = st.text_area("Comment", key=f"comment-{sha[:16]}-{st.session_state.get(state.FORM_NONCE, 0)}",
                            height=68, placeholder="Comment (optional)", label_visibility="collapsed")
     save_column, next_column = st.columns(2)
-    save = save_column.button("Save review", type="primary", key="save-review", width="stretch")
-    save_next = next_column.button("Save and next", shortcut="S", key="save-and-next", width="stretch")
+    first_step, done = step == "unaided" and two_step.case_mode(sha) == state.TWO_STEP, step == "done"
+    save = save_column.button("Save unaided reading" if first_step else "Save review", type="primary",
+                              key="save-review", width="stretch", disabled=done)
+    save_next = next_column.button("Save and show DNN" if first_step else "Save and next", shortcut="S",
+                                   key="save-and-next", width="stretch", disabled=done)
     if (save or save_next) and save_reading(settings, analysis, reader, call_inputs(sha), comment, resolves):
-        if save_next and following:
+        if save_next and following and not first_step:
             st.query_params[state.QUERY_CASE] = following
         st.rerun(scope="app")
     saved = st.session_state.get(state.LAST_SAVED)
@@ -232,22 +269,27 @@ def save_reading(settings: Settings, analysis: CaseAnalysis, reader: str, calls:
         st.error(f"Not saved — {'; '.join(problems)}. Your answers are still in the form.")
         return False
     sha = analysis.record.source_sha256
-    mode = "blinded" if identity.reads_blinded() else st.session_state.get(state.READING_MODE, "adjudication")
+    mode = two_step.case_mode(sha)
     adjudicate = (bool(resolves) and mode == "adjudication" and identity.may_adjudicate()
                   and st.session_state.get(adjudicate_key(), False))
     shown_at = st.session_state.get(state.CASE_SHOWN_AT, {}).get(sha)
     try:
+        fields = two_step.row_fields(sha) if two_step.step(sha) else {
+            "reading_mode": mode, "opinions_seen": not opinions_hidden(sha),
+            "resolves_review_ids": resolves if adjudicate else ()}
         review = analysis.to_review(
-            reader=reader, reader_calls=calls, comment=comment, opinions_seen=not opinions_hidden(sha),
-            reading_mode=mode, role=identity.row_role("adjudicator" if adjudicate else "reader"),
-            resolves_review_ids=resolves if adjudicate else (),
-            reading_time_s=None if shown_at is None else round(time.monotonic() - shown_at, 1))
+            reader=reader, reader_calls=calls, comment=comment,
+            role=identity.row_role("adjudicator" if adjudicate else "reader"),
+            reading_time_s=None if shown_at is None else round(time.monotonic() - shown_at, 1), **fields)
         append_review(settings.reviews_path, review)
     except (ValueError, EcgReviewError) as exc:
         st.error(f"Not saved — {exc}. Your answers are still in the form.")
         return False
-    st.session_state.setdefault(state.REVEALED, set()).add(sha)
-    role = " as the consensus (adjudicator)" if adjudicate else ""
+    two_step.saved(sha, review)
+    if mode != "unaided":  # a study's unaided-only case stays unaided (no opinion before its other session)
+        st.session_state.setdefault(state.REVEALED, set()).add(sha)
+    role = " as the consensus (adjudicator)" if adjudicate else (
+        f" ({review.reading_mode} reading)" if review.reading_mode in two_step.STUDY_MODES else "")
     st.session_state[state.LAST_SAVED] = f"Saved review {review.review_id[:8]}{role} to {settings.reviews_path}"
     st.session_state[state.FORM_NONCE] = st.session_state.get(state.FORM_NONCE, 0) + 1
     st.session_state[state.CLASS_CURSOR] = 0

@@ -13,7 +13,7 @@ SOURCE_FOLDER = "Case folder"
 SOURCE_UPLOAD = "Upload"
 
 # Reading room
-READING_MODE = "reading_mode"  # persisted across pages: "adjudication" or "blinded"
+READING_MODE = "reading_mode"  # persisted across pages: one of MODES
 READING_MODE_WIDGET = "reading_mode_widget"
 REVEALED = "revealed_cases"  # source_sha256 of cases saved in blinded mode (opinions now shown)
 CLASS_CURSOR = "class_cursor"  # index into CLASSES of the class the P/A/U keys set
@@ -35,7 +35,8 @@ TEACHING_SESSION = "teaching_session"
 TEACHING_REVEAL = "teaching_reveal"  # (session_id, source_sha256) of the answer just submitted
 
 QUERY_CASE = "case"  # ?case=<source_sha256> opens a case on the review page
-MODES = ("adjudication", "blinded")
+MODES = ("adjudication", "blinded", "two-step")
+TWO_STEP = "two-step"
 USER = "signed_in_user"  # ecgreview.security.auth.User after sign-in (auth modes local, proxy, oidc)
 VIEW_EXTRAS = "view_extras"  # median beats / calipers shown on demand
 READER_NAME_WIDGET = "reader_name_widget"  # the text box; READER_NAME keeps the name across pages
@@ -43,7 +44,11 @@ CASE_FOLDER_FILE = "case_folder_file"
 SESSION_BINDING = "signed_in_binding"  # digest of the signing-in browser's XSRF token (local mode; ui/identity.py)
 KEY_LOG = "reading_key_log"  # the reading-keys component (ecgreview.ui.keys)
 KEY_LOG_APPLIED = "reading_key_log_applied"  # highest key number applied
+KEY_LOG_PAGE = "reading_key_log_page"  # id of the browser page whose keys were applied
 CURRENT_CASE = "current_case"  # source_sha256 of the case on screen (keys apply to it)
 READER_CALLS = "reader_calls"  # {(source_sha256, form nonce): {class: call}}: the reader's calls (not widget state)
 CALL_VERSIONS = "call_versions"  # {(source_sha256, class): n}: renews a call widget after a key set its call
 CASE_SHOWN_AT = "case_shown_at"  # {source_sha256: time.monotonic() when first shown}: the reading time
+TWO_STEP_PENDING = "two_step_pending"  # {source_sha256: unaided row (pandas.Series)} awaiting its aided reading
+TWO_STEP_DONE = "two_step_done"  # source_sha256 of cases whose aided reading was saved in this session
+STUDY_CASES = "study_cases"  # {source_sha256: StudyCase}: cases opened from a study, read in the design's mode

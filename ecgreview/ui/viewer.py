@@ -15,7 +15,7 @@ import streamlit as st
 from ecgreview.plots import LAYOUTS, DisplayFilters, filter_for_display, plot_ecg, plot_lead, plot_median_beats
 from ecgreview.record import EcgRecord
 from ecgreview.review.calipers import CALIPER_INTERVALS, caliper_table, heart_rate_bpm, interval_ms, time_from_point
-from ecgreview.ui import resources, state
+from ecgreview.ui import reading, resources, state
 
 _CHART_CONFIG = {"displaylogo": False, "scrollZoom": True}
 _NOTCH = {"off": None, "50 Hz": 50.0, "60 Hz": 60.0}
@@ -134,6 +134,5 @@ def caliper_results(record: EcgRecord, points: list[float]) -> None:
         points.clear()
         intervals.clear()
         st.rerun()
-    blinded = st.session_state.get(state.READING_MODE) == "blinded" and \
-        record.source_sha256 not in st.session_state.get(state.REVEALED, set())
-    st.table(pd.DataFrame(caliper_table(intervals, record.measurements, show_device=not blinded)).set_index("Measure"))
+    hidden = reading.opinions_hidden(record.source_sha256)  # blinded, or the unaided step of a two-step reading
+    st.table(pd.DataFrame(caliper_table(intervals, record.measurements, show_device=not hidden)).set_index("Measure"))

@@ -213,7 +213,7 @@ def test_from_row_round_trips_every_field(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("changes", "match"), [
     ({"reading_mode": "unaided", "opinions_seen": True}, "'unaided' needs opinions_seen False"),
-    ({"reading_mode": "aided"}, "'aided' needs opinions_seen True and resolves_review_ids"),
+    ({"reading_mode": "aided", "opinions_seen": False}, "'aided' needs opinions_seen True and resolves_review_ids"),
     ({"reading_mode": "aided", "resolves_review_ids": [str(uuid.uuid4())] * 2}, "'aided' needs"),
     ({"confidence": 6}, "confidence must be one of 1, 2, 3, 4, 5 or None"),
     ({"confidence": True}, "confidence must be one of"),
@@ -227,6 +227,12 @@ def test_two_step_fields_are_validated(changes: dict[str, object], match: str) -
                                    "opinions_seen": True}
     with pytest.raises(ValueError, match=match):
         Review.create(**(keywords | changes))  # type: ignore[arg-type]
+
+
+def test_an_aided_row_of_a_crossover_names_no_unaided_row() -> None:
+    review = Review.create(reader="Dr A", reader_calls=CALLS, source_sha256="a" * 64, opinions_seen=True,
+                           reading_mode="aided", confidence=3, session_id="study:x:1")
+    assert review.resolves_review_ids == () and review.reading_mode == "aided"
 
 
 def test_two_step_rows_are_stored_with_mode_confidence_and_time(tmp_path: Path) -> None:

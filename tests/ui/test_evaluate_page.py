@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ecgreview.review.store import REVIEW_COLUMNS
+from ecgreview.ui.text import escape_markdown
 from tests.study.test_cohort import add_review, case_sha256, write_pilot
 
 _SCRIPT = "from ecgreview.ui.pages import evaluate\nevaluate.render()\n"
@@ -45,7 +46,8 @@ def test_empty_csv_gives_a_clear_message(reviews, tmp_path):
 def test_pilot_cohort_shows_table_figure_kappa_and_discordant_links(reviews, tmp_path):
     write_pilot(reviews)
     app = _open(tmp_path)
-    assert "**Reference:** reader consensus (2 readers, 0 adjudicated cases) · **Cases:** 40" in app.markdown[0].value
+    reference = escape_markdown("reader consensus (2 readers, 0 adjudicated cases)")  # file text is escaped
+    assert f"**Reference:** {reference} · **Cases:** 40" in app.markdown[0].value
     table = app.dataframe[0].value
     assert tuple(table.loc[("LBBB", "Built-in"), ["positives", "false_positives", "false_negatives"]]) == (10, 0, 1)
     assert round(table.loc[("AF", "DNN"), "f1"], 3) == 0.919
@@ -67,7 +69,7 @@ def test_one_reader_reference_and_unmapped_statements(reviews, tmp_path):
     app.radio(key="evaluate_reference_kind").set_value("One reader").run()
     assert not app.exception, app.exception
     assert app.selectbox(key="evaluate_reference_reader").value == "Dr A"
-    assert "**Reference:** reader Dr A" in app.markdown[0].value
+    assert f"**Reference:** {escape_markdown('reader Dr A')}" in app.markdown[0].value
 
 
 def test_bad_store_shows_the_error(reviews, tmp_path):

@@ -28,3 +28,11 @@ def test_a_reloaded_page_numbers_from_one_again():
 
 def test_the_cursor_wraps_after_the_last_class():
     assert _apply([[1, "6"], [2, "a"]]) == (2, 0, {5: "absent"})
+
+
+def test_an_older_copy_of_the_same_page_s_log_applies_nothing():
+    calls = {}
+    old_log = [[1, "1"], *([seq, "a"] for seq in range(2, 8))]  # keys 1..7, already applied
+    assert apply_keys(old_log, last_applied=9, cursor=5, same_page=True,
+                      set_call=lambda index, call: calls.__setitem__(index, call)) == (9, 5)
+    assert calls == {}  # not the old "absent" calls again over the newer ones

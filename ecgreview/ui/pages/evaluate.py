@@ -1,4 +1,5 @@
-"""The cohort-study page: Table 1, Figure 1, inter-reader kappa and discordant cases from review CSVs.
+"""The cohort-study page: Table 1, Figure 1, inter-reader kappa and discordant cases from review CSVs;
+and, when the reviews hold unaided/aided readings, the added-value study (:mod:`ecgreview.ui.added_value_panel`).
 
 For clinicians only (readers, adjudicators, teachers; admin): it shows every reader's calls, so
 students, who must not see other readings, are told the page is not for them.
@@ -27,7 +28,8 @@ from ecgreview.study.cohort_report import (
     table_title,
     unmapped_statements,
 )
-from ecgreview.ui import components, identity
+from ecgreview.ui import added_value_panel, components, identity
+from ecgreview.ui.text import escape_markdown
 
 REVIEW_UPLOADS = "evaluate_review_uploads"
 REFERENCE_KIND = "evaluate_reference_kind"
@@ -67,29 +69,33 @@ def render() -> None:
     loaded = _load(uploads, settings, kind, clinical, published, possible)
     if loaded is None:
         return
-    cohort, table = loaded
+    cohort, table, added = loaded
     if cohort.cases.empty:
         st.info("These review CSVs hold no reviews yet. Save reviews on the Review page first.")
         return
     _show(cohort, table)
+    if added is not None:
+        added_value_panel.show(added)
 
 
 def _load(uploads: list[UploadedFile], settings: Settings, kind: str, clinical: UploadedFile | None,
-          published: UploadedFile | None, possible: bool) -> tuple[Cohort, pd.DataFrame] | None:
-    """Save uploads to a temporary folder and load the cohort and Table 1 from the files."""
+          published: UploadedFile | None, possible: bool) -> tuple[Cohort, pd.DataFrame, tuple | None] | None:
+    """Save uploads to a temporary folder and load the cohort, Table 1 and the added-value study from the files."""
     with tempfile.TemporaryDirectory() as folder:
         paths = [_saved(upload, Path(folder) / f"reviews-{i}.csv") for i, upload in enumerate(uploads)]
         paths = paths or [settings.reviews_path]
         try:
+            reference = CONSENSUS
             cohort = load_cohort(paths, reference=CONSENSUS, possible_counts_as_positive=possible)
             if kind == KIND_READER and cohort.readers:
-                reader = st.sidebar.selectbox("Reader", cohort.readers, key=REFERENCE_READER)
-                cohort = load_cohort(paths, reference=f"reader:{reader}", possible_counts_as_positive=possible)
+                reference = f"reader:{st.sidebar.selectbox('Reader', cohort.readers, key=REFERENCE_READER)}"
+                cohort = load_cohort(paths, reference=reference, possible_counts_as_positive=possible)
             elif kind == KIND_CLINICAL:
                 reference = _saved(clinical, Path(folder) / "clinical.csv")
                 cohort = load_cohort(paths, reference=reference, possible_counts_as_positive=possible)
             published_path = _saved(published, Path(folder) / "published.csv") if published else None
-            return cohort, cohort_table(cohort, published=published_path)
+            added = added_value_panel.load(paths, reference=reference, possible_counts_as_positive=possible)
+            return cohort, cohort_table(cohort, published=published_path), added
         except (EcgReviewError, ValueError) as exc:
             st.error(f"Cannot evaluate these reviews — {exc}")
             return None
@@ -102,10 +108,10 @@ def _saved(upload: UploadedFile, path: Path) -> Path:
 
 def _show(cohort: Cohort, table: pd.DataFrame) -> None:
     """Table 1, Figure 1, kappa, discordant cases, unmapped statements and downloads."""
-    st.markdown(f"**Reference:** {cohort.reference_label} · **Cases:** {len(cohort.cases)} · "
-                f"**Readers:** {', '.join(cohort.readers) or 'none'}")
+    st.markdown(f"**Reference:** {escape_markdown(cohort.reference_label)} · **Cases:** {len(cohort.cases)} · "
+                f"**Readers:** {escape_markdown(', '.join(cohort.readers)) or 'none'}")
     for note in cohort.notes:
-        st.caption(note)
+        st.caption(escape_markdown(note))
     st.subheader("Table 1")
     st.dataframe(table, column_config={score: st.column_config.NumberColumn(format="%.3f")
                                        for score in ("f1", "sensitivity", "specificity", "precision")})

@@ -6,7 +6,7 @@ import streamlit as st
 
 from ecgreview.config import Settings
 from ecgreview.model.inference import InferenceModel
-from ecgreview.ui import components, identity, reading, resources, viewer
+from ecgreview.ui import components, identity, reading, resources, two_step, viewer
 
 
 def render() -> None:
@@ -27,6 +27,7 @@ def render() -> None:
     sha = analysis.record.source_sha256
     components.keep_upload(settings, source, sha)
     reading.mark_shown(sha)
+    reading.prepare_case(settings, sha, reader)
     resolves = reading.readers_panel_data(settings, analysis) if identity.may_adjudicate() else []
     ecg, decision = st.columns([56, 44], gap="medium")
     with ecg:
@@ -44,7 +45,8 @@ def render() -> None:
             components.device_panel(analysis)
     with ecg:
         viewer.extras(analysis.record, view)
-    if not reading.opinions_hidden(sha) and identity.may_see_other_readings():
+    others = identity.may_see_other_readings() and two_step.step(sha) in (None, "done")  # never during a study reading
+    if others and not reading.opinions_hidden(sha):
         reading.readers_table(settings, analysis)
         reading.earlier_reviews(settings, sha)
     _prefetch(settings, following, model, view)

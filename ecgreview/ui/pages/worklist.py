@@ -13,7 +13,7 @@ from ecgreview.record import CLASSES
 from ecgreview.review.case import CaseSource
 from ecgreview.review.store import read_reviews
 from ecgreview.review.worklist import INDEX_FILE, SORT_KEYS, CaseIndex, WorklistFilters, case_paths, worklist_rows
-from ecgreview.ui import components, identity, reading, resources, state
+from ecgreview.ui import components, identity, reading, resources, state, study_panel
 from ecgreview.ui.text import escape_markdown
 
 _OPINION_COLUMNS = ["DNN calls", "Device calls", "Discordant", "Discordant classes"]
@@ -40,7 +40,8 @@ def render() -> None:
     except EcgReviewError as exc:
         st.error(f"Cannot read the review store — {exc}")
         return
-    blinded = mode == "blinded" or identity.reads_blinded()  # students never see opinions or other readers
+    study_panel.render(settings, reader, reviews, cases)
+    blinded = reading.mode_hides_opinions(mode) or identity.reads_blinded()  # students never see opinions
     filters, sort_by, descending = filter_controls(reviews, blinded=blinded, others=identity.may_see_other_readings())
     rows = worklist_rows(cases, reviews, reader=reader, filters=filters, sort_by=sort_by, descending=descending)
     if blinded:
