@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -42,7 +43,7 @@ def load(paths: Sequence[Path], *, reference: str | Path, possible_counts_as_pos
         return None
 
 
-def _number(value: object, signed: bool = False) -> str:
+def _number(value: float | None, signed: bool = False) -> str:
     return "n/a" if value is None or pd.isna(value) else f"{float(value):{'+' if signed else ''}.3f}"
 
 
@@ -72,7 +73,7 @@ def _alone_table(result: AddedValue) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _three_decimals(frame: pd.DataFrame) -> dict[str, object]:
+def _three_decimals(frame: pd.DataFrame) -> dict[str, Any]:
     return {column: st.column_config.NumberColumn(format="%.3f") for column in frame.columns
             if pd.api.types.is_float_dtype(frame[column])}
 

@@ -9,6 +9,8 @@ reading, :mod:`ecgreview.ui.two_step`).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -108,7 +110,7 @@ def adjudicate_key() -> str:
     return f"{state.ADJUDICATE}-{st.session_state.get(state.FORM_NONCE, 0)}"
 
 
-def _apply_keys(keys: dict) -> None:
+def _apply_keys(keys: Mapping[str, Any]) -> None:
     """Apply the reading keys that arrived (in order) to the case on screen."""
     sha = st.session_state.get(state.CURRENT_CASE)
     if not sha:
@@ -274,7 +276,7 @@ def save_reading(settings: Settings, analysis: CaseAnalysis, reader: str, calls:
                   and st.session_state.get(adjudicate_key(), False))
     shown_at = st.session_state.get(state.CASE_SHOWN_AT, {}).get(sha)
     try:
-        fields = two_step.row_fields(sha) if two_step.step(sha) else {
+        fields: dict[str, Any] = two_step.row_fields(sha) if two_step.step(sha) else {
             "reading_mode": mode, "opinions_seen": not opinions_hidden(sha),
             "resolves_review_ids": resolves if adjudicate else ()}
         review = analysis.to_review(

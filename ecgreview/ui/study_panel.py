@@ -29,6 +29,7 @@ from ecgreview.study.design import (
 )
 from ecgreview.study.progress import assignment_status, progress
 from ecgreview.ui import identity, state
+from ecgreview.ui.navigation import open_review
 from ecgreview.ui.text import escape_markdown
 from ecgreview.ui.two_step import StudyCase
 
@@ -96,7 +97,6 @@ def _study(design: StudyDesign, reviews: pd.DataFrame, reader: str, names: dict[
 
 def _open(design: StudyDesign, reader: str, case_id: str, session: int) -> None:
     """Open a study case on the review page, every case of its session marked with the design's mode."""
-    from ecgreview.ui.pages.worklist import open_review
 
     items = [item for item in design.schedule[reader] if item.session == session]
     marked = st.session_state.setdefault(state.STUDY_CASES, {})
@@ -114,8 +114,9 @@ def _builder(settings: Settings, cases: Sequence[IndexedCase]) -> None:
         study_id = st.text_input("Study id", key="study-id",
                                  placeholder="e.g. af-pilot-2027 (lowercase letters, digits, - and _)")
         everything = st.checkbox(f"All {len(readable)} cases of the worklist", key="study-all-cases")
+        labels = {case.source_sha256: case.source_name for case in readable}
         chosen = st.multiselect("Or these cases", [case.source_sha256 for case in readable], key="study-cases",
-                                format_func={case.source_sha256: case.source_name for case in readable}.get)
+                                format_func=lambda sha: labels.get(sha, sha))
         readers = st.text_area("Readers (one name per line, as they sign in)", key="study-readers", height=90)
         seed_column, crossover_column, washout_column = st.columns(3)
         seed = seed_column.number_input("Seed", min_value=0, value=1, step=1, key="study-seed")

@@ -117,7 +117,7 @@ def caption(source_sha256: str) -> str | None:
         ("unaided", "unaided"): "**Unaided reading**: the DNN and the device stay hidden for this case.",
         ("aided", "aided"): "**Aided reading**: the DNN and the device are shown.",
     }
-    text = texts.get((case_mode(source_sha256), current))
+    text = texts.get((case_mode(source_sha256), current)) if current is not None else None
     return None if text is None else f":blue[{where}] {text}" if where else text
 
 

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from ecgreview.record import CLASSES
 from ecgreview.review.store import Review, append_review
-from tests.test_cohort import case_sha256
+from tests.study.test_cohort import case_sha256
 
 _SCRIPT = "from ecgreview.ui.pages import evaluate\nevaluate.render()\n"
 #: AF on cases 0-3 (the DNN calls it there too); ana misses cases 2 and 3 unaided, not aided; ben never misses.
@@ -81,7 +81,7 @@ def test_the_cohort_page_shows_the_added_value_study(reviews, tmp_path):
 
 
 def test_no_study_rows_no_added_value_section(reviews, tmp_path):
-    from tests.test_cohort import write_pilot
+    from tests.study.test_cohort import write_pilot
 
     write_pilot(reviews)
     app = _open(tmp_path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -85,12 +86,12 @@ def _load(uploads: list[UploadedFile], settings: Settings, kind: str, clinical: 
         paths = [_saved(upload, Path(folder) / f"reviews-{i}.csv") for i, upload in enumerate(uploads)]
         paths = paths or [settings.reviews_path]
         try:
-            reference = CONSENSUS
+            reference: str | Path = CONSENSUS
             cohort = load_cohort(paths, reference=CONSENSUS, possible_counts_as_positive=possible)
             if kind == KIND_READER and cohort.readers:
                 reference = f"reader:{st.sidebar.selectbox('Reader', cohort.readers, key=REFERENCE_READER)}"
                 cohort = load_cohort(paths, reference=reference, possible_counts_as_positive=possible)
-            elif kind == KIND_CLINICAL:
+            elif kind == KIND_CLINICAL and clinical is not None:
                 reference = _saved(clinical, Path(folder) / "clinical.csv")
                 cohort = load_cohort(paths, reference=reference, possible_counts_as_positive=possible)
             published_path = _saved(published, Path(folder) / "published.csv") if published else None
@@ -141,7 +142,7 @@ def _show(cohort: Cohort, table: pd.DataFrame) -> None:
     else:
         st.dataframe(unmapped, hide_index=True)
     columns = st.columns(5)
-    downloads = (("Table 1 (CSV)", csv_text(table, index=True), "table1.csv", "text/csv"),
+    downloads: tuple[tuple[str, Any, str, str], ...] = (("Table 1 (CSV)", csv_text(table, index=True), "table1.csv", "text/csv"),
                  ("Table 1 (text)", text, "table1.txt", "text/plain"),
                  ("Discordant (CSV)", csv_text(discordant), "discordant.csv", "text/csv"),
                  ("Kappa (CSV)", csv_text(kappa), "kappa.csv", "text/csv"),

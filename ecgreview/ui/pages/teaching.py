@@ -63,8 +63,8 @@ def student_flow(settings: Settings, session: TeachingSession, reviews: pd.DataF
     """Reveal the last answer, or read the next case, or show the final score."""
     revealed = st.session_state.get(state.TEACHING_REVEAL)
     if revealed and revealed[0] == session.session_id:
-        case = next(item for item in session.cases if item.source_sha256 == revealed[1])
-        teaching_panels.reveal(case, teaching_panels.case_analysis(settings, case, model), revealed[2])
+        shown = next(item for item in session.cases if item.source_sha256 == revealed[1])
+        teaching_panels.reveal(shown, teaching_panels.case_analysis(settings, shown, model), revealed[2])
         return
     case = next_case(session, reviews, student)
     if case is None:

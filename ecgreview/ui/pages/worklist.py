@@ -14,6 +14,7 @@ from ecgreview.review.case import CaseSource
 from ecgreview.review.store import read_reviews
 from ecgreview.review.worklist import INDEX_FILE, SORT_KEYS, CaseIndex, WorklistFilters, case_paths, worklist_rows
 from ecgreview.ui import components, identity, reading, resources, state, study_panel
+from ecgreview.ui.navigation import open_review
 from ecgreview.ui.text import escape_markdown
 
 _OPINION_COLUMNS = ["DNN calls", "Device calls", "Discordant", "Discordant classes"]
@@ -104,14 +105,6 @@ def case_table(rows: pd.DataFrame, *, total: int) -> None:
     if selected or first:
         st.session_state["worklist-nonce"] = nonce + 1
         open_review(rows.iloc[selected[0] if selected else 0]["source_sha256"])
-
-
-def open_review(source_sha256: str) -> None:
-    """Switch to the review page showing this case."""
-    from ecgreview.ui.pages import review
-
-    st.switch_page(st.Page(review.render, title="Review", url_path="review"),
-                   query_params={state.QUERY_CASE: source_sha256})
 
 
 def add_case(settings: Settings) -> None:
