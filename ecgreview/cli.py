@@ -174,6 +174,9 @@ def _parser() -> argparse.ArgumentParser:
     register_audit(commands)
     register_study(commands)
     register_padding(commands)
+    from ecgreview.index_cli import register_cli as register_index
+
+    register_index(commands)
     return parser
 
 

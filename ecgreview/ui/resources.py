@@ -22,7 +22,9 @@ import streamlit as st
 
 from ecgreview.audit import audit_file
 from ecgreview.case import CaseAnalysis, CaseSource, analyse_case
+from ecgreview.config import Settings
 from ecgreview.errors import EcgReadError
+from ecgreview.index_updater import BackgroundIndexer
 from ecgreview.model import LoadedModel, load_inference_model
 from ecgreview.record import THRESHOLDS
 from ecgreview.review.case_cache import BoundedCache
@@ -124,3 +126,10 @@ def cached_figure(key: Hashable, draw: Callable[[], go.Figure]) -> go.Figure:
 def cached_index(path: str) -> CaseIndex:
     """The worklist index object for ``path`` (the SQLite file is shared by all sessions)."""
     return CaseIndex(path)
+
+
+@st.cache_resource
+def cached_indexer(index_path: str, cases_dir: str, _settings: Settings) -> BackgroundIndexer:
+    """The one background updater of ``index_path`` for ``cases_dir`` in this server process (all sessions)."""
+    del index_path, cases_dir  # the cache key; the settings hold both
+    return BackgroundIndexer(_settings)

@@ -47,3 +47,4 @@ CURRENT_CASE = "current_case"  # source_sha256 of the case on screen (keys apply
 READER_CALLS = "reader_calls"  # {(source_sha256, form nonce): {class: call}}: the reader's calls (not widget state)
 CALL_VERSIONS = "call_versions"  # {(source_sha256, class): n}: renews a call widget after a key set its call
 CASE_SHOWN_AT = "case_shown_at"  # {source_sha256: time.monotonic() when first shown}: the reading time
+INDEX_REQUESTED_FOR = "index_requested_for"  # source_sha256 of links that started an index update (once each)
