@@ -117,7 +117,7 @@ def _write_progress(index_path: Path, progress: IndexProgress) -> None:
 def update_case_index(
     settings: Settings, *, index: CaseIndex | None = None, model: LoadedModel | None = None,
     table: StatementTable | None = None, progress: Callable[[int, int], None] | None = None,
-    lock_timeout_s: float = -1,
+    lock_timeout_s: float = -1, batch_size: int = 32,
 ) -> IndexUpdate:
     """Bring the index up to date for the case folder of ``settings``, holding the index's lock.
 
@@ -134,6 +134,8 @@ def update_case_index(
         Called as ``progress(done, total)`` with the new or changed files read so far.
     lock_timeout_s : float
         Seconds to wait for another updater of the same index (-1: as long as it takes).
+    batch_size : int
+        Files read (and predicted) per transaction; readers see the rows batch by batch.
 
     Raises
     ------
@@ -154,7 +156,8 @@ def update_case_index(
                 progress(done, total)
 
         try:
-            update = index.update(case_paths(settings), model=model, table=table, prune=True, progress=report)
+            update = index.update(case_paths(settings), model=model, table=table, prune=True, progress=report,
+                                  batch_size=batch_size)
         except Exception as exc:
             _write_progress(index.path, IndexProgress("failed", started_s=started, finished_s=time.time(),
                                                       pid=os.getpid(), error=str(exc)))
