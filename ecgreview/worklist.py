@@ -140,7 +140,7 @@ class CaseIndex:
         prune : bool
             Remove index rows for files not in ``paths``.
         progress : callable, optional
-            Called as ``progress(done, total)`` after each batch of files read.
+            Called as ``progress(done, total)`` once the files to read are known, then after each batch.
         """
         table = table or load_statement_table()
         with self._connect() as connection:
@@ -169,6 +169,8 @@ class CaseIndex:
                 removed = len(gone)
         work = stale + need_prediction
         not_found, count = len(failed), 0
+        if progress is not None and work:
+            progress(0, len(work))
         for start in range(0, len(work), batch_size):
             count += self._read_batch(work[start:start + batch_size], model, table, failed)
             if progress is not None:

@@ -68,7 +68,7 @@ def test_request_returns_at_once_and_readers_see_rows_as_they_come(settings, rea
     assert time.perf_counter() - start < 1.0  # while the update is blocked on the first file
     assert reader.started.wait(30)
     status = indexer.status()
-    assert status.running and status.progress.state == "checking" and status.progress.total == 0
+    assert status.running and (status.progress.state, status.progress.done, status.progress.total) == ("indexing", 0, FILES)
     assert CaseIndex(indexer.index_path).cases() == []  # a reader is not blocked by the writer
     assert indexer.request() is False  # one run at a time
     reader.gate.set()
@@ -91,7 +91,8 @@ def test_rows_appear_batch_by_batch_while_the_update_runs(settings):
     model = FakeModel()
     update = update_case_index(settings, model=model, progress=progress, batch_size=2)
     assert update.new == FILES and update.predicted == FILES and model.seen == FILES
-    assert seen == [(2, 2, FILES, "indexing"), (4, 4, FILES, "indexing"), (6, 6, FILES, "indexing")]
+    assert seen == [(0, 0, FILES, "indexing"), (2, 2, FILES, "indexing"), (4, 4, FILES, "indexing"),
+                    (6, 6, FILES, "indexing")]
     assert read_progress(index_path).state == "done"
 
 
