@@ -11,7 +11,19 @@ import sys
 from collections.abc import Callable, Sequence
 
 from ecgreview import __version__
-from ecgreview.cli import audit, evaluate, model, padding, predict, reproduce, score, statements, study, users
+from ecgreview.cli import (
+    audit,
+    evaluate,
+    index,
+    model,
+    padding,
+    predict,
+    reproduce,
+    score,
+    statements,
+    study,
+    users,
+)
 from ecgreview.errors import EcgReviewError
 
 
@@ -20,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ecgreview {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    for command in (model, users, predict, statements, reproduce, score, evaluate, audit, study, padding):
+    for command in (model, users, predict, statements, reproduce, score, index, evaluate, audit, study, padding):
         command.register(commands)
     return parser
 

@@ -13,7 +13,7 @@ from typing import Any
 from ecgreview.cli._arguments import non_negative_int
 from ecgreview.errors import ConfigError, EcgReviewError
 
-__all__ = ["read_case_ids", "register_cli"]
+__all__ = ["read_case_ids", "register"]
 
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _MAX_LIST_BYTES = 16 * 1024 * 1024

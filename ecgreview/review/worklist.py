@@ -84,13 +84,20 @@ class IndexedCase:
 
 @dataclass(frozen=True)
 class IndexUpdate:
-    """What :meth:`CaseIndex.update` did: files read, unchanged, predicted, removed, and failures."""
+    """What :meth:`CaseIndex.update` did: files read (``changed`` of them known before, the rest new),
+    unchanged, predicted, removed, and failures (``path: reason``)."""
 
     read: int
     unchanged: int
     predicted: int
     removed: int
     failed: tuple[str, ...]
+    changed: int = 0
+
+    @property
+    def new(self) -> int:
+        """Files read that were not in the index before."""
+        return self.read - self.changed
 
 
 class CaseIndex:
@@ -133,7 +140,7 @@ class CaseIndex:
         prune : bool
             Remove index rows for files not in ``paths``.
         progress : callable, optional
-            Called as ``progress(done, total)`` after each batch of files read.
+            Called as ``progress(done, total)`` once the files to read are known, then after each batch.
         """
         table = table or load_statement_table()
         with self._connect() as connection:
@@ -161,13 +168,16 @@ class CaseIndex:
                 connection.executemany("DELETE FROM files WHERE path = ?", [(path,) for path in gone])
                 removed = len(gone)
         work = stale + need_prediction
-        count = 0
+        not_found, count = len(failed), 0
+        if progress is not None and work:
+            progress(0, len(work))
         for start in range(0, len(work), batch_size):
             count += self._read_batch(work[start:start + batch_size], model, table, failed)
             if progress is not None:
                 progress(min(start + batch_size, len(work)), len(work))
-        return IndexUpdate(read=len(stale), unchanged=len(paths) - len(work) - len(failed),
-                           predicted=count, removed=removed, failed=tuple(failed))
+        return IndexUpdate(read=len(stale), unchanged=len(paths) - len(work) - not_found,
+                           predicted=count, removed=removed, failed=tuple(failed),
+                           changed=sum(1 for path, _, _ in stale if path in known))
 
     def _remap_if_outdated(self, connection: sqlite3.Connection, path: str, metadata: str, table: StatementTable) -> None:
         facts = json.loads(metadata)

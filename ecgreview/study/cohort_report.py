@@ -27,7 +27,7 @@ from ecgreview.study.compare import load_probabilities
 from ecgreview.study.metrics import SCORE_NAMES, cohen_kappa, score_table
 
 __all__ = ["cohort_table", "discordant_cases", "format_table", "inter_reader_kappa",
-           "probability_figure", "register_cli", "table_title", "unmapped_statements"]
+           "probability_figure", "table_title", "unmapped_statements"]
 
 _COUNT_COLUMNS = ("positives", "true_positives", "false_positives", "false_negatives", "true_negatives")
 

@@ -12,8 +12,8 @@ from ecgreview.model.inference import InferenceModel
 from ecgreview.model.serving import installed_models
 from ecgreview.record import EcgRecord
 from ecgreview.review.case import CaseAnalysis, CaseSource
-from ecgreview.review.worklist import INDEX_FILE, case_paths, neighbours, save_upload
-from ecgreview.ui import identity, resources, state
+from ecgreview.review.worklist import INDEX_FILE, neighbours, save_upload
+from ecgreview.ui import identity, indexing, resources, state
 from ecgreview.ui.text import escape_markdown
 
 INSTALL_HELP = """No model weights are installed, so no DNN opinion is shown. Reading and recording work.
@@ -194,7 +194,8 @@ def worklist_case(settings: Settings) -> CaseSource | None:
         return None
     source = find_case(settings, sha)
     if source is None:
-        st.error(f"Case {escape_markdown(sha[:16])}… is not in the case folder or the uploaded cases.")
+        if not indexing.progress_panel(settings):  # else it opens when the update has found it
+            st.error(f"Case {escape_markdown(sha[:16])}… is not in the case folder or the uploaded cases.")
         return None
     st.subheader("Case")
     st.caption(f"From the worklist: {escape_markdown(source.name)}")
@@ -205,13 +206,15 @@ def worklist_case(settings: Settings) -> CaseSource | None:
 
 
 def find_case(settings: Settings, source_sha256: str) -> CaseSource | None:
-    """The indexed case with this SHA-256 (indexing the folder once if a link names a case not seen yet)."""
+    """The indexed case with this SHA-256, or None. A link to a case not indexed yet starts one update of
+    the index in the background (once per session and case; :func:`indexing.progress_panel` shows it)."""
     index = resources.cached_index(str(settings.home / INDEX_FILE))
     path = index.find(source_sha256)
     if path is None:  # a link into a folder this server has not indexed yet
-        with st.spinner("Indexing the case folder…"):
-            index.update(case_paths(settings))
-        path = index.find(source_sha256)
+        asked = st.session_state.setdefault(state.INDEX_REQUESTED_FOR, set())
+        if source_sha256 not in asked:
+            asked.add(source_sha256)
+            indexing.indexer(settings).request(max_age_s=0)
     return None if path is None else CaseSource.from_path(path)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
+from ecgreview.config import Settings
 from ecgreview.device.statements import StatementTable, load_statement_table
 from ecgreview.errors import EcgReadError
 from ecgreview.model.inference import InferenceModel
@@ -27,6 +28,7 @@ from ecgreview.model.serving import load_inference_model
 from ecgreview.record import THRESHOLDS
 from ecgreview.review.case import CaseAnalysis, CaseSource, analyse_case
 from ecgreview.review.case_cache import BoundedCache
+from ecgreview.review.index_updater import BackgroundIndexer
 from ecgreview.review.worklist import CaseIndex
 from ecgreview.security.audit import audit_file
 
@@ -125,3 +127,10 @@ def cached_figure(key: Hashable, draw: Callable[[], go.Figure]) -> go.Figure:
 def cached_index(path: str) -> CaseIndex:
     """The worklist index object for ``path`` (the SQLite file is shared by all sessions)."""
     return CaseIndex(path)
+
+
+@st.cache_resource
+def cached_indexer(index_path: str, cases_dir: str, _settings: Settings) -> BackgroundIndexer:
+    """The one background updater of ``index_path`` for ``cases_dir`` in this server process (all sessions)."""
+    del index_path, cases_dir  # the cache key; the settings hold both
+    return BackgroundIndexer(_settings)

@@ -52,3 +52,4 @@ CASE_SHOWN_AT = "case_shown_at"  # {source_sha256: time.monotonic() when first s
 TWO_STEP_PENDING = "two_step_pending"  # {source_sha256: unaided row (pandas.Series)} awaiting its aided reading
 TWO_STEP_DONE = "two_step_done"  # source_sha256 of cases whose aided reading was saved in this session
 STUDY_CASES = "study_cases"  # {source_sha256: StudyCase}: cases opened from a study, read in the design's mode
+INDEX_REQUESTED_FOR = "index_requested_for"  # source_sha256 of links that started an index update (once each)

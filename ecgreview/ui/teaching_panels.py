@@ -21,18 +21,18 @@ from ecgreview.review.teaching import (
     sessions_dir,
     teacher_table,
 )
-from ecgreview.review.worklist import INDEX_FILE, IndexedCase, case_paths, latest_readings
-from ecgreview.ui import components, reading, resources, state, viewer
+from ecgreview.review.worklist import IndexedCase, latest_readings
+from ecgreview.ui import components, indexing, reading, state, viewer
 
 REFERENCE_SOURCES = ("consensus reviews", "labels in the files")
 
 
 def indexed_cases(settings: Settings) -> list[IndexedCase]:
-    """The worklist's readable cases (the index is brought up to date first)."""
-    index = resources.cached_index(str(settings.home / INDEX_FILE))
-    paths = case_paths(settings)
-    index.update(paths)
-    return [case for case in index.cases(paths) if not case.error]
+    """The worklist's readable cases indexed now (an update, when due, runs in the background: its progress
+    is shown and the page reruns when it has finished)."""
+    cases = indexing.indexed_cases(settings)
+    indexing.progress_panel(settings)
+    return [case for case in cases if not case.error]
 
 
 def prepare_session(settings: Settings, reviews: pd.DataFrame) -> None:
@@ -76,7 +76,8 @@ def case_analysis(settings: Settings, case: TeachingCase, model: InferenceModel 
     """Read and analyse one session case, found by its SHA-256 in the worklist index."""
     source = components.find_case(settings, case.source_sha256)
     if source is None:
-        st.error(f"{case.source_name}: the case file is not in the case folder or the uploads.")
+        if not indexing.progress_panel(settings):
+            st.error(f"{case.source_name}: the case file is not in the case folder or the uploads.")
         return None
     return components.analyse(settings, source, model)
 

@@ -237,7 +237,7 @@ def test_the_library_prints_nothing_and_the_command_shows_progress(server, weigh
                  "--allow-unverified"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert re.search(r"\] \d+/\d+ MiB downloaded", captured.err), captured.err
+    assert re.search(r"\d+/\d+ MiB downloaded", captured.err), captured.err
     assert "installed " in captured.out
 
 

@@ -34,7 +34,7 @@ class _Identity:
 
 
 class FakeModel:
-    """Stands in for a LoadedModel: AF for every case, nothing else; counts what it is asked."""
+    """Stands in for a InferenceModel: AF for every case, nothing else; counts what it is asked."""
 
     def __init__(self, sha256: str = "a" * 64) -> None:
         self.identity = _Identity(sha256)

@@ -44,10 +44,25 @@ def write_fixture_weights(path: Path, seed: int = 3) -> Path:
     return write_keras224_hdf5(path, specs, random_weights(specs, seed=seed))
 
 
-def open_page(page: str, *, query: dict[str, str] | None = None) -> AppTest:
-    """Run the app with ``page`` as its first page (AppTest cannot switch to callable pages)."""
+def open_page(page: str, *, query: dict[str, str] | None = None, finish_indexing: bool = True) -> AppTest:
+    """Run the app with ``page`` as its first page (AppTest cannot switch to callable pages); by default, when
+    the page started an index update in the background, wait for it and run the page again (as its refresh does)."""
     app = AppTest.from_string(_ROUTER % page, default_timeout=180)
     app.query_params.update(query or {})
+    return run_after_indexing(app) if finish_indexing else app.run()
+
+
+def run_after_indexing(app: AppTest, timeout_s: float = 120) -> AppTest:
+    """Run the page; if that started an index update, wait for it to finish and run the page again."""
+    from ecgreview.config import Settings
+    from ecgreview.ui import indexing
+
+    background = indexing.indexer(Settings.from_env())
+    started = background.runs_started
+    app.run()
+    if background.runs_started == started:
+        return app
+    assert background.wait(timeout_s), f"indexing {background.index_path} took over {timeout_s} s"
     return app.run()
 
 

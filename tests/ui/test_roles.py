@@ -18,7 +18,7 @@ from ecgreview.review.store import read_reviews
 from ecgreview.review.teaching import TeachingCase, create_session
 from ecgreview.security.auth import add_user
 from ecgreview.ui import state
-from tests.ui.reading_room_fixtures import ENV_VARIABLES, build_case_folder
+from tests.ui.reading_room_fixtures import ENV_VARIABLES, build_case_folder, run_after_indexing
 from tests.ui.test_sign_in import Connection, connection  # noqa: F401  (fixture)
 
 ROLES = {"anna": ("student",), "rossi": ("reader",), "bianchi": ("reader", "adjudicator"),
@@ -60,7 +60,7 @@ def site(tmp_path, monkeypatch, connection: Connection) -> Path:
 
 def _open(connection: Connection, user: str, page: str) -> AppTest:
     connection.headers = {"X-Remote-User": user, "X-Remote-Roles": "admin"}  # the forged roles are ignored
-    app = AppTest.from_string(_ROUTER % page, default_timeout=180).run()
+    app = run_after_indexing(AppTest.from_string(_ROUTER % page, default_timeout=180))  # the page's refresh
     assert not app.exception, app.exception
     assert app.session_state[state.USER].name == user
     return app

@@ -12,8 +12,8 @@ from ecgreview.model.inference import InferenceModel
 from ecgreview.record import CLASSES
 from ecgreview.review.case import CaseSource
 from ecgreview.review.store import read_reviews
-from ecgreview.review.worklist import INDEX_FILE, SORT_KEYS, CaseIndex, WorklistFilters, case_paths, worklist_rows
-from ecgreview.ui import components, identity, reading, resources, state, study_panel
+from ecgreview.review.worklist import SORT_KEYS, IndexedCase, WorklistFilters, worklist_rows
+from ecgreview.ui import components, identity, indexing, reading, state, study_panel
 from ecgreview.ui.navigation import open_review
 from ecgreview.ui.text import escape_markdown
 
@@ -34,8 +34,7 @@ def render() -> None:
         model = components.model_panel(settings)
     if settings.cases_dir == DEMO_CASES_DIR:
         st.caption(DEMO_CASES_ATTRIBUTION)
-    index = resources.cached_index(str(settings.home / INDEX_FILE))
-    cases = refresh_index(settings, index, model)
+    cases, updating = refresh_index(settings, model)
     try:
         reviews = read_reviews(settings.reviews_path)
     except EcgReviewError as exc:
@@ -50,28 +49,21 @@ def render() -> None:
     if not identity.may_see_other_readings():
         rows = rows.drop(columns=["Reviews"])
     st.session_state[state.WORKLIST_ORDER] = list(rows["source_sha256"])
-    case_table(rows, total=len(cases))
+    case_table(rows, total=len(cases), updating=updating)
     add_case(settings)
 
 
-def refresh_index(settings: Settings, index: CaseIndex, model: InferenceModel | None) -> list:
-    """Read new or changed files into the index (with a progress bar) and return the indexed cases."""
-    bar = st.empty()
-
-    def progress(done: int, total: int) -> None:
-        bar.progress(done / total, text=f"Indexing {done} of {total} new or changed ECG files…")
-
-    paths = case_paths(settings)
-    update = index.update(paths, model=model, prune=True, progress=progress)
-    bar.empty()
-    if update.read or update.predicted:
-        st.caption(f"Indexed {update.read} new or changed file(s); {update.predicted} DNN prediction(s) added.")
-    if update.failed:
-        with st.expander(f"{len(update.failed)} file(s) could not be read"):
-            st.markdown("\n".join(f"- {escape_markdown(failure)}" for failure in update.failed))
+def refresh_index(settings: Settings, model: InferenceModel | None) -> tuple[list[IndexedCase], bool]:
+    """The cases indexed now, and whether the index is being updated (in the background: never waited for)."""
+    cases = indexing.indexed_cases(settings, model)
+    updating = indexing.progress_panel(settings)
+    failed = [case.error for case in cases if case.error]
+    if failed:
+        with st.expander(f"{len(failed)} file(s) could not be read"):
+            st.markdown("\n".join(f"- {escape_markdown(failure)}" for failure in failed))
     if model is not None and model.identity.status != "verified":
         st.warning(f"DNN calls come from {model.identity.label}.")
-    return index.cases(paths, model_sha256=model.identity.sha256 if model else "")
+    return cases, updating
 
 
 def filter_controls(reviews: pd.DataFrame, *, blinded: bool, others: bool = True) -> tuple[WorklistFilters, str, bool]:
@@ -92,9 +84,10 @@ def filter_controls(reviews: pd.DataFrame, *, blinded: bool, others: bool = True
     return filters, sort_by, descending
 
 
-def case_table(rows: pd.DataFrame, *, total: int) -> None:
+def case_table(rows: pd.DataFrame, *, total: int, updating: bool = False) -> None:
     """The table; selecting a row (or pressing O for the first) opens the case on the review page."""
-    st.caption(f"{len(rows)} of {total} cases · click a row to open it · `O` opens the first case; on the case, "
+    shown = f"{len(rows)} cases indexed so far" if updating else f"{len(rows)} of {total} cases"
+    st.caption(f"{shown} · click a row to open it · `O` opens the first case; on the case, "
                "`S` saves and moves to the next case of this list.")
     nonce = st.session_state.get("worklist-nonce", 0)
     order = [column for column in _COLUMN_ORDER if column in rows.columns]
@@ -119,4 +112,5 @@ def add_case(settings: Settings) -> None:
                 st.error(f"Cannot open this ECG — {exc}")
                 return
             components.keep_upload(settings, source, record.source_sha256, force=True)
+            indexing.indexer(settings).request(max_age_s=0)  # list it soon; the page does not wait
             st.rerun()

@@ -1,0 +1,61 @@
+"""The worklist index on the pages: start the background update, show how far it is, never wait for it.
+
+Pages read whatever the index holds now (:func:`indexed_cases`); when it may be stale,
+that call starts the one background updater of this index and case folder
+(:class:`~ecgreview.review.index_updater.BackgroundIndexer`, held by ``st.cache_resource`` and shared
+by every session) and returns at once. :func:`progress_panel` shows "Indexing N of M…",
+refreshed every :data:`REFRESH_S` seconds, and reruns the page when the update has finished.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ecgreview.config import Settings
+from ecgreview.model.inference import InferenceModel
+from ecgreview.review.index_updater import BackgroundIndexer
+from ecgreview.review.worklist import INDEX_FILE, IndexedCase
+from ecgreview.ui import resources
+
+#: Seconds between two refreshes of the progress panel while the index is being updated.
+REFRESH_S = 0.5
+
+
+def indexer(settings: Settings) -> BackgroundIndexer:
+    """The background updater of this server process for the settings' index and case folder."""
+    return resources.cached_indexer(str(settings.home / INDEX_FILE), str(settings.cases_dir), settings)
+
+
+def indexed_cases(settings: Settings, model: InferenceModel | None = None, *,
+                  max_age_s: float | None = None) -> list[IndexedCase]:
+    """Every indexed case now (with ``model``'s probabilities), after starting an update in the background
+    when the last one is older than ``max_age_s`` (default: the updater's ``recheck_s``); never waits."""
+    background = indexer(settings)
+    background.request(model, max_age_s=max_age_s)
+    index = resources.cached_index(str(background.index_path))
+    return index.cases(model_sha256=model.identity.sha256 if model is not None else "")
+
+
+def progress_panel(settings: Settings) -> bool:
+    """While the index is being updated, show how far it is (refreshed) and return True."""
+    background = indexer(settings)
+    status = background.status()
+    if status.last_error:
+        st.warning(f"Indexing the case folder stopped — {status.last_error}")
+    if not status.running:
+        return False
+    _progress(background)
+    return True
+
+
+@st.fragment(run_every=REFRESH_S)
+def _progress(background: BackgroundIndexer) -> None:
+    status = background.status()
+    if not status.running:
+        st.rerun()  # the whole page, with the new rows
+    progress = status.progress
+    if progress is not None and progress.state == "indexing" and progress.total:
+        st.progress(progress.done / progress.total,
+                    text=f"Indexing {progress.done} of {progress.total} new or changed ECG files…")
+    else:
+        st.caption("Checking the case folder for new or changed ECG files…")
