@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+import time
+from contextlib import closing, contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -112,18 +114,34 @@ class CaseIndex:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as connection:
-            connection.executescript(_SCHEMA)
+        self._create()
+
+    def _create(self, *, attempts: int = 50, delay_s: float = 0.1) -> None:
+        """Switch the file to WAL (kept in the file) and create the tables, retrying while another
+        connection creates them: SQLite answers a journal-mode change it cannot make now with
+        "database is locked" at once, without waiting for its busy timeout."""
+        for attempt in range(attempts):
+            try:
+                with closing(sqlite3.connect(self.path, timeout=30)) as connection:
+                    connection.execute("PRAGMA journal_mode=WAL")
+                    with connection:
+                        connection.executescript(_SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == attempts - 1:
+                    raise
+                time.sleep(delay_s)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> "CaseIndex":
         """The index in ``settings.home``."""
         return cls(settings.home / INDEX_FILE)
 
-    def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self.path, timeout=30)
-        connection.execute("PRAGMA journal_mode=WAL")
-        return connection
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one transaction (committed, or rolled back on an error), closed after it."""
+        with closing(sqlite3.connect(self.path, timeout=30)) as connection, connection:
+            yield connection
 
     def update(
         self, paths: Sequence[Path], *, model: InferenceModel | None = None, table: StatementTable | None = None,
@@ -188,26 +206,28 @@ class CaseIndex:
 
     def _read_batch(self, batch: list[tuple[str, int, int]], model: InferenceModel | None,
                     table: StatementTable, failed: list[str]) -> int:
-        """Read one batch of files, store their rows, and predict the ones the model has not seen."""
+        """Read one batch of files and predict the ones the model has not seen, then store them in one short
+        transaction (files are read and predicted outside it, so readers and other writers never wait on them)."""
+        rows: list[tuple[str, int, int, str, str, str]] = []
         records: list[EcgRecord] = []
+        for path, size, mtime_ns in batch:
+            try:
+                record = read_ecg(Path(path))
+            except EcgReviewError as exc:
+                failed.append(str(exc))
+                rows.append((path, size, mtime_ns, "", "{}", str(exc)))
+                continue
+            rows.append((path, size, mtime_ns, record.source_sha256, json.dumps(_metadata(record, table)), ""))
+            records.append(record)
+        predictions = self._predict(records, model, failed) if model is not None and records else []
         with self._connect() as connection:
-            for path, size, mtime_ns in batch:
-                try:
-                    record = read_ecg(Path(path))
-                except EcgReviewError as exc:
-                    failed.append(str(exc))
-                    connection.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, '', '{}', ?)",
-                                       (path, size, mtime_ns, str(exc)))
-                    continue
-                connection.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, '')",
-                                   (path, size, mtime_ns, record.source_sha256, json.dumps(_metadata(record, table))))
-                records.append(record)
-            if model is None or not records:
-                return 0
-            return self._predict(connection, records, model, failed)
+            connection.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
+            connection.executemany("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?)", predictions)
+        return len(predictions)
 
     @staticmethod
-    def _predict(connection: sqlite3.Connection, records: list[EcgRecord], model: InferenceModel, failed: list[str]) -> int:
+    def _predict(records: list[EcgRecord], model: InferenceModel, failed: list[str]) -> list[tuple[str, str, str]]:
+        """Rows of the predictions table for the records that preprocess (the others are added to ``failed``)."""
         inputs, kept = [], []
         for record in records:
             try:
@@ -216,12 +236,10 @@ class CaseIndex:
             except EcgReviewError as exc:
                 failed.append(str(exc))
         if not kept:
-            return 0
+            return []
         probabilities = model.predict_probabilities(np.stack(inputs))
-        connection.executemany("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?)", [
-            (record.source_sha256, model.identity.sha256, json.dumps([float(p) for p in row]))
-            for record, row in zip(kept, probabilities)])
-        return len(kept)
+        return [(record.source_sha256, model.identity.sha256, json.dumps([float(p) for p in row]))
+                for record, row in zip(kept, probabilities)]
 
     def cases(self, paths: Iterable[Path] | None = None, *, model_sha256: str = "") -> list[IndexedCase]:
         """Indexed cases (only ``paths`` when given, in their order), with ``model_sha256``'s probabilities."""

@@ -15,7 +15,7 @@ from ecgreview.io import read_ecg
 from ecgreview.review.index_updater import BackgroundIndexer, index_lock, read_progress, update_case_index
 from ecgreview.review.worklist import INDEX_FILE, CaseIndex
 from tests.io.dicom_fixtures import write_ecg_dicom
-from tests.test_worklist import FakeModel
+from tests.review.test_worklist import FakeModel
 
 FILES = 6
 
