@@ -15,8 +15,8 @@ import json
 import re
 import sqlite3
 import time
-from contextlib import closing, contextmanager
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any

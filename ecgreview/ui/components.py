@@ -49,7 +49,7 @@ def page_settings(title: str, *, compact: bool = False) -> Settings | None:
     try:
         return Settings.from_env()
     except EcgReviewError as exc:
-        st.error(f"Configuration error — {exc}")
+        st.error(f"Configuration error — {escape_markdown(exc)}")
         return None
 
 
@@ -88,7 +88,7 @@ def model_panel(settings: Settings) -> InferenceModel | None:
     try:
         model = resources.cached_model(str(path), path.stat().st_mtime_ns, settings.backend)
     except (EcgReviewError, OSError) as exc:
-        st.error(f"Cannot load the model — {exc}")
+        st.error(f"Cannot load the model — {escape_markdown(exc)}")
         return None
     identity = model.identity
     (st.success if identity.status == "verified" else st.warning)(
@@ -116,7 +116,7 @@ def case_picker(settings: Settings) -> CaseSource | None:
     if source == state.SOURCE_FOLDER:
         files = list_case_files(settings.cases_dir)
         if not files:
-            st.info(f"No ECG files in {settings.cases_dir}.")
+            st.info(f"No ECG files in {escape_markdown(settings.cases_dir)}.")
             return None
         return CaseSource.from_path(st.selectbox("File", files, key=state.CASE_FOLDER_FILE,
                                                  format_func=lambda p: str(p.relative_to(settings.cases_dir))))
@@ -129,7 +129,7 @@ def analyse(settings: Settings, source: CaseSource, model: InferenceModel | None
     try:
         return resources.open_case(source, model, thresholds=settings.thresholds)
     except EcgReviewError as exc:
-        st.error(f"Cannot open this ECG — {exc}")
+        st.error(f"Cannot open this ECG — {escape_markdown(exc)}")
         return None
 
 
@@ -225,7 +225,7 @@ def keep_upload(settings: Settings, source: CaseSource, source_sha256: str, *, f
         try:
             save_upload(settings, source.data, source.name, source_sha256)
         except OSError as exc:
-            st.warning(f"The upload was not kept for the worklist ({exc.strerror or exc}).")
+            st.warning(f"The upload was not kept for the worklist ({escape_markdown(exc.strerror or exc)}).")
 
 
 def case_order(settings: Settings) -> list[str]:

@@ -110,7 +110,7 @@ def sign_in() -> None:
     try:
         settings = Settings.from_env()
     except EcgReviewError as exc:
-        st.error(f"Configuration error — {exc}")
+        st.error(f"Configuration error — {escape_markdown(exc)}")
         st.stop()
     install_server_guards()
     if settings.auth_mode == "name":
@@ -126,7 +126,7 @@ def sign_in() -> None:
             st.warning("Signed out: this connection does not carry the sign-in of this session. Sign in again.")
         user, binding = _identify(settings)
     except EcgReviewError as exc:
-        st.error(f"Sign-in is misconfigured — {exc}")
+        st.error(f"Sign-in is misconfigured — {escape_markdown(exc)}")
         st.stop()
     if user is None:
         st.stop()
@@ -181,7 +181,7 @@ def _require_loopback() -> None:
     if auth.is_loopback_address(address):
         return
     st.title("ecgreview")
-    st.error(f"This server listens on {address or 'every network interface'}, and ECGREVIEW_AUTH=name (a typed "
+    st.error(f"This server listens on {escape_markdown(address or 'every network interface')}, and ECGREVIEW_AUTH=name (a typed "
              "reader name, no sign-in) is only for one workstation on 127.0.0.1. Set ECGREVIEW_AUTH=local and "
              "add users with `python -m ecgreview users add NAME --role reader`, or use proxy or oidc "
              "(docs/deployment.md); or run with --server.address 127.0.0.1.")
@@ -285,7 +285,7 @@ def _identify(settings: Settings) -> tuple[User | None, str | None]:
     if settings.auth_mode == "proxy":
         user = _proxy_user(settings)
         if user is None:
-            st.error(f"Not signed in: the reverse proxy sent no valid {settings.proxy_header} header.")
+            st.error(f"Not signed in: the reverse proxy sent no valid {escape_markdown(settings.proxy_header)} header.")
         return user, None
     if settings.auth_mode == "oidc":
         if not st.user.is_logged_in:

@@ -16,6 +16,7 @@ from ecgreview.model.inference import InferenceModel
 from ecgreview.review.index_updater import BackgroundIndexer
 from ecgreview.review.worklist import INDEX_FILE, IndexedCase
 from ecgreview.ui import resources
+from ecgreview.ui.text import escape_markdown
 
 #: Seconds between two refreshes of the progress panel while the index is being updated.
 REFRESH_S = 0.5
@@ -41,7 +42,7 @@ def progress_panel(settings: Settings) -> bool:
     background = indexer(settings)
     status = background.status()
     if status.last_error:
-        st.warning(f"Indexing the case folder stopped — {status.last_error}")
+        st.warning(f"Indexing the case folder stopped — {escape_markdown(status.last_error)}")
     if not status.running:
         return False
     _progress(background)

@@ -244,7 +244,7 @@ def _readings(settings: Settings, source_sha256: str) -> pd.DataFrame:
     try:
         return latest_readings(read_reviews(settings.reviews_path), source_sha256)
     except EcgReviewError as exc:
-        st.error(f"Cannot read earlier reviews — {exc}")
+        st.error(f"Cannot read earlier reviews — {escape_markdown(exc)}")
         return pd.DataFrame(columns=["reader", "role", "review_id", "source_sha256",
                                      *[f"reader_call_{name}" for name in CLASSES]])
 
@@ -285,7 +285,7 @@ def save_reading(settings: Settings, analysis: CaseAnalysis, reader: str, calls:
             reading_time_s=None if shown_at is None else round(time.monotonic() - shown_at, 1), **fields)
         append_review(settings.reviews_path, review)
     except (ValueError, EcgReviewError) as exc:
-        st.error(f"Not saved — {exc}. Your answers are still in the form.")
+        st.error(f"Not saved — {escape_markdown(exc)}. Your answers are still in the form.")
         return False
     two_step.saved(sha, review)
     if mode != "unaided":  # a study's unaided-only case stays unaided (no opinion before its other session)
@@ -309,7 +309,7 @@ def earlier_reviews(settings: Settings, source_sha256: str) -> None:
     try:
         frame = read_reviews(settings.reviews_path)
     except EcgReviewError as exc:
-        st.error(f"Cannot read earlier reviews — {exc}")
+        st.error(f"Cannot read earlier reviews — {escape_markdown(exc)}")
         return
     earlier = frame[frame["source_sha256"] == source_sha256]
     st.subheader(f"Earlier reviews of this case ({len(earlier)})")

@@ -45,7 +45,7 @@ def render(settings: Settings, reader: str, reviews: pd.DataFrame, cases: Sequen
         try:
             designs = designs_for_reader(studies_dir(settings), reader)
         except EcgReviewError as exc:
-            st.error(f"Cannot read the study designs — {exc}")
+            st.error(f"Cannot read the study designs — {escape_markdown(exc)}")
             designs = []
         names = {case.source_sha256: case.source_name for case in cases}
         for design in designs:

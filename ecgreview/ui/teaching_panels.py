@@ -23,6 +23,7 @@ from ecgreview.review.teaching import (
 )
 from ecgreview.review.worklist import IndexedCase, latest_readings
 from ecgreview.ui import components, indexing, reading, state, viewer
+from ecgreview.ui.text import escape_markdown
 
 REFERENCE_SOURCES = ("consensus reviews", "labels in the files")
 
@@ -53,9 +54,9 @@ def prepare_session(settings: Settings, reviews: pd.DataFrame) -> None:
     try:
         session = create_session(sessions_dir(settings), name, made)
     except (ValueError, EcgReviewError) as exc:
-        st.error(f"Session not created — {exc}")
+        st.error(f"Session not created — {escape_markdown(exc)}")
         return
-    st.success(f"Created session {session.session_id} with {len(session.cases)} cases.")
+    st.success(f"Created session {escape_markdown(session.session_id)} with {len(session.cases)} cases.")
     unscored = sum(1 for case in session.cases for value in case.reference.values() if not value)
     if unscored:
         st.warning(f"{unscored} class answer(s) have no reference and will not be scored.")
@@ -63,7 +64,7 @@ def prepare_session(settings: Settings, reviews: pd.DataFrame) -> None:
 
 def results(session: TeachingSession, reviews: pd.DataFrame) -> None:
     """The teacher's table: each student's fraction right per class."""
-    st.subheader(f"Results of {session.session_id}")
+    st.subheader(f"Results of {escape_markdown(session.session_id)}")
     table = teacher_table(session, reviews)
     if table.empty:
         st.info("No student has answered yet.")
@@ -77,7 +78,7 @@ def case_analysis(settings: Settings, case: TeachingCase, model: InferenceModel 
     source = components.find_case(settings, case.source_sha256)
     if source is None:
         if not indexing.progress_panel(settings):
-            st.error(f"{case.source_name}: the case file is not in the case folder or the uploads.")
+            st.error(f"{escape_markdown(case.source_name)}: the case file is not in the case folder or the uploads.")
         return None
     return components.analyse(settings, source, model)
 
@@ -86,7 +87,7 @@ def answer_case(settings: Settings, session: TeachingSession, case: TeachingCase
                 student: str) -> None:
     """A blinded reading of one case: the trace, the calls (keyboard or mouse), Submit."""
     position = [item.source_sha256 for item in session.cases].index(case.source_sha256) + 1
-    st.subheader(f"Case {position} of {len(session.cases)} · {case.source_name}")
+    st.subheader(f"Case {position} of {len(session.cases)} · {escape_markdown(case.source_name)}")
     viewer.ecg_trace(analysis.record, viewer.current_view())
     st.caption(reading.KEYS_HELP.split(" · `S`")[0] + " · `S` submit")
     reading.class_grid(analysis, hidden=True)
@@ -101,7 +102,7 @@ def answer_case(settings: Settings, session: TeachingSession, case: TeachingCase
                                     reading_mode="teaching", session_id=session.session_id)
         append_review(settings.reviews_path, review)
     except (ValueError, EcgReviewError) as exc:
-        st.error(f"Not saved — {exc}")
+        st.error(f"Not saved — {escape_markdown(exc)}")
         return
     st.session_state[state.TEACHING_REVEAL] = (session.session_id, case.source_sha256, dict(calls))
     st.session_state[state.FORM_NONCE] = st.session_state.get(state.FORM_NONCE, 0) + 1
@@ -111,11 +112,11 @@ def answer_case(settings: Settings, session: TeachingSession, case: TeachingCase
 
 def reveal(case: TeachingCase, analysis: CaseAnalysis | None, answers: dict[str, str]) -> None:
     """After an answer: reference, DNN and device beside the student's answer, marked right or wrong."""
-    st.subheader(f"{case.source_name}: your answer beside the reference, the DNN and the device")
+    st.subheader(f"{escape_markdown(case.source_name)}: your answer beside the reference, the DNN and the device")
     dnn = None
     if analysis is not None and analysis.dnn_calls is not None:
         dnn = dict(zip([row[0] for row in analysis.dnn_rows()], analysis.dnn_calls))
-        st.caption(f"DNN: {analysis.model_label}")
+        st.caption(f"DNN: {escape_markdown(analysis.model_label)}")
     device = {name: call.strength for name, call in analysis.device.calls.items()} if analysis else {}
     st.dataframe(pd.DataFrame(comparison_rows(case, answers, dnn_calls=dnn, device_strengths=device)),
                  hide_index=True)

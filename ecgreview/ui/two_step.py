@@ -79,7 +79,7 @@ def pending_calls(settings: Settings, source_sha256: str, reader: str) -> dict[s
     try:
         reviews = read_reviews(settings.reviews_path)
     except EcgReviewError as exc:
-        st.error(f"Cannot read earlier reviews — {exc}")
+        st.error(f"Cannot read earlier reviews — {escape_markdown(exc)}")
         return None
     assigned = study_case(source_sha256)
     row = pending_unaided(reviews, reader=reader, source_sha256=source_sha256,

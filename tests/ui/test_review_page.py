@@ -96,7 +96,28 @@ def test_unwritable_review_store_keeps_the_answers(home, tmp_path, monkeypatch):
     monkeypatch.setenv("ECGREVIEW_REVIEWS", str(blocker / "reviews.csv"))
     app = _open()
     app = _answer(app, reader="Dr Test", calls=dict.fromkeys(CLASSES, "absent"), comment="keep me")
-    assert any(error.value.startswith("Not saved — reviews.csv: ") and "still in the form" in error.value
+    assert any(error.value.startswith(r"Not saved — reviews\.csv\: ") and "still in the form" in error.value
                for error in app.error), [error.value for error in app.error]
     assert shown_calls(app) == ["absent"] * len(CLASSES)
     assert app.text_area[0].value == "keep me"
+
+
+_ANALYSE_SCRIPT = """
+from ecgreview.config import Settings
+from ecgreview.review.case import CaseSource
+from ecgreview.ui import components
+components.analyse(Settings.from_env(), CaseSource.from_path({header!r}), None)
+"""
+
+
+def test_read_errors_quoting_file_content_are_shown_as_text(home, tmp_path):
+    """A header whose ADC gain is a Markdown image: the error quotes it as text, never as an image."""
+    (tmp_path / "x.hea").write_text("x 1 500 5000\nx.dat 16 ![p](https:evil.example)/mV 16 0 0 0 0 I\n")
+    (tmp_path / "x.dat").write_bytes(bytes(10_000))
+    script = tmp_path / "analyse.py"
+    script.write_text(_ANALYSE_SCRIPT.format(header=str(tmp_path / "x.hea")), encoding="utf-8")
+    app = AppTest.from_file(str(script), default_timeout=60).run()
+    assert not app.exception, app.exception
+    errors = [error.value for error in app.error]
+    assert len(errors) == 1 and errors[0].startswith("Cannot open this ECG — "), errors
+    assert r"\!\[p\]\(https\:evil\.example\)" in errors[0] and "![p](" not in errors[0], errors

@@ -52,7 +52,7 @@ def render() -> None:
         st.subheader("Reviews")
         uploads = st.file_uploader("Review CSV(s) instead of the app's store", type="csv",
                                    accept_multiple_files=True, key=REVIEW_UPLOADS)
-        st.caption(f"App's store: {settings.reviews_path}")
+        st.caption(f"App's store: {escape_markdown(settings.reviews_path)}")
         st.subheader("Reference")
         kind = st.radio("Reference", [KIND_CONSENSUS, KIND_READER, KIND_CLINICAL], key=REFERENCE_KIND,
                         label_visibility="collapsed")
@@ -61,7 +61,7 @@ def render() -> None:
         possible = st.checkbox("Count 'possible' device statements as positive", value=True, key=POSSIBLE_POSITIVE)
         published = st.file_uploader("Published-DNN probabilities (optional)", type="csv", key=PUBLISHED_UPLOAD)
     if not uploads and not settings.reviews_path.is_file():
-        st.info(f"No reviews yet: {settings.reviews_path} does not exist. Save reviews on the Review page, "
+        st.info(f"No reviews yet: {escape_markdown(settings.reviews_path)} does not exist. Save reviews on the Review page, "
                 "or upload review CSVs in the sidebar.")
         return
     if kind == KIND_CLINICAL and clinical is None:
@@ -98,7 +98,7 @@ def _load(uploads: list[UploadedFile], settings: Settings, kind: str, clinical: 
             added = added_value_panel.load(paths, reference=reference, possible_counts_as_positive=possible)
             return cohort, cohort_table(cohort, published=published_path), added
         except (EcgReviewError, ValueError) as exc:
-            st.error(f"Cannot evaluate these reviews — {exc}")
+            st.error(f"Cannot evaluate these reviews — {escape_markdown(exc)}")
             return None
 
 

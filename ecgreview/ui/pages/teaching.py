@@ -11,6 +11,7 @@ from ecgreview.model.inference import InferenceModel
 from ecgreview.review.store import read_reviews
 from ecgreview.review.teaching import TeachingSession, list_sessions, load_session, next_case, sessions_dir
 from ecgreview.ui import components, identity, state, teaching_panels
+from ecgreview.ui.text import escape_markdown
 
 ROLES = ("Student", "Teacher")
 
@@ -23,7 +24,7 @@ def render() -> None:
     try:
         reviews = read_reviews(settings.reviews_path)
     except EcgReviewError as exc:
-        st.error(f"Cannot read the review store — {exc}")
+        st.error(f"Cannot read the review store — {escape_markdown(exc)}")
         return
     with st.sidebar:
         reader = components.reader_input()
@@ -54,7 +55,7 @@ def choose_session(settings: Settings) -> TeachingSession | None:
     try:
         return load_session(path)
     except EcgReviewError as exc:
-        st.error(f"Cannot open the session — {exc}")
+        st.error(f"Cannot open the session — {escape_markdown(exc)}")
         return None
 
 

@@ -38,7 +38,7 @@ def render() -> None:
     try:
         reviews = read_reviews(settings.reviews_path)
     except EcgReviewError as exc:
-        st.error(f"Cannot read the review store — {exc}")
+        st.error(f"Cannot read the review store — {escape_markdown(exc)}")
         return
     study_panel.render(settings, reader, reviews, cases)
     blinded = reading.mode_hides_opinions(mode) or identity.reads_blinded()  # students never see opinions
@@ -62,7 +62,7 @@ def refresh_index(settings: Settings, model: InferenceModel | None) -> tuple[lis
         with st.expander(f"{len(failed)} file(s) could not be read"):
             st.markdown("\n".join(f"- {escape_markdown(failure)}" for failure in failed))
     if model is not None and model.identity.status != "verified":
-        st.warning(f"DNN calls come from {model.identity.label}.")
+        st.warning(f"DNN calls come from {escape_markdown(model.identity.label)}.")
     return cases, updating
 
 
@@ -109,7 +109,7 @@ def add_case(settings: Settings) -> None:
             try:
                 record = source.read()
             except EcgReviewError as exc:
-                st.error(f"Cannot open this ECG — {exc}")
+                st.error(f"Cannot open this ECG — {escape_markdown(exc)}")
                 return
             components.keep_upload(settings, source, record.source_sha256, force=True)
             indexing.indexer(settings).request(max_age_s=0)  # list it soon; the page does not wait
