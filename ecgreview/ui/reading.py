@@ -172,13 +172,13 @@ def class_grid(analysis: CaseAnalysis, *, hidden: bool | None = None) -> None:
     key_log(_apply_keys, classes=CLASSES, cursor=st.session_state.get(state.CLASS_CURSOR, 0),
             applied=st.session_state.get(state.KEY_LOG_APPLIED, 0), case=sha)
     cursor = st.session_state.setdefault(state.CLASS_CURSOR, 0)
-    widths = [1.2, 1.35, 0.95, 3.2]
+    widths = [1.45, 1.35, 0.7, 3.2]  # the class names stay whole at 1280 px wide
     head = st.columns(widths, vertical_alignment="bottom")
-    for column, title in zip(head, ("Class (key)", "DNN p › thr.", "Device", "Your call")):
+    for column, title in zip(head, ("Class · keys 1–6", "DNN p › thr.", "Device", "Your call")):
         column.caption(title)
     for index, name in enumerate(CLASSES):
         label, dnn, device, call = st.columns(widths, vertical_alignment="center")
-        label.button(f"{name} · {index + 1}", key=f"cursor-{index}", on_click=_choose_class, args=(index,),
+        label.button(name, key=f"cursor-{index}", on_click=_choose_class, args=(index,),
                      type="primary" if index == cursor else "secondary",
                      help=f"Key {index + 1} selects {name}; then P, A or U sets its call")
         dnn_text, device_text = _opinion_cells(analysis, index, hidden)

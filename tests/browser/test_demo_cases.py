@@ -62,6 +62,9 @@ def _outside_viewport(page, selectors: dict[str, object]) -> list[str]:
     outside = []
     for name, locator in selectors.items():
         box = locator.bounding_box()
+        if box is None:  # re-mounted by the case's last render (a plotly figure is replaced, not updated): once more
+            locator.wait_for(state="visible", timeout=TIMEOUT_MS)
+            box = locator.bounding_box()
         if box is None or box["x"] < 0 or box["y"] < 0 or box["x"] + box["width"] > width + 0.5 \
                 or box["y"] + box["height"] > height + 0.5:
             outside.append(f"{name} {box}")
