@@ -37,13 +37,20 @@ def indexed_cases(settings: Settings, model: InferenceModel | None = None, *,
     return index.cases(model_sha256=model.identity.sha256 if model is not None else "")
 
 
-def progress_panel(settings: Settings) -> bool:
-    """While the index is being updated, show how far it is (refreshed) and return True."""
+def progress_panel(settings: Settings, *, quiet_check: bool = False) -> bool:
+    """While the index is being updated, show how far it is (refreshed) and return True.
+
+    ``quiet_check``: a periodic re-check that has found nothing to read yet is not shown (the
+    page already lists the indexed cases, and redrawing it when the check ends would only
+    interrupt the reader); files it finds are listed from the next run of the page.
+    """
     background = indexer(settings)
     status = background.status()
     if status.last_error:
         st.warning(f"Indexing the case folder stopped — {escape_markdown(status.last_error)}")
     if not status.running:
+        return False
+    if quiet_check and (status.progress is None or status.progress.total == 0):
         return False
     _progress(background)
     return True

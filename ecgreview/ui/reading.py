@@ -172,7 +172,7 @@ def class_grid(analysis: CaseAnalysis, *, hidden: bool | None = None) -> None:
     key_log(_apply_keys, classes=CLASSES, cursor=st.session_state.get(state.CLASS_CURSOR, 0),
             applied=st.session_state.get(state.KEY_LOG_APPLIED, 0), case=sha)
     cursor = st.session_state.setdefault(state.CLASS_CURSOR, 0)
-    widths = [1.45, 1.35, 0.7, 3.2]  # the class names stay whole at 1280 px wide
+    widths = [1.4, 1.25, 0.9, 3.2]  # class names and headers stay whole at 1280 px wide
     head = st.columns(widths, vertical_alignment="bottom")
     for column, title in zip(head, ("Class · keys 1–6", "DNN p › thr.", "Device", "Your call")):
         column.caption(title)

@@ -32,7 +32,7 @@ def indexed_cases(settings: Settings) -> list[IndexedCase]:
     """The worklist's readable cases indexed now (an update, when due, runs in the background: its progress
     is shown and the page reruns when it has finished)."""
     cases = indexing.indexed_cases(settings)
-    indexing.progress_panel(settings)
+    indexing.progress_panel(settings, quiet_check=bool(cases))
     return [case for case in cases if not case.error]
 
 

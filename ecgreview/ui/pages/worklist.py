@@ -56,7 +56,7 @@ def render() -> None:
 def refresh_index(settings: Settings, model: InferenceModel | None) -> tuple[list[IndexedCase], bool]:
     """The cases indexed now, and whether the index is being updated (in the background: never waited for)."""
     cases = indexing.indexed_cases(settings, model)
-    updating = indexing.progress_panel(settings)
+    updating = indexing.progress_panel(settings, quiet_check=bool(cases))
     failed = [case.error for case in cases if case.error]
     if failed:
         with st.expander(f"{len(failed)} file(s) could not be read"):
