@@ -17,6 +17,7 @@ from ecgreview.record import CLASSES
 from ecgreview.review.store import read_reviews
 from ecgreview.security.auth import User, add_user
 from ecgreview.ui import identity
+from ecgreview.ui.text import escape_markdown
 from tests.ui.test_review_page import APP
 
 
@@ -156,7 +157,7 @@ def proxy_home(home, monkeypatch, connection):
 
 def test_proxy_mode_without_header_shows_nothing(proxy_home):
     app = AppTest.from_file(APP, default_timeout=120).run()
-    assert any("X-Remote-User" in error.value for error in app.error)
+    assert any(escape_markdown("X-Remote-User") in error.value for error in app.error)
     assert not app.radio
 
 
@@ -177,7 +178,7 @@ def test_proxy_header_is_read_again_on_every_run(proxy_home, connection):
     connection.headers = {}  # reconnect with the session id but through no proxy sign-in
     app.run()
     assert _signed_in_as(app) is None and not app.radio
-    assert any("X-Remote-User" in error.value for error in app.error)
+    assert any(escape_markdown("X-Remote-User") in error.value for error in app.error)
     connection.headers = {"X-Remote-User": "mallory"}
     app.run()
     assert _signed_in_as(app) == "mallory" and app.session_state["signed_in_user"].roles == {"reader"}
