@@ -91,3 +91,12 @@ def press_setter(app: AppTest, call: str) -> AppTest:
     app.run()
     assert not app.exception, app.exception
     return app
+
+
+def home_with_case_folder(tmp_path: Path, monkeypatch) -> Path:
+    """A fresh ``ECGREVIEW_HOME`` with the generated case folder as ``ECGREVIEW_CASES`` (other settings unset)."""
+    for variable in ENV_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("ECGREVIEW_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ECGREVIEW_CASES", str(build_case_folder(tmp_path / "cases")))
+    return tmp_path / "home"

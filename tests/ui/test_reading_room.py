@@ -12,8 +12,7 @@ from ecgreview.review.store import Review, append_review, read_reviews
 from ecgreview.review.teaching import TeachingCase, create_session
 from ecgreview.ui import state
 from tests.ui.reading_room_fixtures import (
-    ENV_VARIABLES,
-    build_case_folder,
+    home_with_case_folder,
     open_page,
     press_setter,
     shown_calls,
@@ -23,11 +22,7 @@ from tests.ui.reading_room_fixtures import (
 
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
-    for variable in ENV_VARIABLES:
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("ECGREVIEW_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ECGREVIEW_CASES", str(build_case_folder(tmp_path / "cases")))
-    return tmp_path / "home"
+    return home_with_case_folder(tmp_path, monkeypatch)
 
 
 def _ok(app):

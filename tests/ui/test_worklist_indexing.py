@@ -12,18 +12,14 @@ import ecgreview.review.worklist
 from ecgreview.config import Settings
 from ecgreview.io import read_ecg
 from ecgreview.ui import indexing, state
-from tests.ui.reading_room_fixtures import ENV_VARIABLES, build_case_folder, open_page, run_after_indexing
+from tests.ui.reading_room_fixtures import home_with_case_folder, open_page, run_after_indexing
 
 CASE_FILES = {"demo.dcm", "syn-af.dcm", "syn-rbbb.dcm", "syn-normal.dcm"}
 
 
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
-    for variable in ENV_VARIABLES:
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("ECGREVIEW_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ECGREVIEW_CASES", str(build_case_folder(tmp_path / "cases")))
-    return tmp_path / "home"
+    return home_with_case_folder(tmp_path, monkeypatch)
 
 
 @pytest.fixture
