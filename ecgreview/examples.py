@@ -1,4 +1,4 @@
-"""Named sample data: the bundled demo ECG and the demo case folder."""
+"""Named sample data: the bundled demo ECG, the demo case folder and the Van Dyke MRMC ratings."""
 
 from __future__ import annotations
 
@@ -14,6 +14,10 @@ DEMO_CASES_ATTRIBUTION = (
     "2020; Reyna et al., CinC 2021), CC BY 4.0, unchanged; original databases CPSC 2018, CPSC-Extra, "
     "Georgia 12-lead (G12EC), PTB-XL, Chapman-Shaoxing and Ningbo — see ecgreview/data/demo_cases/ATTRIBUTION.md."
 )
+
+#: Van Dyke et al. (1993) MRMC ratings (5 readers × 2 treatments × 114 cases, long layout), from
+#: RJafroc (GPL-3); see ecgreview/data/mrmc/ATTRIBUTION.md. ``python -m ecgreview mrmc`` takes it.
+VAN_DYKE_RATINGS_CSV = Path(__file__).resolve().parent / "data" / "mrmc" / "van_dyke_1993.csv"
 
 
 def demo_ecg_path() -> Path:

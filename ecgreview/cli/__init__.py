@@ -16,6 +16,7 @@ from ecgreview.cli import (
     evaluate,
     index,
     model,
+    mrmc,
     padding,
     predict,
     reproduce,
@@ -32,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ecgreview {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    for command in (model, users, predict, statements, reproduce, score, index, evaluate, audit, study, padding):
+    for command in (model, users, predict, statements, reproduce, score, index, evaluate, audit, study, padding, mrmc):
         command.register(commands)
     return parser
 
