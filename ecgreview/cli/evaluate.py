@@ -30,7 +30,7 @@ def evaluate_main(
 ) -> int:
     """CLI body of ``evaluate``: print Table 1 and write every output to ``out_dir``.
 
-    Writes table1.txt/.csv, kappa.csv, discordant.csv, unmapped_statements.csv and
+    Writes table1.txt/.csv, kappa.csv, fleiss_kappa.csv, discordant.csv, unmapped_statements.csv and
     figure1.html (plotly.js embedded, opens offline), .png and .svg.
 
     Returns
@@ -67,8 +67,8 @@ def _summary(cohort: Cohort, out_dir: Path, out: TextIO) -> None:
     out.write(f"Readers: {len(cohort.readers)}; kappa pairs: {kappa[['reader_a', 'reader_b']].drop_duplicates().shape[0]}"
               f"; discordant case-classes: {len(discordant_cases(cohort))}; unmapped statements: {len(unmapped)}"
               + (" (" + "; ".join(unmapped["statement"].head(5)) + ")" if len(unmapped) else "") + "\n")
-    out.write(f"Wrote {out_dir}: table1.txt, table1.csv, kappa.csv, discordant.csv, unmapped_statements.csv, "
-              "figure1.html/.png/.svg\n")
+    out.write(f"Wrote {out_dir}: table1.txt, table1.csv, kappa.csv, fleiss_kappa.csv, discordant.csv, "
+              "unmapped_statements.csv, figure1.html/.png/.svg\n")
 
 
 def _reference_argument(value: str) -> str | Path:
@@ -83,7 +83,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--reference", default=CONSENSUS, type=_reference_argument,
                         help="'consensus' (default), 'reader:<name>', or a clinical-diagnosis CSV "
                              "(source_sha256 or case_pseudonym, one 0/1 column per class)")
-    parser.add_argument("--out", required=True, help="folder for table1.txt/.csv, kappa.csv, discordant.csv, "
+    parser.add_argument("--out", required=True, help="folder for table1.txt/.csv, kappa.csv (Cohen, with CIs), "
+                                                     "fleiss_kappa.csv (3+ readers), discordant.csv, "
                                                      "unmapped_statements.csv, figure1.html/.png/.svg")
     parser.add_argument("--published", help="published-DNN probabilities CSV (prob_<class> or class columns, "
                                             "plus source_sha256 or case_pseudonym)")

@@ -1,8 +1,11 @@
 """Reports on a :class:`~ecgreview.study.cohort.Cohort`: Table 1, Figure 1, kappa, discordant cases, the CLI.
 
+Agreement: Cohen's kappa per pair of readers and Fleiss' kappa of all readers (three or more), each
+with its interval (:mod:`ecgreview.study.agreement` names the methods).
+
 Loading lives in :mod:`ecgreview.study.cohort` (see its docstring for the reference and the
 device opinion), which re-exports every public name here. Every metric comes from
-:mod:`ecgreview.study.metrics`; nothing here re-implements one.
+:mod:`ecgreview.study.metrics` or :mod:`ecgreview.study.agreement`; nothing here re-implements one.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ from ecgreview.review.consensus import calls_disagree
 from ecgreview.security.spreadsheet import write_csv
 from ecgreview.study.cohort import _DECIDED, _KEYS, BUILT_IN, DNN, PUBLISHED, Cohort, _calls
 from ecgreview.study.compare import load_probabilities
-from ecgreview.study.metrics import SCORE_NAMES, cohen_kappa, score_table
+from ecgreview.study.agreement import COHEN_CI_METHOD, FLEISS_CI_METHOD, cohen_kappa, fleiss_kappa
+from ecgreview.study.metrics import SCORE_NAMES, score_table
 
-__all__ = ["cohort_table", "discordant_cases", "format_table", "inter_reader_kappa",
+__all__ = ["cohort_table", "discordant_cases", "format_table", "inter_reader_fleiss_kappa", "inter_reader_kappa",
            "probability_figure", "table_title", "unmapped_statements"]
 
 _COUNT_COLUMNS = ("positives", "true_positives", "false_positives", "false_negatives", "true_negatives")
@@ -117,16 +121,18 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def inter_reader_kappa(cohort: Cohort) -> pd.DataFrame:
-    """Cohen's kappa per pair of readers and class, over cases both decided (not ``uncertain``).
+def inter_reader_kappa(cohort: Cohort, *, confidence: float = 0.95) -> pd.DataFrame:
+    """Cohen's kappa per pair of readers and class, over cases both decided (not ``uncertain``), with its CI.
 
     Returns
     -------
     pandas.DataFrame
-        Columns reader_a, reader_b, class, cases, observed_agreement, chance_agreement,
-        kappa and undefined (the reason, or ``""``); no rows with fewer than two readers.
+        Columns reader_a, reader_b, class, cases, observed_agreement, chance_agreement, kappa,
+        standard_error, ci_low, ci_high (Wald, :data:`~ecgreview.study.agreement.COHEN_CI_METHOD`),
+        ci_method and undefined (the reason, or ``""``); no rows with fewer than two readers.
     """
-    columns = ["reader_a", "reader_b", "class", "cases", "observed_agreement", "chance_agreement", "kappa", "undefined"]
+    columns = ["reader_a", "reader_b", "class", "cases", "observed_agreement", "chance_agreement", "kappa",
+               "standard_error", "ci_low", "ci_high", "ci_method", "undefined"]
     rows = []
     calls = _calls(cohort.readings.set_index(["source_sha256", "reader"]))
     for first, second in itertools.combinations(cohort.readers, 2):
@@ -134,14 +140,50 @@ def inter_reader_kappa(cohort: Cohort) -> pd.DataFrame:
         for name in CLASSES:
             both = pair[pair[name].isin(_DECIDED) & pair[f"{name}_b"].isin(_DECIDED)]
             row = {"reader_a": first, "reader_b": second, "class": name, "cases": len(both),
-                   "observed_agreement": np.nan, "chance_agreement": np.nan, "kappa": np.nan,
+                   **dict.fromkeys(columns[4:10], np.nan), "ci_method": COHEN_CI_METHOD,
                    "undefined": "no cases decided by both"}
             if len(both):
-                result = cohen_kappa((both[name] == "present").to_numpy(int), (both[f"{name}_b"] == "present").to_numpy(int))
-                row |= {"observed_agreement": float(result.observed_agreement), "kappa": float(result.kappa),
-                        "chance_agreement": float(result.chance_agreement),
-                        "undefined": "chance agreement is 1 (one label throughout)" if result.undefined else ""}
+                result = cohen_kappa((both[name] == "present").to_numpy(int), (both[f"{name}_b"] == "present").to_numpy(int),
+                                     confidence=confidence)
+                row |= {column: float(getattr(result, column)) for column in columns[4:10]}
+                row["undefined"] = "chance agreement is 1 (one label throughout)" if result.undefined else ""
             rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def inter_reader_fleiss_kappa(cohort: Cohort, *, confidence: float = 0.95, n_resamples: int = 2000,
+                              seed: int | None = 0) -> pd.DataFrame:
+    """Fleiss' kappa of all readers per class, over the cases every reader decided (not ``uncertain``).
+
+    The interval is a percentile bootstrap over those cases
+    (:data:`~ecgreview.study.agreement.FLEISS_CI_METHOD`), ``n_resamples`` resamples from ``seed``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns class, readers, cases, observed_agreement, chance_agreement, kappa, ci_low,
+        ci_high, ci_method and undefined (the reason, or ``""``); no rows with fewer than three
+        readers (two readers: see :func:`inter_reader_kappa`).
+    """
+    columns = ["class", "readers", "cases", "observed_agreement", "chance_agreement", "kappa", "ci_low", "ci_high",
+               "ci_method", "undefined"]
+    if len(cohort.readers) < 3:
+        return pd.DataFrame(columns=columns)
+    calls = _calls(cohort.readings.set_index(["source_sha256", "reader"]))
+    method = f"{FLEISS_CI_METHOD}, {n_resamples} resamples, seed {seed}"
+    rows = []
+    for name in CLASSES:
+        by_reader = calls[name].unstack("reader").reindex(columns=list(cohort.readers))
+        decided = by_reader[by_reader.isin(_DECIDED).all(axis=1)]
+        row = {"class": name, "readers": len(cohort.readers), "cases": len(decided), **dict.fromkeys(columns[3:8], np.nan),
+               "ci_method": method, "undefined": "no case decided by every reader"}
+        if len(decided):
+            present = (decided == "present").sum(axis=1).to_numpy()
+            result = fleiss_kappa(np.column_stack([len(cohort.readers) - present, present]), confidence=confidence,
+                                  n_resamples=n_resamples, seed=seed)
+            row |= {column: float(getattr(result, column)) for column in columns[3:8]}
+            row["undefined"] = "chance agreement is 1 (one label throughout)" if result.undefined else ""
+        rows.append(row)
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -244,6 +286,7 @@ def write_outputs(cohort: Cohort, table: pd.DataFrame, text: str, out_dir: Path)
     (out_dir / "table1.txt").write_text(text, encoding="utf-8")
     write_csv(table, out_dir / "table1.csv", index=True)  # every CSV through the one formula guard
     write_csv(inter_reader_kappa(cohort), out_dir / "kappa.csv")
+    write_csv(inter_reader_fleiss_kappa(cohort), out_dir / "fleiss_kappa.csv")
     write_csv(discordant_cases(cohort), out_dir / "discordant.csv")
     write_csv(unmapped_statements(cohort), out_dir / "unmapped_statements.csv")
     figure = probability_figure(cohort)

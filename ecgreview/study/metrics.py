@@ -9,14 +9,15 @@ A metric whose denominator is zero (precision with no predicted positives,
 sensitivity with no reference positives, ...) is *undefined*. It is never
 silently reported as 0: results carry an ``undefined`` mask and a reason, and
 the value is NaN unless ``zero_division`` asks for 0.0 or 1.0 instead.
+
+Agreement between raters (Cohen's and Fleiss' kappa with confidence intervals) lives in
+:mod:`ecgreview.study.agreement`; ``cohen_kappa`` and ``KappaResult`` are re-exported here.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -24,8 +25,10 @@ import pandas as pd
 from scipy import stats
 
 from ecgreview.record import CLASSES
-
-ZeroDivision = Literal["undefined"] | float
+from ecgreview.study._labels import ZeroDivision, _check_inputs, _divide, _nan_percentiles, _shape_like
+# Cohen's kappa lives in ecgreview.study.agreement (with Fleiss' kappa); re-exported here for existing imports.
+from ecgreview.study.agreement import KappaResult as KappaResult
+from ecgreview.study.agreement import cohen_kappa as cohen_kappa
 
 #: Scores of :func:`classification_scores`, in table order.
 SCORE_NAMES: tuple[str, ...] = ("precision", "sensitivity", "specificity", "f1")
@@ -38,48 +41,10 @@ _UNDEFINED_REASONS = {
 }
 
 
-def _check_inputs(*arrays: npt.ArrayLike, names: Sequence[str] = ("y_true", "y_pred")) -> tuple[np.ndarray, ...]:
-    """Validate 0/1 label arrays of one shape; return them as int8 arrays of shape (N, K).
-
-    Raises
-    ------
-    ValueError
-        Naming the parameter: not 1-D or 2-D, empty, non-binary, or shapes differ.
-    """
-    checked = []
-    for name, array in zip(names, arrays, strict=True):
-        values = np.asarray(array)
-        if values.ndim not in (1, 2):
-            raise ValueError(f"{name} must be 1-D (N,) or 2-D (N, classes), got shape {values.shape}")
-        if values.shape[0] == 0:
-            raise ValueError(f"{name} is empty: at least one sample is needed")
-        if values.dtype.kind not in "biuf" or not np.isin(values, (0, 1)).all():
-            raise ValueError(f"{name} must hold only 0/1 labels (threshold probabilities first)")
-        checked.append(values.astype(np.int8).reshape(values.shape[0], -1))
-    shapes = {np.asarray(array).shape for array in arrays}
-    if len(shapes) > 1:
-        raise ValueError(f"{' and '.join(names)} must have the same shape, got {sorted(shapes)}")
-    return tuple(checked)
-
-
 def _check_zero_division(zero_division: ZeroDivision) -> None:
     if zero_division == "undefined" or (type(zero_division) in (int, float) and zero_division in (0, 1)):
         return
     raise ValueError(f"zero_division must be 'undefined', 0.0 or 1.0, got {zero_division!r}")
-
-
-def _shape_like(values: np.ndarray, one_class: bool) -> np.ndarray:
-    """(K,) per-class results, or a 0-d array for 1-D input."""
-    return values.reshape(()) if one_class else values
-
-
-def _divide(numerator: np.ndarray, denominator: np.ndarray, zero_division: ZeroDivision) -> tuple[np.ndarray, np.ndarray]:
-    """numerator / denominator, with a mask of zero denominators filled per ``zero_division``."""
-    undefined = denominator == 0
-    fill = math.nan if zero_division == "undefined" else float(zero_division)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        values = np.where(undefined, fill, numerator / np.where(undefined, 1, denominator))
-    return values.astype(float), undefined
 
 
 @dataclass(frozen=True)
@@ -269,52 +234,6 @@ def bootstrap_ci(
         bounds = _nan_percentiles(values, (tail_percent, 100 - tail_percent))
         low[name], high[name] = (_shape_like(bound, one_class) for bound in bounds)
     return BootstrapIntervals(low, high, undefined, confidence, n_resamples)
-
-
-def _nan_percentiles(values: np.ndarray, percents: tuple[float, float]) -> np.ndarray:
-    """Percentiles over axis 0 ignoring NaN; NaN for all-NaN columns, without a warning."""
-    result = np.full((len(percents), values.shape[1]), math.nan)
-    defined = ~np.isnan(values).all(axis=0)
-    if defined.any():
-        result[:, defined] = np.nanpercentile(values[:, defined], percents, axis=0)
-    return result
-
-
-@dataclass(frozen=True)
-class KappaResult:
-    """Cohen's kappa per class (shape (K,) or 0-d), with its agreement terms.
-
-    Kappa is undefined (``undefined`` True, ``kappa`` NaN) when the chance
-    agreement is 1, i.e. both raters gave one and the same label to every sample.
-    """
-
-    kappa: np.ndarray
-    observed_agreement: np.ndarray
-    chance_agreement: np.ndarray
-    undefined: np.ndarray
-
-
-def cohen_kappa(rater_a: npt.ArrayLike, rater_b: npt.ArrayLike) -> KappaResult:
-    """Cohen's kappa between two raters' 0/1 labels, per class.
-
-    kappa = (p_o - p_e) / (1 - p_e), with p_o the observed agreement and p_e the
-    agreement expected from the raters' marginal rates.
-
-    Parameters
-    ----------
-    rater_a, rater_b : array-like of 0/1, shape (N,) or (N, K)
-
-    Returns
-    -------
-    KappaResult
-    """
-    first, second = _check_inputs(rater_a, rater_b, names=("rater_a", "rater_b"))
-    one_class = np.ndim(rater_a) == 1
-    observed = (first == second).mean(axis=0)
-    rate_a, rate_b = first.mean(axis=0), second.mean(axis=0)
-    chance = rate_a * rate_b + (1 - rate_a) * (1 - rate_b)
-    kappa, undefined = _divide(observed - chance, 1 - chance, "undefined")
-    return KappaResult(*(_shape_like(values, one_class) for values in (kappa, observed, chance, undefined)))
 
 
 @dataclass(frozen=True)

@@ -119,8 +119,8 @@ def test_cli_prints_table_and_writes_outputs(pilot_csv, tmp_path, capsys, no_sta
     assert "Table 1. Reference: reader consensus (2 readers, 0 adjudicated cases); 40 cases" in printed
     assert "LBBB     |   40   10    0    1  0.947" in printed
     names = {path.name for path in (tmp_path / "out").iterdir()}
-    assert names == {"table1.txt", "table1.csv", "kappa.csv", "discordant.csv", "unmapped_statements.csv",
-                     "figure1.html", "figure1.png", "figure1.svg"}
+    assert names == {"table1.txt", "table1.csv", "kappa.csv", "fleiss_kappa.csv", "discordant.csv",
+                     "unmapped_statements.csv", "figure1.html", "figure1.png", "figure1.svg"}
     assert "plotly.js" in (tmp_path / "out" / "figure1.html").read_text(encoding="utf-8")[:5000] or \
         len((tmp_path / "out" / "figure1.html").read_bytes()) > 1_000_000  # plotly.js embedded: opens offline
 

@@ -19,11 +19,13 @@ from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
 from ecgreview.security.auth import CLINICIAN_ROLES
 from ecgreview.security.spreadsheet import csv_text
+from ecgreview.study.agreement import COHEN_CI_METHOD
 from ecgreview.study.cohort import CONSENSUS, Cohort, load_cohort
 from ecgreview.study.cohort_report import (
     cohort_table,
     discordant_cases,
     format_table,
+    inter_reader_fleiss_kappa,
     inter_reader_kappa,
     probability_figure,
     table_title,
@@ -122,14 +124,12 @@ def _show(cohort: Cohort, table: pd.DataFrame) -> None:
     st.plotly_chart(figure, theme=None, config={"displaylogo": False,
                                                 "toImageButtonOptions": {"format": "svg", "filename": "figure1"}})
     st.caption("Camera button: SVG for papers. `python -m ecgreview evaluate … --out DIR` writes PNG and SVG too.")
-    st.subheader("Inter-reader agreement (Cohen's kappa)")
+    st.subheader("Inter-reader agreement (kappa)")
     kappa = inter_reader_kappa(cohort)
     if kappa.empty:
         st.info("One reader: no inter-reader kappa. It needs several readers of the same cases.")
     else:
-        st.dataframe(kappa, hide_index=True, column_config={
-            column: st.column_config.NumberColumn(format="%.3f")
-            for column in ("observed_agreement", "chance_agreement", "kappa")})
+        _kappa_tables(cohort, kappa)
     discordant = discordant_cases(cohort)
     st.subheader(f"Discordant cases ({discordant['source_sha256'].nunique()} ECGs, {len(discordant)} classes)")
     st.dataframe(discordant, hide_index=True, column_order=_DISCORDANT_ORDER, column_config={
@@ -149,3 +149,20 @@ def _show(cohort: Cohort, table: pd.DataFrame) -> None:
                  ("Figure 1 (HTML)", lambda: figure.to_html(include_plotlyjs=True), "figure1.html", "text/html"))
     for column, (label, data, name, mime) in zip(columns, downloads):
         column.download_button(label, data, file_name=name, mime=mime, on_click="ignore")
+
+
+def _kappa_tables(cohort: Cohort, kappa: pd.DataFrame) -> None:
+    """Cohen's kappa per pair of readers beside Fleiss' kappa of all readers, with their 95% CIs."""
+    numbers = {column: st.column_config.NumberColumn(format="%.3f") for column in (
+        "observed_agreement", "chance_agreement", "kappa", "standard_error", "ci_low", "ci_high")}
+    cohen, fleiss = st.columns(2)
+    cohen.markdown("**Cohen's kappa** (each pair of readers, cases both decided)")
+    cohen.dataframe(kappa.drop(columns="ci_method"), hide_index=True, column_config=numbers)
+    cohen.caption(f"95% CI: {COHEN_CI_METHOD}.")
+    fleiss.markdown("**Fleiss' kappa** (all readers, cases every reader decided)")
+    if len(cohort.readers) < 3:
+        fleiss.caption("Fleiss' kappa needs three or more readers; with two, Cohen's kappa is the measure.")
+        return
+    table = inter_reader_fleiss_kappa(cohort)
+    fleiss.dataframe(table.drop(columns="ci_method"), hide_index=True, column_config=numbers)
+    fleiss.caption(f"95% CI: {table['ci_method'].iloc[0]}.")
