@@ -14,12 +14,10 @@ from typing import Any
 
 from ecgreview.record import CLASSES
 from ecgreview.review._store_csv import _is_uuid
+from ecgreview.review.modes import AIDED, RESOLVING_MODES
+from ecgreview.review.modes import ROW_MODES as READING_MODES
+from ecgreview.security.auth import ROLES
 
-ROLES: tuple[str, ...] = ("reader", "adjudicator", "teacher", "student", "admin")
-#: ``unaided``/``aided``: the two rows of a two-step reading (DNN and device hidden, then shown).
-READING_MODES: tuple[str, ...] = ("adjudication", "blinded", "teaching", "unaided", "aided")
-#: Reading modes whose row may name the rows it resolves (``resolves_review_ids``).
-RESOLVING_MODES: tuple[str, ...] = ("adjudication", "aided")
 #: Reader confidence scale (``confidence``): 1 (not at all) to 5 (certain).
 CONFIDENCE_LEVELS: tuple[int, ...] = (1, 2, 3, 4, 5)
 #: The schema this version writes (stored in each row's ``schema_version``; 0.1 files had none: 1).
@@ -94,6 +92,18 @@ def _check_two_step(review: Any) -> None:
     if review.reading_mode == "aided" and (not review.opinions_seen or len(review.resolves_review_ids) > 1):
         raise ValueError("reading_mode 'aided' needs opinions_seen True and resolves_review_ids naming at most the "
                          "one unaided review it follows (none in a crossover's aided session)")
+
+
+def _check_new_row(review: Any) -> None:
+    """Rules for a row about to be written (rows already in a store are read as they are).
+
+    An aided row names the model whose output the reader saw: with ``model_status`` ``none`` or no
+    probability, no DNN was shown, and a row saying "aided" would record what did not happen.
+    """
+    if review.reading_mode == AIDED and (review.model_status == "none"
+                                         or all(p is None for p in review.probabilities.values())):
+        raise ValueError("reading_mode 'aided' needs the DNN output the reader saw: model_status "
+                         f"{review.model_status!r} with no probabilities is not an aided reading")
 
 
 def _validate(review: Any) -> None:

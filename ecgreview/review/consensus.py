@@ -37,13 +37,13 @@ import numpy.typing as npt
 import pandas as pd
 
 from ecgreview.record import CLASSES
+from ecgreview.security.auth import ADJUDICATOR, CONSENSUS_ROLES
 
-__all__ = ["ADJUDICATOR_ROLE", "CONSENSUS_ROLES", "DECIDED", "calls_disagree", "consensus_status"]
+__all__ = ["ADJUDICATOR_ROLE", "CONSENSUS_ROLES", "DECIDED", "calls_disagree", "classes_to_adjudicate",
+           "consensus_status"]
 
-#: Roles whose readings vote in the consensus (and make the inter-reader kappa).
-CONSENSUS_ROLES: tuple[str, ...] = ("reader",)
 #: The role whose latest decided call overrides the readers' vote.
-ADJUDICATOR_ROLE = "adjudicator"
+ADJUDICATOR_ROLE = ADJUDICATOR
 #: Calls that decide a class.
 DECIDED: tuple[str, ...] = ("present", "absent")
 
@@ -110,3 +110,24 @@ def calls_disagree(opinions: npt.ArrayLike) -> np.ndarray:
     """
     values = np.asarray(opinions, dtype=float)
     return (values == 1).any(axis=-1) & (values == 0).any(axis=-1)
+
+
+def classes_to_adjudicate(readings: pd.DataFrame) -> list[str]:
+    """Classes of one case whose readers (role ``reader``, two or more) reached no decided consensus.
+
+    A class needs an adjudicator when its readers disagree (:func:`calls_disagree`: a
+    ``present`` and an ``absent``) or their vote is a tie or uncertain
+    (:func:`consensus_status`); an adjudicator's own reading does not count here.
+
+    Parameters
+    ----------
+    readings : pandas.DataFrame
+        One case's latest clinical readings (:func:`ecgreview.review.protocol.latest_readings`).
+    """
+    readers = readings[readings["role"].isin(CONSENSUS_ROLES)]
+    if readers["reader"].nunique() < 2:
+        return []
+    status = consensus_status(readers).iloc[0]
+    calls = _reader_calls(readers)
+    split = calls_disagree((calls == "present").astype(float).where(calls.isin(DECIDED)).to_numpy(dtype=float).T)
+    return [name for name, disagree in zip(CLASSES, split) if disagree or status[name] not in DECIDED]

@@ -61,6 +61,7 @@ from ecgreview.review._store_checks import (
     RESOLVING_MODES,
     ROLES,
     SCHEMA_VERSION,
+    _check_new_row,
     _per_class,
     _per_class_probabilities,
     _seconds,
@@ -337,8 +338,11 @@ def append_review(path: str | os.PathLike[str], review: Review, *, lock_timeout_
         Locked by another process, a header that is not a review store's, or an OS error
         (disk full, read-only). The store is then as before; the error's ``review``
         attribute holds the review.
+    ValueError
+        A row that must not be written: an ``aided`` row without the DNN output the reader saw.
     """
     store = Path(path)
+    _check_new_row(review)
     cells = {column: _guard(column, value) for column, value in review.to_row().items()}
     try:
         store.parent.mkdir(parents=True, exist_ok=True)

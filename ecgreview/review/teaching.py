@@ -139,7 +139,7 @@ def reference_from_labels(labels: Mapping[str, bool]) -> dict[str, str]:
 
 
 def reference_from_readings(readings: pd.DataFrame) -> dict[str, str]:
-    """A consensus reference from one case's latest readings (:func:`ecgreview.review.worklist.latest_readings`).
+    """A consensus reference from one case's latest readings (:func:`ecgreview.review.protocol.latest_readings`).
 
     The consensus of :func:`ecgreview.review.consensus.consensus_status` (the cohort study's rule):
     the latest adjudicator's ``present``/``absent`` where there is one, else the strict

@@ -32,20 +32,18 @@ from ecgreview.io import list_case_files, read_ecg
 from ecgreview.preprocess import preprocess_ecg
 from ecgreview.record import CLASSES, THRESHOLDS, EcgRecord, dnn_calls
 from ecgreview.review.consensus import calls_disagree
-from ecgreview.review.store import latest_reviews
+from ecgreview.review.protocol import is_adjudicated, latest_readings
 
 if TYPE_CHECKING:
     from ecgreview.model.inference import InferenceModel
 
 __all__ = [
-    "CaseIndex", "IndexUpdate", "IndexedCase", "READING_ROLES", "SORT_KEYS", "WorklistFilters", "case_paths",
-    "disagreeing_classes", "latest_readings", "neighbours", "save_upload", "worklist_rows",
+    "CaseIndex", "IndexUpdate", "IndexedCase", "SORT_KEYS", "WorklistFilters", "case_paths",
+    "neighbours", "save_upload", "worklist_rows",
 ]
 
 INDEX_FILE = "worklist-index.sqlite"
 UPLOADS_DIR = "uploads"
-#: Roles whose rows count as readings of a case (students' answers do not).
-READING_ROLES: tuple[str, ...] = ("reader", "adjudicator")
 #: Sort keys of :func:`worklist_rows`, by display column.
 SORT_KEYS: dict[str, str] = {"file": "File", "acquired": "Acquired", "pseudonym": "Pseudonym",
                              "discordance": "Discordant classes", "reviews": "Reviews"}
@@ -310,20 +308,6 @@ def save_upload(settings: Settings, data: bytes, name: str, source_sha256: str) 
     return target
 
 
-def latest_readings(reviews: pd.DataFrame, source_sha256: str | None = None) -> pd.DataFrame:
-    """The latest reading per reader per case by readers and adjudicators (no students), in save order."""
-    frame = reviews[reviews["role"].isin(READING_ROLES)]
-    if source_sha256 is not None:
-        frame = frame[frame["source_sha256"] == source_sha256]
-    return latest_reviews(frame)
-
-
-def disagreeing_classes(readings: pd.DataFrame) -> list[str]:
-    """Classes on which the readers of one case (rows of :func:`latest_readings`) gave different calls."""
-    readers = readings[readings["role"] == "reader"]
-    return [name for name in CLASSES if readers[f"reader_call_{name}"].nunique() > 1]
-
-
 @dataclass(frozen=True)
 class WorklistFilters:
     """Worklist filters: discordant only, not yet reviewed by me, a class anyone calls present, a reviewer."""
@@ -355,7 +339,7 @@ def _row(case: IndexedCase, readings: pd.DataFrame, reader: str) -> dict[str, An
     dnn = case.dnn_calls
     device = [f"{n} ({s})" if s == "possible" else n for n, s in case.device_calls.items() if s in _POSITIVE_DEVICE]
     readers = list(readings["reader"])
-    adjudicated = "adjudicator" in set(readings["role"])
+    adjudicated = is_adjudicated(readings)
     return {
         "source_sha256": case.source_sha256, "File": case.source_name, "Pseudonym": case.pseudonym,
         "Acquired": case.acquisition_time, "Device": case.device,

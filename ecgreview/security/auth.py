@@ -34,7 +34,6 @@ from filelock import FileLock
 
 from ecgreview._files import write_atomically
 from ecgreview.errors import ConfigError
-from ecgreview.review.store import ROLES
 
 _HEADER = ("name", "roles", "password_hash")
 _NAME = re.compile(r"^[\w.@+-][\w .@+-]{0,63}$")
@@ -43,7 +42,20 @@ _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash("ecgreview-timing-equaliser")
 
 #: Role of a proxy or OIDC user who is not listed in the user file.
-DEFAULT_ROLE = "reader"
+READER = "reader"
+ADJUDICATOR = "adjudicator"
+TEACHER = "teacher"
+STUDENT = "student"
+ADMIN = "admin"
+#: Every role (a review row's ``role``; a user's roles in the user file). ``admin`` has them all.
+ROLES: tuple[str, ...] = (READER, ADJUDICATOR, TEACHER, STUDENT, ADMIN)
+#: Roles whose review rows are clinical readings (:func:`ecgreview.review.protocol.clinical_readings`).
+READING_ROLES: tuple[str, ...] = (READER, ADJUDICATOR)
+#: Roles whose readings vote in the consensus (an adjudicator's reading overrides the vote).
+CONSENSUS_ROLES: tuple[str, ...] = (READER,)
+#: Roles that may create studies and teaching sessions.
+COORDINATOR_ROLES: tuple[str, ...] = (ADMIN, TEACHER)
+DEFAULT_ROLE = READER
 
 
 @dataclass(frozen=True)

@@ -40,12 +40,15 @@ import numpy as np
 import pandas as pd
 
 from ecgreview.record import CLASSES
+from ecgreview.review.modes import STUDY_ROW_MODES
+from ecgreview.review.protocol import clinical_readings
+from ecgreview.review.store import latest_reviews
 from ecgreview.study.metrics import SCORE_NAMES, _nan_percentiles, _scores_from_counts, bootstrap_ci, score_table
 
 __all__ = ["ALL_READERS", "AddedValue", "MODES", "analyse_added_value", "analyse_cohort_added_value",
            "study_pairs"]
 
-MODES: tuple[str, ...] = ("unaided", "aided")
+MODES: tuple[str, ...] = STUDY_ROW_MODES
 ALL_READERS = "all readers"
 UNCERTAIN_OPTIONS: tuple[str, ...] = ("absent", "present", "exclude")
 #: Study columns that older review stores lack; read as empty.
@@ -125,8 +128,8 @@ def study_pairs(reviews: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         Unpaired readings and aided rows naming another unaided row.
     """
     frame = _with_study_columns(reviews)
-    rows = frame[frame["reading_mode"].isin(MODES)]
-    rows = rows.drop_duplicates(["source_sha256", "reader", "reading_mode"], keep="last")
+    rows = clinical_readings(frame)
+    rows = latest_reviews(rows[rows["reading_mode"].isin(MODES)], by=("source_sha256", "reader", "reading_mode"))
     sides = {}
     for mode in MODES:
         side = rows[rows["reading_mode"] == mode].set_index(["source_sha256", "reader"])

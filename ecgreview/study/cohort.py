@@ -37,7 +37,8 @@ import pandas as pd
 from ecgreview.errors import EcgReviewError, ReviewStoreError
 from ecgreview.record import CLASSES, THRESHOLDS, dnn_calls
 from ecgreview.review.consensus import ADJUDICATOR_ROLE, CONSENSUS_ROLES, DECIDED, consensus_status
-from ecgreview.review.store import STATEMENT_SEPARATOR, latest_reviews, read_reviews
+from ecgreview.review.protocol import clinical_readings, latest_readings
+from ecgreview.review.store import STATEMENT_SEPARATOR, read_reviews
 
 __all__ = ["Cohort", "load_cohort"]
 
@@ -149,7 +150,8 @@ def load_cohort(
     """
     paths = [review_csvs] if isinstance(review_csvs, (str, Path)) else list(review_csvs)
     rows, notes = _read_all(paths)
-    latest = latest_reviews(rows)
+    rows = clinical_readings(rows)  # students' answers and teaching rows never count
+    latest = latest_readings(rows)
     last = latest.drop_duplicates("source_sha256", keep="last").set_index("source_sha256")
     last = last.reindex(rows["source_sha256"].unique())  # cases in order of their first review
     readings = latest[latest["role"].isin(CONSENSUS_ROLES)]

@@ -16,11 +16,14 @@ import pandas as pd
 import streamlit as st
 
 from ecgreview.config import Settings
+from ecgreview.security.auth import CONSENSUS_ROLES
 from ecgreview.errors import EcgReviewError
 from ecgreview.record import CLASSES
 from ecgreview.review.case import CaseAnalysis
+from ecgreview.review.consensus import classes_to_adjudicate
+from ecgreview.review.modes import ADJUDICATION, DONE, SESSION_MODES, TWO_STEP, UNAIDED, mode_label
+from ecgreview.review.protocol import clinical_readings, latest_readings, mode_unavailable_reason
 from ecgreview.review.store import READER_CALLS, append_review, read_reviews
-from ecgreview.review.worklist import disagreeing_classes, latest_readings
 from ecgreview.ui import components, identity, state, two_step
 from ecgreview.ui.keys import apply_keys, key_log
 from ecgreview.ui.text import escape_markdown
@@ -31,46 +34,48 @@ KEYS_HELP = ("**Keyboard** · `1`–`6` choose a class · `P` present · `A` abs
 _CALL_KEYS = {"present": "P", "absent": "A", "uncertain": "U"}
 
 
-def reading_mode() -> str:
-    """The session's reading mode (adjudication, blinded or two-step), kept across pages."""
+def reading_mode(*, dnn_installed: bool = True) -> str:
+    """The session's reading mode (adjudication, blinded or two-step), kept across pages.
+
+    Two-step reading is offered only with model weights installed: its aided step shows the DNN
+    (:func:`ecgreview.review.protocol.mode_unavailable_reason`); without them the control says why.
+    """
     assigned = two_step.study_case(st.query_params.get(state.QUERY_CASE, ""))
     if assigned is not None:  # a study case: the design sets the mode, not the reader
-        st.markdown(f"**Reading mode** {assigned.mode}  \n:gray[set by study {escape_markdown(assigned.study_id)}]")
-        return st.session_state.get(state.READING_MODE, "adjudication")
-    if state.READING_MODE_WIDGET not in st.session_state:  # widget state ends with its page; the mode does not
-        st.session_state[state.READING_MODE_WIDGET] = st.session_state.get(state.READING_MODE, "adjudication")
-    mode = st.segmented_control("Reading mode", state.MODES, key=state.READING_MODE_WIDGET, required=True,
+        st.markdown(f"**Reading mode** {mode_label(assigned.mode)}  \n"
+                    f":gray[set by study {escape_markdown(assigned.study_id)}]")
+        return st.session_state.get(state.READING_MODE, ADJUDICATION)
+    offered = SESSION_MODES if dnn_installed else tuple(
+        mode for mode in SESSION_MODES if not mode_unavailable_reason(mode, dnn_available=False))
+    if st.session_state.get(state.READING_MODE) not in offered:
+        st.session_state[state.READING_MODE] = ADJUDICATION
+    if st.session_state.get(state.READING_MODE_WIDGET) not in offered:  # widget state ends with its page
+        st.session_state[state.READING_MODE_WIDGET] = st.session_state[state.READING_MODE]
+    mode = st.segmented_control("Reading mode", offered, key=state.READING_MODE_WIDGET, required=True,
+                                format_func=mode_label,
                                 help="Blinded: the DNN and device opinions are shown only after you save. "
                                      "Two-step: save an unaided reading, then an aided one with the DNN and "
                                      "the device shown.")
-    st.session_state[state.READING_MODE] = mode or "adjudication"
+    if not dnn_installed:
+        st.caption("Two-step reading is not offered: no DNN weights are installed, so there is no DNN output "
+                   "to read with.")
+    st.session_state[state.READING_MODE] = mode or ADJUDICATION
     return st.session_state[state.READING_MODE]
 
 
-def mode_hides_opinions(mode: str) -> bool:
-    """Whether a worklist in this reading mode hides the DNN and device columns (blinded, two-step)."""
-    return mode in ("blinded", state.TWO_STEP)
-
-
 def opinions_hidden(source_sha256: str) -> bool:
-    """Whether the DNN and device opinions on this case are still hidden.
-
-    Blinded (students always): until the calls are saved. Two-step: until the unaided row
-    is saved; a study's unaided-only case: always.
-    """
-    study = two_step.hides_opinions(source_sha256)
-    if study is not None:
-        return study
-    blinded = two_step.case_mode(source_sha256) == "blinded"
-    return blinded and source_sha256 not in st.session_state.get(state.REVEALED, set())
+    """Whether the DNN and device opinions on this case are still hidden (the protocol's rule:
+    blinded until saved, students always; two-step until the unaided row is saved; unaided always)."""
+    return two_step.reading(source_sha256).opinions_hidden
 
 
-def prepare_case(settings: Settings, source_sha256: str, reader: str) -> None:
-    """Before the panel: in two-step mode, find the unaided row awaiting its aided reading and fill in its calls."""
-    calls = two_step.pending_calls(settings, source_sha256, reader)
-    if calls is not None and all(call is None for call in _calls(source_sha256).values()):  # not yet answered
+def prepare_case(settings: Settings, analysis: CaseAnalysis, reader: str) -> None:
+    """Before the panel: the reading's state, and in two-step mode the unaided calls filled in for the aided step."""
+    sha = analysis.record.source_sha256
+    calls = two_step.prepare(settings, sha, reader, dnn_available=analysis.probabilities is not None)
+    if calls is not None and all(call is None for call in _calls(sha).values()):  # not yet answered
         for name, call in calls.items():
-            _record_call(source_sha256, name, call)
+            _record_call(sha, name, call)
 
 
 def _calls(source_sha256: str) -> dict[str, str | None]:
@@ -199,28 +204,29 @@ def decision_panel(settings: Settings, analysis: CaseAnalysis, reader: str, foll
                    resolves: list[str], model_loaded: bool) -> None:
     """The DNN and device beside the reader's calls, a comment, Save / Save and next (reruns on its own)."""
     sha = analysis.record.source_sha256
-    step = two_step.step(sha)
+    current = two_step.reading(sha)
     with st.container(key="dnn-panel"):
-        if step is not None:
+        if current.is_study or current.unavailable_reason:
             st.markdown(two_step.caption(sha))
-        if opinions_hidden(sha) and step is None:
+        if current.opinions_hidden and not current.is_study:
             st.caption("Blinded reading: the DNN and device opinions (and other readers' reviews) are shown "
                        "after you save your calls.")
-        elif not opinions_hidden(sha):
+        elif not current.opinions_hidden:
             components.model_caption(analysis, model_loaded=model_loaded)
         class_grid(analysis)
     two_step.confidence_input(sha)
-    if resolves and two_step.case_mode(sha) == "adjudication" and identity.may_adjudicate():
+    if resolves and current.step == ADJUDICATION and identity.may_adjudicate():
         st.checkbox(f"Record my reading as the consensus (adjudicator; resolves the {len(resolves)} readings)",
                     key=adjudicate_key())
     comment = st.text_area("Comment", key=f"comment-{sha[:16]}-{st.session_state.get(state.FORM_NONCE, 0)}",
                            height=68, placeholder="Comment (optional)", label_visibility="collapsed")
     save_column, next_column = st.columns(2)
-    first_step, done = step == "unaided" and two_step.case_mode(sha) == state.TWO_STEP, step == "done"
+    first_step = current.mode == TWO_STEP and current.step == UNAIDED
+    closed = current.step == DONE or bool(current.unavailable_reason)
     save = save_column.button("Save unaided reading" if first_step else "Save review", type="primary",
-                              key="save-review", width="stretch", disabled=done)
+                              key="save-review", width="stretch", disabled=closed)
     save_next = next_column.button("Save and show DNN" if first_step else "Save and next", shortcut="S",
-                                   key="save-and-next", width="stretch", disabled=done)
+                                   key="save-and-next", width="stretch", disabled=closed)
     if (save or save_next) and save_reading(settings, analysis, reader, call_inputs(sha), comment, resolves):
         if save_next and following and not first_step:
             st.query_params[state.QUERY_CASE] = following
@@ -234,10 +240,9 @@ def decision_panel(settings: Settings, analysis: CaseAnalysis, reader: str, foll
 def readers_panel_data(settings: Settings, analysis: CaseAnalysis) -> list[str]:
     """The review ids an adjudication of this case would resolve: the readers' latest readings when they disagree."""
     readings = _readings(settings, analysis.record.source_sha256)
-    readers = readings[readings["role"] == "reader"]
-    if len(readers) < 2 or not disagreeing_classes(readings):
+    if not classes_to_adjudicate(readings):
         return []
-    return list(readers["review_id"])
+    return list(readings.loc[readings["role"].isin(CONSENSUS_ROLES), "review_id"])
 
 
 def _readings(settings: Settings, source_sha256: str) -> pd.DataFrame:
@@ -252,11 +257,11 @@ def _readings(settings: Settings, source_sha256: str) -> pd.DataFrame:
 def readers_table(settings: Settings, analysis: CaseAnalysis) -> None:
     """Other readers' latest readings of this case and where they disagree."""
     readings = _readings(settings, analysis.record.source_sha256)
-    readers = readings[readings["role"] == "reader"]
+    readers = readings[readings["role"].isin(CONSENSUS_ROLES)]
     if len(readers) < 2:
         return
-    disputed = disagreeing_classes(readings)
-    st.markdown(f"**{len(readers)} readers** · " + (f"disagree on {', '.join(disputed)}" if disputed else "agree"))
+    disputed = classes_to_adjudicate(readings)
+    st.markdown(f"**{len(readers)} readers** · " + (f"no consensus on {', '.join(disputed)}" if disputed else "agree"))
     shown = readings[["reader", "role", *[f"reader_call_{name}" for name in CLASSES]]]
     st.dataframe(shown.rename(columns=lambda c: c.removeprefix("reader_call_")), hide_index=True)
 
@@ -271,14 +276,12 @@ def save_reading(settings: Settings, analysis: CaseAnalysis, reader: str, calls:
         st.error(f"Not saved — {'; '.join(problems)}. Your answers are still in the form.")
         return False
     sha = analysis.record.source_sha256
-    mode = two_step.case_mode(sha)
-    adjudicate = (bool(resolves) and mode == "adjudication" and identity.may_adjudicate()
+    current = two_step.reading(sha)
+    adjudicate = (bool(resolves) and current.step == ADJUDICATION and identity.may_adjudicate()
                   and st.session_state.get(adjudicate_key(), False))
     shown_at = st.session_state.get(state.CASE_SHOWN_AT, {}).get(sha)
     try:
-        fields: dict[str, Any] = two_step.row_fields(sha) if two_step.step(sha) else {
-            "reading_mode": mode, "opinions_seen": not opinions_hidden(sha),
-            "resolves_review_ids": resolves if adjudicate else ()}
+        fields = current.row_fields(confidence=two_step.confidence(sha), resolves=resolves, adjudicate=adjudicate)
         review = analysis.to_review(
             reader=reader, reader_calls=calls, comment=comment,
             role=identity.row_role("adjudicator" if adjudicate else "reader"),
@@ -288,11 +291,9 @@ def save_reading(settings: Settings, analysis: CaseAnalysis, reader: str, calls:
         st.error(f"Not saved — {escape_markdown(exc)}. Your answers are still in the form.")
         return False
     two_step.saved(sha, review)
-    if mode != "unaided":  # a study's unaided-only case stays unaided (no opinion before its other session)
-        st.session_state.setdefault(state.REVEALED, set()).add(sha)
     role = " as the consensus (adjudicator)" if adjudicate else (
-        f" ({review.reading_mode} reading)" if review.reading_mode in two_step.STUDY_MODES else "")
-    st.session_state[state.LAST_SAVED] = f"Saved review {review.review_id[:8]}{role} to {settings.reviews_path}"
+        f" ({review.reading_mode} reading)" if current.is_study else "")
+    st.session_state[state.LAST_SAVED] = f"Saved review {review.review_id[:8]}{role}."
     st.session_state[state.FORM_NONCE] = st.session_state.get(state.FORM_NONCE, 0) + 1
     st.session_state[state.CLASS_CURSOR] = 0
     st.session_state.get(state.CASE_SHOWN_AT, {}).pop(sha, None)
@@ -311,7 +312,8 @@ def earlier_reviews(settings: Settings, source_sha256: str) -> None:
     except EcgReviewError as exc:
         st.error(f"Cannot read earlier reviews — {escape_markdown(exc)}")
         return
-    earlier = frame[frame["source_sha256"] == source_sha256]
+    earlier = clinical_readings(frame)
+    earlier = earlier[earlier["source_sha256"] == source_sha256]  # teaching answers stay in the teaching views
     st.subheader(f"Earlier reviews of this case ({len(earlier)})")
     if len(earlier):
         columns = ["saved_at_utc", "reader", "role", "reading_mode", *[f"reader_call_{c}" for c in CLASSES], "comment"]

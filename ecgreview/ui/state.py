@@ -13,7 +13,7 @@ SOURCE_FOLDER = "Case folder"
 SOURCE_UPLOAD = "Upload"
 
 # Reading room
-READING_MODE = "reading_mode"  # persisted across pages: one of MODES
+READING_MODE = "reading_mode"  # persisted across pages: one of ecgreview.review.modes.SESSION_MODES
 READING_MODE_WIDGET = "reading_mode_widget"
 REVEALED = "revealed_cases"  # source_sha256 of cases saved in blinded mode (opinions now shown)
 CLASS_CURSOR = "class_cursor"  # index into CLASSES of the class the P/A/U keys set
@@ -35,8 +35,6 @@ TEACHING_SESSION = "teaching_session"
 TEACHING_REVEAL = "teaching_reveal"  # (session_id, source_sha256) of the answer just submitted
 
 QUERY_CASE = "case"  # ?case=<source_sha256> opens a case on the review page
-MODES = ("adjudication", "blinded", "two-step")
-TWO_STEP = "two-step"
 USER = "signed_in_user"  # ecgreview.security.auth.User after sign-in (auth modes local, proxy, oidc)
 VIEW_EXTRAS = "view_extras"  # median beats / calipers shown on demand
 READER_NAME_WIDGET = "reader_name_widget"  # the text box; READER_NAME keeps the name across pages
@@ -49,7 +47,8 @@ CURRENT_CASE = "current_case"  # source_sha256 of the case on screen (keys apply
 READER_CALLS = "reader_calls"  # {(source_sha256, form nonce): {class: call}}: the reader's calls (not widget state)
 CALL_VERSIONS = "call_versions"  # {(source_sha256, class): n}: renews a call widget after a key set its call
 CASE_SHOWN_AT = "case_shown_at"  # {source_sha256: time.monotonic() when first shown}: the reading time
-TWO_STEP_PENDING = "two_step_pending"  # {source_sha256: unaided row (pandas.Series)} awaiting its aided reading
+TWO_STEP_PENDING = "two_step_pending"  # {source_sha256: review_id of the unaided row awaiting its aided reading}
+DNN_AVAILABLE = "dnn_available"  # {source_sha256: bool}: the DNN gave probabilities for the case
 TWO_STEP_DONE = "two_step_done"  # source_sha256 of cases whose aided reading was saved in this session
 STUDY_CASES = "study_cases"  # {source_sha256: StudyCase}: cases opened from a study, read in the design's mode
 INDEX_REQUESTED_FOR = "index_requested_for"  # source_sha256 of links that started an index update (once each)

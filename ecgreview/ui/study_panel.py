@@ -28,14 +28,13 @@ from ecgreview.study.design import (
     studies_dir,
 )
 from ecgreview.study.progress import assignment_status, progress
+from ecgreview.review.modes import mode_label
+from ecgreview.security.auth import COORDINATOR_ROLES
 from ecgreview.ui import identity, state
 from ecgreview.ui.navigation import open_review
 from ecgreview.ui.text import escape_markdown
 from ecgreview.ui.two_step import StudyCase
 
-#: The design's modes as the reading room names them.
-UI_MODES = {"two_step": state.TWO_STEP, "unaided": "unaided", "aided": "aided"}
-COORDINATOR_ROLES = ("admin", "teacher")
 _NONCE = "study-table-nonce"
 
 
@@ -69,7 +68,7 @@ def _study(design: StudyDesign, reviews: pd.DataFrame, reader: str, names: dict[
         st.markdown(f"**Your study {escape_markdown(design.study_id)}** ({layout}) · **{where.done} / {where.total} "
                     f"done** · {sessions}")
         rows = [{"Session": item.session, "#": item.position + 1, "File": names.get(item.case_id, "(not in the "
-                 "case folder)"), "Mode": UI_MODES[item.mode], "Status": status, "source_sha256": item.case_id}
+                 "case folder)"), "Mode": mode_label(item.mode), "Status": status, "source_sha256": item.case_id}
                 for item, status in assignment_status(design, reviews, reader)]
         table = pd.DataFrame(rows)
         if where.finished:
@@ -101,7 +100,7 @@ def _open(design: StudyDesign, reader: str, case_id: str, session: int) -> None:
     items = [item for item in design.schedule[reader] if item.session == session]
     marked = st.session_state.setdefault(state.STUDY_CASES, {})
     for item in items:
-        marked[item.case_id] = StudyCase(design.study_id, session_label(design, session), UI_MODES[item.mode],
+        marked[item.case_id] = StudyCase(design.study_id, session_label(design, session), item.mode,
                                          item.position, len(items))
     st.session_state[state.WORKLIST_ORDER] = [item.case_id for item in items]
     open_review(case_id)

@@ -21,7 +21,8 @@ from ecgreview.review.teaching import (
     sessions_dir,
     teacher_table,
 )
-from ecgreview.review.worklist import IndexedCase, latest_readings
+from ecgreview.review.protocol import latest_readings
+from ecgreview.review.worklist import IndexedCase
 from ecgreview.ui import components, indexing, reading, state, viewer
 from ecgreview.ui.text import escape_markdown
 

@@ -1,12 +1,11 @@
-"""Two-step reading (unaided, then aided) and study cases in the reading room.
+"""The reading state of each case in this browser session, kept for :class:`ecgreview.review.protocol.Reading`.
 
-A case is read in one mode (:func:`case_mode`): a student always reads ``blinded``; a case
-opened from a study (:mod:`ecgreview.ui.study_panel`) is read in the mode its design assigns
-(``two-step``, ``unaided`` or ``aided``); any other case in the session's reading mode.
-
-In ``two-step`` mode the reader first saves an ``unaided`` row (the DNN and the device
-hidden), then an ``aided`` row naming it, with the opinions shown and the unaided calls
-filled in. Which step a case is at comes from the review store
+The rules (which row a save writes, what is hidden, when a reading may be saved) are the
+protocol's; this module only keeps its inputs in the session and hands them over:
+the case's mode (:func:`ecgreview.review.protocol.case_mode`: a student always reads
+``blinded``; a study case in its design's mode; any other case in the session's mode), whether
+the DNN gave probabilities for the case, the blinded reading saved, and the two-step reading's
+unaided row. Which step a two-step case is at comes from the review store
 (:func:`ecgreview.study.progress.pending_unaided`), so a reload resumes at the aided step.
 """
 
@@ -14,25 +13,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandas as pd
 import streamlit as st
 
 from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
 from ecgreview.record import CLASSES
+from ecgreview.review import protocol
+from ecgreview.review.modes import ADJUDICATION, AIDED, DONE, TWO_STEP, UNAIDED, mode_label
 from ecgreview.review.store import CONFIDENCE_LEVELS, Review, read_reviews
 from ecgreview.study.progress import pending_unaided
 from ecgreview.ui import identity, state
 from ecgreview.ui.text import escape_markdown
 
-#: Modes that ask for the reader's confidence and store ``unaided``/``aided`` rows.
-STUDY_MODES = (state.TWO_STEP, "unaided", "aided")
 CONFIDENCE_HELP = "Your confidence in these calls: 1 = not at all confident … 5 = certain."
 
 
 @dataclass(frozen=True)
 class StudyCase:
-    """A case opened from a study: its design's mode (``two-step``, ``unaided``, ``aided``) and session."""
+    """A case opened from a study: its design's mode (``two_step``, ``unaided``, ``aided``) and session."""
 
     study_id: str
     session_id: str
@@ -47,34 +45,32 @@ def study_case(source_sha256: str) -> StudyCase | None:
 
 
 def case_mode(source_sha256: str) -> str:
-    """How this case is read: ``blinded`` for students, the study's mode, else the session's reading mode."""
-    if identity.reads_blinded():
-        return "blinded"
+    """How this case is read (:func:`ecgreview.review.protocol.case_mode`)."""
     assigned = study_case(source_sha256)
-    return assigned.mode if assigned else st.session_state.get(state.READING_MODE, "adjudication")
+    return protocol.case_mode(student=identity.reads_blinded(), assigned_mode=assigned.mode if assigned else None,
+                              session_mode=st.session_state.get(state.READING_MODE, ADJUDICATION))
 
 
-def step(source_sha256: str) -> str | None:
-    """The row the next save writes: ``unaided`` or ``aided``; ``done`` after a two-step reading; None outside."""
-    mode = case_mode(source_sha256)
-    if mode != state.TWO_STEP:
-        return mode if mode in STUDY_MODES else None
-    if source_sha256 in st.session_state.get(state.TWO_STEP_PENDING, {}):
-        return "aided"
-    return "done" if source_sha256 in st.session_state.get(state.TWO_STEP_DONE, set()) else "unaided"
+def reading(source_sha256: str) -> protocol.Reading:
+    """The protocol state of this case's reading now."""
+    assigned = study_case(source_sha256)
+    return protocol.Reading(
+        mode=case_mode(source_sha256),
+        dnn_available=st.session_state.get(state.DNN_AVAILABLE, {}).get(source_sha256, False),
+        revealed=source_sha256 in st.session_state.get(state.REVEALED, set()),
+        unaided_review_id=st.session_state.get(state.TWO_STEP_PENDING, {}).get(source_sha256),
+        done=source_sha256 in st.session_state.get(state.TWO_STEP_DONE, set()),
+        session_id=assigned.session_id if assigned else "")
 
 
-def hides_opinions(source_sha256: str) -> bool | None:
-    """Whether a study mode hides the DNN and device now (None: not a study mode)."""
-    current = step(source_sha256)
-    return None if current is None else current == "unaided"
-
-
-def pending_calls(settings: Settings, source_sha256: str, reader: str) -> dict[str, str] | None:
-    """Find (in the store) the unaided row awaiting its aided reading; its calls, to fill in the aided form."""
+def prepare(settings: Settings, source_sha256: str, reader: str, *, dnn_available: bool) -> dict[str, str] | None:
+    """Before the panel: note whether the DNN has output for the case and, in two-step mode, find the
+    unaided row awaiting its aided reading (in the store); its calls, to fill in the aided form."""
+    st.session_state.setdefault(state.DNN_AVAILABLE, {})[source_sha256] = dnn_available
     pending = st.session_state.setdefault(state.TWO_STEP_PENDING, {})
     pending.pop(source_sha256, None)
-    if case_mode(source_sha256) != state.TWO_STEP or not reader:
+    if case_mode(source_sha256) != TWO_STEP or not reader or source_sha256 in st.session_state.get(
+            state.TWO_STEP_DONE, set()):
         return None
     try:
         reviews = read_reviews(settings.reviews_path)
@@ -86,7 +82,7 @@ def pending_calls(settings: Settings, source_sha256: str, reader: str) -> dict[s
                           session_id=assigned.session_id if assigned else "")
     if row is None:
         return None
-    pending[source_sha256] = row
+    pending[source_sha256] = str(row["review_id"])
     return {name: row[f"reader_call_{name}"] for name in CLASSES}
 
 
@@ -95,55 +91,54 @@ def confidence_key(source_sha256: str) -> str:
     return f"confidence-{source_sha256[:16]}-{st.session_state.get(state.FORM_NONCE, 0)}"
 
 
+def confidence(source_sha256: str) -> int | None:
+    """The reader's confidence on this case now (None: not chosen)."""
+    value = st.session_state.get(confidence_key(source_sha256))
+    return None if value is None else int(value)
+
+
 def confidence_input(source_sha256: str) -> None:
     """The reader's confidence, 1–5, in the study modes."""
-    if step(source_sha256) in ("unaided", "aided"):
+    current = reading(source_sha256)
+    if current.is_study and current.step != DONE and not current.unavailable_reason:
         with st.container(key="confidence"):
             st.segmented_control("Confidence (1–5)", CONFIDENCE_LEVELS, key=confidence_key(source_sha256),
                                  help=CONFIDENCE_HELP)
 
 
+_CAPTIONS = {
+    (TWO_STEP, UNAIDED): "**Step 1 of 2, unaided**: the DNN and the device are hidden. Record your calls and "
+                         "your confidence; saving shows them.",
+    (TWO_STEP, AIDED): "**Step 2 of 2, aided**: your unaided calls are filled in. Change any call after "
+                       "seeing the DNN and the device, set your confidence and save.",
+    (TWO_STEP, DONE): "**Two-step reading saved** (unaided and aided). `N` opens the next case.",
+    (UNAIDED, UNAIDED): "**Unaided reading**: the DNN and the device stay hidden for this case.",
+    (AIDED, AIDED): "**Aided reading**: the DNN and the device are shown.",
+}
+
+
 def caption(source_sha256: str) -> str | None:
     """What this step of a study reading is (Markdown), or None outside the study modes."""
-    current, assigned = step(source_sha256), study_case(source_sha256)
-    where = f"Study {escape_markdown(assigned.study_id)}, case {assigned.position + 1} of {assigned.total} ·" \
+    current, assigned = reading(source_sha256), study_case(source_sha256)
+    if not current.is_study:
+        return None
+    where = f":blue[Study {escape_markdown(assigned.study_id)}, case {assigned.position + 1} of {assigned.total} ·] " \
         if assigned else ""
-    texts = {
-        ("two-step", "unaided"): "**Step 1 of 2, unaided**: the DNN and the device are hidden. Record your calls and "
-                                 "your confidence; saving shows them.",
-        ("two-step", "aided"): "**Step 2 of 2, aided**: your unaided calls are filled in. Change any call after "
-                               "seeing the DNN and the device, set your confidence and save.",
-        ("two-step", "done"): "**Two-step reading saved** (unaided and aided). `N` opens the next case.",
-        ("unaided", "unaided"): "**Unaided reading**: the DNN and the device stay hidden for this case.",
-        ("aided", "aided"): "**Aided reading**: the DNN and the device are shown.",
-    }
-    text = texts.get((case_mode(source_sha256), current)) if current is not None else None
-    return None if text is None else f":blue[{where}] {text}" if where else text
-
-
-def row_fields(source_sha256: str) -> dict[str, object]:
-    """``reading_mode``, ``opinions_seen``, ``resolves_review_ids``, ``confidence`` and ``session_id`` of the row
-    the save writes in a study mode (raises ValueError when it cannot be saved now)."""
-    current = step(source_sha256)
-    if current == "done":
-        raise ValueError("both readings of this case are saved; open the next case")
-    confidence = st.session_state.get(confidence_key(source_sha256))
-    if confidence is None:
-        raise ValueError("choose your confidence (1–5)")
-    assigned = study_case(source_sha256)
-    unaided = st.session_state.get(state.TWO_STEP_PENDING, {}).get(source_sha256)
-    return {"reading_mode": current, "opinions_seen": current == "aided", "confidence": int(confidence),
-            "resolves_review_ids": [unaided["review_id"]] if current == "aided" and unaided is not None else [],
-            "session_id": assigned.session_id if assigned else ""}
+    if current.unavailable_reason:
+        return f"{where}**{mode_label(current.mode).capitalize()} reading is not available** — " \
+               f"{escape_markdown(current.unavailable_reason)}."
+    return where + _CAPTIONS[(current.mode, current.step)]
 
 
 def saved(source_sha256: str, review: Review) -> None:
-    """After a save in a study mode: the unaided row awaits its aided reading; the aided row ends the case."""
+    """After a save: keep the protocol's next state (blinded: revealed; two-step: the aided step or done)."""
+    after = reading(source_sha256).saved(review_id=review.review_id, reading_mode=review.reading_mode)
+    if after.revealed:
+        st.session_state.setdefault(state.REVEALED, set()).add(source_sha256)
     pending = st.session_state.setdefault(state.TWO_STEP_PENDING, {})
-    if case_mode(source_sha256) != state.TWO_STEP:
-        return
-    if review.reading_mode == "unaided":
-        pending[source_sha256] = pd.Series({"review_id": review.review_id})
+    if after.unaided_review_id:
+        pending[source_sha256] = after.unaided_review_id
     else:
         pending.pop(source_sha256, None)
+    if after.done:
         st.session_state.setdefault(state.TWO_STEP_DONE, set()).add(source_sha256)

@@ -22,7 +22,7 @@ from ecgreview.review.teaching import (
     student_answers,
     teacher_table,
 )
-from ecgreview.review.worklist import latest_readings
+from ecgreview.review.protocol import latest_readings
 
 SHAS = ["1" * 64, "2" * 64, "3" * 64]
 ABSENT = dict.fromkeys(CLASSES, "absent")

@@ -14,13 +14,13 @@ import pytest
 from ecgreview.config import Settings
 from ecgreview.examples import demo_ecg_path
 from ecgreview.record import CLASSES
+from ecgreview.review.consensus import classes_to_adjudicate
+from ecgreview.review.protocol import latest_readings
 from ecgreview.review.store import Review, append_review, read_reviews
 from ecgreview.review.worklist import (
     CaseIndex,
     WorklistFilters,
     case_paths,
-    disagreeing_classes,
-    latest_readings,
     neighbours,
     save_upload,
     worklist_rows,
@@ -155,13 +155,13 @@ def test_readers_disagreements_and_adjudication(tmp_path):
     second = append_review(store, _review(sha, "Dr B", {"AF": "absent"}))
     readings = latest_readings(read_reviews(store), sha)
     assert list(readings["reader"]) == ["Dr A", "Dr B"] and first.review_id not in set(readings["review_id"])
-    assert disagreeing_classes(readings) == ["SB", "AF"]
+    assert classes_to_adjudicate(readings) == ["SB", "AF"]
     append_review(store, _review(sha, "Dr C", {"AF": "present"}, role="adjudicator",
                                  resolves_review_ids=list(readings["review_id"])))
     readings = latest_readings(read_reviews(store), sha)
     assert list(readings["role"]) == ["reader", "reader", "adjudicator"]
     assert second.review_id in readings.iloc[2]["resolves_review_ids"]
-    assert disagreeing_classes(readings) == ["SB", "AF"]  # the readers still disagreed
+    assert classes_to_adjudicate(readings) == ["SB", "AF"]  # the readers still disagreed
 
 
 def test_case_paths_uploads_and_neighbours(tmp_path, folder):

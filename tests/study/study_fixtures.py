@@ -61,7 +61,7 @@ def perfect_and_wrong_readers(cases: int = 20) -> tuple[pd.DataFrame, pd.DataFra
             truth = reference.at[case, "AF"] == 1.0
             present = truth if reader == "right" else not truth
             for mode in ("unaided", "aided"):
-                rows.append({"reader": reader, "source_sha256": case, "reading_mode": mode,
+                rows.append({"reader": reader, "role": "reader", "source_sha256": case, "reading_mode": mode,
                              **{f"reader_call_{name}": ("present" if present else "absent") if name == "AF"
                                 else "absent" for name in CLASSES}})
     return pd.DataFrame(rows), reference
@@ -78,7 +78,7 @@ def random_study(cases: int, readers: int, *, seed: int = 0) -> tuple[pd.DataFra
             for mode, accuracy in (("unaided", 0.7), ("aided", 0.85)):
                 correct = rng.random(len(CLASSES)) < accuracy
                 calls = np.where(correct, reference.loc[case].to_numpy(), 1 - reference.loc[case].to_numpy())
-                rows.append({"reader": f"reader {reader}", "source_sha256": case, "reading_mode": mode,
+                rows.append({"reader": f"reader {reader}", "role": "reader", "source_sha256": case, "reading_mode": mode,
                              **{f"reader_call_{name}": "present" if call else "absent"
                                 for name, call in zip(CLASSES, calls)}})
     return pd.DataFrame(rows), reference

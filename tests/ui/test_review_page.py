@@ -121,3 +121,21 @@ def test_read_errors_quoting_file_content_are_shown_as_text(home, tmp_path):
     errors = [error.value for error in app.error]
     assert len(errors) == 1 and errors[0].startswith("Cannot open this ECG — "), errors
     assert r"\!\[p\]\(https\:evil\.example\)" in errors[0] and "![p](" not in errors[0], errors
+
+
+def test_earlier_reviews_list_no_teaching_answers(home):
+    from ecgreview.examples import demo_ecg_path
+    from ecgreview.review.store import Review, append_review
+    from ecgreview.io import read_ecg
+
+    sha = read_ecg(demo_ecg_path()).source_sha256
+    answers = dict.fromkeys(CLASSES, "absent")
+    for reader, role, mode in (("Student S", "student", "teaching"), ("Student T", "student", "blinded"),
+                               ("Dr Earlier", "reader", "adjudication")):
+        append_review(home / "reviews.csv", Review.create(reader=reader, role=role, reading_mode=mode,
+                                                          reader_calls=answers, source_sha256=sha,
+                                                          opinions_seen=mode == "adjudication"))
+    app = _open()
+    assert any("Earlier reviews of this case (1)" in header.value for header in app.subheader)
+    listed = next(frame.value for frame in app.dataframe if "reader" in frame.value.columns)
+    assert list(listed["reader"]) == ["Dr Earlier"]

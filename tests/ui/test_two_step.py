@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ecgreview.record import CLASSES
+from ecgreview.review.modes import TWO_STEP
 from ecgreview.review.store import read_reviews
 from ecgreview.ui import state
 from tests.ui.reading_room_fixtures import (
@@ -50,7 +51,7 @@ def _opinions_shown(app) -> bool:
 def _two_step_case(home, reader: str, sha: str):
     app = _ok(open_page("review", query={"case": sha}))
     app.text_input(key=state.READER_NAME_WIDGET).input(reader)
-    app.segmented_control(key=state.READING_MODE_WIDGET).set_value(state.TWO_STEP)
+    app.segmented_control(key=state.READING_MODE_WIDGET).set_value(TWO_STEP)
     return _ok(app.run())
 
 
@@ -147,7 +148,7 @@ def test_a_two_step_study_from_the_worklist_in_the_reader_s_own_order(home):
     assert "**Your study pilot** (two-step) · **0 / 3 done**" in _texts(app)
     study_table = app.dataframe[0].value
     assert list(study_table["source_sha256"]) == list(design.order("Dr Study"))
-    assert set(study_table["Mode"]) == {state.TWO_STEP} and set(study_table["Status"]) == {"to read"}
+    assert set(study_table["Mode"]) == {"two-step"} and set(study_table["Status"]) == {"to read"}
     next(button for button in app.button if button.label.startswith("Open next study case")).click()
     app = _ok(app.run())
     first, second = design.order("Dr Study")[:2]
@@ -205,3 +206,32 @@ def test_a_coordinator_creates_a_study_from_the_worklist(home):
     assert any(created in success.value for success in app.success), [element.value for element in app.error]
     design = load_design("ui-study", studies_dir(Settings.from_env()))
     assert set(design.case_ids) == set(order) and design.readers == ("Dr A", "Dr B") and design.seed == 11
+
+
+@pytest.fixture
+def home_without_weights(tmp_path, monkeypatch) -> Path:
+    for variable in ENV_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("ECGREVIEW_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ECGREVIEW_CASES", str(build_case_folder(tmp_path / "cases")))
+    monkeypatch.setenv("ECGREVIEW_MODELS_DIR", str(tmp_path / "no-models"))
+    return tmp_path / "home"
+
+
+def test_without_weights_two_step_is_not_offered_and_says_why(home_without_weights):
+    order = _ok(open_page("worklist")).session_state[state.WORKLIST_ORDER]
+    app = _ok(open_page("review", query={"case": order[0]}))
+    control = app.segmented_control(key=state.READING_MODE_WIDGET)
+    assert TWO_STEP not in control.options and "two-step" not in control.options
+    assert any("Two-step reading is not offered: no DNN weights are installed" in c.value for c in app.caption)
+
+
+def test_a_two_step_study_case_without_weights_cannot_be_saved_as_aided(home_without_weights):
+    design = _study(home_without_weights, "Dr Study")
+    app = _worklist_as("Dr Study")
+    next(button for button in app.button if button.label.startswith("Open next study case")).click()
+    app = _ok(app.run())
+    assert app.query_params["case"] == design.order("Dr Study")[0]
+    assert "Two-step reading is not available" in _texts(app) and "needs the DNN" in _texts(app)
+    assert app.button(key="save-review").disabled and app.button(key="save-and-next").disabled
+    assert not (home_without_weights / "reviews.csv").exists()

@@ -6,6 +6,7 @@ import streamlit as st
 
 from ecgreview.config import Settings
 from ecgreview.model.inference import InferenceModel
+from ecgreview.review.modes import DONE
 from ecgreview.ui import components, identity, reading, resources, two_step, viewer
 
 
@@ -16,8 +17,10 @@ def render() -> None:
         return
     with st.sidebar:
         reader = components.reader_input()
-        reading.reading_mode()
+        mode_slot = st.container()
         model = components.model_panel(settings)
+        with mode_slot:
+            reading.reading_mode(dnn_installed=model is not None)
         source = components.worklist_case(settings) or components.case_picker(settings)
     if source is None:
         return
@@ -27,7 +30,7 @@ def render() -> None:
     sha = analysis.record.source_sha256
     components.keep_upload(settings, source, sha)
     reading.mark_shown(sha)
-    reading.prepare_case(settings, sha, reader)
+    reading.prepare_case(settings, analysis, reader)
     resolves = reading.readers_panel_data(settings, analysis) if identity.may_adjudicate() else []
     ecg, decision = st.columns([56, 44], gap="medium")
     with ecg:
@@ -45,8 +48,9 @@ def render() -> None:
             components.device_panel(analysis)
     with ecg:
         viewer.extras(analysis.record, view)
-    others = identity.may_see_other_readings() and two_step.step(sha) in (None, "done")  # never during a study reading
-    if others and not reading.opinions_hidden(sha):
+    current = two_step.reading(sha)
+    others = identity.may_see_other_readings() and (not current.is_study or current.step == DONE)  # never mid-study
+    if others and not current.opinions_hidden:
         reading.readers_table(settings, analysis)
         reading.earlier_reviews(settings, sha)
     _prefetch(settings, following, model, view)

@@ -11,8 +11,10 @@ from ecgreview.examples import DEMO_CASES_ATTRIBUTION, DEMO_CASES_DIR
 from ecgreview.model.inference import InferenceModel
 from ecgreview.record import CLASSES
 from ecgreview.review.case import CaseSource
+from ecgreview.review.protocol import hides_opinions_in_lists
 from ecgreview.review.store import read_reviews
 from ecgreview.review.worklist import SORT_KEYS, IndexedCase, WorklistFilters, worklist_rows
+from ecgreview.security.auth import READING_ROLES
 from ecgreview.ui import components, identity, indexing, reading, state, study_panel
 from ecgreview.ui.navigation import open_review
 from ecgreview.ui.text import escape_markdown
@@ -30,8 +32,10 @@ def render() -> None:
         return
     with st.sidebar:
         reader = components.reader_input()
-        mode = reading.reading_mode()
+        mode_slot = st.container()
         model = components.model_panel(settings)
+        with mode_slot:
+            mode = reading.reading_mode(dnn_installed=model is not None)
     if settings.cases_dir == DEMO_CASES_DIR:
         st.caption(DEMO_CASES_ATTRIBUTION)
     cases, updating = refresh_index(settings, model)
@@ -41,7 +45,7 @@ def render() -> None:
         st.error(f"Cannot read the review store — {escape_markdown(exc)}")
         return
     study_panel.render(settings, reader, reviews, cases)
-    blinded = reading.mode_hides_opinions(mode) or identity.reads_blinded()  # students never see opinions
+    blinded = hides_opinions_in_lists(mode) or identity.reads_blinded()  # students never see opinions
     filters, sort_by, descending = filter_controls(reviews, blinded=blinded, others=identity.may_see_other_readings())
     rows = worklist_rows(cases, reviews, reader=reader, filters=filters, sort_by=sort_by, descending=descending)
     if blinded:
@@ -74,7 +78,7 @@ def filter_controls(reviews: pd.DataFrame, *, blinded: bool, others: bool = True
     mine = columns[1].toggle("Not reviewed by me", key="filter-mine")
     class_name = columns[2].selectbox("Class called present", [_ANY, *CLASSES], key="filter-class",
                                       disabled=blinded)
-    readers = sorted(set(reviews.loc[reviews["role"].isin(["reader", "adjudicator"]), "reader"])) if others else []
+    readers = sorted(set(reviews.loc[reviews["role"].isin(READING_ROLES), "reader"])) if others else []
     reviewer = columns[3].selectbox("Reviewer", [_ANY, *readers], key="filter-reviewer")
     sort_by = columns[4].selectbox("Sort by", list(SORT_KEYS), key="worklist-sort")
     descending = columns[5].toggle("Descending", key="worklist-descending")
