@@ -17,16 +17,22 @@ from importlib import resources
 from ecgreview.errors import ConfigError
 from ecgreview.record import CLASSES
 
-__all__ = ["STRENGTHS", "TABLE_COLUMNS", "StatementRow", "StatementTable", "load_statement_table", "normalize_statement"]
+__all__ = ["NOT_AVAILABLE", "STRENGTHS", "TABLE_COLUMNS", "StatementRow", "StatementTable", "load_statement_table",
+           "normalize_statement"]
 
 
 #: Columns of the statement table, in order.
 TABLE_COLUMNS: tuple[str, ...] = ("pattern", "class", "strength", "rhythm", "language", "note")
-#: Strengths of a call, strongest first.
-STRENGTHS: tuple[str, ...] = ("definite", "possible", "excluded", "absent")
+#: The device's call for every class of a file that carries no statements: the device gave no
+#: interpretation, which is never "absent". Stored in the review CSV and shown as such.
+NOT_AVAILABLE = "not available"
+#: Strengths of a call, strongest first; the table's rows use the first three.
+STRENGTHS: tuple[str, ...] = ("definite", "possible", "excluded", "absent", NOT_AVAILABLE)
 _RHYTHMS = ("", "sinus", "non-sinus")
 
-_CLAUSE_BREAK = re.compile(r"[,;()\[\]{}]")
+# Clause ends: , ; ( ) [ ] { }, a colon not between digits ("2:1", "11:35"), a full stop after a word
+# of three letters or more ("fibrillation. Now"; not "V.a.", "Z.n.", "1.").
+_CLAUSE_BREAK = re.compile(r"[,;()\[\]{}]|(?<!\d):|:(?!\d)|(?<=[^\W\d_]{3})\.(?!\w)")
 _TOKEN = re.compile(r"[^\W_]+")
 
 

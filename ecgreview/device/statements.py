@@ -2,15 +2,25 @@
 
 The mapping table is ``ecgreview/data/statement_map.csv`` (site-editable, versioned on its
 first line). Matching works on normalised text: accents stripped (NFKD), case folded,
-punctuation removed, tokens joined by one space; ``, ; ( ) [ ]`` end a clause. Where
-patterns overlap, the longest match wins, so "incomplete RBBB" is not RBBB.
+punctuation removed, tokens joined by one space. Where patterns overlap, the longest match
+wins, so "incomplete RBBB" is not RBBB.
 
-Modifiers (in code, not in the table): a negation word in the four tokens before a match
-(same clause, after the previous match) makes it ``excluded``; a probability word there,
-or as the whole rest of its clause ("Vorhofflimmern möglich"), makes it ``possible``;
-probability is checked first ("cannot rule out"). A statement that is only a probability
-word ("Possible", "Consider") is known, and qualifies the next statement. Known limits:
-Portuguese "no" ("in the") reads as a negation; CJK text gets no modifiers.
+How a statement is read (in code, not in the table) is the grammar of
+:mod:`ecgreview.device._grammar`: clauses; negation and probability words and their scope
+over coordinated findings ("not LBBB/RBBB", "Neither LBBB nor RBBB"); history ("History of
+atrial fibrillation", "previous ECG showed ...": no call on this ECG) and ended findings
+("LBBB is no longer present": ``excluded``); serial comparisons ("atrial fibrillation has
+replaced sinus rhythm" is AF now). :attr:`DeviceInterpretation.negated` and
+:attr:`DeviceInterpretation.historical` list the statements so read. A statement that is
+only a probability word ("Possible", "Consider") is known, and qualifies the next statement.
+
+A file without statements has no device interpretation: every call is
+:data:`NOT_AVAILABLE` (never ``absent``), no measurement rule runs, and
+:attr:`DeviceInterpretation.available` is False.
+
+Sinus bradycardia and sinus tachycardia are sinus rhythms: a SB/ST row whose rhythm column is
+not ``sinus`` (a bare "Bradycardia", "Tachykardie") gives its call only when no statement of
+the file names a non-sinus rhythm (atrial fibrillation, flutter, ectopic atrial, ...).
 
 Measurement rules, reported in ``rules_fired``; a measurement alone never gives
 ``definite``. Heart rate is "Ventricular rate"/"HR" (bpm), else 60000 / RR (ms).
@@ -31,15 +41,15 @@ found no statement that flutter was included.
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ecgreview.device._grammar import HISTORY, NEGATED, Hit, is_qualifier, read_statement
 from ecgreview.device.statement_table import (
+    NOT_AVAILABLE,
     STRENGTHS,
     TABLE_COLUMNS,
     StatementRow,
@@ -52,12 +62,14 @@ from ecgreview.device.statement_table import (
 from ecgreview.record import CLASSES, Measurement
 
 __all__ = [
-    "DeviceCall", "DeviceInterpretation", "RuleFiring", "StatementRow", "StatementTable",
-    "STRENGTHS", "TABLE_COLUMNS", "count_statements", "device_calls", "is_rhythm_or_conduction",
-    "load_statement_table", "map_statements", "normalize_statement",
+    "DeviceCall", "DeviceInterpretation", "HISTORY", "NEGATED", "NOT_AVAILABLE", "RuleFiring", "StatementRow",
+    "StatementTable", "STRENGTHS", "TABLE_COLUMNS", "count_statements", "device_calls", "has_statements",
+    "is_rhythm_or_conduction", "load_statement_table", "map_statements", "normalize_statement",
 ]
 
 _RANK = {"definite": 3, "possible": 2, "excluded": 1, "absent": 0}
+_RATE_CLASSES = ("SB", "ST")
+_POSITIVE = ("definite", "possible")
 
 PR_LIMIT_MS = 200.0
 SB_LIMIT_BPM = 50.0
@@ -65,28 +77,6 @@ ST_LIMIT_BPM = 100.0
 BBB_QRS_MIN_MS = 120.0
 _RIBEIRO = "Ribeiro et al. 2020 (Nat Commun 11:1760) class definition"
 _AHA_BBB = "AHA/ACCF/HRS 2009 (Surawicz et al., JACC 53:976): complete BBB QRS >= 120 ms"
-
-_WINDOW_TOKENS = 4
-
-
-def _cues(phrases: str) -> tuple[tuple[str, ...], ...]:
-    return tuple(tuple(normalize_statement(phrase).split()) for phrase in phrases.split("|"))
-
-
-# Modifier words (add a language here and in the table). Probability is checked before negation.
-_NEGATION_BEFORE = _cues("no|not|without|absence of|negative for|kein|keine|keinen|keiner|ohne|non|nessun|nessuna|"
-                         "senza|sem|não|ausência de|sin|ausencia de|pas de|sans|aucun|aucune")
-_POSSIBLE_BEFORE = _cues("possible|possibly|probable|probably|consider|suspect|suspected|suspicion of|"
-                         "cannot rule out|can not rule out|can't rule out|cannot exclude|likely|borderline|möglich|"
-                         "mögliche|möglicher|"
-                         "möglicherweise|wahrscheinlich|V.a.|Verdacht auf|possibile|probabile|sospetto|sospetta|"
-                         "provável|possível|suspeita de|posible|sospecha de|suspicion de")
-_POSSIBLE_AFTER = _cues("possible|probable|likely|suspected|not excluded|not ruled out|cannot be excluded|"
-                        "cannot be ruled out|möglich|wahrscheinlich|nicht ausgeschlossen|nicht sicher ausgeschlossen|"
-                        "possibile|probabile|non escluso|non esclusa|possível|provável|posible")
-_NEGATION_AFTER = _cues("excluded|ruled out|absent|not present|no longer present|ausgeschlossen|nicht nachweisbar|"
-                        "escluso|esclusa|descartado|descartada|exclu|exclue")
-
 
 #: Word stems of rhythm and conduction statements (normalised text), in the table's languages. An
 #: unmapped statement matching one is a gap the table must close; the others are listed for the site.
@@ -146,6 +136,10 @@ class DeviceInterpretation:
         Measurement rules that set, supported, downgraded or flagged a call.
     heart_rate_bpm : float or None
         Heart rate used by the rules, in beats per minute.
+    negated : tuple of str
+        Statements with a finding read as negated ("No LBBB or RBBB").
+    historical : tuple of str
+        Statements with a finding read as history or as no longer present ("History of AF").
     """
 
     calls: dict[str, DeviceCall]
@@ -154,63 +148,20 @@ class DeviceInterpretation:
     table_version: str
     rules_fired: tuple[RuleFiring, ...]
     heart_rate_bpm: float | None = None
+    negated: tuple[str, ...] = ()
+    historical: tuple[str, ...] = ()
 
-
-@dataclass
-class _Hit:
-    row: StatementRow
-    start: int
-    end: int
-    strength: str | None = None
+    @property
+    def available(self) -> bool:
+        """Whether the device gave an interpretation (the file carries statements); else every call is
+        :data:`NOT_AVAILABLE`."""
+        return any(call.strength != NOT_AVAILABLE for call in self.calls.values())
 
 
 def __getattr__(name: str) -> str:
     if name == "STATEMENT_TABLE_VERSION":
         return _packaged_table().version
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _has_cue(window: Sequence[str], cues: tuple[tuple[str, ...], ...]) -> bool:
-    return any(tuple(window[i:i + len(cue)]) == cue for cue in cues for i in range(len(window) - len(cue) + 1))
-
-
-def _match(text: str, table: StatementTable, qualified: bool) -> list[_Hit]:
-    """Non-overlapping table hits in ``text`` (longest first), each with its strength."""
-    tokens, clauses = _tokenize(text)
-    joined = " ".join(tokens)
-    starts = [0, *itertools.accumulate(len(token) + 1 for token in tokens)][:-1]  # character offset of each token
-    candidates = [(m.start(), m.end(), row) for row in table.rows for m in row.regex.finditer(joined) if m.group()]
-    candidates.sort(key=lambda c: (c[0] - c[1], c[2].line))
-    taken: list[_Hit] = []
-    for start, end, row in candidates:
-        first, last = bisect.bisect_right(starts, start) - 1, bisect.bisect_left(starts, end)
-        if all(last <= hit.start or first >= hit.end for hit in taken):
-            taken.append(_Hit(row, first, last))
-    taken.sort(key=lambda hit: hit.start)
-    previous_end = 0
-    for index, hit in enumerate(taken):
-        following = taken[index + 1].start if index + 1 < len(taken) else len(tokens)
-        clause_start = clauses.index(clauses[hit.start])
-        before = tokens[max(previous_end, clause_start, hit.start - _WINDOW_TOKENS):hit.start]
-        after = [t for t, c in zip(tokens[hit.end:following], clauses[hit.end:following]) if c == clauses[hit.end - 1]]
-        hit.strength = _strength(hit.row, before, tuple(after), qualified and index == 0)
-        previous_end = hit.end
-    return taken
-
-
-def _strength(row: StatementRow, before: Sequence[str], after: tuple[str, ...], qualified: bool) -> str | None:
-    if row.class_name is None or row.strength == "excluded":
-        return row.strength
-    if qualified or _has_cue(before, _POSSIBLE_BEFORE) or after in _POSSIBLE_AFTER:
-        return "possible"
-    if _has_cue(before, _NEGATION_BEFORE) or after in _NEGATION_AFTER:
-        return "excluded"
-    return row.strength
-
-
-def _is_qualifier(text: str) -> bool:
-    tokens = tuple(_tokenize(text)[0])
-    return bool(tokens) and (tokens in _POSSIBLE_BEFORE or tokens in _POSSIBLE_AFTER)
 
 
 @dataclass
@@ -299,6 +250,69 @@ def _measurement_rules(
     return fired, None if rate is None else rate[0]
 
 
+def has_statements(statements: Iterable[str]) -> bool:
+    """Whether a file carries a device interpretation: at least one non-blank statement."""
+    return any(statement.strip() for statement in statements)
+
+
+@dataclass
+class _FileReading:
+    """What the statements of one file say, statement by statement."""
+
+    calls: dict[str, _CallBuilder] = field(default_factory=lambda: {name: _CallBuilder(name) for name in CLASSES})
+    unmapped: list[str] = field(default_factory=list)
+    known: list[str] = field(default_factory=list)
+    negated: list[str] = field(default_factory=list)
+    historical: list[str] = field(default_factory=list)
+    rhythms: set[str] = field(default_factory=set)
+    rate_only: list[tuple[str, Hit]] = field(default_factory=list)  # SB/ST from a row that does not say sinus
+
+    def add(self, statement: str, hits: list[Hit]) -> None:
+        if not hits:
+            self.unmapped.append(statement)
+        elif all(hit.row.class_name is None for hit in hits):
+            self.known.append(statement)
+        for kind, found in ((NEGATED, self.negated), (HISTORY, self.historical)):
+            if any(hit.reading == kind for hit in hits):
+                found.append(statement)
+        for hit in hits:
+            if hit.row.rhythm and hit.current:
+                self.rhythms.add(hit.row.rhythm)
+            if hit.row.class_name in _RATE_CLASSES and hit.row.rhythm != "sinus" and hit.strength in _POSITIVE:
+                self.rate_only.append((statement, hit))
+            elif hit.row.class_name is not None:
+                self.calls[hit.row.class_name].add(hit.strength or "absent", _evidence(statement, hit))
+
+    def settle_rate_only(self) -> None:
+        """SB/ST from "Bradycardia"/"Tachycardia": counted unless the file names only non-sinus rhythms."""
+        not_sinus = "non-sinus" in self.rhythms and "sinus" not in self.rhythms
+        for statement, hit in self.rate_only:
+            builder = self.calls[hit.row.class_name or ""]
+            if not_sinus:
+                builder.evidence.append(f"{_evidence(statement, hit)}, not counted: the rhythm stated is not sinus")
+            else:
+                builder.add(hit.strength or "absent", _evidence(statement, hit))
+
+
+
+def _evidence(statement: str, hit: Hit) -> str:
+    said = hit.strength if hit.strength else f"{hit.reading} (no call)"
+    return f"{statement!r} ~ {hit.row.pattern!r} (line {hit.row.line}): {said}"
+
+
+def _read_file(statements: Sequence[str], table: StatementTable) -> _FileReading:
+    reading, qualified = _FileReading(), False
+    for statement in statements:
+        if is_qualifier(statement):
+            reading.known.append(statement)
+            qualified = True
+            continue
+        reading.add(statement, read_statement(statement, table, qualified=qualified))
+        qualified = False
+    reading.settle_rate_only()
+    return reading
+
+
 def map_statements(
     statements: Iterable[str],
     measurements: Iterable[Measurement] = (),
@@ -310,7 +324,8 @@ def map_statements(
     Parameters
     ----------
     statements : iterable of str
-        Free-text statements in file order (``EcgRecord.statements``).
+        Free-text statements in file order (``EcgRecord.statements``). None (or only blank
+        ones): every call is :data:`NOT_AVAILABLE` and no measurement rule runs.
     measurements : iterable of Measurement
         Device measurements (``EcgRecord.measurements``); intervals in ms, rate in bpm.
     table : StatementTable, optional
@@ -321,41 +336,31 @@ def map_statements(
     DeviceInterpretation
     """
     table = table if table is not None else _packaged_table()
-    calls = {name: _CallBuilder(name) for name in CLASSES}
-    unmapped: list[str] = []
-    known: list[str] = []
-    rhythms: set[str] = set()
-    qualified = False
-    for statement in (s.strip() for s in statements):
-        if not statement:
-            continue
-        if _is_qualifier(statement):
-            known.append(statement)
-            qualified = True
-            continue
-        hits = _match(statement, table, qualified)
-        qualified = False
-        if not hits:
-            unmapped.append(statement)
-        elif all(hit.row.class_name is None for hit in hits):
-            known.append(statement)
-        for hit in hits:
-            if hit.row.class_name is not None:
-                evidence = f"{statement!r} ~ {hit.row.pattern!r} (line {hit.row.line}): {hit.strength}"
-                calls[hit.row.class_name].add(hit.strength or "absent", evidence)
-            if hit.row.rhythm and hit.strength != "excluded":
-                rhythms.add(hit.row.rhythm)
-    sinus = "sinus" in rhythms and "non-sinus" not in rhythms
-    fired, bpm = _measurement_rules(calls, tuple(measurements), sinus)
+    texts = [text.strip() for text in statements if text.strip()]
+    if not texts:
+        return DeviceInterpretation(calls={name: DeviceCall(name, NOT_AVAILABLE) for name in CLASSES}, unmapped=(),
+                                    known_without_class=(), table_version=table.version, rules_fired=())
+    reading = _read_file(texts, table)
+    sinus = "sinus" in reading.rhythms and "non-sinus" not in reading.rhythms
+    fired, bpm = _measurement_rules(reading.calls, tuple(measurements), sinus)
     return DeviceInterpretation(
-        calls={name: builder.freeze() for name, builder in calls.items()},
-        unmapped=tuple(unmapped), known_without_class=tuple(known),
+        calls={name: builder.freeze() for name, builder in reading.calls.items()},
+        unmapped=tuple(reading.unmapped), known_without_class=tuple(reading.known),
         table_version=table.version, rules_fired=tuple(fired), heart_rate_bpm=bpm,
+        negated=tuple(reading.negated), historical=tuple(reading.historical),
     )
 
 
-def device_calls(interpretation: DeviceInterpretation, *, possible_counts_as_positive: bool = True) -> dict[str, bool]:
-    """Binary device call per class for evaluation; ``possible`` counts as positive by default."""
+def device_calls(
+    interpretation: DeviceInterpretation, *, possible_counts_as_positive: bool = True
+) -> dict[str, bool | None]:
+    """Binary device call per class for evaluation; ``possible`` counts as positive by default.
+
+    None for every class when the device gave no interpretation (:data:`NOT_AVAILABLE`): such a
+    case is left out of the device's scores, never counted as negative.
+    """
+    if not interpretation.available:
+        return dict.fromkeys(CLASSES)
     positive = {"definite", "possible"} if possible_counts_as_positive else {"definite"}
     return {name: interpretation.calls[name].strength in positive for name in CLASSES}
 
@@ -367,18 +372,19 @@ def count_statements(
 ) -> list[tuple[str, int, str]]:
     """Each distinct statement, how often it occurs, and what it maps to, most frequent first.
 
-    ``mapped_to`` is e.g. ``"AF:definite"``, ``"known, no class"``, ``"qualifier"`` or
-    ``"unmapped"``; each statement is read on its own (a preceding qualifier is ignored).
+    ``mapped_to`` is e.g. ``"AF:definite"``, ``"RBBB:excluded; LBBB:excluded"``, ``"AF:history"``
+    (a finding read as history: no call), ``"known, no class"``, ``"qualifier"`` or ``"unmapped"``;
+    each statement is read on its own (a preceding qualifier and the file's rhythm are ignored).
     """
     table = table if table is not None else _packaged_table()
     counts = Counter(s.strip() for statements in statement_lists for s in statements if s.strip())
     result = []
     for statement, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
-        if _is_qualifier(statement):
+        if is_qualifier(statement):
             mapped_to = "qualifier"
         else:
-            hits = _match(statement, table, False)
-            calls = [f"{hit.row.class_name}:{hit.strength}" for hit in hits if hit.row.class_name]
+            hits = read_statement(statement, table)
+            calls = [f"{hit.row.class_name}:{hit.strength or hit.reading}" for hit in hits if hit.row.class_name]
             mapped_to = "; ".join(calls) if calls else "known, no class" if hits else "unmapped"
         result.append((statement, count, mapped_to))
     return result

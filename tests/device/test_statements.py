@@ -9,6 +9,7 @@ import pytest
 
 import ecgreview.device.statements as statements_module
 from ecgreview.device.statements import (
+    NOT_AVAILABLE,
     count_statements,
     device_calls,
     load_statement_table,
@@ -204,7 +205,17 @@ def test_heart_rate_45_in_af_is_not_sb():
 
 
 def test_heart_rate_without_rhythm_statement_does_not_fire():
-    assert map_statements([], [Measurement("HR", 40.0, "/min")]).calls["SB"].strength == "absent"
+    assert map_statements(["Normal ECG"], [Measurement("HR", 40.0, "/min")]).calls["SB"].strength == "absent"
+
+
+def test_no_statements_is_not_available_never_absent():
+    """A file without statements (WFDB) has no device interpretation: no call is "absent", no rule runs."""
+    interpretation = map_statements(["", "  "], [Measurement("HR", 40.0, "/min"), Measurement("PR", 240.0, "ms")])
+    assert not interpretation.available
+    assert {call.strength for call in interpretation.calls.values()} == {NOT_AVAILABLE}
+    assert interpretation.rules_fired == () and interpretation.heart_rate_bpm is None
+    assert device_calls(interpretation) == dict.fromkeys(CLASSES)  # left out, never negative
+    assert map_statements(["Normal ECG"]).available
 
 
 def test_heart_rate_from_rr_and_sinus_tachycardia():
@@ -392,3 +403,46 @@ def test_a_site_can_map_a_conduction_delay_to_lbbb(tmp_path) -> None:
     table = load_statement_table(site)
     assert map_statements(["Intraventricular conduction delay"]).calls["LBBB"].strength == "absent"
     assert map_statements(["Intraventricular conduction delay"], table=table).calls["LBBB"].strength == "possible"
+
+
+def test_negated_and_historical_statements_are_listed():
+    statements = ["Sinus rhythm", "No LBBB or RBBB", "History of atrial fibrillation", "LBBB is no longer present"]
+    interpretation = map_statements(statements)
+    assert interpretation.negated == ("No LBBB or RBBB",)
+    assert interpretation.historical == ("History of atrial fibrillation", "LBBB is no longer present")
+    (evidence,) = interpretation.calls["AF"].evidence
+    assert evidence.endswith("history (no call)") and interpretation.calls["AF"].strength == "absent"
+
+
+def test_negation_and_history_are_grammar_not_table_rows(tmp_path):
+    """A site's own table gets the same grammar: its rows need no negated or historical variants."""
+    table = load_statement_table(_write(tmp_path, "# version: site-8", HEADER, "Herzrasen,ST,definite,,de,site term",
+                                        "Sinusknotenstolpern,AF,definite,,de,site term"))
+    read = map_statements(["Kein Herzrasen oder Sinusknotenstolpern"], table=table)
+    assert (read.calls["ST"].strength, read.calls["AF"].strength) == ("excluded", "excluded")
+    assert map_statements(["Z.n. Herzrasen"], table=table).calls["ST"].strength == "absent"
+
+
+def test_rate_word_without_sinus_counts_only_without_a_non_sinus_rhythm():
+    assert _strength("Tachycardia", "ST") == "possible"
+    in_af = map_statements(["Atrial fibrillation", "Tachycardia"])
+    assert in_af.calls["ST"].strength == "absent" and "not sinus" in in_af.calls["ST"].evidence[0]
+    assert map_statements(["Sinus rhythm", "Bradycardia"]).calls["SB"].strength == "possible"
+    assert map_statements(["Ectopic atrial bradycardia"]).calls["SB"].strength == "absent"
+
+
+@pytest.mark.parametrize(("statement", "clauses"), [
+    ("2:1 AV block at 11:35", 1), ("Previous ECG: LBBB", 2), ("V.a. Vorhofflimmern", 1),
+    ("Atrial fibrillation. Now sinus rhythm", 2), ("History of AF but now sinus rhythm", 2),
+    ("Fibrilação atrial não mais presente", 1),
+])
+def test_clauses(statement, clauses):
+    from ecgreview.device._grammar import split_clauses
+
+    assert len(set(split_clauses(statement)[1])) == clauses
+
+
+def test_count_statements_shows_history_and_negation():
+    counted = dict((statement, mapped) for statement, _, mapped in
+                   count_statements([["History of atrial fibrillation", "not LBBB/RBBB"]]))
+    assert counted == {"History of atrial fibrillation": "AF:history", "not LBBB/RBBB": "LBBB:excluded; RBBB:excluded"}
