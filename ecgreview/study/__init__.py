@@ -11,6 +11,9 @@
 * :mod:`ecgreview.study.progress` — a reader's progress: done of total per session, the
   next case and step, the wash-out.
 * :mod:`ecgreview.study.figures` — plotly figures of the above.
+* :mod:`ecgreview.study.mrmc` — the Obuchowski–Rockette–Hillis MRMC analysis (AUC, sensitivity,
+  specificity; random/fixed readers and cases), validated on the Van Dyke data.
+* :mod:`ecgreview.study.agreement` — Cohen's and Fleiss' kappa with their intervals.
 * :mod:`ecgreview.study.padding` — how many DNN calls flip between centre and end padding.
 * :mod:`ecgreview.study.report` and :mod:`ecgreview.cli.study` — the text report, the files
   and the CLI (``evaluate --added-value``, ``study create|show|list``, ``padding-report``).
