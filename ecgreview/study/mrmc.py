@@ -9,12 +9,13 @@ treatment (a factorial design).
   one half) AUC of the ratings; sensitivity or specificity of binary calls (a ``call`` column,
   or ``rating >= positive_from``).
 * **Covariances** of the figures over cases: the jackknife (default; case-deletion estimates
-  θ₍ₖ₎, cov = (c − 1)/c · Σₖ (θ₍ₖ₎ − θ̄)(θ₍ₖ₎ − θ̄)ᵀ over all c cases) or, for the AUC, DeLong
-  et al. (1988). Cov1 (same reader, other treatment), Cov2 (other reader, same treatment) and
+  θ₍ₖ₎, cov = (c − 1)/c · Σₖ (θ₍ₖ₎ − θ̄)(θ₍ₖ₎ − θ̄)ᵀ over the c cases the figure depends on: all
+  cases for the AUC, the positive (negative) ones for sensitivity (specificity), as in MRMCaov)
+  or, for the AUC, DeLong et al. (1988). Cov1 (same reader, other treatment), Cov2 (other reader, same treatment) and
   Cov3 (other reader, other treatment) are averages of that matrix (Obuchowski & Rockette 1995).
 * **Three analyses** (Hillis 2007, Stat Med 26:596; Hillis, Berbaum & Metz 2008, Acad Radiol
   15:647), as printed by OR-DBM MRMC and MRMCaov: random readers and random cases
-  (F = MS(T) / [MS(T×R) + r·max(Cov2 − Cov3, 0)] on 1 and Hillis' ddf), fixed readers and random
+  (F = MS(T) / [MS(T×R) + r·max(Cov2 − Cov3, 0)] on t − 1 and Hillis' ddf), fixed readers and random
   cases (chi-squared), random readers and fixed cases (F on (t − 1)(r − 1) df). Per treatment the
   reader-averaged figure with its CI from that treatment's data only; per reader each figure and
   each treatment difference with normal (z) CIs from the case covariance. Intervals are clipped to
