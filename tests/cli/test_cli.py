@@ -84,6 +84,8 @@ def test_statements_over_corpus_are_all_mapped(corpus_dir, capsys):
     assert main(["statements", str(corpus_dir)]) == 0
     out = capsys.readouterr().out
     assert "RITMO SINUSALE" in out and "0 unmapped" in out
+    assert "No statement was read as negated or as history." in out  # the shared files state no negation
+    assert "ECGs carry no statements: the device's calls are not available" in out  # the WFDB records
 
 
 def test_statements_reports_unmapped_with_counts(tmp_path, capsys):
@@ -96,6 +98,23 @@ def test_statements_reports_unmapped_with_counts(tmp_path, capsys):
     assert "2 ECGs read, 0 skipped" in out
     assert any(line.split() == ["2", "unmapped", "Quasimodo-Rhythmus"] for line in out.splitlines())
     assert any("AF:definite" in line and "Vorhofflimmern" in line for line in out.splitlines())
+
+
+def test_statements_reports_negated_and_historical_statements_per_file(tmp_path, capsys):
+    from tests.io.dicom_fixtures import write_ecg_dicom
+
+    write_ecg_dicom(tmp_path, "philips.dcm", statements=("Nonspecific intraventricular conduction delay, not LBBB/RBBB",))
+    write_ecg_dicom(tmp_path, "serial.dcm", statements=("Sinus rhythm", "History of atrial fibrillation",
+                                                        "Left bundle branch block is no longer present"))
+    write_ecg_dicom(tmp_path, "plain.dcm", statements=("Atrial fibrillation",))
+    assert main(["statements", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "3 statements read as negated or as history (file: statement: reading):" in lines
+    assert "philips.dcm: Nonspecific intraventricular conduction delay, not LBBB/RBBB: negated" in lines
+    assert "serial.dcm: History of atrial fibrillation: history" in lines
+    assert "serial.dcm: Left bundle branch block is no longer present: history" in lines
+    assert not any(line.startswith("plain.dcm:") for line in lines)
+    assert any(line.split()[:2] == ["1", "AF:history"] for line in lines)
 
 
 def test_statements_missing_path(tmp_path, capsys):
