@@ -237,7 +237,8 @@ def comparison_rows(
     dnn_calls : mapping of str to bool, optional
         ``p > threshold`` per class; None without a model.
     device_strengths : mapping of str to str
-        The device's call per class (``definite``, ``possible``, ``excluded``, ``absent``).
+        The device's call per class (``definite``, ``possible``, ``excluded``, ``absent``, or
+        :data:`~ecgreview.device.statements.NOT_AVAILABLE` for a file without statements).
     """
     marks = mark_answers(case, answers)
     rows = []

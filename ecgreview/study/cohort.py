@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ecgreview.device.statements import NOT_AVAILABLE
 from ecgreview.errors import EcgReviewError, ReviewStoreError
 from ecgreview.record import CLASSES, THRESHOLDS, dnn_calls
 from ecgreview.review.consensus import ADJUDICATOR_ROLE, CONSENSUS_ROLES, DECIDED, consensus_status
@@ -264,11 +265,12 @@ def _device(last: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, list[str]]:
         lambda column: column.str.strip().str.lower())
     statements = last["device_statements"].map(
         lambda text: tuple(s for s in text.split(STATEMENT_SEPARATOR) if s.strip()))
-    silent = (statements.map(len) == 0) & strengths.isin(["", "absent"]).all(axis=1)
+    # no statements: no device opinion, stored as NOT_AVAILABLE (or "absent" by reviews saved before it, or empty)
+    silent = (statements.map(len) == 0) & strengths.isin(["", "absent", NOT_AVAILABLE]).all(axis=1)
     strengths = strengths.where(~silent, "")
     notes = [f"Built-in: no device statements for {silent.sum()} of {len(last)} cases (left out of Built-in)"] * bool(
         silent.sum())
-    unknown = ~strengths.isin(["definite", "possible", "excluded", "absent", ""])
+    unknown = ~strengths.isin(["definite", "possible", "excluded", "absent", NOT_AVAILABLE, ""])
     if unknown.any().any():
         notes.append(f"Built-in: {unknown.sum().sum()} device calls of unknown strength left out")
     return strengths, statements, notes

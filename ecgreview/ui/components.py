@@ -172,9 +172,14 @@ def device_panel(analysis: CaseAnalysis) -> None:
         if record.statements:
             st.markdown("\n".join(f"- {escape_markdown(text)}" for text in record.statements))
         else:
-            st.caption("The file carries no device statements.")
+            st.caption("The file carries no device statements: the device's calls are not available (n/a), "
+                       "never absent.")
         if analysis.device.unmapped:
             st.caption("Unmapped (not compared): " + "; ".join(map(escape_markdown, analysis.device.unmapped)))
+        read = [*(f"{escape_markdown(text)} (negated)" for text in analysis.device.negated),
+                *(f"{escape_markdown(text)} (history)" for text in analysis.device.historical)]
+        if read:
+            st.caption("Read as negated or as history (not a finding on this ECG): " + "; ".join(read))
         measured = [m for m in record.measurements if m.measured]
         if measured:
             st.markdown("**Device measurements** · " + " · ".join(escape_markdown(m) for m in measured))
@@ -234,7 +239,7 @@ def case_order(settings: Settings) -> list[str]:
     if order:
         return order
     index = resources.cached_index(str(settings.home / INDEX_FILE))
-    return [case.source_sha256 for case in index.cases() if not case.error]
+    return [case.source_sha256 for case in index.cases(thresholds=settings.thresholds) if not case.error]
 
 
 def open_case(source_sha256: str | None) -> None:

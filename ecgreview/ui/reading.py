@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from ecgreview.config import Settings
+from ecgreview.device.statements import NOT_AVAILABLE
 from ecgreview.security.auth import CONSENSUS_ROLES
 from ecgreview.errors import EcgReviewError
 from ecgreview.record import CLASSES
@@ -162,8 +163,9 @@ def _opinion_cells(analysis: CaseAnalysis, index: int, hidden: bool) -> tuple[st
         threshold = analysis.thresholds[index]
         dnn = f":red[**{text}**] › {threshold:g}" if calls[index] else f"{text} ≤ {threshold:g}"
     strength = analysis.device.calls[name].strength
-    device = {"definite": ":red[**present**]", "possible": ":orange[possible]"}.get(strength, escape_markdown(strength))
-    return dnn, device if analysis.record.statements else ":gray[—]"
+    device = {"definite": ":red[**present**]", "possible": ":orange[possible]",
+              NOT_AVAILABLE: ":gray[n/a]"}.get(strength, escape_markdown(strength))  # n/a: no statements in the file
+    return dnn, device
 
 
 def class_grid(analysis: CaseAnalysis, *, hidden: bool | None = None) -> None:
