@@ -76,7 +76,8 @@ def test_page_csv_row_and_read_back_agree(tmp_path: Path, name: str) -> None:
 @pytest.mark.parametrize("name", CASES)
 def test_worklist_scoring_and_figure_agree(name: str) -> None:
     probabilities, expected = CASES[name]
-    case = IndexedCase(Path("x.dcm"), SHA, "x.dcm", probabilities=tuple(float(p) for p in probabilities))
+    case = IndexedCase(Path("x.dcm"), SHA, "x.dcm", probabilities=tuple(float(p) for p in probabilities),
+                       thresholds=THRESHOLDS)
     assert case.dnn_calls == dict.fromkeys(CLASSES, expected)
     rows = worklist_rows([case], read_reviews(Path("/nonexistent/reviews.csv")))
     assert rows["DNN calls"].tolist() == [", ".join(CLASSES) if expected else "none"]
@@ -88,7 +89,7 @@ def test_worklist_scoring_and_figure_agree(name: str) -> None:
             return np.repeat(probabilities[None], len(batch), axis=0)
 
     prepared = score._Prepared("x.dcm", {"source_sha256": SHA}, np.zeros((4096, 12), np.float32))
-    row = score._predict_chunk(Model(), [prepared], set()).rows[0]
+    row = score._with_calls(score._predict_chunk(Model(), [prepared], set()).rows[0], THRESHOLDS)
     assert [row[f"call_{c}"] for c in CLASSES] == [str(int(expected))] * 6
     colours = plot_probabilities(probabilities).data[0].marker.color
     assert len(set(colours)) == 1 and (colours[0] == "#c0392b") == expected

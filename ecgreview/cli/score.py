@@ -25,6 +25,8 @@ def load_model_for_command(args: Any) -> Any:
 
 
 def _score_main(args: Any) -> int:
+    from ecgreview.config import Settings
+
     model = load_model_for_command(args)
     bar = ProgressBar(enabled=not args.no_progress)
 
@@ -34,6 +36,7 @@ def _score_main(args: Any) -> int:
     try:
         summary = score_ecgs(args.inputs, model=model, out_csv=args.out, errors_csv=args.errors,
                              batch_size=args.batch_size, progress=progress, engine=args.engine,
+                             thresholds=Settings.from_env().thresholds,
                              scheduler_address=args.scheduler, padding=args.padding)
     finally:
         bar.close()

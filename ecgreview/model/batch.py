@@ -39,10 +39,11 @@ PROVENANCE_COLUMNS: tuple[str, ...] = ("model_name", "model_sha256", "model_git_
 #: Columns of the scoring CSV, in order (``prob_<class>`` as read by :mod:`ecgreview.study.compare`).
 SCORE_COLUMNS: tuple[str, ...] = (
     ("source_name", "source_path", "source_sha256", "pseudonym", "acquisition_time")
-    + tuple(f"prob_{name}" for name in CLASSES) + tuple(f"call_{name}" for name in CLASSES) + PROVENANCE_COLUMNS
+    + tuple(f"prob_{name}" for name in CLASSES) + tuple(f"call_{name}" for name in CLASSES) + ("thresholds",)
+    + PROVENANCE_COLUMNS
 )
 #: Scoring columns written as numbers; every other cell is formula-guarded (ecgreview.security.spreadsheet).
-_NUMERIC_COLUMNS = frozenset(column for column in SCORE_COLUMNS if column.startswith(("prob_", "call_")))
+_NUMERIC_COLUMNS = frozenset(column for column in SCORE_COLUMNS if column.startswith(("prob_", "call_", "thresholds")))
 #: Columns of the errors CSV.
 ERROR_COLUMNS: tuple[str, ...] = ("source_path", "error")
 
@@ -151,16 +152,21 @@ def _predict_chunk(model: Any, prepared: Sequence[_Prepared], done: frozenset[st
         return _ChunkResult([], errors)
     signals = [item.signal for item in todo if item.signal is not None]  # all of todo; narrows the type
     probabilities = model.predict_probabilities(np.stack(signals), batch_size=len(todo))
-    calls = dnn_calls(probabilities)
     common = _provenance_values(model)
     rows = []
-    for item, row_probabilities, row_calls in zip(todo, probabilities, calls):
+    for item, row_probabilities in zip(todo, probabilities):
         row = dict(item.metadata)
         row.update({f"prob_{name}": repr(float(p)) for name, p in zip(CLASSES, row_probabilities)})
-        row.update({f"call_{name}": str(int(call)) for name, call in zip(CLASSES, row_calls)})
         row.update(common)
         rows.append(row)
     return _ChunkResult(rows, errors)
+
+
+def _with_calls(row: dict[str, str], thresholds: Sequence[float]) -> dict[str, str]:
+    """A scored row with its DNN calls (:func:`~ecgreview.record.dnn_calls`) and the thresholds they used."""
+    calls = dnn_calls([float(row[f"prob_{name}"]) for name in CLASSES], thresholds)
+    return row | {f"call_{name}": str(int(call)) for name, call in zip(CLASSES, calls)} | {
+        "thresholds": ";".join(repr(float(value)) for value in thresholds)}
 
 
 def _local_results(model: Any, chunks: Sequence[Sequence[tuple[Path, str]]], done: frozenset[str],
@@ -271,7 +277,7 @@ class _Progress:
 
 def _write_results(results: Iterable[_ChunkResult], chunk_sizes: list[int], out: io.TextIOWrapper,
                    errors: io.TextIOWrapper, done: set[str], known_errors: set[tuple[str, str]],
-                   progress: _Progress) -> tuple[int, int, int]:
+                   progress: _Progress, thresholds: Sequence[float]) -> tuple[int, int, int]:
     """Append each chunk's new rows and new errors, synced per chunk; returns (scored, skipped, failed)."""
     scored = skipped = failed = files = 0
     try:
@@ -282,7 +288,7 @@ def _write_results(results: Iterable[_ChunkResult], chunk_sizes: list[int], out:
             for row in result.rows:
                 if row["source_sha256"] not in done:
                     done.add(row["source_sha256"])
-                    new_rows.append(row)
+                    new_rows.append(_with_calls(row, thresholds))
             rows_writer.writerows(guard_row(row, numeric_columns=_NUMERIC_COLUMNS) for row in new_rows)
             _sync(out)
             errors_writer.writerows([guard_text(cell) for cell in error]
@@ -303,7 +309,8 @@ def score_ecgs(
     paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, model: Any, out_csv: str | os.PathLike[str],
     errors_csv: str | os.PathLike[str] | None = None, batch_size: int = 32,
     progress: Callable[[int, int, int, int], None] | None = None,
-    engine: str = "local", scheduler_address: str | None = None, padding: str = "centre",
+    thresholds: Sequence[float], engine: str = "local", scheduler_address: str | None = None,
+    padding: str = "centre",
 ) -> ScoreSummary:
     """Score every ECG of ``paths`` into ``out_csv`` (appending; ECGs already there are skipped).
 
@@ -319,6 +326,9 @@ def score_ecgs(
         Files that failed, :data:`ERROR_COLUMNS`; default ``<out stem>.errors.csv`` beside ``out_csv``.
     batch_size : int
         Files per chunk; the readable ones of a chunk are predicted as one batch.
+    thresholds : sequence of float
+        The site's decision thresholds (``Settings.thresholds``), in ``CLASSES`` order: the
+        ``call_<class>`` columns are ``p > threshold``, and each row records them.
     progress : callable, optional
         Called after each chunk with ``(files_done, files_total, scored, failed)`` (the CLI draws
         its progress bar from it); the library itself never prints.
@@ -349,6 +359,8 @@ def score_ecgs(
 
     if padding not in PADDING_MODES:
         raise ValueError(f"padding must be one of {', '.join(PADDING_MODES)}, got {padding!r}")
+    if len(thresholds) != len(CLASSES):
+        raise ValueError(f"thresholds must have {len(CLASSES)} values in CLASSES order; got {len(thresholds)}")
     started = time.perf_counter()
     out_csv = Path(out_csv)
     errors_path = Path(errors_csv) if errors_csv is not None else out_csv.with_name(f"{out_csv.stem}.errors.csv")
@@ -363,5 +375,5 @@ def score_ecgs(
         results = _local_results(model, chunks, frozenset(done), padding)
     known_errors = {(row["source_path"], row["error"]) for row in previous_errors}
     scored, skipped, failed = _write_results(results, [len(chunk) for chunk in chunks], out, errors, done,
-                                             known_errors, _Progress(len(items), progress))
+                                             known_errors, _Progress(len(items), progress), thresholds)
     return ScoreSummary(len(items), scored, skipped, failed, time.perf_counter() - started, out_csv, errors_path)

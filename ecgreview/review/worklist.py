@@ -30,7 +30,7 @@ from ecgreview.errors import EcgReviewError
 from ecgreview.examples import DEMO_CASES_DIR, demo_ecg_path
 from ecgreview.io import list_case_files, read_ecg
 from ecgreview.preprocess import preprocess_ecg
-from ecgreview.record import CLASSES, THRESHOLDS, EcgRecord, dnn_calls
+from ecgreview.record import CLASSES, EcgRecord, dnn_calls
 from ecgreview.review.consensus import calls_disagree
 from ecgreview.review.protocol import is_adjudicated, latest_readings
 
@@ -72,7 +72,8 @@ class IndexedCase:
     reference_labels: dict[str, bool] = field(default_factory=dict)
     probabilities: tuple[float, ...] | None = None
     error: str = ""
-    thresholds: tuple[float, ...] = THRESHOLDS
+    #: The site's decision thresholds (``Settings.thresholds``) the DNN calls use.
+    thresholds: tuple[float, ...] = field(kw_only=True)
 
     @property
     def dnn_calls(self) -> dict[str, bool] | None:
@@ -239,14 +240,19 @@ class CaseIndex:
         return [(record.source_sha256, model.identity.sha256, json.dumps([float(p) for p in row]))
                 for record, row in zip(kept, probabilities)]
 
-    def cases(self, paths: Iterable[Path] | None = None, *, model_sha256: str = "") -> list[IndexedCase]:
-        """Indexed cases (only ``paths`` when given, in their order), with ``model_sha256``'s probabilities."""
+    def cases(self, paths: Iterable[Path] | None = None, *, thresholds: Sequence[float],
+              model_sha256: str = "") -> list[IndexedCase]:
+        """Indexed cases (only ``paths`` when given, in their order), with ``model_sha256``'s probabilities
+        and the DNN calls they make at the site's ``thresholds`` (``Settings.thresholds``)."""
+        thresholds = tuple(float(value) for value in thresholds)
+        if len(thresholds) != len(CLASSES):
+            raise ValueError(f"thresholds must have {len(CLASSES)} values in CLASSES order; got {len(thresholds)}")
         with self._connect() as connection:
             rows = connection.execute(
                 "SELECT f.path, f.source_sha256, f.metadata, f.error, p.probabilities FROM files f "
                 "LEFT JOIN predictions p ON p.source_sha256 = f.source_sha256 AND p.model_sha256 = ? "
                 "ORDER BY f.path", (model_sha256,)).fetchall()
-        by_path = {row[0]: _indexed_case(*row) for row in rows}
+        by_path = {row[0]: _indexed_case(*row, thresholds=thresholds) for row in rows}
         if paths is None:
             return list(by_path.values())
         return [by_path[str(path)] for path in paths if str(path) in by_path]
@@ -279,7 +285,8 @@ def _metadata(record: EcgRecord, table: StatementTable) -> dict[str, Any]:
     }
 
 
-def _indexed_case(path: str, sha256: str, metadata: str, error: str, probabilities: str | None) -> IndexedCase:
+def _indexed_case(path: str, sha256: str, metadata: str, error: str, probabilities: str | None, *,
+                  thresholds: tuple[float, ...]) -> IndexedCase:
     facts = json.loads(metadata or "{}")
     values = json.loads(probabilities) if probabilities else None
     return IndexedCase(
@@ -287,7 +294,7 @@ def _indexed_case(path: str, sha256: str, metadata: str, error: str, probabiliti
         pseudonym=facts.get("pseudonym", ""), acquisition_time=facts.get("acquisition_time", ""),
         device=facts.get("device", ""), statements=tuple(facts.get("statements", ())),
         device_calls=facts.get("device_calls", {}), reference_labels=facts.get("reference_labels", {}),
-        probabilities=tuple(values) if values else None, error=error or "",
+        probabilities=tuple(values) if values else None, error=error or "", thresholds=thresholds,
     )
 
 

@@ -34,7 +34,7 @@ def indexed_cases(settings: Settings, model: InferenceModel | None = None, *,
     background = indexer(settings)
     background.request(model, max_age_s=max_age_s)
     index = resources.cached_index(str(background.index_path))
-    return index.cases(model_sha256=model.identity.sha256 if model is not None else "")
+    return index.cases(model_sha256=model.identity.sha256 if model is not None else "", thresholds=settings.thresholds)
 
 
 def progress_panel(settings: Settings, *, quiet_check: bool = False) -> bool:

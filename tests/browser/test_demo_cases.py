@@ -9,7 +9,7 @@ import re
 import pytest
 
 from ecgreview.examples import demo_ecg_path
-from ecgreview.record import CLASSES
+from ecgreview.record import CLASSES, THRESHOLDS
 from ecgreview.review.store import read_reviews
 from ecgreview.review.teaching import TeachingCase, create_session, reference_from_labels
 from ecgreview.review.worklist import INDEX_FILE, CaseIndex, worklist_rows
@@ -48,7 +48,7 @@ def _open_worklist(page, url: str) -> None:
 
 def _worklist(home) -> list[tuple[str, str]]:
     """(source_sha256, file name) of every case, in the worklist's default order (by file)."""
-    rows = worklist_rows(CaseIndex(home / INDEX_FILE).cases(), read_reviews(home / "reviews.csv"))
+    rows = worklist_rows(CaseIndex(home / INDEX_FILE).cases(thresholds=THRESHOLDS), read_reviews(home / "reviews.csv"))
     return list(zip(rows["source_sha256"], rows["File"]))
 
 
@@ -118,7 +118,7 @@ def test_teaching_session_from_the_demo_labels(server, page):
     url, home = server
     page.set_viewport_size(VIEWPORT)
     _open_worklist(page, url)  # builds the index
-    labelled = [case for case in CaseIndex(home / INDEX_FILE).cases() if case.reference_labels]
+    labelled = [case for case in CaseIndex(home / INDEX_FILE).cases(thresholds=THRESHOLDS) if case.reference_labels]
     assert len(labelled) >= 20
     session = create_session(home / "sessions", "demo labels", [
         TeachingCase(case.source_sha256, case.source_name, reference_from_labels(case.reference_labels))

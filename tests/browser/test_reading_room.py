@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from ecgreview.record import CLASSES
+from ecgreview.record import CLASSES, THRESHOLDS
 from ecgreview.review.store import read_reviews
 from ecgreview.review.teaching import TeachingCase, create_session
 from ecgreview.review.worklist import CaseIndex
@@ -132,7 +132,7 @@ def test_worklist_calipers_keyboard_save_and_next(server, page):
 def test_teaching_session_as_student(server, page):
     url, home = server
     _open_worklist(page, url)  # builds the index
-    cases = {case.source_name: case for case in CaseIndex(home / "worklist-index.sqlite").cases()}
+    cases = {case.source_name: case for case in CaseIndex(home / "worklist-index.sqlite").cases(thresholds=THRESHOLDS)}
     absent = dict.fromkeys(CLASSES, "absent")
     chosen = [("syn-af.dcm", absent | {"AF": "present"}), ("syn-rbbb.dcm", absent | {"RBBB": "present"}),
               ("syn-normal.dcm", absent)]
@@ -169,7 +169,7 @@ def test_teaching_session_as_student(server, page):
 def test_case_link_opens_review(server, page):
     url, home = server
     _open_worklist(page, url)
-    sha = next(case.source_sha256 for case in CaseIndex(home / "worklist-index.sqlite").cases()
+    sha = next(case.source_sha256 for case in CaseIndex(home / "worklist-index.sqlite").cases(thresholds=THRESHOLDS)
                if case.source_name == "demo.dcm")
     page.goto(f"{url}/?case={sha}")  # the review page is the default page: its address is the root
     page.get_by_text("RITMO SINUSALE").first.wait_for(timeout=TIMEOUT_MS)

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from ecgreview.record import THRESHOLDS
 from ecgreview.review.store import read_reviews
 from ecgreview.review.worklist import INDEX_FILE, CaseIndex
 from ecgreview.study.design import create_design, save_design
@@ -89,7 +90,7 @@ def test_a_five_case_two_step_study_then_the_cohort_page(server, page):
     page.set_viewport_size(VIEWPORT)
     page.goto(f"{url}/worklist")
     page.get_by_text(re.compile(r"\d+ of \d+ cases")).first.wait_for(timeout=TIMEOUT_MS)  # the index is built
-    cases = [case.source_sha256 for case in CaseIndex(home / INDEX_FILE).cases() if not case.error][:5]
+    cases = [case.source_sha256 for case in CaseIndex(home / INDEX_FILE).cases(thresholds=THRESHOLDS) if not case.error][:5]
     design = create_design("demo-study", cases, [READER], seed=7)
     save_design(design, home / "studies")
     order = design.order(READER)

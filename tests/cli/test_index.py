@@ -10,6 +10,7 @@ import pytest
 
 from ecgreview.cli import main
 from ecgreview.cli._output import ProgressBar
+from ecgreview.record import THRESHOLDS
 from ecgreview.review.index_updater import index_lock, read_progress
 from ecgreview.review.worklist import INDEX_FILE, CaseIndex
 from tests.io.dicom_fixtures import write_ecg_dicom
@@ -48,7 +49,7 @@ def test_index_folder_then_incremental_then_removed(home, cases, capsys):
     assert f"indexing {cases} into {home / INDEX_FILE} without a model" in captured.err
     assert "3/3 new or changed files indexed" in captured.err  # stderr is not a terminal: plain lines
     assert "\r" not in captured.err
-    indexed = CaseIndex(home / INDEX_FILE).cases()
+    indexed = CaseIndex(home / INDEX_FILE).cases(thresholds=THRESHOLDS)
     assert {case.source_name for case in indexed} == {"af.dcm", "sinus.dcm", "silent.dcm"}
     assert next(case for case in indexed if case.source_name == "af.dcm").device_calls["AF"] == "definite"
     assert read_progress(home / INDEX_FILE).state == "done"

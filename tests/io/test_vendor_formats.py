@@ -17,7 +17,7 @@ from ecgreview.device.statements import map_statements
 from ecgreview.errors import EcgReadError
 from ecgreview.io import read_ecg, read_philips_xml
 from ecgreview.io.scp import read_scp_ecg
-from ecgreview.record import LEAD_ORDER
+from ecgreview.record import LEAD_ORDER, THRESHOLDS
 from tests.io import vendor_fixtures as fixtures
 from tests.io.dicom_fixtures import build_ecg_dataset, write_dataset
 
@@ -219,7 +219,7 @@ def test_score_reads_every_new_vendor_format(vendor_folder: Path, tmp_path: Path
 
     specs = weight_specs_from_keras(build_model())
     write_keras224_hdf5(tmp_path / "model.hdf5", specs, random_weights(specs, seed=3))
-    summary = score_ecgs(vendor_folder, model=load_model(tmp_path / "model.hdf5"), out_csv=tmp_path / "p.csv",
+    summary = score_ecgs(vendor_folder, model=load_model(tmp_path / "model.hdf5"), thresholds=THRESHOLDS, out_csv=tmp_path / "p.csv",
                          )
     assert (summary.files, summary.scored, summary.failed) == (6, 6, 0)
 

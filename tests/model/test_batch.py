@@ -18,7 +18,7 @@ from ecgreview.io.wfdb import read_wfdb_ecg
 from ecgreview.model.batch import ERROR_COLUMNS, SCORE_COLUMNS, score_ecgs
 from ecgreview.model.network import LoadedModel, build_model, load_model
 from ecgreview.preprocess import preprocess_ecg
-from ecgreview.record import CLASSES, dnn_calls
+from ecgreview.record import CLASSES, THRESHOLDS, dnn_calls
 from ecgreview.study.compare import load_probabilities
 from tests.model_fixtures import random_weights, weight_specs_from_keras, write_keras224_hdf5
 
@@ -68,7 +68,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory, model, case_folder) -> Path:
     out = tmp_path_factory.mktemp("out") / "predictions.csv"
-    summary = score_ecgs(case_folder, model=model, out_csv=out, batch_size=32)
+    summary = score_ecgs(case_folder, model=model, thresholds=THRESHOLDS, out_csv=out, batch_size=32)
     assert (summary.files, summary.scored, summary.skipped, summary.failed) == (7, 5, 0, 2)
     return out
 
@@ -106,7 +106,7 @@ def test_probabilities_identical_to_model_and_close_to_single(scored, model, cas
 def test_second_run_appends_nothing(scored, model, case_folder):
     errors = scored.with_name("predictions.errors.csv")
     before = scored.read_bytes(), errors.read_bytes()
-    summary = score_ecgs(case_folder, model=model, out_csv=scored)
+    summary = score_ecgs(case_folder, model=model, thresholds=THRESHOLDS, out_csv=scored)
     assert (summary.scored, summary.skipped, summary.failed) == (0, 5, 2)
     assert (scored.read_bytes(), errors.read_bytes()) == before
 
@@ -115,7 +115,7 @@ def test_torn_last_row_is_rescored(scored, model, case_folder, tmp_path):
     out = tmp_path / "torn.csv"
     complete = scored.read_bytes()
     out.write_bytes(complete[:-40])  # a run killed while writing the last row
-    summary = score_ecgs(case_folder, model=model, out_csv=out)
+    summary = score_ecgs(case_folder, model=model, thresholds=THRESHOLDS, out_csv=out)
     assert summary.scored == 1
     rows, expected = _rows(out), _rows(scored)
     assert [row["source_sha256"] for row in rows] == [row["source_sha256"] for row in expected]
@@ -128,7 +128,8 @@ def test_torn_last_row_is_rescored(scored, model, case_folder, tmp_path):
 def test_explicit_files_and_small_batches(model, case_folder, tmp_path, scored):
     files = [case_folder / "demo.dcm", case_folder / "README.txt", case_folder / "wfdb" / "A0003.hea"]
     out = tmp_path / "few.csv"
-    summary = score_ecgs(files, model=model, out_csv=out, errors_csv=tmp_path / "bad.csv", batch_size=1)
+    summary = score_ecgs(files, model=model, thresholds=THRESHOLDS, out_csv=out, errors_csv=tmp_path / "bad.csv",
+                         batch_size=1)
     assert (summary.scored, summary.failed) == (2, 1)
     assert _rows(tmp_path / "bad.csv")[0]["source_path"] == str(case_folder / "README.txt")
     by_hash = {row["source_sha256"]: row for row in _rows(scored)}
@@ -141,11 +142,11 @@ def test_refuses_other_header_and_bad_options(model, case_folder, tmp_path):
     out = tmp_path / "other.csv"
     out.write_text("a,b\n1,2\n", encoding="utf-8")
     with pytest.raises(EcgReviewError, match="other.csv: not a scoring file"):
-        score_ecgs(case_folder, model=model, out_csv=out)
+        score_ecgs(case_folder, model=model, thresholds=THRESHOLDS, out_csv=out)
     with pytest.raises(ValueError, match="engine must be one of local, dask"):
-        score_ecgs(case_folder, model=model, out_csv=tmp_path / "x.csv", engine="spark")
+        score_ecgs(case_folder, model=model, thresholds=THRESHOLDS, out_csv=tmp_path / "x.csv", engine="spark")
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
-        score_ecgs(case_folder, model=model, out_csv=tmp_path / "x.csv", batch_size=0)
+        score_ecgs(case_folder, model=model, thresholds=THRESHOLDS, out_csv=tmp_path / "x.csv", batch_size=0)
 
 
 def test_cli_subcommand(model, case_folder, tmp_path, capsys):
@@ -162,7 +163,7 @@ def test_dask_engine_writes_the_same_file(scored, model, case_folder, tmp_path):
     distributed = pytest.importorskip("distributed")
     out = tmp_path / "dask.csv"
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        summary = score_ecgs(case_folder, model=model, out_csv=out, batch_size=32,
+        summary = score_ecgs(case_folder, model=model, thresholds=THRESHOLDS, out_csv=out, batch_size=32,
                              engine="dask", scheduler_address=cluster.scheduler_address)
     assert (summary.scored, summary.failed) == (5, 2)
     assert out.read_bytes() == scored.read_bytes()

@@ -12,6 +12,7 @@ from filelock import Timeout
 import ecgreview.review.worklist
 from ecgreview.config import Settings
 from ecgreview.io import read_ecg
+from ecgreview.record import THRESHOLDS
 from ecgreview.review.index_updater import BackgroundIndexer, index_lock, read_progress, update_case_index
 from ecgreview.review.worklist import INDEX_FILE, CaseIndex
 from tests.io.dicom_fixtures import write_ecg_dicom
@@ -69,11 +70,11 @@ def test_request_returns_at_once_and_readers_see_rows_as_they_come(settings, rea
     assert reader.started.wait(30)
     status = indexer.status()
     assert status.running and (status.progress.state, status.progress.done, status.progress.total) == ("indexing", 0, FILES)
-    assert CaseIndex(indexer.index_path).cases() == []  # a reader is not blocked by the writer
+    assert CaseIndex(indexer.index_path).cases(thresholds=THRESHOLDS) == []  # a reader is not blocked by the writer
     assert indexer.request() is False  # one run at a time
     reader.gate.set()
     assert indexer.wait(60)
-    cases = CaseIndex(indexer.index_path).cases()
+    cases = CaseIndex(indexer.index_path).cases(thresholds=THRESHOLDS)
     assert len(cases) == FILES and not any(case.error for case in cases)
     status = indexer.status()
     assert not status.running and status.progress.state == "done" and status.last_update.new == FILES
@@ -86,7 +87,7 @@ def test_rows_appear_batch_by_batch_while_the_update_runs(settings):
 
     def progress(done: int, total: int) -> None:
         shown = read_progress(index_path)
-        seen.append((len(CaseIndex(index_path).cases()), done, total, shown.state if shown else ""))
+        seen.append((len(CaseIndex(index_path).cases(thresholds=THRESHOLDS)), done, total, shown.state if shown else ""))
 
     model = FakeModel()
     update = update_case_index(settings, model=model, progress=progress, batch_size=2)

@@ -13,7 +13,7 @@ import pytest
 
 from ecgreview.config import Settings
 from ecgreview.examples import demo_ecg_path
-from ecgreview.record import CLASSES
+from ecgreview.record import CLASSES, THRESHOLDS
 from ecgreview.review.consensus import classes_to_adjudicate
 from ecgreview.review.protocol import latest_readings
 from ecgreview.review.store import Review, append_review, read_reviews
@@ -78,7 +78,7 @@ def test_index_reads_only_new_or_changed_files(tmp_path, folder):
     other = FakeModel("b" * 64)
     new_model = index.update(paths, model=other)
     assert new_model.read == 0 and new_model.predicted == 4 and other.seen == 4
-    cases = index.cases(paths, model_sha256=other.identity.sha256)
+    cases = index.cases(paths, thresholds=THRESHOLDS, model_sha256=other.identity.sha256)
     assert [case.source_name for case in cases] == ["af.dcm", "broken.dcm", "demo.dcm", "silent.dcm", "sinus.dcm"]
     af = cases[0]
     assert af.device_calls["AF"] == "definite" and af.dnn_calls["AF"] and af.pseudonym == "PSEUDO-0042"
@@ -86,14 +86,14 @@ def test_index_reads_only_new_or_changed_files(tmp_path, folder):
     assert index.find("0" * 64) is None
     (folder / "sinus.dcm").unlink()
     pruned = index.update(sorted(folder.iterdir()), prune=True)
-    assert pruned.removed == 1 and len(index.cases()) == 4
+    assert pruned.removed == 1 and len(index.cases(thresholds=THRESHOLDS)) == 4
 
 
 def test_rows_show_discordance_between_dnn_device_and_readers(tmp_path, folder):
     index = CaseIndex(tmp_path / "index.sqlite")
     paths = sorted(folder.iterdir())
     index.update(paths, model=FakeModel())
-    cases = index.cases(paths, model_sha256="a" * 64)
+    cases = index.cases(paths, thresholds=THRESHOLDS, model_sha256="a" * 64)
     by_name = {case.source_name: case for case in cases}
     store = tmp_path / "reviews.csv"
     append_review(store, _review(by_name["af.dcm"].source_sha256, "Dr A", {"AF": "present"}))
@@ -115,7 +115,7 @@ def test_filters_and_sort(tmp_path, folder):
     index = CaseIndex(tmp_path / "index.sqlite")
     paths = sorted(folder.iterdir())
     index.update(paths, model=FakeModel())
-    cases = index.cases(paths, model_sha256="a" * 64)
+    cases = index.cases(paths, thresholds=THRESHOLDS, model_sha256="a" * 64)
     af_sha = next(case.source_sha256 for case in cases if case.source_name == "af.dcm")
     store = tmp_path / "reviews.csv"
     append_review(store, _review(af_sha, "Dr A", {"AF": "present"}))
@@ -142,7 +142,7 @@ def test_filters_and_sort(tmp_path, folder):
 def test_rows_without_model_or_reviews(tmp_path, folder):
     index = CaseIndex(tmp_path / "index.sqlite")
     index.update(sorted(folder.iterdir()))
-    rows = worklist_rows(index.cases(), read_reviews(tmp_path / "none.csv"))
+    rows = worklist_rows(index.cases(thresholds=THRESHOLDS), read_reviews(tmp_path / "none.csv"))
     assert set(rows["DNN calls"]) == {"—"} and set(rows["Reviews"]) == {""}
     assert list(rows.columns)[0] == "source_sha256"
 

@@ -14,7 +14,7 @@ from ecgreview.examples import DEMO_CASES_DIR
 from ecgreview.io import list_case_files, read_ecg
 from ecgreview.model.batch import score_ecgs
 from ecgreview.preprocess import fit_length, preprocess_ecg
-from ecgreview.record import CLASSES, LEAD_ORDER, dnn_calls
+from ecgreview.record import CLASSES, LEAD_ORDER, THRESHOLDS, dnn_calls
 from ecgreview.study.padding import format_padding_report, padding_report
 
 AF, ST = CLASSES.index("AF"), CLASSES.index("ST")
@@ -86,12 +86,14 @@ def test_score_padding_option_changes_the_inputs(constructed, tmp_path):
     outputs = {}
     for padding in ("centre", "end"):
         out = tmp_path / f"{padding}.csv"
-        score_ecgs(constructed / "short.hea", model=PositionModel(), out_csv=out, padding=padding)
+        score_ecgs(constructed / "short.hea", model=PositionModel(), thresholds=THRESHOLDS, out_csv=out,
+                   padding=padding)
         with out.open(newline="") as stream:
             outputs[padding] = next(csv.DictReader(stream))
     assert (outputs["centre"]["call_AF"], outputs["end"]["call_AF"]) == ("0", "1")
     with pytest.raises(ValueError, match="padding must be one of"):
-        score_ecgs(constructed, model=PositionModel(), out_csv=tmp_path / "x.csv", padding="middle")
+        score_ecgs(constructed, model=PositionModel(), thresholds=THRESHOLDS, out_csv=tmp_path / "x.csv",
+                   padding="middle")
 
 
 @pytest.fixture(scope="module")
