@@ -138,7 +138,8 @@ def _statements(texts: list[str]) -> tuple[str, ...]:
 
 
 def _waveform(
-    leads_mv: Mapping[str, np.ndarray], sampling_rate_hz: float, where: str, source: str | None
+    leads_mv: Mapping[str, np.ndarray], sampling_rate_hz: float, where: str, source: str | None, *,
+    missing_allowed: bool = False,
 ) -> tuple[Waveform, frozenset[str]]:
     """12 leads in ``LEAD_ORDER`` (float32 mV) from named leads, deriving absent limb leads.
 
@@ -148,6 +149,8 @@ def _waveform(
         Canonical lead name -> 1-D signal in mV; all the same length.
     sampling_rate_hz : float
         Samples per second.
+    missing_allowed : bool
+        Whether NaN marks samples the file declares as padding (see :func:`~ecgreview.io.leads.standard_leads`).
     """
     if not math.isfinite(sampling_rate_hz) or sampling_rate_hz <= 0:
         raise EcgReadError(source, f"{where}: sampling rate {sampling_rate_hz!r} Hz is not a positive number")
@@ -159,7 +162,8 @@ def _waveform(
         raise EcgReadError(source, f"{where}: leads have different sample counts ({described})")
     check_signal_shape(source, max(lengths.values()), len(lengths), sampling_rate_hz, where=where)
     signal_mv = np.stack([np.asarray(signal, dtype=np.float64) for signal in leads_mv.values()], axis=1)
-    signal_mv, names, derived = standard_leads(signal_mv, tuple(leads_mv), source=source)
+    signal_mv, names, derived = standard_leads(signal_mv, tuple(leads_mv), source=source,
+                                               missing_allowed=missing_allowed)
     return Waveform(signal_mv, sampling_rate_hz, names), derived
 
 

@@ -212,7 +212,9 @@ def _read_leads(
 ) -> tuple[Waveform, frozenset[str]]:
     """Group ``index`` as 12 leads in ``LEAD_ORDER`` (float32 mV), and the names of the derived leads."""
     group = _decode_group(groups[index], index, little_endian, source)
-    signal_mv, lead_names, derived = standard_leads(group.signal_mv, group.lead_names, source=source)
+    # NaN marks declared padding (_raw_samples); overflow was refused in _decode_group.
+    signal_mv, lead_names, derived = standard_leads(group.signal_mv, group.lead_names, source=source,
+                                                    missing_allowed=True)
     return Waveform(signal_mv, group.sampling_rate_hz, lead_names), derived
 
 

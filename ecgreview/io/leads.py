@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from ecgreview.errors import EcgReadError
 from ecgreview.record import LEAD_ORDER
 
-__all__ = ["UNIT_TO_MV", "complete_limb_leads", "millivolts_per_unit", "normalize_lead_name", "order_leads",
-           "standard_leads"]
+__all__ = ["UNIT_TO_MV", "check_finite_samples", "complete_limb_leads", "millivolts_per_unit", "normalize_lead_name",
+           "order_leads", "standard_leads"]
 
 #: Amplitude units -> millivolts per unit, the one table of every reader: lower-case UCUM
 #: codes (DICOM ``uV``, WFDB ``mV``), DICOM code meanings (``microvolt``) and the XML
@@ -190,9 +190,24 @@ def order_leads(
 
 
 def standard_leads(
-    signal_mv: np.ndarray, lead_names: Sequence[str], *, source: str | None = None
+    signal_mv: np.ndarray, lead_names: Sequence[str], *, source: str | None = None, missing_allowed: bool = False,
+    notes: Mapping[str, str] | None = None,
 ) -> tuple[np.ndarray, tuple[str, ...], frozenset[str]]:
-    """The 12 leads every reader returns: absent limb leads derived, ``LEAD_ORDER``, float32 mV.
+    """The 12 leads every reader returns: absent limb leads derived, ``LEAD_ORDER``, float32 mV, finite.
+
+    Parameters
+    ----------
+    signal_mv : numpy.ndarray
+        (samples, leads) signal in millivolts.
+    lead_names : sequence of str
+        Canonical name of each column.
+    source : str, optional
+        File name for error messages.
+    missing_allowed : bool
+        Whether NaN may mark samples the file declares missing (DICOM Waveform Padding
+        Value, the WFDB invalid-sample value, padded median beats); see :func:`check_finite_samples`.
+    notes : mapping of str to str, optional
+        Per lead, what the error names as the likely cause (``"ADC gain 1e-300 adu/mV"``).
 
     Returns
     -------
@@ -202,7 +217,65 @@ def standard_leads(
         ``LEAD_ORDER``.
     derived : frozenset of str
         The leads computed by :func:`complete_limb_leads`.
+
+    Raises
+    ------
+    EcgReadError
+        A lead is missing or repeated (:func:`order_leads`), or a sample is not finite in float32.
     """
     signal_mv, names, derived = complete_limb_leads(signal_mv, lead_names)
     signal_mv, names = order_leads(signal_mv, names, source=source)
-    return np.ascontiguousarray(signal_mv, dtype=np.float32), names, derived
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is refused just below
+        signal_mv = np.ascontiguousarray(signal_mv, dtype=np.float32)
+    check_finite_samples(signal_mv, names, source=source, missing_allowed=missing_allowed, notes=notes,
+                         derived=derived)
+    return signal_mv, names, derived
+
+
+def check_finite_samples(
+    signal_mv: np.ndarray, lead_names: Sequence[str], *, source: str | None = None, missing_allowed: bool = False,
+    notes: Mapping[str, str] | None = None, derived: frozenset[str] = frozenset(),
+) -> None:
+    """Refuse a signal with infinite samples, or NaN ones unless the file declares them missing.
+
+    A record never leaves the readers with an infinite sample: a scale that puts a sample
+    beyond float32 (a WFDB ADC gain of 1e-300 adu/mV) is a broken file, not an ECG. NaN is
+    kept only where the format itself marks a sample as absent (``missing_allowed``); the
+    plausibility stage (:mod:`ecgreview.plausibility`) reports those samples.
+
+    Parameters
+    ----------
+    signal_mv : numpy.ndarray
+        (samples, leads) signal in millivolts, as the record will hold it (float32).
+    lead_names : sequence of str
+        Canonical name of each column.
+    source : str, optional
+        File name for error messages.
+    missing_allowed : bool
+        Whether NaN samples are declared-missing samples rather than an error.
+    notes : mapping of str to str, optional
+        Per lead, the likely cause, shown in brackets after its count.
+    derived : frozenset of str
+        Leads computed from others, marked as such in the message.
+
+    Raises
+    ------
+    EcgReadError
+        ``"lead II has 5000 non-finite samples (ADC gain 1e-300 adu/mV)"``, naming each
+        lead (recorded leads first) and its count.
+    """
+    bad = np.isinf(signal_mv) if missing_allowed else ~np.isfinite(signal_mv)
+    counts = bad.sum(axis=0)
+    if not counts.any():
+        return
+    notes = notes or {}
+    flagged = [(name in derived, column) for column, name in enumerate(lead_names) if counts[column]]
+    parts = []
+    for is_derived, column in sorted(flagged):
+        name = lead_names[column]
+        label = f"lead {name}{' (derived)' if is_derived else ''}"
+        note = f" ({notes[name]})" if notes.get(name) else ""
+        parts.append(f"{label} has {int(counts[column])} non-finite samples{note}")
+    shown = "; ".join(parts[:4]) + (f"; and {len(parts) - 4} more leads" if len(parts) > 4 else "")
+    kind = "infinite" if missing_allowed else "infinite or not-a-number"
+    raise EcgReadError(source, f"{shown}: the file's scale or samples give {kind} values, which no ECG has")

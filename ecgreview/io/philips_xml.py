@@ -270,7 +270,7 @@ def _read_repbeats(repbeats: ElementTree.Element | None, source: str | None) -> 
             samples = np.frombuffer(raw[: len(raw) - len(raw) % 2], dtype="<i2")
             leads[lead] = np.where(samples == _REPBEAT_PADDING, np.nan, samples * resolution_uv / 1000.0)
     try:
-        median = _waveform(leads, rate, "repbeats", source)[0] if leads else None
+        median = _waveform(leads, rate, "repbeats", source, missing_allowed=True)[0] if leads else None
     except EcgReadError:
         return None  # median beats are optional: a malformed set must not block the rhythm
     if median is None:

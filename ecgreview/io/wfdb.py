@@ -68,6 +68,7 @@ class _Header:
     signal_files: tuple[str, ...]
     lead_labels: tuple[str, ...]
     mv_per_unit: tuple[float, ...]
+    gain_texts: tuple[str, ...]
     comments: tuple[str, ...]
     acquisition_time: datetime | None
 
@@ -224,15 +225,16 @@ def _parse_header(header_name: str, data: bytes) -> _Header:
     if len(body) < signal_count + 1:
         raise EcgReadError(source, f"header declares {signal_count} signals but has {len(body) - 1} signal lines")
     signal_lines = [line.split() for line in body[1:signal_count + 1]]
-    files, labels, scales = [], [], []
+    files, labels, scales, gains = [], [], [], []
     for number, fields in enumerate(signal_lines, 1):
         file_name, label, mv_per_unit = _signal_line(fields, number, source)
         files.append(file_name)
         labels.append(label)
         scales.append(mv_per_unit)
+        gains.append(fields[2])
     return _Header(
         record_name, signal_count, rate, sample_count, tuple(dict.fromkeys(files)), tuple(labels),
-        tuple(scales), comments, _parse_time(match.group("rest") or ""),
+        tuple(scales), tuple(gains), comments, _parse_time(match.group("rest") or ""),
     )
 
 
@@ -296,7 +298,11 @@ def _read_record(header_name: str, header_data: bytes, files: Mapping[str, bytes
         )
     signal_mv = _decode_signal(header, header_data, files, source)
     lead_names = [normalize_lead_name(label) or label for label in header.lead_labels]
-    signal_mv, names, derived = standard_leads(signal_mv, lead_names, source=source)
+    # NaN is the WFDB invalid-sample value (e.g. -32768 in format 16), decoded as such by wfdb;
+    # an infinite sample comes from the header's scale, so the error names each lead's ADC gain.
+    notes = {name: f"ADC gain {_gain_text(gain)}" for name, gain in zip(lead_names, header.gain_texts)}
+    signal_mv, names, derived = standard_leads(signal_mv, lead_names, source=source, missing_allowed=True,
+                                               notes=notes)
     digest = hashlib.sha256(header_data)
     for file_name in header.signal_files:
         digest.update(files[file_name])
@@ -331,7 +337,8 @@ def _decode_signal(header: _Header, header_data: bytes, files: Mapping[str, byte
             with open(os.path.join(folder, file_name), "wb") as handle:
                 handle.write(files[file_name])
         try:
-            record = wfdb.rdrecord(os.path.join(folder, header.record_name), physical=True)
+            with np.errstate(over="ignore"):  # a tiny gain overflows; standard_leads refuses the result by name
+                record = wfdb.rdrecord(os.path.join(folder, header.record_name), physical=True)
         except Exception as exc:  # wfdb raises ValueError, OSError, its own HeaderSyntaxError…
             raise EcgReadError(
                 source,
@@ -344,7 +351,19 @@ def _decode_signal(header: _Header, header_data: bytes, files: Mapping[str, byte
         raise EcgReadError(
             source, f"decoded signal has shape {shape}, header declares {header.sample_count} samples × {header.signal_count} signals"
         )
-    return signal * np.asarray(header.mv_per_unit)
+    with np.errstate(over="ignore"):
+        return signal * np.asarray(header.mv_per_unit)
+
+
+def _gain_text(field: str) -> str:
+    """A signal line's gain field as ``"1e-300 adu/mV"``: the number as written, baseline dropped, ``mV`` when no units.
+
+    Only called on fields :func:`_signal_line` accepted (a number and known units).
+    """
+    gain = _GAIN_FIELD.match(field)
+    if gain is None:
+        return field
+    return f"{gain.group('gain')} adu/{gain.group('units') or 'mV'}"
 
 
 def _labels(comments: Sequence[str]) -> dict[str, bool]:
