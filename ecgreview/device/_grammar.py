@@ -9,8 +9,8 @@ cues below are read between the matches ("hits") of each clause.
 Scope
 -----
 * **Negation and probability** ("no", "kein", "sem", ..., "possible", "V.a.", ...) before a hit
-  apply to it when at most three words lie between ("no evidence of AF"), with no "with"/"mit"
-  or "new"/"now" between. After a hit, a cue that starts the rest of its clause (after "is",
+  apply to it when at most three words lie between ("no evidence of AF") and none of them is
+  "and"/"or" (only a finding joined there shares the cue, below), "with"/"mit" or "new"/"now". After a hit, a cue that starts the rest of its clause (after "is",
   "ist", "è", ...) applies ("AF ruled out", "LBBB is absent", "Vorhofflimmern möglich"), or
   one that is the whole next clause ("Vorhofflimmern, ausgeschlossen").
 * A question mark reads as "possible" ("?AF", "Vorhofflimmern?").
@@ -44,8 +44,8 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ecgreview.device.statement_table import StatementRow, StatementTable, _tokenize, normalize_statement
 
