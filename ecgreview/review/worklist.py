@@ -351,7 +351,7 @@ def _row(case: IndexedCase, readings: pd.DataFrame, reader: str) -> dict[str, An
         "source_sha256": case.source_sha256, "File": case.source_name, "Pseudonym": case.pseudonym,
         "Acquired": case.acquisition_time, "Device": case.device,
         "DNN calls": "—" if dnn is None else (", ".join(n for n, flag in dnn.items() if flag) or "none"),
-        "Device calls": (", ".join(device) or "none") if case.statements else "—",
+        "Device calls": (", ".join(device) or "none") if case.statements else "n/a",  # no statements: not available
         "Reviews": ", ".join(readers) + (" · adjudicated" if adjudicated else ""),
         "Reviewed by me": bool(reader) and reader in readers,
         "Discordant": bool(discordant), "Discordant classes": ", ".join(discordant),

@@ -105,7 +105,7 @@ def test_rows_show_discordance_between_dnn_device_and_readers(tmp_path, folder):
     assert "broken.dcm" not in rows.index
     assert not rows.loc["af.dcm", "Discordant"]  # DNN, device and Dr A all say AF
     assert rows.loc["sinus.dcm", "Discordant classes"] == "AF"  # DNN AF, device sinus
-    assert rows.loc["silent.dcm", "Device calls"] == "—" and not rows.loc["silent.dcm", "Discordant"]
+    assert rows.loc["silent.dcm", "Device calls"] == "n/a" and not rows.loc["silent.dcm", "Discordant"]
     assert rows.loc["demo.dcm", "Reviews"] == "Dr A, Dr B"  # the student's answer is no reading
     assert set(rows.loc["demo.dcm", "Discordant classes"].split(", ")) == {"SB", "AF"}
     assert rows.loc["af.dcm", "Reviewed by me"] and not rows.loc["sinus.dcm", "Reviewed by me"]
