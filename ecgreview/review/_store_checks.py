@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from ecgreview.plausibility import parse_finding_codes
 from ecgreview.record import CLASSES
 from ecgreview.review._store_csv import _is_uuid
 from ecgreview.review.modes import AIDED, RESOLVING_MODES
@@ -21,7 +22,7 @@ from ecgreview.security.auth import ROLES
 #: Reader confidence scale (``confidence``): 1 (not at all) to 5 (certain).
 CONFIDENCE_LEVELS: tuple[int, ...] = (1, 2, 3, 4, 5)
 #: The schema this version writes (stored in each row's ``schema_version``; 0.1 files had none: 1).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: signal_findings
 MODEL_STATUSES: tuple[str, ...] = ("verified", "unverified", "none")
 READER_CALLS: tuple[str, ...] = ("present", "absent", "uncertain")
 
@@ -126,6 +127,10 @@ def _validate(review: Any) -> None:
     if review.model_status == "none" and any(p is not None for p in review.probabilities.values()):
         raise ValueError("model_status 'none' cannot come with probabilities; use 'verified' or 'unverified'")
     _check_identifiers(review)
+    try:
+        parse_finding_codes(review.signal_findings)
+    except ValueError as exc:
+        raise ValueError(f"signal_findings: {exc}") from None
     _check_two_step(review)
     _check_cells(review)
 

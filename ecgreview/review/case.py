@@ -19,6 +19,7 @@ import numpy as np
 from ecgreview.device.statements import DeviceInterpretation, StatementTable, map_statements
 from ecgreview.errors import EcgReadError
 from ecgreview.io import read_ecg, record_files
+from ecgreview.plausibility import SignalFinding, check_plausibility, finding_codes
 from ecgreview.preprocess import preprocess_ecg
 from ecgreview.record import CLASSES, THRESHOLDS, EcgRecord, dnn_calls
 from ecgreview.review.store import Review
@@ -119,6 +120,8 @@ class CaseAnalysis:
         One-line PHI audit of the source file (empty when not audited).
     thresholds : tuple of float
         Decision thresholds of the DNN calls (``Settings.thresholds``; the paper's by default).
+    signal_findings : tuple of SignalFinding
+        What :func:`ecgreview.plausibility.check_plausibility` found implausible in the signal.
     """
 
     record: EcgRecord
@@ -128,6 +131,7 @@ class CaseAnalysis:
     device: DeviceInterpretation
     phi_audit: str = ""
     thresholds: tuple[float, ...] = THRESHOLDS
+    signal_findings: tuple[SignalFinding, ...] = ()
 
     @property
     def dnn_calls(self) -> tuple[bool, ...] | None:
@@ -176,7 +180,8 @@ class CaseAnalysis:
             model_status=identity.status if identity else "none",
             device_calls={name: call.strength for name, call in self.device.calls.items()},
             device_statements=self.record.statements, statement_map_version=self.device.table_version,
-            phi_audit=self.phi_audit, provenance=self.provenance, thresholds=self.thresholds, **options,
+            phi_audit=self.phi_audit, provenance=self.provenance, thresholds=self.thresholds,
+            signal_findings=finding_codes(self.signal_findings), **options,
         )
 
 
@@ -184,7 +189,7 @@ def analyse_case(
     record: EcgRecord, model: InferenceModel | None = None, *, table: StatementTable | None = None, phi_audit: str = "",
     thresholds: tuple[float, ...] = THRESHOLDS,
 ) -> CaseAnalysis:
-    """Map the device's statements and, when a model is given, run the DNN on ``record``.
+    """Map the device's statements, check the signal's plausibility and, when a model is given, run the DNN.
 
     ``phi_audit`` is the source file's audit summary (:func:`ecgreview.security.audit.audit_dicom`),
     carried into the review. ``thresholds`` are the site's (``Settings.thresholds``).
@@ -195,7 +200,9 @@ def analyse_case(
         The record cannot be brought into the model's input format.
     """
     device = map_statements(record.statements, record.measurements, table=table)
+    findings = check_plausibility(record)
     if model is None:
-        return CaseAnalysis(record, None, None, {}, device, phi_audit, tuple(thresholds))
+        return CaseAnalysis(record, None, None, {}, device, phi_audit, tuple(thresholds), findings)
     probabilities = model.predict_probabilities(preprocess_ecg(record)[None])[0]
-    return CaseAnalysis(record, probabilities, model.identity, model.provenance, device, phi_audit, tuple(thresholds))
+    return CaseAnalysis(record, probabilities, model.identity, model.provenance, device, phi_audit,
+                        tuple(thresholds), findings)

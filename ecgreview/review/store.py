@@ -90,7 +90,7 @@ REVIEW_COLUMNS: tuple[str, ...] = (
     "app_version", "model_name", "model_sha256", "model_git_blob_sha1", "model_status", "thresholds",
     *(f"{kind}_{name}" for name in CLASSES
       for kind in ("dnn_prob", "dnn_call", "device_call", "reader_call", "agreement")),
-    "device_statements", "statement_map_version", "phi_audit", "comment",
+    "device_statements", "statement_map_version", "phi_audit", "signal_findings", "comment",
     "confidence", "reading_time_s", "schema_version", "provenance",
 )
 
@@ -136,6 +136,7 @@ class Review:
     phi_audit: str
     comment: str
     provenance: dict[str, object]
+    signal_findings: str = ""
     confidence: int | None = None
     reading_time_s: float | None = None
     schema_version: int = SCHEMA_VERSION
@@ -154,7 +155,7 @@ class Review:
         statement_map_version: str = "", phi_audit: str = "", role: str = "reader", reading_mode: str = "adjudication",
         session_id: str = "", resolves_review_ids: Sequence[str] = (), comment: str = "",
         provenance: Mapping[str, object] | None = None, confidence: int | None = None,
-        reading_time_s: float | None = None,
+        reading_time_s: float | None = None, signal_findings: str = "",
         review_id: str | None = None, saved_at_utc: datetime | None = None,
     ) -> Review:
         """Build and validate a review; fills ``review_id``, ``saved_at_utc`` and ``app_version``.
@@ -175,6 +176,9 @@ class Review:
             Free text per class (``definite``, ``possible``...); a missing class is ``""``.
         phi_audit : str, optional
             One-line PHI audit of the source file (:meth:`ecgreview.security.audit.PhiAudit.summary`).
+        signal_findings : str, optional
+            The record's plausibility findings (:func:`ecgreview.plausibility.finding_codes`, e.g.
+            ``"amplitude:II;flat:V3"``); empty when none were found.
         reading_mode : str
             One of :data:`READING_MODES`. ``unaided``: the first step of a two-step reading,
             with DNN and device hidden (``opinions_seen`` must be False); ``aided``: the
@@ -204,7 +208,7 @@ class Review:
             reader_calls={name: (call.strip().lower() if isinstance(call, str) else call)
                           for name, call in _per_class("reader_calls", reader_calls, required=True).items()},
             device_statements=tuple(device_statements), statement_map_version=statement_map_version,
-            phi_audit=phi_audit, comment=comment, provenance=dict(provenance or {}),
+            phi_audit=phi_audit, comment=comment, provenance=dict(provenance or {}), signal_findings=signal_findings,
             confidence=confidence, reading_time_s=None if reading_time_s is None else _seconds(reading_time_s),
         )
 
@@ -257,7 +261,7 @@ class Review:
             reader_calls={name: cell(f"reader_call_{name}") for name in CLASSES},
             device_statements=tuple(statements.split(STATEMENT_SEPARATOR)) if statements else (),
             statement_map_version=cell("statement_map_version"), phi_audit=cell("phi_audit"),
-            comment=cell("comment"), provenance=provenance,
+            comment=cell("comment"), provenance=provenance, signal_findings=cell("signal_findings"),
             confidence=number("confidence", int), reading_time_s=number("reading_time_s", float),  # type: ignore[arg-type]
             schema_version=number("schema_version", int) or 1,  # type: ignore[arg-type]
         )
@@ -290,7 +294,7 @@ class Review:
             "thresholds": ";".join(repr(value) for value in self.thresholds),
             "device_statements": STATEMENT_SEPARATOR.join(self.device_statements),
             "statement_map_version": self.statement_map_version, "phi_audit": self.phi_audit,
-            "comment": self.comment,
+            "signal_findings": self.signal_findings, "comment": self.comment,
             "confidence": "" if self.confidence is None else str(self.confidence),
             "reading_time_s": "" if self.reading_time_s is None else repr(self.reading_time_s),
             "schema_version": str(self.schema_version),

@@ -36,6 +36,7 @@ import pandas as pd
 
 from ecgreview.device.statements import NOT_AVAILABLE
 from ecgreview.errors import EcgReviewError, ReviewStoreError
+from ecgreview.plausibility import parse_finding_codes
 from ecgreview.record import CLASSES, THRESHOLDS, dnn_calls
 from ecgreview.review.consensus import ADJUDICATOR_ROLE, CONSENSUS_ROLES, DECIDED, consensus_status
 from ecgreview.review.protocol import clinical_readings, latest_readings
@@ -56,7 +57,7 @@ class Cohort:
     Attributes
     ----------
     cases : pandas.DataFrame
-        ``case_pseudonym`` and ``source_name`` per case.
+        ``case_pseudonym``, ``source_name`` and ``signal_findings`` (the stored plausibility findings) per case.
     reference_status : pandas.DataFrame
         (cases, classes) of ``present``/``absent`` or why there is no reference
         (``tie``, ``uncertain``, ``not read``, ``not in reference``, ``blank``).
@@ -159,9 +160,9 @@ def load_cohort(
     status, label, reference_notes = _reference(latest, readings, last.index, reference)
     probabilities, calls, thresholds, dnn_notes = _dnn(latest, last.index)
     strengths, statements, device_notes = _device(last)
-    notes += reference_notes + dnn_notes + device_notes
+    notes += reference_notes + dnn_notes + device_notes + _signal_notes(last)
     return Cohort(
-        cases=last[["case_pseudonym", "source_name"]], reference_status=status, probabilities=probabilities,
+        cases=last[["case_pseudonym", "source_name", "signal_findings"]].fillna(""), reference_status=status, probabilities=probabilities,
         dnn_calls=calls, device_strengths=strengths, statements=statements,
         readings=readings[["source_sha256", "reader", *(f"reader_call_{c}" for c in CLASSES)]].reset_index(drop=True),
         thresholds=thresholds, reference_label=label, notes=tuple(notes),
@@ -275,3 +276,17 @@ def _device(last: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, list[str]]:
         notes.append(f"Built-in: {unknown.sum().sum()} device calls of unknown strength left out")
     return strengths, statements, notes
 
+
+
+def _signal_notes(last: pd.DataFrame) -> list[str]:
+    """``"Signal check: 3 of 40 cases with findings (amplitude 2, flat 1)"``: the plausibility findings
+    (:func:`ecgreview.plausibility.parse_finding_codes`) stored with each case's latest review; reviews saved
+    before the check (schema < 3) have none to count."""
+    findings = last["signal_findings"].fillna("").map(parse_finding_codes)
+    flagged = findings.map(bool)
+    if not flagged.any():
+        return []
+    codes = pd.Series([code for items in findings for code, _ in items]).value_counts()
+    counts = ", ".join(f"{code} {count}" for code, count in codes.items())
+    return [f"Signal check: {int(flagged.sum())} of {len(last)} cases with findings ({counts}); "
+            "the cases are in the discordant list's signal_findings column"]

@@ -198,7 +198,8 @@ def discordant_cases(cohort: Cohort, *, link_base: str = "./") -> pd.DataFrame:
     pandas.DataFrame
         Columns source_sha256, case_pseudonym, source_name, class, dnn_probability,
         dnn_call, device_call (stored strength), reference (status), wrong (sources that
-        differ from a decided reference) and link.
+        differ from a decided reference), signal_findings (the plausibility findings stored
+        with the case's latest review) and link.
     """
     reference, device, rows = cohort.reference, cohort.device_calls, []
     for name in CLASSES:
@@ -215,7 +216,7 @@ def discordant_cases(cohort: Cohort, *, link_base: str = "./") -> pd.DataFrame:
                          "reference": cohort.reference_status.at[sha256, name], "wrong": ", ".join(wrong),
                          "link": f"{link_base}?case={sha256}"})
     columns = ["source_sha256", "case_pseudonym", "source_name", "class", "dnn_probability", "dnn_call",
-               "device_call", "reference", "wrong", "link"]
+               "device_call", "reference", "wrong", "signal_findings", "link"]
     frame = pd.DataFrame(rows, columns=columns)
     order = {name: index for index, name in enumerate(CLASSES)}
     return frame.sort_values(["source_sha256", "class"], key=lambda s: s.map(order) if s.name == "class" else s,

@@ -164,6 +164,16 @@ def model_caption(analysis: CaseAnalysis, *, model_loaded: bool) -> None:
                     help=analysis.model_label)
 
 
+def signal_check(analysis: CaseAnalysis) -> None:
+    """The plausibility findings on the signal (:func:`ecgreview.plausibility.check_plausibility`), if any.
+
+    Not an opinion on the diagnosis, so shown in every reading mode; stored with the review."""
+    if analysis.signal_findings:
+        with st.container(key="signal-check"):
+            st.warning("**Signal check** · " + " · ".join(escape_markdown(finding.message)
+                                                          for finding in analysis.signal_findings))
+
+
 def device_panel(analysis: CaseAnalysis) -> None:
     """The device's own statements and the measurements it made (0 and empty are "not measured")."""
     record = analysis.record

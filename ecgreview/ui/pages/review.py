@@ -35,6 +35,7 @@ def render() -> None:
     ecg, decision = st.columns([56, 44], gap="medium")
     with ecg:
         components.case_header(analysis.record, analysis.phi_audit)
+        components.signal_check(analysis)
         navigation, view_column = st.columns([3, 2], vertical_alignment="center")
         with navigation:
             following = components.case_navigation(settings, sha)
