@@ -41,6 +41,7 @@ def _model_install(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     print(f"installed {installed}")
+    _say_what_the_app_uses(installed)
     backend = Settings.from_env().backend
     if backend != "tensorflow":
         from ecgreview.model.serving import load_inference_model
@@ -49,6 +50,27 @@ def _model_install(args: argparse.Namespace) -> int:
         model = load_inference_model(installed, backend=backend)
         print(f"ready: {model.provenance['backend']}")
     return 0
+
+
+def _say_what_the_app_uses(installed: Path) -> None:
+    """Print a note when the app would not use the weights just installed (another folder, ECGREVIEW_MODEL)."""
+    from ecgreview.errors import EcgReviewError
+    from ecgreview.model.serving import installed_models
+
+    settings = Settings.from_env()
+    try:
+        used = installed_models(settings)
+    except EcgReviewError as exc:
+        print(f"note: the app cannot use any weights yet: {exc}")
+        return
+    if used and used[0].resolve() == installed.resolve():
+        return
+    if settings.model_path is not None:
+        print(f"note: the app uses ECGREVIEW_MODEL={settings.model_path}, not these weights; unset it to use them")
+    elif installed.resolve() not in {path.resolve() for path in used}:
+        print(f"note: the app looks for weights in {settings.models_dir} (ECGREVIEW_MODELS_DIR), not here")
+    else:
+        print(f"note: the app prefers {used[0]} (verified weights first)")
 
 
 def register(commands: argparse._SubParsersAction) -> None:

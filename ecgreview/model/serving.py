@@ -9,6 +9,7 @@ from ecgreview.config import Settings
 from ecgreview.errors import ModelError
 from ecgreview.model.inference import InferenceModel
 from ecgreview.model.provenance import WeightsIdentity, identify_weights
+from ecgreview.model.weights import find_weights_files
 
 __all__ = ["BACKENDS", "find_model", "installed_models", "load_inference_model"]
 
@@ -28,8 +29,9 @@ def installed_models(settings: Settings) -> list[Path]:
     """Weights files the app may use, best first.
 
     ``settings.model_path`` (``ECGREVIEW_MODEL``) alone when set; otherwise every
-    ``*.hdf5`` under ``settings.models_dir`` (hidden folders, such as an install in
-    progress, excluded): verified first, then shallower paths, then by name.
+    weights file under ``settings.models_dir`` (:func:`~ecgreview.model.weights.find_weights_files`:
+    ``*.hdf5`` and ``*.h5``, hidden folders such as an install in progress excluded):
+    verified first, then shallower paths, then by name.
 
     Raises
     ------
@@ -41,10 +43,7 @@ def installed_models(settings: Settings) -> list[Path]:
             raise ModelError(settings.model_path, "ECGREVIEW_MODEL names a weights file that does not exist; "
                              "fix the path or unset it to use the models folder")
         return [settings.model_path]
-    if not settings.models_dir.is_dir():
-        return []
-    paths = [path for path in settings.models_dir.rglob("*.hdf5") if path.is_file()
-             and not any(part.startswith(".") for part in path.relative_to(settings.models_dir).parts)]
+    paths = find_weights_files(settings.models_dir)
 
     def rank(path: Path) -> tuple[bool, int, str]:
         relative = path.relative_to(settings.models_dir)

@@ -9,6 +9,11 @@ The Zenodo archive (DOI 10.5281/zenodo.3765717) holds ``model/model.hdf5`` (the 
 weights) and more ``.hdf5`` files (other seeds, other splits). ``model.hdf5`` must have
 the expected git blob SHA-1 (by default the release's); the other files are installed
 keeping their relative names, and recorded as unverified in ``manifest.json``.
+
+What is a weights file is defined once, here (:data:`WEIGHTS_SUFFIXES`, :func:`find_weights_files`):
+the installer names every file it installs with one of those suffixes (an HDF5 file called
+``weights.bin`` is installed as ``weights.hdf5``), and the app and ``model status`` look for
+exactly those, so whatever ``install`` accepts is found afterwards.
 """
 
 from __future__ import annotations
@@ -39,8 +44,10 @@ from ecgreview.model.provenance import RELEASE_GIT_BLOB_SHA1, KnownWeights, file
 ZENODO_MODEL_URL = "https://zenodo.org/records/3765717/files/model.zip?download=1"
 ZENODO_DOI = "10.5281/zenodo.3765717"
 
-#: The file whose hash is checked; other ``.hdf5`` files install as unverified.
+#: The file whose hash is checked; other weights files install as unverified.
 PRIMARY_NAME = "model.hdf5"
+#: File name suffixes of Keras HDF5 weights, lower case: what the installer writes and the app finds.
+WEIGHTS_SUFFIXES: tuple[str, ...] = (".hdf5", ".h5")
 MANIFEST_NAME = "manifest.json"
 
 #: ``progress(bytes_received, total_bytes_or_None)``, called while downloading.
@@ -214,7 +221,7 @@ def _stage(local: Path, staging: Path) -> dict[str, Path]:
         return _extract_zip(local, staging)
     if magic != _HDF5_MAGIC:
         raise ModelError(local, "neither a zip archive nor an HDF5 file (truncated or wrong download?)")
-    name = PRIMARY_NAME if local.name == "download.part" else local.name
+    name = PRIMARY_NAME if local.name == "download.part" else _weights_name(local.name)
     try:
         shutil.copyfile(local, staging / name)
     except OSError as exc:
@@ -222,12 +229,33 @@ def _stage(local: Path, staging: Path) -> dict[str, Path]:
     return {name: staging / name}
 
 
+def is_weights_file_name(name: str) -> bool:
+    """Whether a file name ends with one of :data:`WEIGHTS_SUFFIXES` (any case)."""
+    return name.lower().endswith(WEIGHTS_SUFFIXES)
+
+
+def _weights_name(name: str) -> str:
+    """``name`` as installed: kept when it ends with a weights suffix, else its stem plus ``.hdf5``."""
+    return name if is_weights_file_name(name) else f"{Path(name).stem or 'weights'}{WEIGHTS_SUFFIXES[0]}"
+
+
+def find_weights_files(models_dir: Path) -> list[Path]:
+    """The weights files under ``models_dir``: every file named with a :data:`WEIGHTS_SUFFIXES` suffix,
+    hidden folders (an install in progress) excluded; unsorted. Empty when the folder does not exist."""
+    models_dir = Path(models_dir)
+    if not models_dir.is_dir():
+        return []
+    return [path for path in models_dir.rglob("*") if path.is_file() and is_weights_file_name(path.name)
+            and not any(part.startswith(".") for part in path.relative_to(models_dir).parts)]
+
+
 def _archive_names(archive: zipfile.ZipFile, path: Path) -> dict[str, zipfile.ZipInfo]:
-    """Safe relative names of the ``.hdf5`` members, without a common top folder (``model/``)."""
-    members = [info for info in archive.infolist() if not info.is_dir() and info.filename.lower().endswith(".hdf5")
+    """Safe relative names of the weights members, without a common top folder (``model/``)."""
+    members = [info for info in archive.infolist() if not info.is_dir() and is_weights_file_name(info.filename)
                and not info.filename.startswith("__MACOSX/")]
     if not members:
-        raise ModelError(path, "the archive holds no .hdf5 file (expected model/model.hdf5)")
+        suffixes = " or ".join(WEIGHTS_SUFFIXES)
+        raise ModelError(path, f"the archive holds no {suffixes} file (expected model/model.hdf5)")
     parts = [PurePosixPath(info.filename).parts for info in members]
     for info, member_parts in zip(members, parts):
         if info.filename.startswith("/") or ".." in member_parts or "\\" in info.filename:
@@ -273,8 +301,9 @@ def _check(staged: Mapping[str, Path], source: str, *, expected: str, allow_unve
         sha256, blob_sha1, size = file_hashes(path)
         if relative == primary and expected not in (blob_sha1, sha256) and not allow_unverified:
             raise ModelError(source, f"{relative} has git blob SHA-1 {blob_sha1} (SHA-256 {sha256}), expected "
-                             f"{expected}; refusing to install it. To use other weights anyway, point ECGREVIEW_MODEL "
-                             "at the file (shown as unverified) or install with allow_unverified=True")
+                             f"{expected}; refusing to install it. To use other weights anyway, install them with "
+                             "`python -m ecgreview model install FILE --allow-unverified`, or point ECGREVIEW_MODEL "
+                             "at the file (either way they are shown as unverified)")
         status = identify_weights(path, known=known).status
         records.append(InstalledFile(relative, sha256, blob_sha1, size, status,
                                      expected if relative == primary else None, source, now))

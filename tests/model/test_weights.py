@@ -104,7 +104,7 @@ def test_install_local_zip_keeps_relative_names(weights, archive, tmp_path):
 
 
 @pytest.mark.parametrize(("members", "match"), [
-    ({"model/readme.txt": b"no weights"}, "holds no .hdf5 file"),
+    ({"model/readme.txt": b"no weights"}, "holds no .hdf5 or .h5 file"),
     ({"../evil.hdf5": b"x"}, "unsafe path in archive"),
     ({"a/one.hdf5": b"\x89HDF\r\n\x1a\n", "a/two.hdf5": b"\x89HDF\r\n\x1a\n"}, "no top-level model.hdf5"),
     ({"model/model.hdf5": b"not hdf5 at all"}, "model.hdf5 is not an HDF5 file"),
@@ -244,3 +244,63 @@ def test_the_library_prints_nothing_and_the_command_shows_progress(server, weigh
 def test_zenodo_url_is_the_release():
     assert ZENODO_MODEL_URL == "https://zenodo.org/records/3765717/files/model.zip?download=1"
     assert MANIFEST_NAME == "manifest.json"
+
+
+def _status(monkeypatch, models: Path) -> int:
+    """``model status --quiet`` with ``models`` as the models folder (and no ECGREVIEW_MODEL)."""
+    monkeypatch.delenv("ECGREVIEW_MODEL", raising=False)
+    monkeypatch.setenv("ECGREVIEW_CONFIG", str(models.parent / "absent-config.toml"))
+    monkeypatch.setenv("ECGREVIEW_MODELS_DIR", str(models))
+    return main(["model", "status", "--quiet"])
+
+
+@pytest.mark.parametrize(("name", "installed_name"), [("weights.h5", "weights.h5"), ("Seed.H5", "Seed.H5"),
+                                                      ("weights.bin", "weights.hdf5"), ("weights", "weights.hdf5")])
+def test_whatever_install_accepts_status_and_the_app_find(weights, tmp_path, monkeypatch, name, installed_name):
+    from ecgreview.config import Settings
+    from ecgreview.model.serving import installed_models
+
+    source = tmp_path / name
+    source.write_bytes(weights["other"].read_bytes())
+    models = tmp_path / "models"
+    assert _status(monkeypatch, models) == 1  # nothing installed yet
+    installed = install_weights(source, models, allow_unverified=True, progress=_quiet)
+    assert installed == models / installed_name
+    assert _status(monkeypatch, models) == 0
+    assert installed_models(Settings.from_env()) == [installed]
+
+
+def test_an_archive_of_h5_files_installs_and_is_found(weights, tmp_path, monkeypatch):
+    from ecgreview.config import Settings
+    from ecgreview.model.serving import installed_models
+
+    archive_path = tmp_path / "weights.zip"
+    archive_path.write_bytes(_zip_bytes({"export/model.h5": weights["other"].read_bytes()}))
+    models = tmp_path / "models"
+    installed = install_weights(archive_path, models, allow_unverified=True, progress=_quiet)
+    assert installed == models / "model.h5"
+    assert _status(monkeypatch, models) == 0
+    assert installed_models(Settings.from_env()) == [installed]
+
+
+def test_the_refusal_names_the_command_line_flag(weights, tmp_path, monkeypatch, capsys):
+    with pytest.raises(ModelError, match="--allow-unverified") as caught:
+        install_weights(weights["other"], tmp_path / "models", progress=_quiet)
+    assert "allow_unverified=True" not in str(caught.value)
+    monkeypatch.setenv("ECGREVIEW_HOME", str(tmp_path / "home"))
+    assert main(["model", "install", str(weights["other"]), "--models-dir", str(tmp_path / "cli")]) == 2
+    assert "--allow-unverified" in capsys.readouterr().err
+    _assert_nothing_installed(tmp_path / "cli")
+
+
+def test_install_says_when_the_app_would_not_use_the_weights(weights, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ECGREVIEW_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ECGREVIEW_CONFIG", str(tmp_path / "absent-config.toml"))
+    monkeypatch.setenv("ECGREVIEW_BACKEND", "tensorflow")  # no ONNX conversion in this test
+    monkeypatch.delenv("ECGREVIEW_MODEL", raising=False)
+    monkeypatch.delenv("ECGREVIEW_MODELS_DIR", raising=False)
+    assert main(["model", "install", str(weights["other"]), "--models-dir", str(tmp_path / "elsewhere"),
+                 "--allow-unverified"]) == 0
+    assert f"the app looks for weights in {tmp_path / 'home' / 'models'}" in capsys.readouterr().out
+    assert main(["model", "install", str(weights["other"]), "--allow-unverified"]) == 0
+    assert "note:" not in capsys.readouterr().out
