@@ -117,21 +117,17 @@ def list_score_inputs(paths: str | os.PathLike[str] | Sequence[str | os.PathLike
 
 
 def _prepare(path: Path, source_path: str, padding: str = "centre") -> _Prepared:
-    """Read and preprocess one file; an unreadable file gives its error instead of raising."""
-    from ecgreview.io import read_ecg
-    from ecgreview.preprocess import preprocess_ecg
+    """Read and preprocess one file (:func:`ecgreview.pipeline.prepare_file`); an unreadable file gives its error."""
+    from ecgreview.pipeline import prepare_file
 
-    try:
-        record = read_ecg(path)
-        signal = preprocess_ecg(record, padding=padding)  # type: ignore[arg-type]
-    except EcgReviewError as exc:
-        return _Prepared(source_path, error=exc.reason)
-    except Exception as exc:  # a reader bug must not stop an archive run; it is reported per file
-        return _Prepared(source_path, error=f"unexpected {type(exc).__name__}: {exc}")
+    prepared = prepare_file(path, padding=padding)  # type: ignore[arg-type]
+    record = prepared.record
+    if record is None or prepared.model_input is None:
+        return _Prepared(source_path, error=prepared.error)
     acquired = record.acquisition_time.isoformat() if record.acquisition_time else ""
     metadata = {"source_name": record.source_name, "source_path": source_path, "source_sha256": record.source_sha256,
                 "pseudonym": record.pseudonym, "acquisition_time": acquired}
-    return _Prepared(source_path, metadata, signal)
+    return _Prepared(source_path, metadata, prepared.model_input)
 
 
 #: Provenance column -> key of the model's provenance.
@@ -150,8 +146,9 @@ def _predict_chunk(model: Any, prepared: Sequence[_Prepared], done: frozenset[st
     todo = [item for item in prepared if item.signal is not None and item.metadata["source_sha256"] not in done]
     if not todo:
         return _ChunkResult([], errors)
-    signals = [item.signal for item in todo if item.signal is not None]  # all of todo; narrows the type
-    probabilities = model.predict_probabilities(np.stack(signals), batch_size=len(todo))
+    from ecgreview.pipeline import predict_inputs
+
+    probabilities = predict_inputs(model, [item.signal for item in todo if item.signal is not None])
     common = _provenance_values(model)
     rows = []
     for item, row_probabilities in zip(todo, probabilities):

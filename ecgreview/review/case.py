@@ -20,7 +20,7 @@ from ecgreview.device.statements import DeviceInterpretation, StatementTable, ma
 from ecgreview.errors import EcgReadError
 from ecgreview.io import read_ecg, record_files
 from ecgreview.plausibility import SignalFinding, check_plausibility, finding_codes
-from ecgreview.preprocess import preprocess_ecg
+from ecgreview.pipeline import predict_record
 from ecgreview.record import CLASSES, THRESHOLDS, EcgRecord, dnn_calls
 from ecgreview.review.store import Review
 
@@ -203,6 +203,6 @@ def analyse_case(
     findings = check_plausibility(record)
     if model is None:
         return CaseAnalysis(record, None, None, {}, device, phi_audit, tuple(thresholds), findings)
-    probabilities = model.predict_probabilities(preprocess_ecg(record)[None])[0]
+    probabilities = predict_record(model, record)
     return CaseAnalysis(record, probabilities, model.identity, model.provenance, device, phi_audit,
                         tuple(thresholds), findings)

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from ecgreview.config import Settings
@@ -29,7 +28,7 @@ from ecgreview.device.statements import StatementTable, load_statement_table, ma
 from ecgreview.errors import EcgReviewError
 from ecgreview.examples import DEMO_CASES_DIR, demo_ecg_path
 from ecgreview.io import list_case_files, read_ecg
-from ecgreview.preprocess import preprocess_ecg
+from ecgreview.pipeline import predict_inputs, prepare_record
 from ecgreview.record import CLASSES, EcgRecord, dnn_calls
 from ecgreview.review.consensus import calls_disagree
 from ecgreview.review.protocol import is_adjudicated, latest_readings
@@ -227,18 +226,12 @@ class CaseIndex:
     @staticmethod
     def _predict(records: list[EcgRecord], model: InferenceModel, failed: list[str]) -> list[tuple[str, str, str]]:
         """Rows of the predictions table for the records that preprocess (the others are added to ``failed``)."""
-        inputs, kept = [], []
-        for record in records:
-            try:
-                inputs.append(preprocess_ecg(record))
-                kept.append(record)
-            except EcgReviewError as exc:
-                failed.append(str(exc))
-        if not kept:
-            return []
-        probabilities = model.predict_probabilities(np.stack(inputs))
-        return [(record.source_sha256, model.identity.sha256, json.dumps([float(p) for p in row]))
-                for record, row in zip(kept, probabilities)]
+        prepared = [prepare_record(record) for record in records]
+        failed.extend(f"{item.record.source_name}: {item.error}" for item in prepared if item.record and item.error)
+        kept = [item for item in prepared if item.model_input is not None]
+        probabilities = predict_inputs(model, [item.model_input for item in kept if item.model_input is not None])
+        return [(item.record.source_sha256, model.identity.sha256, json.dumps([float(p) for p in row]))
+                for item, row in zip(kept, probabilities) if item.record is not None]
 
     def cases(self, paths: Iterable[Path] | None = None, *, thresholds: Sequence[float],
               model_sha256: str = "") -> list[IndexedCase]:

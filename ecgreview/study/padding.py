@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ecgreview.errors import EcgReviewError
+from ecgreview.errors import EcgReadError, EcgReviewError
+from ecgreview.pipeline import predict_inputs, prepare_file, prepare_record
 from ecgreview.record import CLASSES, THRESHOLDS, dnn_calls
 
 __all__ = ["PaddingReport", "format_padding_report", "padding_report"]
@@ -59,11 +60,14 @@ class PaddingReport:
 
 
 def _both_inputs(path: Path) -> tuple[str, np.ndarray, np.ndarray]:
-    from ecgreview.io import read_ecg
-    from ecgreview.preprocess import preprocess_ecg
-
-    record = read_ecg(path)
-    return record.source_sha256, preprocess_ecg(record, padding="centre"), preprocess_ecg(record, padding="end")
+    """The file's SHA-256 and its model inputs with centre and with end padding (:mod:`ecgreview.pipeline`)."""
+    centred = prepare_file(path, padding="centre")
+    if centred.record is None or centred.model_input is None:
+        raise EcgReadError(path, centred.error)
+    appended = prepare_record(centred.record, padding="end")
+    if appended.model_input is None:  # pragma: no cover - the same record preprocessed with centre padding
+        raise EcgReadError(path, appended.error)
+    return centred.record.source_sha256, centred.model_input, appended.model_input
 
 
 def padding_report(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, model: Any,
@@ -104,8 +108,7 @@ def padding_report(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[st
             chunk_centre.append(centred)
             chunk_end.append(appended)
         if chunk_centre:
-            batch = np.stack(chunk_centre + chunk_end)
-            predicted = np.asarray(model.predict_probabilities(batch, batch_size=len(batch)), dtype=float)
+            predicted = predict_inputs(model, chunk_centre + chunk_end)
             centre.append(predicted[:len(chunk_centre)])
             end.append(predicted[len(chunk_centre):])
     empty = np.zeros((0, len(CLASSES)))

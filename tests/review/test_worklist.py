@@ -40,7 +40,7 @@ class FakeModel:
         self.identity = _Identity(sha256)
         self.seen = 0
 
-    def predict_probabilities(self, batch: np.ndarray) -> np.ndarray:
+    def predict_probabilities(self, batch: np.ndarray, *, batch_size: int = 32) -> np.ndarray:
         self.seen += len(batch)
         return np.tile(np.array([0.0, 0.0, 0.0, 0.0, 0.9, 0.0]), (len(batch), 1))
 
