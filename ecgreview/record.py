@@ -71,6 +71,12 @@ def dnn_calls(probabilities: npt.ArrayLike, thresholds: npt.ArrayLike | None = N
     return values > limits
 
 
+#: The sexes a record may carry (``EcgRecord.sex``); ``""`` when the file does not say.
+SEXES: tuple[str, ...] = ("female", "male", "other")
+
+#: Ages at or above this are shown as "90+" (HIPAA Safe Harbor aggregates ages over 89).
+AGE_SHOWN_UP_TO_YEARS = 89
+
 #: Model input geometry.
 MODEL_SAMPLING_RATE_HZ = 400
 MODEL_SAMPLES = 4096
@@ -178,6 +184,11 @@ class EcgRecord:
     source_format : str
         The file format as read, for display (e.g. ``"SCP-ECG"``, ``"DICOM Hemodynamic
         Waveform Storage (Modality ECG)"``); empty when the reader does not say.
+    age_years : int or None
+        The patient's age in whole years when the file carries it (WFDB ``#Age``, DICOM
+        PatientAge); None when unknown. Never a birth date.
+    sex : str
+        One of :data:`SEXES`, or ``""`` when the file does not say.
     """
 
     signal_mv: np.ndarray
@@ -195,11 +206,33 @@ class EcgRecord:
     median_beats: Waveform | None = None
     reference_labels: dict[str, bool] = field(default_factory=dict)
     source_format: str = ""
+    age_years: int | None = None
+    sex: str = ""
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __post_init__(self) -> None:
+        if self.sex not in ("", *SEXES):
+            raise ValueError(f"sex must be one of {', '.join(SEXES)} or empty; got {self.sex!r}")
+        if self.age_years is not None and not 0 <= self.age_years:
+            raise ValueError(f"age_years must be a whole number >= 0 or None; got {self.age_years!r}")
+
     def __eq__(self, other: object) -> bool:
         return _same_fields(self, other) if isinstance(other, EcgRecord) else NotImplemented
+
+    @property
+    def age_sex(self) -> str:
+        """Age and sex for display, e.g. ``"81 y, female"``, ``"90+ y"``; ``"unknown"`` when neither is known.
+
+        Ages above :data:`AGE_SHOWN_UP_TO_YEARS` are shown as ``90+``.
+        """
+        parts = []
+        if self.age_years is not None:
+            over = self.age_years > AGE_SHOWN_UP_TO_YEARS
+            parts.append(f"{AGE_SHOWN_UP_TO_YEARS + 1}+ y" if over else f"{self.age_years} y")
+        if self.sex:
+            parts.append(self.sex)
+        return ", ".join(parts) or "unknown"
 
     @property
     def duration_s(self) -> float:

@@ -8,8 +8,8 @@ the record's ``source_format`` then says so). 16-bit ``SS`` or 8-bit ``SB``
 samples, in any uncompressed transfer syntax pydicom reads. Channels that are
 not standard leads (pressures, respiration) are ignored.
 
-Only PatientID (the pseudonym) is taken from the patient module: names, birth
-dates and other IDs are never copied onto the record.
+Only PatientID (the pseudonym), PatientAge (whole years) and PatientSex are taken
+from the patient module: names, birth dates and other IDs are never copied onto the record.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pydicom.uid import UID
 from pydicom.valuerep import DA, DT, TM
 
 from ecgreview.errors import EcgReadError
+from ecgreview.io._demographics import age_from_dicom, sex_from_text
 from ecgreview.io._dicom_annotations import _number, _read_annotations, _text
 from ecgreview.io._limits import check_signal_shape
 from ecgreview.io._source import _load_source
@@ -143,6 +144,8 @@ def _build_record(dataset: Dataset, data: bytes, source_name: str) -> EcgRecord:
         derived_leads=derived,
         median_beats=median,
         source_format=source_format,
+        age_years=age_from_dicom(_text(dataset, "PatientAge")),
+        sex=sex_from_text(_text(dataset, "PatientSex")),
     )
 
 

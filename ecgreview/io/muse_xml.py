@@ -6,7 +6,8 @@ little-endian int16 in ``WaveFormData``, scaled by ``LeadAmplitudeUnitsPerBit``
 in ``LeadAmplitudeUnits``. III, aVR, aVL and aVF are derived. The ``Median``
 waveform gives the median beats. Statements come from ``Diagnosis`` (fragments
 joined up to each ``ENDSLINE`` flag), measurements from
-``RestingECGMeasurements``. Only PatientID is copied (as the pseudonym).
+``RestingECGMeasurements``. Only PatientID (as the pseudonym), PatientAge (in years)
+and Gender are copied from ``PatientDemographics``; never a name or birth date.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import datetime
 import numpy as np
 
 from ecgreview.errors import EcgReadError
+from ecgreview.io._demographics import age_from_text, sex_from_text
 from ecgreview.io._limits import MAX_SAMPLES_PER_LEAD, check_base64_length, check_signal_shape
 from ecgreview.io._source import _load_source
 from ecgreview.io._xml import (
@@ -97,7 +99,15 @@ def read_muse_xml(path_or_bytes: str | os.PathLike[str] | bytes, *, name: str | 
         measurements=_read_measurements(root.find("RestingECGMeasurements")),
         derived_leads=derived,
         median_beats=median,
+        age_years=_age_years(root),
+        sex=sex_from_text(_text(root, "PatientDemographics/Gender")),
     )
+
+
+def _age_years(root: ElementTree.Element) -> int | None:
+    """``PatientAge`` when its ``AgeUnits`` are years (or not given); None otherwise."""
+    units = _text(root, "PatientDemographics/AgeUnits").upper()
+    return age_from_text(_text(root, "PatientDemographics/PatientAge")) if units in ("", "YEARS") else None
 
 
 def _read_waveform(waveform: ElementTree.Element, where: str, source: str | None) -> tuple[Waveform, frozenset[str]]:

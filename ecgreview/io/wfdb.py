@@ -10,8 +10,9 @@ reader in one of three shapes:
   list of uploaded ``(name, bytes)`` pairs given to :func:`read_wfdb_files`.
 
 The signal is decoded by the ``wfdb`` package from a private temporary folder.
-Reference diagnoses come from the ``#Dx:`` SNOMED-CT codes; ``#Age`` and
-``#Sex`` are deliberately not copied onto the record.
+Reference diagnoses come from the ``#Dx:`` SNOMED-CT codes; ``#Age`` (whole years)
+and ``#Sex`` become ``age_years`` and ``sex`` (not identifying at that granularity;
+``NaN`` or ``Unknown`` read as unknown).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from datetime import datetime
 import numpy as np
 
 from ecgreview.errors import EcgReadError
+from ecgreview.io._demographics import age_from_text, sex_from_text
 from ecgreview.io._limits import MAX_HEADER_BYTES, check_file_size, check_signal_shape, read_zip_files
 from ecgreview.io._source import _load_source, _read_path
 from ecgreview.io.leads import millivolts_per_unit, normalize_lead_name, standard_leads
@@ -316,6 +318,8 @@ def _read_record(header_name: str, header_data: bytes, files: Mapping[str, bytes
         acquisition_time=header.acquisition_time,
         derived_leads=derived,
         reference_labels=_labels(header.comments),
+        age_years=age_from_text(_comment(header.comments, "age")),
+        sex=sex_from_text(_comment(header.comments, "sex")),
     )
 
 
@@ -366,10 +370,18 @@ def _gain_text(field: str) -> str:
     return f"{gain.group('gain')} adu/{gain.group('units') or 'mV'}"
 
 
+def _comment(comments: Sequence[str], key: str) -> str | None:
+    """The value of the first ``Key: value`` comment with this key (any case), or None."""
+    for comment in comments:
+        name, separator, value = comment.partition(":")
+        if separator and name.strip().lower() == key:
+            return value.strip()
+    return None
+
+
 def _labels(comments: Sequence[str]) -> dict[str, bool]:
     """Reference labels from the ``Dx:`` comment; empty when the header has none."""
-    for comment in comments:
-        key, _, value = comment.partition(":")
-        if key.strip().lower() == "dx":
-            return reference_labels_from_codes([code for code in value.split(",") if code.strip()])
-    return {}
+    value = _comment(comments, "dx")
+    if value is None:
+        return {}
+    return reference_labels_from_codes([code for code in value.split(",") if code.strip()])

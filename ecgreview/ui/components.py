@@ -134,9 +134,10 @@ def analyse(settings: Settings, source: CaseSource, model: InferenceModel | None
 
 
 def case_header(record: EcgRecord, phi_audit: str = "") -> None:
-    """Pseudonym, time, device and recording facts, and the PHI audit badge. Never a name or birth date."""
+    """Pseudonym, age and sex, time, device and recording facts, and the PHI audit badge. Never a name or birth date."""
     when = record.acquisition_time.strftime("%Y-%m-%d %H:%M") if record.acquisition_time else "unknown"
-    facts = {"Pseudonym": record.pseudonym or "—", "Acquired": when, "Device": record.device or "unknown",
+    facts = {"Pseudonym": record.pseudonym or "—", "Age/sex": record.age_sex, "Acquired": when,
+             "Device": record.device or "unknown",
              "Sampling": f"{record.sampling_rate_hz:g} Hz", "Duration": f"{record.duration_s:.1f} s"}
     st.markdown(" &nbsp;·&nbsp; ".join(f"**{label}** {escape_markdown(value)}" for label, value in facts.items()))
     kind = f" · {escape_markdown(record.source_format)}" if record.source_format else ""
