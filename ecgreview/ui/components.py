@@ -261,11 +261,20 @@ def open_case(source_sha256: str | None) -> None:
 
 
 def case_navigation(settings: Settings, source_sha256: str) -> str | None:
-    """Previous / next case of the current worklist order (keys B and N); returns the next case."""
+    """Previous / next case of the current worklist order (keys B and N, through the reading keys' log:
+    :func:`go_to_neighbour`); returns the next case."""
     previous, following = neighbours(case_order(settings), source_sha256)
     back, forward = st.columns(2)
-    if back.button("Previous case", shortcut="B", disabled=previous is None, key="previous-case"):
+    if back.button("Previous case", disabled=previous is None, key="previous-case", help="Key B"):
         open_case(previous)
-    if forward.button("Next case", shortcut="N", disabled=following is None, key="next-case"):
+    if forward.button("Next case", disabled=following is None, key="next-case", help="Key N"):
         open_case(following)
     return following
+
+
+def go_to_neighbour(settings: Settings, source_sha256: str, direction: str) -> None:
+    """Open the next (``"next"``) or previous case of the worklist order, when there is one (keys N and B)."""
+    previous, following = neighbours(case_order(settings), source_sha256)
+    target = following if direction == "next" else previous
+    if target is not None:
+        open_case(target)

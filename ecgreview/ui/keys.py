@@ -1,4 +1,5 @@
-"""The reading keys (1–6 choose a class; P, A, U set its call), captured in the browser in order.
+"""The reading keys, captured in the browser in order: 1–6 choose a class; P, A, U set its call;
+Shift+1–5 the confidence (study readings); S save (and next), N next case, B previous case.
 
 Streamlit button shortcuts fire one rerun per key, and two keys pressed while a rerun
 is under way are folded into one: a press can be lost, or applied out of order. Here a
@@ -14,8 +15,11 @@ The page also shows each call at once, before the server's answer: it keeps its 
 copy of the class cursor (taken from the server whenever no key is in flight) and
 marks the chosen option; the server's redraw then confirms it.
 
-Keys typed in a text box (the reader's name, the comment) are left alone. S (save and
-next), N and B (next / previous case) stay button shortcuts: each is one action.
+Keys typed in a text box (the reader's name, the comment) are left alone. S, N and B go
+through the same log as the calls (they were button shortcuts, and a press during a rerun
+was lost): the server applies the calls first and then hands the action, once, to the page
+(``on_action``), so "six calls, then S" always saves those six calls. A page passes the keys
+it handles (``actions``): the teaching page takes S only, and its N stays a button shortcut.
 """
 
 from __future__ import annotations
@@ -27,12 +31,16 @@ import streamlit as st
 
 from ecgreview.ui import state
 
-__all__ = ["CLASS_KEYS", "CALL_KEYS", "key_log", "apply_keys"]
+__all__ = ["ACTION_KEYS", "CALL_KEYS", "CLASS_KEYS", "CONFIDENCE_KEYS", "apply_keys", "key_log"]
 
 #: Key → class index (0-based) for the class cursor.
 CLASS_KEYS = {str(number): number - 1 for number in range(1, 7)}
 #: Key → the call it sets.
 CALL_KEYS = {"p": "present", "a": "absent", "u": "uncertain"}
+#: Key (as the page logs Shift+1 … Shift+5, by physical key: any keyboard layout) → the confidence it sets.
+CONFIDENCE_KEYS = {f"c{level}": level for level in range(1, 6)}
+#: Key → the page action it asks for.
+ACTION_KEYS = {"s": "save", "n": "next", "b": "previous"}
 
 _JS = """
 function showCall(hub, call) {
@@ -66,15 +74,16 @@ export default function (component) {
     if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
     const target = event.composedPath()[0];
     if (target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) return;
-    const key = (event.key || "").toLowerCase();
+    let key = (event.key || "").toLowerCase();
+    if (event.shiftKey && /^Digit[1-5]$/.test(event.code || "")) key = "c" + event.code.slice(5);
     if (!(key in hub.keys)) return;
     event.preventDefault();
     event.stopPropagation();
-    const action = hub.keys[key];
-    if (typeof action === "number") {
-      hub.cursor = action;
-    } else {
-      showCall(hub, action);
+    const [kind, value] = hub.keys[key];
+    if (kind === "class") {
+      hub.cursor = value;
+    } else if (kind === "call") {
+      showCall(hub, value);
       hub.cursor = (hub.cursor + 1) % hub.classes.length;
     }
     hub.seq += 1;
@@ -89,7 +98,9 @@ _component = st.components.v2.component("ecgreview_reading_keys", js=_JS, html="
 
 
 def apply_keys(log: Sequence[Sequence[Any]], *, last_applied: int, cursor: int,
-               set_call: Callable[[int, str], None], classes: int = 6, same_page: bool = False) -> tuple[int, int]:
+               set_call: Callable[[int, str], None], classes: int = 6, same_page: bool = False,
+               set_confidence: Callable[[int], None] | None = None,
+               on_action: Callable[[int, str], None] | None = None) -> tuple[int, int]:
     """Apply the keys of ``log`` numbered after ``last_applied``, in order.
 
     Parameters
@@ -106,6 +117,11 @@ def apply_keys(log: Sequence[Sequence[Any]], *, last_applied: int, cursor: int,
         The class (index) the next P/A/U sets.
     set_call : callable
         ``set_call(class_index, call)`` records one call.
+    set_confidence : callable, optional
+        ``set_confidence(level)`` for Shift+1–5; those keys are ignored without it.
+    on_action : callable, optional
+        ``on_action(sequence_number, action)`` for S, N and B (``save``, ``next``, ``previous``),
+        after every key logged before it; those keys are ignored without it.
 
     Returns
     -------
@@ -125,21 +141,31 @@ def apply_keys(log: Sequence[Sequence[Any]], *, last_applied: int, cursor: int,
         elif key in CALL_KEYS:
             set_call(cursor, CALL_KEYS[key])
             cursor = (cursor + 1) % classes
+        elif key in CONFIDENCE_KEYS and set_confidence is not None:
+            set_confidence(CONFIDENCE_KEYS[key])
+        elif key in ACTION_KEYS and on_action is not None:
+            on_action(int(seq), ACTION_KEYS[key])
         last_applied = int(seq)
     return last_applied, cursor
 
 
 def key_log(on_keys: Callable[[Mapping[str, Any]], None], *, classes: Sequence[str], cursor: int,
-            applied: int, case: str = "") -> None:
+            applied: int, case: str = "", actions: Sequence[str] = (), confidence: bool = False) -> None:
     """Mount the key capture; ``on_keys(state)`` runs (before the rerun's script) whenever keys arrive.
 
     ``classes``, ``cursor`` and ``applied`` (the highest key number applied) let the page
     show a call as soon as its key is pressed; ``case`` (the case's SHA-256) tells the page
-    which case the mounted panel reads.
+    which case the mounted panel reads. ``actions`` (of ``save``, ``next``, ``previous``) and
+    ``confidence`` say which other keys this page takes through the log; the others are left
+    to the page (a button shortcut, or nothing).
     """
     def changed() -> None:
         value = st.session_state.get(state.KEY_LOG) or {}
         on_keys(value.get("keys") or {})
-    _component(key=state.KEY_LOG, data={"keys": {**CLASS_KEYS, **CALL_KEYS}, "classes": list(classes),
+    keys = {**{key: ("class", index) for key, index in CLASS_KEYS.items()},
+            **{key: ("call", call) for key, call in CALL_KEYS.items()},
+            **({key: ("confidence", level) for key, level in CONFIDENCE_KEYS.items()} if confidence else {}),
+            **{key: ("action", action) for key, action in ACTION_KEYS.items() if action in actions}}
+    _component(key=state.KEY_LOG, data={"keys": keys, "classes": list(classes),
                                         "cursor": cursor, "applied": applied, "case": case},
                on_keys_change=changed, height=0)

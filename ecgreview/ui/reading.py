@@ -31,7 +31,8 @@ from ecgreview.ui.text import escape_markdown
 
 KEYS_HELP_SHORT = "keys: `1`–`6` class, `P` `A` `U` call, `S` save and next"
 KEYS_HELP = ("**Keyboard** · `1`–`6` choose a class · `P` present · `A` absent · `U` uncertain (then the next "
-             "class) · `S` save and next · `N` next case · `B` previous case")
+             "class) · `Shift`+`1`–`5` confidence (study readings) · `S` save and next · `N` next case · "
+             "`B` previous case")
 _CALL_KEYS = {"present": "P", "absent": "A", "uncertain": "U"}
 
 
@@ -117,7 +118,8 @@ def adjudicate_key() -> str:
 
 
 def _apply_keys(keys: Mapping[str, Any]) -> None:
-    """Apply the reading keys that arrived (in order) to the case on screen."""
+    """Apply the reading keys that arrived (in order) to the case on screen; S, N, B wait for the page
+    (:func:`take_key_action`), after the calls pressed before them."""
     sha = st.session_state.get(state.CURRENT_CASE)
     if not sha:
         return
@@ -125,14 +127,31 @@ def _apply_keys(keys: Mapping[str, Any]) -> None:
     def set_call(index: int, call: str) -> None:
         _record_call(sha, CLASSES[index], call)
 
+    def set_confidence(level: int) -> None:
+        if two_step.reading(sha).is_study:
+            st.session_state[two_step.confidence_key(sha)] = level
+
+    def on_action(sequence: int, action: str) -> None:
+        st.session_state.setdefault(state.KEY_ACTIONS, []).append((sequence, action, sha))
+
     page = keys.get("page")
     same_page = page is not None and page == st.session_state.get(state.KEY_LOG_PAGE)
     st.session_state[state.KEY_LOG_PAGE] = page
     applied, cursor = apply_keys(keys.get("log") or [], last_applied=st.session_state.get(state.KEY_LOG_APPLIED, 0),
                                  cursor=st.session_state.get(state.CLASS_CURSOR, 0), set_call=set_call,
-                                 classes=len(CLASSES), same_page=same_page)
+                                 classes=len(CLASSES), same_page=same_page, set_confidence=set_confidence,
+                                 on_action=on_action)
     st.session_state[state.KEY_LOG_APPLIED] = applied
     st.session_state[state.CLASS_CURSOR] = cursor
+
+
+def take_key_action(source_sha256: str) -> str | None:
+    """The S/N/B action pressed on this case and not yet done (``save``, ``next``, ``previous``), once;
+    actions pressed on another case are dropped (the reader has moved on)."""
+    pending = st.session_state.get(state.KEY_ACTIONS) or []
+    st.session_state[state.KEY_ACTIONS] = []
+    mine = [action for _, action, case in pending if case == source_sha256]
+    return mine[0] if mine else None
 
 
 def _set_call(source_sha256: str, call: str) -> None:
@@ -168,16 +187,18 @@ def _opinion_cells(analysis: CaseAnalysis, index: int, hidden: bool) -> tuple[st
     return dnn, device
 
 
-def class_grid(analysis: CaseAnalysis, *, hidden: bool | None = None) -> None:
+def class_grid(analysis: CaseAnalysis, *, hidden: bool | None = None, actions: tuple[str, ...] = ()) -> None:
     """One row per class: the class (key 1–6 chooses it), DNN p vs threshold, device call, the reader's call.
 
     ``hidden`` hides the DNN and device columns (default: hidden in a blinded reading not yet saved).
+    ``actions`` are the S/N/B actions this page takes from the key log (:func:`take_key_action`).
     """
     sha = analysis.record.source_sha256
     hidden = opinions_hidden(sha) if hidden is None else hidden
     st.session_state[state.CURRENT_CASE] = sha
     key_log(_apply_keys, classes=CLASSES, cursor=st.session_state.get(state.CLASS_CURSOR, 0),
-            applied=st.session_state.get(state.KEY_LOG_APPLIED, 0), case=sha)
+            applied=st.session_state.get(state.KEY_LOG_APPLIED, 0), case=sha, actions=actions,
+            confidence=two_step.reading(sha).is_study)
     cursor = st.session_state.setdefault(state.CLASS_CURSOR, 0)
     widths = [1.4, 1.25, 0.9, 3.2]  # class names and headers stay whole at 1280 px wide
     head = st.columns(widths, vertical_alignment="bottom")
@@ -209,13 +230,16 @@ def decision_panel(settings: Settings, analysis: CaseAnalysis, reader: str, foll
     current = two_step.reading(sha)
     with st.container(key="dnn-panel"):
         if current.is_study or current.unavailable_reason:
-            st.markdown(two_step.caption(sha))
+            st.markdown(two_step.caption(sha, has_next=following is not None))
         if current.opinions_hidden and not current.is_study:
             st.caption("Blinded reading: the DNN and device opinions (and other readers' reviews) are shown "
                        "after you save your calls.")
         elif not current.opinions_hidden:
             components.model_caption(analysis, model_loaded=model_loaded)
-        class_grid(analysis)
+        class_grid(analysis, actions=("save", "next", "previous"))
+    action = take_key_action(sha)
+    if action in ("next", "previous"):
+        components.go_to_neighbour(settings, sha, action)
     two_step.confidence_input(sha)
     if resolves and current.step == ADJUDICATION and identity.may_adjudicate():
         st.checkbox(f"Record my reading as the consensus (adjudicator; resolves the {len(resolves)} readings)",
@@ -227,8 +251,9 @@ def decision_panel(settings: Settings, analysis: CaseAnalysis, reader: str, foll
     closed = current.step == DONE or bool(current.unavailable_reason)
     save = save_column.button("Save unaided reading" if first_step else "Save review", type="primary",
                               key="save-review", width="stretch", disabled=closed)
-    save_next = next_column.button("Save and show DNN" if first_step else "Save and next", shortcut="S",
-                                   key="save-and-next", width="stretch", disabled=closed)
+    save_next = next_column.button("Save and show DNN" if first_step else "Save and next", key="save-and-next",
+                                   width="stretch", disabled=closed, help="Key S (after the calls pressed before it)")
+    save_next = save_next or (action == "save" and not closed)
     if (save or save_next) and save_reading(settings, analysis, reader, call_inputs(sha), comment, resolves):
         if save_next and following and not first_step:
             st.query_params[state.QUERY_CASE] = following

@@ -91,9 +91,10 @@ def answer_case(settings: Settings, session: TeachingSession, case: TeachingCase
     st.subheader(f"Case {position} of {len(session.cases)} · {escape_markdown(case.source_name)}")
     viewer.ecg_trace(analysis.record, viewer.current_view())
     st.caption(reading.KEYS_HELP.split(" · `S`")[0] + " · `S` submit")
-    reading.class_grid(analysis, hidden=True)
+    reading.class_grid(analysis, hidden=True, actions=("save",))  # S through the reading keys' log
     calls = reading.call_inputs(case.source_sha256)
-    if not st.button("Submit answer", type="primary", shortcut="S", key="teaching-submit"):
+    submitted = st.button("Submit answer", type="primary", key="teaching-submit", help="Key S")
+    if not (submitted or reading.take_key_action(case.source_sha256) == "save"):
         return
     if not student or any(call is None for call in calls.values()):
         st.error("Not saved — enter your name and answer every class.")

@@ -117,8 +117,9 @@ _CAPTIONS = {
 }
 
 
-def caption(source_sha256: str) -> str | None:
-    """What this step of a study reading is (Markdown), or None outside the study modes."""
+def caption(source_sha256: str, *, has_next: bool = True) -> str | None:
+    """What this step of a study reading is (Markdown), or None outside the study modes; ``has_next``: a
+    case follows in the study's (or worklist's) order."""
     current, assigned = reading(source_sha256), study_case(source_sha256)
     if not current.is_study:
         return None
@@ -127,6 +128,9 @@ def caption(source_sha256: str) -> str | None:
     if current.unavailable_reason:
         return f"{where}**{mode_label(current.mode).capitalize()} reading is not available** — " \
                f"{escape_markdown(current.unavailable_reason)}."
+    if assigned and not has_next and current.step == DONE:
+        return where + "**Study session complete**: this was the last case. Your readings are saved; the " \
+                       "Worklist shows your progress (and when a next session opens)."
     return where + _CAPTIONS[(current.mode, current.step)]
 
 

@@ -36,3 +36,23 @@ def test_an_older_copy_of_the_same_page_s_log_applies_nothing():
     assert apply_keys(old_log, last_applied=9, cursor=5, same_page=True,
                       set_call=lambda index, call: calls.__setitem__(index, call)) == (9, 5)
     assert calls == {}  # not the old "absent" calls again over the newer ones
+
+
+def test_save_comes_after_the_calls_pressed_before_it_and_once():
+    events = []
+    log = [[1, "1"], *([seq, "a"] for seq in range(2, 8)), [8, "c4"], [9, "s"], [10, "n"]]
+    applied, cursor = apply_keys(log, last_applied=0, cursor=0,
+                                 set_call=lambda index, call: events.append(("call", index, call)),
+                                 set_confidence=lambda level: events.append(("confidence", level)),
+                                 on_action=lambda seq, action: events.append(("action", seq, action)))
+    assert applied == 10 and cursor == 0
+    assert events == [*(("call", index, "absent") for index in range(6)), ("confidence", 4),
+                      ("action", 9, "save"), ("action", 10, "next")]
+    again = []
+    apply_keys(log, last_applied=applied, cursor=cursor, same_page=True, set_call=lambda *_: again.append(_),
+               on_action=lambda *args: again.append(args))
+    assert again == []  # the same S is never handed over twice
+
+
+def test_confidence_and_action_keys_are_ignored_where_the_page_takes_none():
+    assert _apply([[1, "c3"], [2, "s"], [3, "p"]]) == (3, 1, {0: "present"})
