@@ -30,17 +30,19 @@ import math
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ecgreview._files import write_atomically
 from ecgreview.errors import ConfigError
+from ecgreview.study.plan import AnalysisPlan, plan_from_document
 
 __all__ = ["Assignment", "StudyDesign", "create_design", "designs_for_reader", "list_designs", "load_design",
-           "save_design", "session_label", "studies_dir"]
+           "replace_plan", "save_design", "session_label", "studies_dir"]
 
 DESIGN_FORMAT = "ecgreview-study-design/1"
 #: Reading modes of an assignment.
@@ -82,6 +84,9 @@ class StudyDesign:
         ISO-8601 UTC (``2026-12-01T21:00:00Z``); readings before it do not count.
     schedule : dict of str to tuple of Assignment
         Per reader, every assignment in reading order (session 1 first).
+    plan : AnalysisPlan or None
+        The pre-specified analysis (:mod:`ecgreview.study.plan`); None in designs made without
+        one (their analyses are exploratory).
     """
 
     study_id: str
@@ -92,6 +97,7 @@ class StudyDesign:
     washout_days: int
     created_at_utc: str
     schedule: dict[str, tuple[Assignment, ...]]
+    plan: AnalysisPlan | None = None
 
     @property
     def sessions(self) -> tuple[int, ...]:
@@ -109,8 +115,11 @@ class StudyDesign:
 
     def to_json(self) -> str:
         """The design as JSON text (see :func:`load_design`)."""
-        document = {"format": DESIGN_FORMAT, **{key: value for key, value in asdict(self).items() if key != "schedule"},
+        fields = {key: value for key, value in asdict(self).items() if key not in ("schedule", "plan")}
+        document = {"format": DESIGN_FORMAT, **fields,
                     "schedule": {reader: [asdict(item) for item in items] for reader, items in self.schedule.items()}}
+        if self.plan is not None:
+            document["plan"] = self.plan.to_document()
         return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
 
 
@@ -146,6 +155,7 @@ def _check_inputs(study_id: str, case_ids: Sequence[str], readers: Sequence[str]
 def create_design(
     study_id: str, case_ids: Sequence[str], readers: Sequence[str], *, seed: int | None = None,
     crossover: bool = False, washout_days: int = 14, created_at_utc: datetime | None = None,
+    plan: AnalysisPlan | None = None,
 ) -> StudyDesign:
     """Draw every reader's case order (and, for a crossover, the aided/unaided halves).
 
@@ -163,6 +173,9 @@ def create_design(
         Crossover layout (see the module docstring) instead of two-step reading.
     washout_days : int
         Wash-out between the sessions of a crossover, in days.
+    plan : AnalysisPlan, optional
+        The pre-specified analysis; frozen with the design (its ``frozen_at_utc`` is set to
+        ``created_at_utc`` when empty).
 
     Raises
     ------
@@ -194,8 +207,12 @@ def create_design(
         schedule[reader] = tuple(Assignment(number, position, case, mode) for number, items in sessions
                                  for position, (case, mode) in enumerate(items))
     created = (created_at_utc or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime(_TIME_FORMAT)
+    if plan is not None and not isinstance(plan, AnalysisPlan):
+        raise ValueError(f"plan must be an AnalysisPlan or None; got {type(plan).__name__}")
+    if plan is not None and not plan.frozen_at_utc:
+        plan = replace(plan, frozen_at_utc=created)
     return StudyDesign(study_id, cases, names, int(seed), bool(crossover), washout_days if crossover else 0,
-                       created, schedule)
+                       created, schedule, plan)
 
 
 def studies_dir(settings: object) -> Path:
@@ -274,8 +291,35 @@ def _design_from_document(document: object) -> StudyDesign:
                 raise ValueError(f"schedule of {reader!r}: modes must be {', '.join(allowed)}")
         if len(items) != len(cases) * len(sessions):
             raise ValueError(f"schedule of {reader!r}: sessions must be {', '.join(map(str, sessions))}")
+    plan = None if document.get("plan") is None else plan_from_document(document["plan"])
     return StudyDesign(document["study_id"], cases, names, document["seed"], document["crossover"],
-                       document["washout_days"], document["created_at_utc"], schedule)
+                       document["washout_days"], document["created_at_utc"], schedule, plan)
+
+
+def replace_plan(design: StudyDesign, plan: AnalysisPlan, reviews: pd.DataFrame, *,
+                 now_utc: datetime | None = None) -> StudyDesign:
+    """The design with ``plan`` as its analysis plan, refused once the study has a reading.
+
+    A plan is fixed before reading begins: once any reader has saved a reading of the study
+    (:func:`~ecgreview.study.progress.study_readings`), another choice can only be analysed as a
+    labelled sensitivity analysis. Save the result with ``save_design(..., replace=True)``.
+
+    Raises
+    ------
+    ValueError
+        The study has readings (how many, and when the first was saved).
+    """
+    from ecgreview.study.progress import study_readings
+
+    if not isinstance(plan, AnalysisPlan):
+        raise ValueError(f"plan must be an AnalysisPlan; got {type(plan).__name__}")
+    rows = study_readings(design, reviews)
+    if len(rows):
+        raise ValueError(f"study {design.study_id!r} has {len(rows)} reading(s) already (the first saved "
+                         f"{rows['saved_at_utc'].min()}): its analysis plan is frozen once reading begins and cannot "
+                         "change; analyse another choice as a labelled sensitivity analysis")
+    stamp = (now_utc or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime(_TIME_FORMAT)
+    return replace(design, plan=replace(plan, frozen_at_utc=stamp))
 
 
 def list_designs(folder: str | os.PathLike[str]) -> list[str]:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ecgreview.study.design import Assignment, StudyDesign
 
-__all__ = ["ReaderProgress", "SessionProgress", "assignment_status", "pending_unaided", "progress"]
+__all__ = ["ReaderProgress", "SessionProgress", "assignment_status", "pending_unaided", "progress", "study_readings"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,13 @@ def _readings(design: StudyDesign, reviews: pd.DataFrame, reader: str) -> pd.Dat
         other_study = session_ids.str.startswith("study:") & ~session_ids.str.startswith(f"study:{design.study_id}:")
         rows = rows[~other_study]
     return rows
+
+
+def study_readings(design: StudyDesign, reviews: pd.DataFrame) -> pd.DataFrame:
+    """Every design reader's unaided/aided rows of the study's cases since the design was created
+    (rows tagged with another study's ``session_id`` left out): the rows :func:`progress` counts."""
+    frames = [_readings(design, reviews, reader) for reader in design.readers]
+    return pd.concat(frames).drop(columns="saved") if frames else pd.DataFrame()
 
 
 def progress(design: StudyDesign, reviews: pd.DataFrame, reader: str, *,
