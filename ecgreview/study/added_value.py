@@ -14,7 +14,14 @@ Readings
     empty. ``uncertain`` counts as ``absent`` by default (``uncertain_as``); with
     ``"exclude"`` a pair is left out of a class when either reading is uncertain.
 
-Confidence intervals (95 % by default), percentile bootstrap, seeded
+Primary analysis: OR–Hillis (:mod:`ecgreview.study.added_value_mrmc`)
+    Per class, sensitivity and specificity unaided and aided and their difference by the
+    Obuchowski–Rockette–Hillis method over the study's readers and cases
+    (:func:`~ecgreview.study.mrmc.analyse_mrmc`, random readers and cases by default), with
+    its df; per reader, normal intervals from the case covariance. Every interval's method
+    is in its row (``ci_method``). Fleiss' kappa of the readers per class, unaided and aided.
+
+Secondary: percentile bootstrap (95 % by default), seeded (:data:`BOOTSTRAP_METHOD`)
     Two-level for "all readers": each resample draws the cases with replacement and,
     independently, the readers with replacement; a reading's weight is the product of
     its case's and its reader's draw counts, and the pooled counts TP/FP/FN/TN are the
@@ -34,7 +41,7 @@ Changes after seeing the DNN (pairs with a reference and a DNN call)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -43,14 +50,18 @@ from ecgreview.record import CLASSES
 from ecgreview.review.modes import STUDY_ROW_MODES
 from ecgreview.review.protocol import clinical_readings
 from ecgreview.review.store import latest_reviews
-from ecgreview.study.metrics import SCORE_NAMES, _nan_percentiles, _scores_from_counts, bootstrap_ci, score_table
+from ecgreview.study._added_value_parts import ALL_READERS, alone_scores, call_changes, confidence_and_time
+from ecgreview.study.added_value_mrmc import ClassGrid, fleiss_by_mode, or_hillis_by_class
+from ecgreview.study.metrics import SCORE_NAMES, _nan_percentiles, _scores_from_counts
+from ecgreview.study.mrmc import ANALYSES
+from ecgreview.study.plan import UNCERTAIN_OPTIONS
 
-__all__ = ["ALL_READERS", "AddedValue", "MODES", "analyse_added_value", "analyse_cohort_added_value",
-           "study_pairs"]
+__all__ = ["ALL_READERS", "AddedValue", "BOOTSTRAP_METHOD", "MODES", "analyse_added_value",
+           "analyse_cohort_added_value", "bootstrap_method", "study_pairs"]
 
 MODES: tuple[str, ...] = STUDY_ROW_MODES
-ALL_READERS = "all readers"
-UNCERTAIN_OPTIONS: tuple[str, ...] = ("absent", "present", "exclude")
+#: How the secondary intervals are computed (:func:`bootstrap_method` adds the resamples and seed).
+BOOTSTRAP_METHOD = "percentile bootstrap over readers and cases (per reader: over cases)"
 #: Study columns that older review stores lack; read as empty.
 STUDY_COLUMNS: tuple[str, ...] = ("reading_mode", "opinions_seen", "resolves_review_ids", "confidence",
                                   "reading_time_s", "review_id", "saved_at_utc")
@@ -66,11 +77,19 @@ class AddedValue:
 
     Attributes
     ----------
+    mrmc : pandas.DataFrame
+        The primary analysis: OR–Hillis per class and figure of merit
+        (:data:`~ecgreview.study.added_value_mrmc.MRMC_COLUMNS`: unaided, aided, difference with
+        CIs and df, ``ci_method``, ``primary``, ``not_computed`` with the reason in words).
+    mrmc_readers : pandas.DataFrame
+        Per class, figure of merit and reader: unaided, aided and the difference with normal CIs.
+    agreement : pandas.DataFrame
+        Fleiss' kappa per class and mode (3 or more readers; else empty).
     scores : pandas.DataFrame
-        One row per class, reader (``"all readers"`` first) and score (precision,
-        sensitivity, specificity, f1): ``readings``, ``unaided``, ``unaided_low``,
-        ``unaided_high``, ``aided`` (+ low/high), ``difference`` (aided − unaided,
-        + low/high) and ``undefined_resamples`` (of the difference). NaN: undefined.
+        Secondary (:func:`bootstrap_method`). One row per class, reader (``"all readers"``
+        first) and score (precision, sensitivity, specificity, f1): ``readings``, ``unaided``,
+        ``unaided_low``, ``unaided_high``, ``aided`` (+ low/high), ``difference`` (aided −
+        unaided, + low/high) and ``undefined_resamples`` (of the difference). NaN: undefined.
     counts : pandas.DataFrame
         Per class, reader and mode: readings, positives, true_positives,
         false_positives, false_negatives, true_negatives, uncertain.
@@ -88,8 +107,15 @@ class AddedValue:
         the counts, each score with ``_low``/``_high`` (bootstrap over cases).
     cases, readers : tuple of str
     notes : tuple of str
+    label : str
+        What this run is: pre-specified, a sensitivity analysis, or exploratory (:mod:`ecgreview.study.plan`).
+    mrmc_analysis : str
+        The OR–Hillis analysis, e.g. ``"random readers, random cases"``.
     """
 
+    mrmc: pd.DataFrame
+    mrmc_readers: pd.DataFrame
+    agreement: pd.DataFrame
     scores: pd.DataFrame
     counts: pd.DataFrame
     changes: pd.DataFrame
@@ -103,6 +129,14 @@ class AddedValue:
     confidence: float
     seed: int | None
     notes: tuple[str, ...]
+    label: str = ""
+    mrmc_analysis: str = "random readers, random cases"
+    primary_endpoints: tuple[tuple[str, str], ...] = field(default=())
+
+
+def bootstrap_method(n_resamples: int, seed: int | None, confidence: float) -> str:
+    """E.g. ``"95% CI, percentile bootstrap over readers and cases (…), 2000 resamples, seed 0 (secondary)"``."""
+    return f"{confidence * 100:g}% CI, {BOOTSTRAP_METHOD}, {n_resamples} resamples, seed {seed} (secondary)"
 
 
 def _with_study_columns(reviews: pd.DataFrame) -> pd.DataFrame:
@@ -165,16 +199,25 @@ def _grid(pairs: pd.DataFrame, column: str, cases: Sequence[str], readers: Seque
     return grid
 
 
-def _indicators(pairs: pd.DataFrame, reference: pd.DataFrame, cases: Sequence[str], readers: Sequence[str],
-                uncertain_as: str) -> tuple[np.ndarray, np.ndarray]:
-    """Outcome indicators (readers, cases, modes, classes, 4) and the uncertain counts (modes, readers, classes)."""
-    indicators = np.zeros((len(readers), len(cases), len(MODES), len(CLASSES), 4), dtype=np.float32)
-    uncertain = np.zeros((len(MODES), len(readers), len(CLASSES)))
-    for k, name in enumerate(CLASSES):
-        truth = reference[name].reindex(list(cases)).to_numpy(float)[None, :]
+def _class_grids(pairs: pd.DataFrame, reference: pd.DataFrame, cases: Sequence[str], readers: Sequence[str],
+                 uncertain_as: str) -> dict[str, ClassGrid]:
+    """Per class: the reference over ``cases`` and each mode's calls as (readers, cases) grids."""
+    grids = {}
+    for name in CLASSES:
         raw = {mode: _grid(pairs, f"{mode}_{name}", cases, readers) for mode in MODES}
         calls = {mode: _call_values(pd.Series(raw[mode].ravel()), uncertain_as).reshape(raw[mode].shape)
                  for mode in MODES}
+        grids[name] = ClassGrid(reference[name].reindex(list(cases)).to_numpy(float), raw, calls)
+    return grids
+
+
+def _indicators(grids: dict[str, ClassGrid], readers: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Outcome indicators (readers, cases, modes, classes, 4) and the uncertain counts (modes, readers, classes)."""
+    cases = len(next(iter(grids.values())).truth)
+    indicators = np.zeros((len(readers), cases, len(MODES), len(CLASSES), 4), dtype=np.float32)
+    uncertain = np.zeros((len(MODES), len(readers), len(CLASSES)))
+    for k, name in enumerate(CLASSES):
+        truth, raw, calls = grids[name].truth[None, :], grids[name].raw, grids[name].calls
         valid = ~np.isnan(truth) & ~np.isnan(calls["unaided"]) & ~np.isnan(calls["aided"])
         for m, mode in enumerate(MODES):
             uncertain[m, :, k] = ((raw[mode] == "uncertain") & ~np.isnan(truth)).sum(axis=1)
@@ -247,90 +290,49 @@ def _score_tables(indicators: np.ndarray, uncertain: np.ndarray, readers: Sequen
     return pd.DataFrame(score_rows), pd.DataFrame(count_rows)
 
 
-def _changes(pairs: pd.DataFrame, reference: pd.DataFrame, dnn_calls: pd.DataFrame,
-             readers: Sequence[str]) -> pd.DataFrame:
-    rows = []
-    cases = pairs.index.get_level_values("source_sha256")
-    for name in CLASSES:
-        truth = reference[name].reindex(cases).to_numpy(float)
-        dnn_values = dnn_calls[name].reindex(cases).to_numpy(float) if name in dnn_calls else np.full(len(cases), np.nan)
-        dnn = np.where(dnn_values == 1, "present", np.where(dnn_values == 0, "absent", ""))
-        before, after = pairs[f"unaided_{name}"].to_numpy(str), pairs[f"aided_{name}"].to_numpy(str)
-        usable = ~np.isnan(truth) & (dnn != "")
-        dnn_right = dnn_values == truth
-        towards = (after == dnn) & (before != dnn) & usable
-        away = (before == dnn) & (after != dnn) & usable
-        changed = (before != after) & usable
-        wrong = usable & ~dnn_right
-        flags = {"pairs": usable, "changed": changed, "towards_dnn": towards, "helpful": towards & dnn_right,
-                 "automation_bias": towards & ~dnn_right, "away_from_dnn": away,
-                 "other_changes": changed & ~towards & ~away, "dnn_wrong": wrong,
-                 "agreed_wrong_dnn_unaided": wrong & (before == dnn), "agreed_wrong_dnn_aided": wrong & (after == dnn)}
-        owner = pairs.index.get_level_values("reader").to_numpy()
-        for reader in [ALL_READERS, *readers]:
-            mine = np.ones(len(owner), bool) if reader == ALL_READERS else owner == reader
-            tallies = {key: int((mask & mine).sum()) for key, mask in flags.items()}
-            row: dict[str, object] = {"class": name, "reader": reader, **tallies}
-            row["change_rate"] = tallies["changed"] / tallies["pairs"] if tallies["pairs"] else np.nan
-            for mode in MODES:
-                agreed = tallies[f"agreed_wrong_dnn_{mode}"]
-                row[f"agreement_wrong_dnn_{mode}"] = agreed / tallies["dnn_wrong"] if tallies["dnn_wrong"] else np.nan
-            rows.append(row)
-    return pd.DataFrame(rows)
+def _check_options(uncertain_as: str, n_resamples: int, confidence: float, readers_factor: str,
+                   cases_factor: str) -> None:
+    if uncertain_as not in UNCERTAIN_OPTIONS:
+        raise ValueError(f"uncertain_as must be one of {', '.join(UNCERTAIN_OPTIONS)}; got {uncertain_as!r}")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or not 1 <= n_resamples <= 100_000:
+        raise ValueError(f"n_resamples must be an integer from 1 to 100000; got {n_resamples!r}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1); got {confidence!r}")
+    if (readers_factor, cases_factor) not in ANALYSES:
+        raise ValueError(f"readers_factor/cases_factor must be one of {ANALYSES}; got {(readers_factor, cases_factor)}")
 
 
-def _confidence_time(pairs: pd.DataFrame, readers: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
-    rows, notes = [], []
-    owner = pairs.index.get_level_values("reader").to_numpy()
-    for measure in ("confidence", "reading_time_s"):
-        values = {mode: pd.to_numeric(pairs[f"{mode}_{measure}"].replace("", np.nan), errors="coerce").to_numpy(float)
-                  for mode in MODES}
-        bounds = (1, 5) if measure == "confidence" else (0, np.inf)
-        for mode in MODES:
-            outside = ~np.isnan(values[mode]) & ((values[mode] < bounds[0]) | (values[mode] > bounds[1]))
-            if outside.any():
-                notes.append(f"{measure}: {int(outside.sum())} {mode} value(s) outside {bounds[0]}..{bounds[1]} left out")
-            values[mode] = np.where(outside, np.nan, values[mode])
-        both = ~np.isnan(values["unaided"]) & ~np.isnan(values["aided"])
-        for reader in [ALL_READERS, *readers]:
-            mine = np.ones(len(owner), bool) if reader == ALL_READERS else owner == reader
-            row: dict[str, object] = {"reader": reader, "measure": measure}
-            for mode in MODES:
-                chosen = values[mode][mine & ~np.isnan(values[mode])]
-                row |= {f"{mode}_n": len(chosen), f"{mode}_mean": float(chosen.mean()) if len(chosen) else np.nan,
-                        f"{mode}_median": float(np.median(chosen)) if len(chosen) else np.nan}
-            paired = mine & both
-            row |= {"paired_n": int(paired.sum()), "mean_difference": float(
-                (values["aided"][paired] - values["unaided"][paired]).mean()) if paired.any() else np.nan}
-            rows.append(row)
-    return pd.DataFrame(rows), notes
-
-
-def _alone(reference: pd.DataFrame, sources: dict[str, pd.DataFrame], cases: Sequence[str], *,
-           n_resamples: int, confidence: float, seed: int | None) -> pd.DataFrame:
-    rows = []
-    for name in CLASSES:
-        truth = reference[name].reindex(list(cases))
-        for source, calls in sources.items():
-            predicted = calls[name].reindex(list(cases)) if name in calls else pd.Series(np.nan, index=list(cases))
-            usable = truth.notna() & predicted.notna()
-            row: dict[str, object] = {"class": name, "source": source, "cases": int(usable.sum())}
-            if usable.any():
-                y_true, y_pred = truth[usable].to_numpy(int), predicted[usable].to_numpy(int)
-                row |= score_table(y_true, {source: y_pred}, class_names=[name]).iloc[0].to_dict()
-                intervals = bootstrap_ci(y_true, y_pred, n_resamples=n_resamples, confidence=confidence, seed=seed)
-                row |= {f"{score}_{side}": float(getattr(intervals, side)[score])
-                        for score in SCORE_NAMES for side in ("low", "high")}
-            rows.append(row)
-    return pd.DataFrame(rows)
+def _study_frame(reviews: pd.DataFrame, reference: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, ...],
+                                                                          tuple[str, ...], list[str]]:
+    """The pairs, their cases and readers, and the notes; refuses an empty or too large study."""
+    pairs, notes = study_pairs(reviews)
+    if pairs.empty:
+        modes = reviews["reading_mode"].value_counts() if "reading_mode" in reviews else pd.Series(dtype=int)
+        raise ValueError("no reader has both an unaided and an aided reading of a case (reading_mode unaided/aided; "
+                         f"the rows hold {int(modes.get('unaided', 0))} unaided and {int(modes.get('aided', 0))} "
+                         "aided); an aided reading needs the DNN's output, so none is saved without model weights")
+    cases = tuple(dict.fromkeys(pairs.index.get_level_values("source_sha256")))
+    readers = tuple(dict.fromkeys(pairs.index.get_level_values("reader")))
+    if len(cases) * len(readers) > MAX_READINGS:
+        raise ValueError(f"{len(cases)} cases x {len(readers)} readers is more than the {MAX_READINGS} reader-case "
+                         "cells this analysis holds in memory; analyse a subset of cases or readers")
+    missing = [name for name in CLASSES if name not in reference.columns]
+    if missing:
+        raise ValueError(f"reference must have one column per class; missing {', '.join(missing)}")
+    unreferenced = int(reference.reindex(list(cases)).isna().all(axis=1).sum())
+    if unreferenced:
+        notes.append(f"{unreferenced} of {len(cases)} study cases have no reference for any class (left out)")
+    return pairs, cases, readers, notes
 
 
 def analyse_added_value(
     reviews: pd.DataFrame, *, reference: pd.DataFrame, dnn_calls: pd.DataFrame,
     device_calls: pd.DataFrame | None = None, reference_label: str = "", uncertain_as: str = "absent",
-    n_resamples: int = 2000, confidence: float = 0.95, seed: int | None = 0,
+    n_resamples: int = 2000, confidence: float = 0.95, seed: int | None = 0, readers_factor: str = "random",
+    cases_factor: str = "random", primary_endpoints: Sequence[tuple[str, str]] = (), label: str = "",
 ) -> AddedValue:
-    """Unaided vs aided scores, changes, confidence/time and the DNN/device alone (module docstring).
+    """Unaided vs aided: OR–Hillis (primary), bootstrap (secondary), changes, agreement, confidence/time,
+    and the DNN/device alone (module docstring).
 
     Parameters
     ----------
@@ -347,41 +349,36 @@ def analyse_added_value(
         Coverage of the intervals, in (0, 1).
     seed : int or None
         Seed of ``numpy.random.default_rng`` for the bootstrap.
+    readers_factor, cases_factor : {"random", "fixed"}
+        The OR–Hillis analysis (not both fixed).
+    primary_endpoints : sequence of (class, figure of merit)
+        The plan's primary endpoints: their ``mrmc`` rows get ``primary`` True.
+    label : str
+        What this run is (pre-specified, sensitivity analysis, exploratory).
 
     Raises
     ------
     ValueError
         Naming the parameter; or no unaided/aided pair at all.
     """
-    if uncertain_as not in UNCERTAIN_OPTIONS:
-        raise ValueError(f"uncertain_as must be one of {', '.join(UNCERTAIN_OPTIONS)}; got {uncertain_as!r}")
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or not 1 <= n_resamples <= 100_000:
-        raise ValueError(f"n_resamples must be an integer from 1 to 100000; got {n_resamples!r}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1); got {confidence!r}")
-    pairs, notes = study_pairs(reviews)
-    if pairs.empty:
-        raise ValueError("no reader has both an unaided and an aided reading of a case (reading_mode unaided/aided)")
-    cases = tuple(dict.fromkeys(pairs.index.get_level_values("source_sha256")))
-    readers = tuple(dict.fromkeys(pairs.index.get_level_values("reader")))
-    if len(cases) * len(readers) > MAX_READINGS:
-        raise ValueError(f"{len(cases)} cases x {len(readers)} readers is more than the {MAX_READINGS} reader-case "
-                         "cells this analysis holds in memory; analyse a subset of cases or readers")
-    missing = [name for name in CLASSES if name not in reference.columns]
-    if missing:
-        raise ValueError(f"reference must have one column per class; missing {', '.join(missing)}")
-    unreferenced = int(reference.reindex(list(cases)).isna().all(axis=1).sum())
-    if unreferenced:
-        notes.append(f"{unreferenced} of {len(cases)} study cases have no reference for any class (left out)")
-    indicators, uncertain = _indicators(pairs, reference, cases, readers, uncertain_as)
+    _check_options(uncertain_as, n_resamples, confidence, readers_factor, cases_factor)
+    pairs, cases, readers, notes = _study_frame(reviews, reference)
+    grids = _class_grids(pairs, reference, cases, readers, uncertain_as)
+    mrmc, mrmc_readers = or_hillis_by_class(grids, readers, cases, readers_factor=readers_factor,
+                                            cases_factor=cases_factor, confidence=confidence)
+    mrmc["primary"] = [(name, figure) in set(primary_endpoints)
+                       for name, figure in zip(mrmc["class"], mrmc["figure_of_merit"])]
+    agreement = fleiss_by_mode(grids, readers, confidence=confidence, n_resamples=n_resamples, seed=seed)
+    indicators, uncertain = _indicators(grids, readers)
     scores, counts = _score_tables(indicators, uncertain, readers, n_resamples=n_resamples, confidence=confidence,
                                    seed=seed)
-    changes = _changes(pairs, reference, dnn_calls, readers)
-    confidence_time, time_notes = _confidence_time(pairs, readers)
+    confidence_time, time_notes = confidence_and_time(pairs, readers)
     sources = {"DNN": dnn_calls, **({"Built-in": device_calls} if device_calls is not None else {})}
-    alone = _alone(reference, sources, cases, n_resamples=n_resamples, confidence=confidence, seed=seed)
-    return AddedValue(scores, counts, changes, confidence_time, alone, cases, readers, reference_label, uncertain_as,
-                      n_resamples, confidence, seed, tuple(notes + time_notes))
+    alone = alone_scores(reference, sources, cases, n_resamples=n_resamples, confidence=confidence, seed=seed)
+    return AddedValue(mrmc, mrmc_readers, agreement, scores, counts, call_changes(pairs, reference, dnn_calls, readers),
+                      confidence_time, alone, cases, readers, reference_label, uncertain_as, n_resamples, confidence,
+                      seed, tuple(notes + time_notes), label, f"{readers_factor} readers, {cases_factor} cases",
+                      tuple(primary_endpoints))
 
 
 def analyse_cohort_added_value(reviews: pd.DataFrame, cohort: object, **options: object) -> AddedValue:

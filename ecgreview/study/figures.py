@@ -17,7 +17,7 @@ from ecgreview.record import CLASSES, THRESHOLDS
 from ecgreview.study.added_value import ALL_READERS, AddedValue
 from ecgreview.study.operating_points import class_curves, operating_points
 
-__all__ = ["added_value_figure", "roc_figure"]
+__all__ = ["added_value_figure", "curve_missing_reason", "roc_figure"]
 
 _PAPER, _SITE = "#c0392b", "#1b7837"
 
@@ -35,8 +35,8 @@ def roc_figure(
     """
     points = operating_points(reference, probabilities, thresholds=thresholds, target_sensitivity=target_sensitivity)
     curves = class_curves(reference, probabilities)
-    titles = [f"{name} (AUC {_number(points.at[name, 'auc'])})" for name in CLASSES] + [
-        f"{name} (AP {_number(points.at[name, 'average_precision'])})" for name in CLASSES]
+    titles = [f"{name} (AUC {_number(points.loc[name].get('auc'))})" for name in CLASSES] + [
+        f"{name} (AP {_number(points.loc[name].get('average_precision'))})" for name in CLASSES]
     figure = make_subplots(rows=2, cols=len(CLASSES), subplot_titles=titles, horizontal_spacing=0.03,
                            vertical_spacing=0.2)
     for column, name in enumerate(CLASSES, start=1):
@@ -44,7 +44,8 @@ def roc_figure(
         row = points.loc[name]
         for panel, curve, x_of, y_of in ((1, roc, "1-spec", "sens"), (2, pr, "sens", "prec")):
             if curve is None:
-                figure.add_annotation(text="undefined", showarrow=False, row=panel, col=column, x=0.5, y=0.5)
+                figure.add_annotation(text=curve_missing_reason(row, roc=panel == 1), showarrow=False, row=panel,
+                                      col=column, x=0.5, y=0.5)
                 continue
             figure.add_trace(go.Scatter(x=curve.x, y=curve.y, mode="lines", line={"color": "#2c7fb8", "shape": "hv"
                                         if panel == 2 else "linear"}, showlegend=False, customdata=curve.thresholds,
@@ -77,6 +78,15 @@ def roc_figure(
     return figure
 
 
+def curve_missing_reason(row: pd.Series, *, roc: bool) -> str:
+    """Why a class has no ROC (``roc``) or precision-recall curve, in words, from its operating-points row."""
+    if not row.get("cases", 0):
+        return "no DNN output on these cases<br>(no model weights when they were read)"
+    if not row.get("positives", 0):
+        return "no positive cases:<br>undefined"
+    return "no negative cases:<br>ROC undefined" if roc else "undefined"
+
+
 def _marker(row: pd.Series, prefix: str, panel: int) -> tuple[float, float]:
     if panel == 1:
         return 1 - row[f"{prefix}_specificity"], row[f"{prefix}_sensitivity"]
@@ -88,21 +98,32 @@ def _number(value: float | None) -> str:
 
 
 def added_value_figure(result: AddedValue, *, scores: Sequence[str] = ("sensitivity", "specificity")) -> go.Figure:
-    """Forest plot: aided − unaided per class (all readers) with its bootstrap CI, one panel per score."""
-    table = result.scores[result.scores["reader"] == ALL_READERS]
+    """Forest plot of aided − unaided per class (all readers), one panel per score: the OR–Hillis estimate
+    and CI (primary; filled marker for the plan's primary endpoints) and, below it in grey, the
+    percentile bootstrap CI (secondary). A class where OR–Hillis could not run shows only the bootstrap."""
+    pooled = result.scores[result.scores["reader"] == ALL_READERS]
     figure = make_subplots(rows=1, cols=len(scores), shared_yaxes=True, subplot_titles=list(scores))
     for column, score in enumerate(scores, start=1):
-        rows = table[table["score"] == score].set_index("class").reindex(list(CLASSES))
-        figure.add_trace(go.Scatter(
-            x=rows["difference"], y=list(CLASSES), mode="markers", marker={"size": 9, "color": "#2c7fb8"},
-            error_x={"type": "data", "symmetric": False, "array": rows["difference_high"] - rows["difference"],
-                     "arrayminus": rows["difference"] - rows["difference_low"]}, showlegend=False,
-            customdata=np.column_stack([rows["unaided"], rows["aided"]]),
-            hovertemplate="%{y}: %{x:+.3f}<br>unaided %{customdata[0]:.3f}, aided %{customdata[1]:.3f}"
-                          "<extra></extra>"), row=1, col=column)
+        primary = result.mrmc[result.mrmc["figure_of_merit"] == score].set_index("class").reindex(list(CLASSES))
+        secondary = pooled[pooled["score"] == score].set_index("class").reindex(list(CLASSES))
+        for rows, label, colour, offset in ((primary, "OR–Hillis (primary)", "#2c7fb8", 0.0),
+                                            (secondary, "bootstrap (secondary)", "#999999", 0.25)):
+            figure.add_trace(go.Scatter(
+                x=rows["difference"], y=[index + offset for index in range(len(CLASSES))], mode="markers",
+                marker={"size": 9 if offset == 0 else 6, "color": colour,
+                        "symbol": ["circle" if flag else "circle-open" for flag in rows.get("primary", [True] * 6)]
+                        if offset == 0 else "diamond"},
+                error_x={"type": "data", "symmetric": False, "array": rows["difference_high"] - rows["difference"],
+                         "arrayminus": rows["difference"] - rows["difference_low"], "color": colour},
+                name=label, legendgroup=label, showlegend=column == 1,
+                customdata=np.column_stack([rows["unaided"], rows["aided"]]),
+                hovertemplate=f"{label}: %{{x:+.3f}}<br>unaided %{{customdata[0]:.3f}}, aided %{{customdata[1]:.3f}}"
+                              "<extra></extra>"), row=1, col=column)
         figure.add_vline(x=0, line={"color": "#888", "dash": "dot"}, row=1, col=column)
-    figure.update_yaxes(autorange="reversed")
+    figure.update_yaxes(autorange="reversed", tickvals=list(range(len(CLASSES))), ticktext=list(CLASSES))
     figure.update_xaxes(title_text="aided − unaided")
-    figure.update_layout(title=f"Added value, all readers ({int(result.confidence * 100)} % bootstrap CI over cases "
-                               "and readers)", template="plotly_white", height=380, width=900)
+    figure.update_layout(title=f"Added value, all readers: {result.confidence * 100:g}% CI by OR–Hillis "
+                               f"({result.mrmc_analysis}); grey: percentile bootstrap (secondary)",
+                         template="plotly_white", height=420, width=980,
+                         legend={"orientation": "h", "y": -0.2, "x": 0.5, "xanchor": "center"})
     return figure
