@@ -1,0 +1,145 @@
+"""The worklist as SQLite queries (ecgreview.review.worklist_query): the same rows, filters and sort as a reader
+expects, discordance by the one rule (calls_disagree), incremental syncs, and paging."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ecgreview.record import CLASSES, THRESHOLDS
+from ecgreview.review.consensus import calls_disagree
+from ecgreview.review.store import append_review, read_reviews
+from ecgreview.review.worklist import CaseIndex
+from ecgreview.review.worklist_query import (
+    WorklistFilters,
+    _mask,
+    query_worklist,
+    record_reading,
+    sync_dnn_calls,
+    sync_listing,
+    sync_readings,
+)
+from tests.review.test_worklist import FakeModel, _review, folder  # noqa: F401  (fixture)
+
+MODEL = "a" * 64
+
+
+def _stamp(path) -> str:
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return "missing"
+    return f"{status.st_ino}:{status.st_size}:{status.st_mtime_ns}"
+
+
+def _page(index, store, *, reader="Dr A", **options):
+    sync_listing(index.path)
+    sync_dnn_calls(index.path, model_sha256=MODEL, thresholds=THRESHOLDS)
+    sync_readings(index.path, read_reviews(store), stamp=_stamp(store))
+    sort_by = options.pop("sort_by", "file")
+    return query_worklist(index.path, model_sha256=MODEL, thresholds=THRESHOLDS, reader=reader,
+                          filters=WorklistFilters(**options), sort_by=sort_by)
+
+
+@pytest.fixture
+def indexed(tmp_path, folder):  # noqa: F811
+    index = CaseIndex(tmp_path / "index.sqlite")
+    index.update(sorted(folder.iterdir()), model=FakeModel())
+    shas = {case.source_name: case.source_sha256 for case in index.cases(thresholds=THRESHOLDS)}
+    return index, shas, tmp_path / "reviews.csv"
+
+
+def test_rows_show_discordance_between_dnn_device_and_readers(indexed):
+    index, shas, store = indexed
+    append_review(store, _review(shas["af.dcm"], "Dr A", {"AF": "present"}))
+    append_review(store, _review(shas["demo.dcm"], "Dr A", {}))
+    append_review(store, _review(shas["demo.dcm"], "Dr B", {"SB": "present"}))
+    append_review(store, _review(shas["demo.dcm"], "Student", {}, role="student", reading_mode="teaching",
+                                 session_id="s1"))
+    page = _page(index, store)
+    rows = page.rows.set_index("File")
+    assert page.total == 4 and page.matching == 4 and "broken.dcm" not in rows.index
+    assert not rows.loc["af.dcm", "Discordant"]  # DNN, device and Dr A all say AF
+    assert rows.loc["sinus.dcm", "Discordant classes"] == "AF"  # DNN AF, device sinus
+    assert rows.loc["silent.dcm", "Device calls"] == "n/a" and not rows.loc["silent.dcm", "Discordant"]
+    assert rows.loc["demo.dcm", "Reviews"] == "Dr A, Dr B"  # the student's answer is no reading
+    assert set(rows.loc["demo.dcm", "Discordant classes"].split(", ")) == {"SB", "AF"}
+    assert rows.loc["af.dcm", "Reviewed by me"] and not rows.loc["sinus.dcm", "Reviewed by me"]
+    assert rows.loc["af.dcm", "DNN calls"] == "AF" and rows.loc["af.dcm", "Device calls"] == "AF"
+
+
+def test_filters_sort_and_paging(indexed):
+    index, shas, store = indexed
+    append_review(store, _review(shas["af.dcm"], "Dr A", {"AF": "present"}))
+
+    def names(**options) -> list[str]:
+        return list(_page(index, store, **options).rows["File"])
+
+    assert names() == ["af.dcm", "demo.dcm", "silent.dcm", "sinus.dcm"]
+    assert names(discordant_only=True) == ["demo.dcm", "sinus.dcm"]
+    assert names(unreviewed_by_me=True) == ["demo.dcm", "silent.dcm", "sinus.dcm"]
+    assert names(reviewer="Dr A") == ["af.dcm"]
+    assert names(class_name="AF") == ["af.dcm", "demo.dcm", "silent.dcm", "sinus.dcm"]  # the DNN calls AF
+    assert names(class_name="RBBB") == []
+    assert names(sort_by="pseudonym")[0] == "demo.dcm"  # "642341" sorts before "PSEUDO-0042"
+    assert names(sort_by="discordance")[0] in ("af.dcm", "silent.dcm")  # the least discordant first, ascending
+    assert set(names(sort_by="discordance")[-2:]) == {"demo.dcm", "sinus.dcm"}
+    second = query_worklist(index.path, model_sha256=MODEL, thresholds=THRESHOLDS, offset=2, limit=1)
+    assert list(second.rows["File"]) == ["silent.dcm"] and second.order == () and second.matching == 4
+    ordered = query_worklist(index.path, model_sha256=MODEL, thresholds=THRESHOLDS, with_order=True)
+    assert list(ordered.order) == list(ordered.rows["source_sha256"])
+    with pytest.raises(ValueError, match="sort_by must be one of"):
+        query_worklist(index.path, model_sha256=MODEL, thresholds=THRESHOLDS, sort_by="colour")
+    with pytest.raises(ValueError, match="class_name must be one of"):
+        query_worklist(index.path, model_sha256=MODEL, thresholds=THRESHOLDS,
+                       filters=WorklistFilters(class_name="MI"))
+
+
+def test_a_save_updates_one_case_without_reading_the_store_and_a_foreign_save_is_read(indexed):
+    index, shas, store = indexed
+    append_review(store, _review(shas["af.dcm"], "Dr A", {"AF": "present"}))
+    assert _page(index, store).rows.set_index("File").loc["sinus.dcm", "Reviews"] == ""
+    before = _stamp(store)
+    review = append_review(store, _review(shas["sinus.dcm"], "Dr A", {"AF": "absent"}))
+    record_reading(index.path, review.to_row(), stamp_before=before, stamp_after=_stamp(store))
+    assert not sync_readings(index.path, read_reviews(store), stamp=_stamp(store))  # nothing to read again
+    page = query_worklist(index.path, model_sha256=MODEL, thresholds=THRESHOLDS, reader="Dr A")
+    assert page.rows.set_index("File").loc["sinus.dcm", "Reviews"] == "Dr A"
+    append_review(store, _review(shas["silent.dcm"], "Dr B", {}))  # another process's save
+    assert sync_readings(index.path, read_reviews(store), stamp=_stamp(store))
+    page = query_worklist(index.path, model_sha256=MODEL, thresholds=THRESHOLDS)
+    assert page.rows.set_index("File").loc["silent.dcm", "Reviews"] == "Dr B"
+
+
+def test_the_listing_follows_changed_and_removed_files(indexed, folder):  # noqa: F811
+    index, shas, store = indexed
+    assert sync_listing(index.path) == 5 and sync_listing(index.path) == 0
+    (folder / "sinus.dcm").unlink()
+    index.update(sorted(folder.iterdir()), prune=True)
+    assert sync_listing(index.path) == 1
+    assert "sinus.dcm" not in set(query_worklist(index.path, model_sha256="", thresholds=THRESHOLDS).rows["File"])
+
+
+def test_site_thresholds_change_the_calls(indexed):
+    index, shas, store = indexed
+    sync_listing(index.path)
+    high = (0.95,) * len(CLASSES)
+    sync_dnn_calls(index.path, model_sha256=MODEL, thresholds=high)
+    rows = query_worklist(index.path, model_sha256=MODEL, thresholds=high).rows
+    assert set(rows["DNN calls"]) == {"none"}  # p = 0.9 for AF is not > 0.95
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([None, True, False]), min_size=4, max_size=4), min_size=len(CLASSES),
+                max_size=len(CLASSES)))
+def test_the_bit_rule_is_calls_disagree(opinions):
+    """Per class: DNN, device, reader 1, reader 2 (None: no opinion). The SQL expression's bits agree."""
+    positive = _mask([any(value is True for value in per_class) for per_class in opinions])
+    negative = _mask([any(value is False for value in per_class) for per_class in opinions])
+    expected = [bool(calls_disagree([np.nan if value is None else float(value) for value in per_class]))
+                for per_class in opinions]
+    assert [bool((positive & negative) >> index & 1) for index in range(len(CLASSES))] == expected
