@@ -85,6 +85,8 @@ def methods_paragraph(analysis: StudyAnalysis) -> str:
         f"({result.n_resamples} resamples, seed {result.seed}); per reader, cases.",
         "Inter-reader agreement in each mode is Fleiss' kappa (Fleiss 1971) with a percentile bootstrap interval "
         "over cases.",
+        *(f"As a sensitivity analysis beside the pre-specified one, the OR–Hillis analysis was repeated with "
+          f"{run.label.removeprefix('sensitivity analysis: ')}." for run in analysis.runs[1:]),
         _dnn_sentence(analysis),
         ("The primary endpoints were fixed in an analysis plan before the first reading (plan sha256 "
          f"{plan.fingerprint[:16]}…); intervals are not adjusted for multiplicity." if plan else

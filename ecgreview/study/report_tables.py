@@ -42,12 +42,13 @@ def mrmc_caption(result: AddedValue) -> str:
 def mrmc_table(result: AddedValue, *, primary: bool | None = None) -> pd.DataFrame:
     """OR–Hillis per class and figure of merit; ``primary`` True/False keeps only those rows (None: all)."""
     rows = []
+    kind = "secondary" if result.primary_endpoints else (
+        "sensitivity analysis" if result.label.startswith("sensitivity") else "exploratory")
     for row in result.mrmc.to_dict("records"):
         if primary is not None and bool(row["primary"]) != primary:
             continue
         cells: dict[str, object] = {"class": row["class"], "figure of merit": row["figure_of_merit"],
-                                    "endpoint": "primary" if row["primary"] else (
-                                        "secondary" if result.primary_endpoints else "exploratory"),
+                                    "endpoint": "primary" if row["primary"] else kind,
                                     "readers": row["readers"], "cases (positive/negative)":
                                     f"{row['cases']} ({row['positive_cases']}/{row['negative_cases']})"}
         if row["not_computed"]:
@@ -62,7 +63,7 @@ def mrmc_table(result: AddedValue, *, primary: bool | None = None) -> pd.DataFra
         rows.append(cells)
     columns = ["class", "figure of merit", "endpoint", "readers", "cases (positive/negative)", "unaided [CI]",
                "unaided df", "aided [CI]", "aided df", "aided − unaided [CI]", "df", "p"]
-    return pd.DataFrame(rows, columns=columns).fillna("")
+    return pd.DataFrame(rows, columns=columns).astype(object).fillna("")
 
 
 def reader_table(result: AddedValue) -> pd.DataFrame:

@@ -79,8 +79,12 @@ def _mrmc_lines(result: AddedValue) -> list[str]:
                      f"{interval_text(row['aided'], row['aided_low'], row['aided_high']):>22} "
                      f"{interval_text(row['difference'], row['difference_low'], row['difference_high'], signed=True):>25}"
                      f" {_degrees(row['df']):>6} {_p_value(row['p_value']):>6}")
-    lines.append("* primary endpoint of the pre-specified plan; every other row is secondary" if result.primary_endpoints
-                 else "no pre-specified primary endpoint: every row is exploratory")
+    if result.primary_endpoints:
+        lines.append("* primary endpoint of the pre-specified plan; every other row is secondary")
+    elif result.label.startswith("sensitivity"):
+        lines.append("a sensitivity analysis beside the pre-specified one, not in its place")
+    else:
+        lines.append("no pre-specified primary endpoint: every row is exploratory")
     return lines
 
 

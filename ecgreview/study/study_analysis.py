@@ -113,7 +113,8 @@ def _run(paths: Sequence[Path], rows: pd.DataFrame, run: AnalysisRun, plan: Anal
     cohort = load_cohort(paths, reference=choices.reference,
                          possible_counts_as_positive=choices.possible_counts_as_positive)
     result = analyse_cohort_added_value(rows, cohort, uncertain_as=choices.uncertain_as, label=run.label,
-                                        primary_endpoints=plan.primary_endpoints if plan else (), **options)
+                                        primary_endpoints=plan.primary_endpoints if plan and run.primary else (),
+                                        **options)
     return cohort, result
 
 

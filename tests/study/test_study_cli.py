@@ -114,3 +114,81 @@ def test_library_entry_points_for_the_cohort_page(store):
     assert isinstance(study_roc_figure(cohort, result), go.Figure)
     _, consensus = load_added_value(reviews, n_resamples=20)
     assert any("favours aided reading" in note for note in consensus.notes)
+
+
+def test_evaluate_added_value_prints_or_hillis_first_and_names_every_method(store, tmp_path, capsys):
+    reviews, clinical = store
+    assert main(["evaluate", str(reviews), "--reference", str(clinical), "--out", str(tmp_path / "out"),
+                 "--added-value", "--resamples", "200"]) in (0, 1)
+    text = capsys.readouterr().out
+    primary = text.index("Primary analysis: aided - unaided by OR–Hillis over the 2 readers and 10 cases")
+    assert primary < text.index("Secondary: diff = aided - unaided [95% CI, percentile bootstrap over readers and cases")
+    assert "[95% CI, OR–Hillis (random readers, random cases), jackknife covariance over cases; t on Hillis (2007) df]" \
+        in text
+    assert re.search(r"^  AF     sensitivity +4/6 +0\.750 \[", text, re.M)
+    assert "No pre-specified analysis plan: every result below is exploratory." in text
+    assert "Fleiss' kappa: not computed (2 reader(s); it needs three or more)" in text
+    mrmc = pd.read_csv(tmp_path / "out" / "mrmc.csv").set_index(["class", "figure_of_merit"])
+    assert mrmc.loc[("AF", "sensitivity"), "difference"] == pytest.approx(0.0)
+    assert mrmc.loc[("RBBB", "sensitivity"), "not_computed"].startswith("OR–Hillis not computed: 0 positive")
+    for name in ("flow.csv", "reader_flow.csv", "provenance.csv", "mrmc_readers.csv"):
+        assert (tmp_path / "out" / name).is_file(), name
+
+
+def _plan_study(tmp_path, monkeypatch) -> tuple[object, str]:
+    from tests.study.generated_study import write_generated_study
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("ECGREVIEW_HOME", str(home))
+    return write_generated_study(home, readers=3, cases=30, seed=4), str(home / "studies")
+
+
+def test_evaluate_with_a_study_uses_its_plan_and_labels_other_choices(tmp_path, monkeypatch, capsys):
+    study, _ = _plan_study(tmp_path, monkeypatch)
+    out = tmp_path / "out"
+    code = main(["evaluate", str(study.reviews), "--out", str(out), "--added-value", "--study", "generated",
+                 "--reference", str(study.clinical), "--uncertain-as", "exclude", "--resamples", "100"])
+    captured = capsys.readouterr()
+    assert code in (0, 1)
+    assert "note: the plan of study generated fixes the bootstrap (2000 resamples, seed 0)" in captured.err
+    assert "Added value: unaided vs aided reading - pre-specified analysis." in captured.out
+    assert ("Added value: unaided vs aided reading - sensitivity analysis: 'uncertain' left out (the reader-case "
+            "pair, per class) instead of counted as absent.") in captured.out
+    assert re.search(r"^\* AF     sensitivity ", captured.out, re.M)  # the plan's primary endpoints are starred
+    assert (out / "sensitivity_1_mrmc.csv").is_file()
+    assert main(["evaluate", str(study.reviews), "--out", str(out), "--added-value", "--study", "generated"]) == 2
+    assert "the plan's reference standard is a clinical-diagnosis CSV (generated discharge diagnosis)" \
+        in capsys.readouterr().err
+
+
+def test_study_create_records_a_plan_that_reading_freezes(tmp_path, monkeypatch, capsys):
+    study, folder = _plan_study(tmp_path, monkeypatch)
+    listing = tmp_path / "cases.txt"
+    listing.write_text("\n".join(CASES[:4]) + "\n")
+    assert main(["study", "create", "planned", "--cases", str(listing), "--reader", "ana", "--reader", "ben",
+                 "--primary-class", "AF", "--primary-class", "ST", "--figure-of-merit", "sensitivity",
+                 "--reference-standard", "reader:cardiologist", "--uncertain-as", "exclude", "--seed", "1"]) == 0
+    shown = capsys.readouterr().out
+    assert "Primary endpoints (aided − unaided): AF sensitivity, ST sensitivity;" in shown
+    plan = json.loads((tmp_path / "home" / "studies" / "planned.json").read_text())["plan"]
+    assert (plan["primary_classes"], plan["uncertain_as"], plan["reference_standard"]) == (
+        ["AF", "ST"], "exclude", "reader:cardiologist")
+    assert main(["study", "create", "bare", "--cases", str(listing), "--reader", "ana", "--no-plan"]) == 0
+    assert "analysis plan: none (every analysis of this study will be exploratory)" in capsys.readouterr().out
+    assert main(["study", "create", "bad", "--cases", str(listing), "--reader", "ana", "--confidence", "1.5"]) == 2
+    assert "analysis plan: confidence must be a number in [0.5, 1)" in capsys.readouterr().err
+    assert main(["study", "plan", "planned", "--reviews", str(study.reviews), "--primary-class", "LBBB"]) == 0
+    assert "study planned: analysis plan recorded" in capsys.readouterr().out
+    assert main(["study", "plan", "generated", "--reviews", str(study.reviews), "--primary-class", "LBBB"]) == 2
+    assert "generated.json: study 'generated' has 180 reading(s) already" in capsys.readouterr().err
+
+
+def test_study_report_writes_html_and_pdf(tmp_path, monkeypatch, capsys):
+    study, _ = _plan_study(tmp_path, monkeypatch)
+    out = tmp_path / "report"
+    assert main(["study", "report", "generated", "--reviews", str(study.reviews), "--reference",
+                 str(study.clinical), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.split() == [str(out / "study_report.html"), str(out / "study_report.pdf")]
+    assert "Primary analysis: OR–Hillis" in (out / "study_report.html").read_text(encoding="utf-8")
+    assert main(["study", "report", "generated", "--reviews", str(study.reviews), "--out", str(out)]) == 2
+    assert "study generated: the plan's reference standard is a clinical-diagnosis CSV" in capsys.readouterr().err
