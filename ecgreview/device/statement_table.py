@@ -17,8 +17,8 @@ from importlib import resources
 from ecgreview.errors import ConfigError
 from ecgreview.record import CLASSES
 
-__all__ = ["NOT_AVAILABLE", "STRENGTHS", "TABLE_COLUMNS", "StatementRow", "StatementTable", "load_statement_table",
-           "normalize_statement"]
+__all__ = ["NEGATIVE_STRENGTHS", "NOT_AVAILABLE", "POSITIVE_STRENGTHS", "STRENGTHS", "TABLE_COLUMNS", "StatementRow",
+           "StatementTable", "load_statement_table", "normalize_statement", "positive_strengths"]
 
 
 #: Columns of the statement table, in order.
@@ -28,6 +28,14 @@ TABLE_COLUMNS: tuple[str, ...] = ("pattern", "class", "strength", "rhythm", "lan
 NOT_AVAILABLE = "not available"
 #: Strengths of a call, strongest first; the table's rows use the first three.
 STRENGTHS: tuple[str, ...] = ("definite", "possible", "excluded", "absent", NOT_AVAILABLE)
+#: Strengths that are the device saying a class is present (``possible`` included) or absent.
+POSITIVE_STRENGTHS: tuple[str, ...] = STRENGTHS[:2]
+NEGATIVE_STRENGTHS: tuple[str, ...] = STRENGTHS[2:4]
+
+
+def positive_strengths(*, possible_counts_as_positive: bool = True) -> tuple[str, ...]:
+    """The strengths that count as a positive device call in an evaluation (``possible`` by default)."""
+    return POSITIVE_STRENGTHS if possible_counts_as_positive else POSITIVE_STRENGTHS[:1]
 _RHYTHMS = ("", "sinus", "non-sinus")
 
 # Clause ends: , ; ( ) [ ] { }, a colon not between digits ("2:1", "11:35"), a full stop after a word

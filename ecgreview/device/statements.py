@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from ecgreview.device._grammar import HISTORY, NEGATED, Hit, is_qualifier, read_statement
 from ecgreview.device.statement_table import (
     NOT_AVAILABLE,
+    POSITIVE_STRENGTHS,
     STRENGTHS,
     TABLE_COLUMNS,
     StatementRow,
@@ -58,6 +59,7 @@ from ecgreview.device.statement_table import (
     _tokenize,
     load_statement_table,
     normalize_statement,
+    positive_strengths,
 )
 from ecgreview.record import CLASSES, Measurement
 
@@ -69,7 +71,7 @@ __all__ = [
 
 _RANK = {"definite": 3, "possible": 2, "excluded": 1, "absent": 0}
 _RATE_CLASSES = ("SB", "ST")
-_POSITIVE = ("definite", "possible")
+_POSITIVE = POSITIVE_STRENGTHS
 
 PR_LIMIT_MS = 200.0
 SB_LIMIT_BPM = 50.0
@@ -228,7 +230,7 @@ def _measurement_rules(
 ) -> tuple[list[RuleFiring], float | None]:
     """Apply the PR, heart-rate and QRS rules to ``calls``; the rules that fired, and the rate used (bpm)."""
     fired: list[RuleFiring] = []
-    in_af = calls["AF"].strength in ("definite", "possible")
+    in_af = calls["AF"].strength in _POSITIVE
     pr = _measurement(measurements, {"pr"}, False)
     if pr is not None and pr[0] > PR_LIMIT_MS and not in_af:
         fired.append(calls["1dAVb"].support("PR>200ms", f"PR {pr[0]:g} ms > {PR_LIMIT_MS:g} ms", _RIBEIRO))
@@ -244,7 +246,7 @@ def _measurement_rules(
                 fired.append(calls[name].downgrade(f"{name} rate", f"{detail} not {limit}", _RIBEIRO))
     qrs = _measurement(measurements, {"qrs"}, False)
     for name in ("RBBB", "LBBB"):
-        if qrs is not None and qrs[0] < BBB_QRS_MIN_MS and calls[name].strength in ("definite", "possible"):
+        if qrs is not None and qrs[0] < BBB_QRS_MIN_MS and calls[name].strength in _POSITIVE:
             detail = f"QRS {qrs[0]:g} ms < {BBB_QRS_MIN_MS:g} ms required for complete {name}; strength kept"
             fired.append(RuleFiring(f"{name} QRS", name, "flagged", detail, _AHA_BBB))
     return fired, None if rate is None else rate[0]
@@ -361,7 +363,7 @@ def device_calls(
     """
     if not interpretation.available:
         return dict.fromkeys(CLASSES)
-    positive = {"definite", "possible"} if possible_counts_as_positive else {"definite"}
+    positive = positive_strengths(possible_counts_as_positive=possible_counts_as_positive)
     return {name: interpretation.calls[name].strength in positive for name in CLASSES}
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ecgreview.device.statement_table import NEGATIVE_STRENGTHS, POSITIVE_STRENGTHS
 from ecgreview.record import CLASSES, dnn_calls
 from ecgreview.review.protocol import latest_readings
 
@@ -43,8 +44,6 @@ __all__ = ["SORT_KEYS", "WorklistFilters", "WorklistPage", "query_worklist", "re
            "sync_listing", "sync_readings"]
 
 _ALL = (1 << len(CLASSES)) - 1
-_POSITIVE_DEVICE = ("definite", "possible")
-_NEGATIVE_DEVICE = ("excluded", "absent")
 #: Sort keys, by display column.
 SORT_KEYS: dict[str, str] = {"file": "File", "acquired": "Acquired", "pseudonym": "Pseudonym",
                              "discordance": "Discordant classes", "reviews": "Reviews"}
@@ -124,7 +123,7 @@ def _listing_row(path: str, sha256: str, metadata: str) -> tuple:
     strengths = [calls.get(name, "") if has_statements else "" for name in CLASSES]
     return (path, sha256, 0, facts.get("source_name", Path(path).name), facts.get("pseudonym", ""),
             facts.get("acquisition_time", ""), facts.get("device", ""), int(has_statements),
-            _mask([s in _POSITIVE_DEVICE for s in strengths]), _mask([s in _NEGATIVE_DEVICE for s in strengths]),
+            _mask([s in POSITIVE_STRENGTHS for s in strengths]), _mask([s in NEGATIVE_STRENGTHS for s in strengths]),
             _mask([s == "possible" for s in strengths]))
 
 

@@ -34,7 +34,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecgreview.device.statements import NOT_AVAILABLE
+from ecgreview.device.statement_table import (
+    NEGATIVE_STRENGTHS,
+    NOT_AVAILABLE,
+    POSITIVE_STRENGTHS,
+    STRENGTHS,
+    positive_strengths,
+)
 from ecgreview.errors import EcgReviewError, ReviewStoreError
 from ecgreview.plausibility import parse_finding_codes
 from ecgreview.record import CLASSES, THRESHOLDS, dnn_calls
@@ -102,8 +108,8 @@ class Cohort:
     @property
     def device_calls(self) -> pd.DataFrame:
         """(cases, classes) 1.0/0.0 built-in call (``possible`` per the option), NaN none."""
-        positive = ["definite", "possible"] if self.possible_counts_as_positive else ["definite"]
-        known = self.device_strengths.isin(["definite", "possible", "excluded", "absent"])
+        positive = positive_strengths(possible_counts_as_positive=self.possible_counts_as_positive)
+        known = self.device_strengths.isin(POSITIVE_STRENGTHS + NEGATIVE_STRENGTHS)
         return self.device_strengths.isin(positive).astype(float).where(known)
 
     @property
@@ -271,7 +277,7 @@ def _device(last: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, list[str]]:
     strengths = strengths.where(~silent, "")
     notes = [f"Built-in: no device statements for {silent.sum()} of {len(last)} cases (left out of Built-in)"] * bool(
         silent.sum())
-    unknown = ~strengths.isin(["definite", "possible", "excluded", "absent", NOT_AVAILABLE, ""])
+    unknown = ~strengths.isin([*STRENGTHS, ""])
     if unknown.any().any():
         notes.append(f"Built-in: {unknown.sum().sum()} device calls of unknown strength left out")
     return strengths, statements, notes
