@@ -77,3 +77,50 @@ def test_bad_store_shows_the_error(reviews, tmp_path):
     app = _open(tmp_path)
     assert any(escape_markdown("not a review store header: missing columns review_id") in error.value
                for error in app.error), [error.value for error in app.error]
+
+
+def _rewrite(store: Path, *, blank_dnn: bool) -> None:
+    """Blank the DNN (a store read without model weights, written before aided readings needed it), or make
+    every reader call absent (no positive case by consensus)."""
+    import pandas as pd
+
+    frame = pd.read_csv(store, dtype=str, keep_default_na=False)
+    prefixes = ("dnn_prob_", "dnn_call_", "agreement_") if blank_dnn else ("reader_call_",)
+    for column in frame.columns:
+        if column.startswith(prefixes):
+            frame[column] = "" if blank_dnn else "absent"
+    if blank_dnn:
+        frame[["model_status", "model_sha256", "model_name"]] = ["none", "", ""]
+    frame.to_csv(store, index=False)
+
+
+@pytest.mark.parametrize(("options", "says"), [
+    ({"readers": 1}, ["One reader: no inter-reader kappa", "one reader; the analysis needs 2 or more",
+                      "1 reader(s): Fleiss' kappa needs three or more"]),
+    ({"positives": False}, []),
+    ({"with_dnn": False}, ["Added value not analysed — no reader has both an unaided and an aided reading",
+                           "aided reading needs the DNN's output"]),
+    ({"blank_dnn": True}, ["No DNN probabilities on these cases"]),
+])
+def test_every_panel_renders_or_says_why_for_any_store(reviews, tmp_path, options, says):
+    from ecgreview.study.plan import AnalysisPlan
+    from tests.study.generated_study import write_generated_study
+
+    blank = options.pop("blank_dnn", False)
+    write_generated_study(tmp_path / "home", readers=options.pop("readers", 3), cases=24, seed=11, reviews=reviews,
+                          plan=AnalysisPlan(("AF",)), **options)
+    if blank or options.get("positives") is False:
+        _rewrite(reviews, blank_dnn=blank)
+    app = _open(tmp_path)
+    assert not app.error, [error.value for error in app.error]
+    shown = "\n".join(element.value for kind in ("info", "warning", "success") for element in app.get(kind))
+    shown = shown.replace("\\", "")
+    for words in says:
+        assert words in shown, (words, shown)
+    subheaders = [header.value for header in app.subheader]
+    assert {"Table 1", "Figure 1", "Inter-reader agreement (kappa)"} <= set(subheaders)
+    if options.get("with_dnn") is not False:
+        assert "Primary analysis: OR–Hillis per class" in subheaders and len(app.get("plotly_chart")) == 2
+    if options.get("positives") is False:
+        mrmc = next(frame.value for frame in app.dataframe if "aided df" in frame.value.columns)
+        assert mrmc["unaided [CI]"].str.startswith("OR–Hillis not computed: 0 positive").all()

@@ -1,5 +1,6 @@
 """The cohort-study page: Table 1, Figure 1, inter-reader kappa and discordant cases from review CSVs;
-and, when the reviews hold unaided/aided readings, the added-value study (:mod:`ecgreview.ui.added_value_panel`).
+and, when the reviews hold unaided/aided readings, the added-value study (:mod:`ecgreview.ui.added_value_panel`),
+of a chosen study as its plan says.
 
 For clinicians only (readers, adjudicators, teachers; admin): it shows every reader's calls, so
 students, who must not see other readings, are told the page is not for them.
@@ -7,6 +8,7 @@ students, who must not see other readings, are told the page is not for them.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -19,19 +21,11 @@ from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
 from ecgreview.security.auth import CLINICIAN_ROLES
 from ecgreview.security.spreadsheet import csv_text
-from ecgreview.study.agreement import COHEN_CI_METHOD
 from ecgreview.study.cohort import CONSENSUS, Cohort, load_cohort
-from ecgreview.study.cohort_report import (
-    cohort_table,
-    discordant_cases,
-    format_table,
-    inter_reader_fleiss_kappa,
-    inter_reader_kappa,
-    probability_figure,
-    table_title,
-    unmapped_statements,
-)
-from ecgreview.ui import added_value_panel, components, identity
+from ecgreview.study.cohort_report import cohort_table, format_table, inter_reader_kappa, probability_figure, table_title
+from ecgreview.study.design import StudyDesign
+from ecgreview.study.plan import AnalysisChoices
+from ecgreview.ui import added_value_panel, cohort_panels, components, identity
 from ecgreview.ui.text import escape_markdown
 
 REVIEW_UPLOADS = "evaluate_review_uploads"
@@ -41,8 +35,6 @@ CLINICAL_UPLOAD = "evaluate_clinical_upload"
 PUBLISHED_UPLOAD = "evaluate_published_upload"
 POSSIBLE_POSITIVE = "evaluate_possible_positive"
 KIND_CONSENSUS, KIND_READER, KIND_CLINICAL = "Reader consensus", "One reader", "Clinical-diagnosis CSV"
-_DISCORDANT_ORDER = ("link", "case_pseudonym", "class", "dnn_probability", "dnn_call", "device_call", "reference",
-                     "wrong", "source_name", "source_sha256")
 
 
 def render() -> None:
@@ -55,12 +47,17 @@ def render() -> None:
         uploads = st.file_uploader("Review CSV(s) instead of the app's store", type="csv",
                                    accept_multiple_files=True, key=REVIEW_UPLOADS)
         st.caption(f"App's store: {escape_markdown(settings.reviews_path)}")
+        design = added_value_panel.choose_study(settings)
+        plan = design.plan if design else None
         st.subheader("Reference")
-        kind = st.radio("Reference", [KIND_CONSENSUS, KIND_READER, KIND_CLINICAL], key=REFERENCE_KIND,
-                        label_visibility="collapsed")
+        kinds = [KIND_CONSENSUS, KIND_READER, KIND_CLINICAL]
+        planned = {"consensus": 0, "clinical": 2}.get(plan.reference_standard, 1) if plan else 0
+        kind = st.radio("Reference", kinds, index=planned, key=REFERENCE_KIND, label_visibility="collapsed")
         clinical = st.file_uploader("Clinical diagnoses (source_sha256 or case_pseudonym, one 0/1 column per class)",
                                     type="csv", key=CLINICAL_UPLOAD) if kind == KIND_CLINICAL else None
-        possible = st.checkbox("Count 'possible' device statements as positive", value=True, key=POSSIBLE_POSITIVE)
+        possible = st.checkbox("Count 'possible' device statements as positive", key=POSSIBLE_POSITIVE,
+                               value=plan.possible_counts_as_positive if plan else True)
+        uncertain = added_value_panel.uncertain_choice(design)
         published = st.file_uploader("Published-DNN probabilities (optional)", type="csv", key=PUBLISHED_UPLOAD)
     if not uploads and not settings.reviews_path.is_file():
         st.info(f"No reviews yet: {escape_markdown(settings.reviews_path)} does not exist. Save reviews on the Review page, "
@@ -69,7 +66,8 @@ def render() -> None:
     if kind == KIND_CLINICAL and clinical is None:
         st.info("Upload the clinical-diagnosis CSV in the sidebar.")
         return
-    loaded = _load(uploads, settings, kind, clinical, published, possible)
+    loaded = _load(uploads, settings, (kind, clinical, published), AnalysisChoices("consensus", possible, uncertain),
+                   design)
     if loaded is None:
         return
     cohort, table, added = loaded
@@ -81,9 +79,11 @@ def render() -> None:
         added_value_panel.show(added)
 
 
-def _load(uploads: list[UploadedFile], settings: Settings, kind: str, clinical: UploadedFile | None,
-          published: UploadedFile | None, possible: bool) -> tuple[Cohort, pd.DataFrame, tuple | None] | None:
+def _load(uploads: list[UploadedFile], settings: Settings, sources: tuple[str, UploadedFile | None, UploadedFile | None],
+          choices: AnalysisChoices, design: StudyDesign | None) -> tuple[Cohort, pd.DataFrame, Any] | None:
     """Save uploads to a temporary folder and load the cohort, Table 1 and the added-value study from the files."""
+    kind, clinical, published = sources
+    possible = choices.possible_counts_as_positive
     with tempfile.TemporaryDirectory() as folder:
         paths = [_saved(upload, Path(folder) / f"reviews-{i}.csv") for i, upload in enumerate(uploads)]
         paths = paths or [settings.reviews_path]
@@ -91,13 +91,16 @@ def _load(uploads: list[UploadedFile], settings: Settings, kind: str, clinical: 
             reference: str | Path = CONSENSUS
             cohort = load_cohort(paths, reference=CONSENSUS, possible_counts_as_positive=possible)
             if kind == KIND_READER and cohort.readers:
-                reference = f"reader:{st.sidebar.selectbox('Reader', cohort.readers, key=REFERENCE_READER)}"
+                planned = design.plan.reference_standard.removeprefix("reader:") if design and design.plan else ""
+                index = cohort.readers.index(planned) if planned in cohort.readers else 0
+                reference = f"reader:{st.sidebar.selectbox('Reader', cohort.readers, index=index, key=REFERENCE_READER)}"
                 cohort = load_cohort(paths, reference=reference, possible_counts_as_positive=possible)
             elif kind == KIND_CLINICAL and clinical is not None:
                 reference = _saved(clinical, Path(folder) / "clinical.csv")
                 cohort = load_cohort(paths, reference=reference, possible_counts_as_positive=possible)
             published_path = _saved(published, Path(folder) / "published.csv") if published else None
-            added = added_value_panel.load(paths, reference=reference, possible_counts_as_positive=possible)
+            added = added_value_panel.load(paths, choices=dataclasses.replace(choices, reference=reference),
+                                           design=design)
             return cohort, cohort_table(cohort, published=published_path), added
         except (EcgReviewError, ValueError) as exc:
             st.error(f"Cannot evaluate these reviews — {escape_markdown(exc)}")
@@ -129,18 +132,9 @@ def _show(cohort: Cohort, table: pd.DataFrame) -> None:
     if kappa.empty:
         st.info("One reader: no inter-reader kappa. It needs several readers of the same cases.")
     else:
-        _kappa_tables(cohort, kappa)
-    discordant = discordant_cases(cohort)
-    st.subheader(f"Discordant cases ({discordant['source_sha256'].nunique()} ECGs, {len(discordant)} classes)")
-    st.dataframe(discordant, hide_index=True, column_order=_DISCORDANT_ORDER, column_config={
-        "link": st.column_config.LinkColumn("Open", display_text="open in review"),
-        "dnn_probability": st.column_config.NumberColumn(format="%.3f")})
-    unmapped = unmapped_statements(cohort)
-    st.subheader(f"Unmapped device statements ({len(unmapped)})")
-    if unmapped.empty:
-        st.caption("Every device statement is known to the mapping table.")
-    else:
-        st.dataframe(unmapped, hide_index=True)
+        cohort_panels.kappa_tables(cohort, kappa)
+    discordant = cohort_panels.discordant_section(cohort)
+    cohort_panels.unmapped_section(cohort)
     columns = st.columns(5)
     downloads: tuple[tuple[str, Any, str, str], ...] = (("Table 1 (CSV)", csv_text(table, index=True), "table1.csv", "text/csv"),
                  ("Table 1 (text)", text, "table1.txt", "text/plain"),
@@ -149,20 +143,3 @@ def _show(cohort: Cohort, table: pd.DataFrame) -> None:
                  ("Figure 1 (HTML)", lambda: figure.to_html(include_plotlyjs=True), "figure1.html", "text/html"))
     for column, (label, data, name, mime) in zip(columns, downloads):
         column.download_button(label, data, file_name=name, mime=mime, on_click="ignore")
-
-
-def _kappa_tables(cohort: Cohort, kappa: pd.DataFrame) -> None:
-    """Cohen's kappa per pair of readers beside Fleiss' kappa of all readers, with their 95% CIs."""
-    numbers = {column: st.column_config.NumberColumn(format="%.3f") for column in (
-        "observed_agreement", "chance_agreement", "kappa", "standard_error", "ci_low", "ci_high")}
-    cohen, fleiss = st.columns(2)
-    cohen.markdown("**Cohen's kappa** (each pair of readers, cases both decided)")
-    cohen.dataframe(kappa.drop(columns="ci_method"), hide_index=True, column_config=numbers)
-    cohen.caption(f"95% CI: {COHEN_CI_METHOD}.")
-    fleiss.markdown("**Fleiss' kappa** (all readers, cases every reader decided)")
-    if len(cohort.readers) < 3:
-        fleiss.caption("Fleiss' kappa needs three or more readers; with two, Cohen's kappa is the measure.")
-        return
-    table = inter_reader_fleiss_kappa(cohort)
-    fleiss.dataframe(table.drop(columns="ci_method"), hide_index=True, column_config=numbers)
-    fleiss.caption(f"95% CI: {table['ci_method'].iloc[0]}.")
