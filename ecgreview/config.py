@@ -17,6 +17,8 @@ environment variable        config file key        default
 ``ECGREVIEW_USERS``         ``users``              ``$ECGREVIEW_HOME/users.csv`` (users and their roles)
 ``ECGREVIEW_PROXY_HEADER``  ``proxy_header``       ``X-Remote-User`` (``proxy`` mode: the user name)
 ``ECGREVIEW_THRESHOLDS``    ``thresholds``         the paper's (``record.THRESHOLDS``); six numbers, ``CLASSES`` order
+``ECGREVIEW_SCREEN_PX_PER_MM`` ``screen_px_per_mm``  unset: 96/25.4 (CSS's reference pixel); the screen's
+                                                   pixels (CSS px) per mm, for the ECG at true size
 ==========================  =====================  ===========================================
 
 ``name`` mode trusts a typed name and is for one workstation: the app refuses to serve it on an
@@ -39,6 +41,7 @@ from ecgreview.examples import DEMO_CASES_DIR
 from ecgreview.record import CLASSES, THRESHOLDS
 
 _KEYS = {"model", "models_dir", "reviews", "cases", "backend", "auth", "users", "proxy_header", "proxy_roles_header", "thresholds"}
+_KEYS |= {"screen_px_per_mm"}  # the ECG at true size (ecgreview.ui.viewer)
 
 #: How readers are identified: a typed name, the local user file, a trusted proxy header, OIDC.
 AUTH_MODES = ("name", "local", "proxy", "oidc")
@@ -61,6 +64,9 @@ class Settings:
     proxy_roles_header: str | None = None
     #: Site decision thresholds for the DNN calls (:func:`ecgreview.record.dnn_calls`).
     thresholds: tuple[float, ...] = THRESHOLDS
+    #: Screen pixels (CSS px) per mm: the ECG at true size (1 mm on paper = 1 mm on screen). None:
+    #: not calibrated (the viewer uses CSS's 96 px per inch, true size only on a ~96 dpi screen).
+    screen_px_per_mm: float | None = None
 
     @property
     def user_file(self) -> Path:
@@ -97,6 +103,7 @@ class Settings:
             proxy_roles_header=pick("ECGREVIEW_PROXY_ROLES_HEADER", "proxy_roles_header"),
             thresholds=parse_thresholds(pick("ECGREVIEW_THRESHOLDS", "thresholds"), source=(
                 "ECGREVIEW_THRESHOLDS" if env.get("ECGREVIEW_THRESHOLDS") else str(config_path))),
+            screen_px_per_mm=parse_screen_px_per_mm(pick("ECGREVIEW_SCREEN_PX_PER_MM", "screen_px_per_mm")),
         )
 
 
@@ -123,6 +130,34 @@ def _read_config_file(path: Path) -> dict[str, str]:
     if bad:
         raise ConfigError(path, f"setting(s) {bad} must be strings (paths)")
     return {key: os.path.expanduser(value) for key, value in values.items()}
+
+
+#: Plausible screen pixels per mm: 1 (25 dpi) to 40 (1000 dpi).
+_SCREEN_PX_PER_MM_RANGE = (1.0, 40.0)
+
+
+def parse_screen_px_per_mm(text: str | None, *, source: str = "ECGREVIEW_SCREEN_PX_PER_MM") -> float | None:
+    """The screen's pixels (CSS px) per mm from text such as ``"3.78"``; None when unset or blank.
+
+    Measure it once per screen: the screen's width in CSS px (``screen.width`` in the browser)
+    divided by its visible width in mm, measured with a ruler.
+
+    Raises
+    ------
+    ConfigError
+        Not a number from 1 to 40; names ``source``.
+    """
+    if text is None or not text.strip():
+        return None
+    low, high = _SCREEN_PX_PER_MM_RANGE
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        raise ConfigError(source, f"screen_px_per_mm must be a number from {low:g} to {high:g} (CSS pixels per mm "
+                                  f"of the screen, e.g. 3.78 at 96 dpi); got {text!r}")
+    return value
 
 
 def parse_thresholds(text: str | None, *, source: str = "ECGREVIEW_THRESHOLDS") -> tuple[float, ...]:

@@ -1,8 +1,12 @@
 """Plotly figures: the 12-lead ECG on ECG paper, and the DNN probabilities.
 
-The ECG is drawn in millimetres of paper, like a printout: ``speed_mm_s`` (25 mm/s)
-across and ``gain_mm_mv`` (10 mm/mV) up, on a 1 mm / 5 mm grid, with a 1 mV
-calibration pulse at the start of each row. Zoom and pan are plotly's.
+The ECG is drawn in millimetres of paper, like a printout, laid out by
+:func:`ecgreview.ecg_paper.paper_layout` (the layout the printed report uses too):
+``speed_mm_s`` (25 mm/s) across and ``gain_mm_mv`` (10 mm/mV) up, on a 1 mm / 5 mm grid,
+with a 1 mV calibration pulse at the start of each row. The figure's size in pixels is the
+paper's size in mm times ``pixels_per_mm``, so speed and gain magnify, and at a screen's
+true pixels per mm the paper is true size. All leads share one pair of axes: a tall complex
+runs into the neighbouring row as on paper, and the paper grows so that none is cut off.
 
 Traces are drawn at display resolution: each lead keeps, per pixel column of the
 figure, the minimum and the maximum sample (:func:`display_indices`), so that every
@@ -24,27 +28,27 @@ import numpy as np
 import plotly.graph_objects as go
 from scipy import signal as scipy_signal
 
+from ecgreview.ecg_paper import LAYOUTS, STANDARD_SPEED_MM_S, PaperLayout, paper_layout
 from ecgreview.record import CLASSES, THRESHOLDS, EcgRecord, Waveform, dnn_calls
 
-__all__ = ["DisplayFilters", "LAYOUTS", "display_indices", "filter_for_display", "plot_ecg", "plot_lead", "plot_median_beats",
-           "plot_probabilities"]
-
-#: Lead grids: rows of columns; each row splits the shown window into equal parts.
-LAYOUTS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "3x4+II": (("I", "aVR", "V1", "V4"), ("II", "aVL", "V2", "V5"), ("III", "aVF", "V3", "V6"), ("II",)),
-    "6x2": (("I", "V1"), ("II", "V2"), ("III", "V3"), ("aVR", "V4"), ("aVL", "V5"), ("aVF", "V6")),
-    "12x1": tuple((lead,) for lead in ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")),
-}
+__all__ = ["CAPTION_MM", "CSS_PIXELS_PER_MM", "DEFAULT_PIXELS_PER_MM", "DisplayFilters", "LAYOUTS", "display_indices", "figure_size_px",
+           "filter_for_display",
+           "plot_ecg", "plot_lead", "plot_median_beats", "plot_probabilities"]
 
 _PAPER = "#fff5f5"
 _MINOR = "#f7cfcf"
 _MAJOR = "#e89a9a"
 _INK = "#111111"
-_CALIBRATION_S = 0.2
-_ROW_HEIGHT_MV = 3.5
-_MAX_SHOWN_S = 10.0
 #: Points drawn per pixel column (the minimum and the maximum sample under it).
 _POINTS_PER_PIXEL = 2
+#: Pixels per mm of paper when the caller does not say: the 25 mm/s, 3 x 4 paper fills
+#: the Review page's ECG column on a 1600 px wide screen.
+DEFAULT_PIXELS_PER_MM = 2.75
+#: CSS's reference pixel: 96 per inch. Browsers show it at about true size on a ~96 dpi screen only;
+#: a site sets its screens' real value (``Settings.screen_px_per_mm``).
+CSS_PIXELS_PER_MM = 96 / 25.4
+#: Paper below the traces that holds the caption (speed, gain, filters), in mm.
+CAPTION_MM = 6.0
 
 
 def display_indices(values_mv: np.ndarray, columns: int) -> np.ndarray:
@@ -83,10 +87,11 @@ def plot_ecg(
     layout: str = "3x4+II",
     speed_mm_s: float = 25.0,
     gain_mm_mv: float = 10.0,
-    width_px: int = 1150,
+    pixels_per_mm: float = DEFAULT_PIXELS_PER_MM,
+    start_s: float = 0.0,
     note: str = "",
 ) -> go.Figure:
-    """The ECG on paper.
+    """The ECG on paper, ``pixels_per_mm`` pixels to the millimetre.
 
     Parameters
     ----------
@@ -95,42 +100,51 @@ def plot_ecg(
     layout : {"3x4+II", "6x2", "12x1"}
         Lead grid; ``3x4+II`` is the standard 3 x 4 with a lead II rhythm strip.
     speed_mm_s, gain_mm_mv : float
-        Paper speed (mm/s) and gain (mm/mV).
+        Paper speed (mm/s) and gain (mm/mV): doubling either doubles the paper, and the figure.
+    pixels_per_mm : float
+        Screen pixels (CSS px) per mm of paper; the figure is the paper's size in mm times
+        this, with no margin, so at a screen's true value the paper is true size.
+        Traces are drawn at that resolution (:func:`display_indices`).
+    start_s : float
+        The page: recording time at the left edge (:func:`ecgreview.ecg_paper.page_starts_s`).
     note : str
         Text printed under the trace (e.g. the display filters in use).
-    width_px : int
-        Width of the figure in pixels; traces are drawn at that resolution
-        (:func:`display_indices`).
+
+    Raises
+    ------
+    ValueError
+        An unknown layout, or a speed, gain or pixels per mm that is not positive.
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {sorted(LAYOUTS)}, got {layout!r}")
-    return _plot_rows(record, record.derived_leads, LAYOUTS[layout], speed_mm_s=speed_mm_s,
-                      gain_mm_mv=gain_mm_mv, width_px=width_px, note=note)
+    paper = paper_layout(record, LAYOUTS[layout], speed_mm_s=speed_mm_s, gain_mm_mv=gain_mm_mv, start_s=start_s)
+    return _plot_paper(record, paper, record.derived_leads, pixels_per_mm=pixels_per_mm, note=note)
 
 
 def plot_lead(
     record: EcgRecord, lead: str, *, speed_mm_s: float = 25.0, gain_mm_mv: float = 10.0,
-    width_px: int = 1150, note: str = "", marks_s: Sequence[float] = (), caliper_rate_hz: float = 250.0,
+    pixels_per_mm: float = DEFAULT_PIXELS_PER_MM, start_s: float = 0.0, note: str = "",
+    marks_s: Sequence[float] = (), caliper_rate_hz: float = 250.0,
 ) -> go.Figure:
-    """One lead over the whole shown window (single-lead zoom), ready for calipers.
+    """One lead over the whole page (single-lead zoom), every sample drawn, ready for calipers.
 
     Parameters as :func:`plot_ecg`, and:
 
     marks_s : sequence of float
-        Caliper positions (s), drawn as vertical lines.
+        Caliper positions (s of the recording), drawn as vertical lines.
     caliper_rate_hz : float
         Density of the invisible, clickable caliper points (a trace named ``"calipers"``
-        whose ``customdata`` is the time in s); 0 leaves them out.
+        whose ``customdata`` is the recording time in s); 0 leaves them out.
     """
     if lead not in record.lead_names:
         raise ValueError(f"lead must be one of {', '.join(record.lead_names)}; got {lead!r}")
-    figure = _plot_rows(record, record.derived_leads, ((lead,),), speed_mm_s=speed_mm_s,
-                        gain_mm_mv=gain_mm_mv, width_px=width_px, note=note, full_resolution=True)
-    trace = figure.data[1]
-    offset_mm = float(trace.x[0])  # the lead starts at 0 s
+    paper = paper_layout(record, ((lead,),), speed_mm_s=speed_mm_s, gain_mm_mv=gain_mm_mv, start_s=start_s)
+    figure = _plot_paper(record, paper, record.derived_leads, pixels_per_mm=pixels_per_mm, note=note,
+                         full_resolution=True)
+    trace, segment = figure.data[1], paper.segments[0]
     if caliper_rate_hz > 0:
         step = max(1, int(round(record.sampling_rate_hz / caliper_rate_hz)))
-        caliper_times_s = (np.asarray(trace.x[::step]) - offset_mm) / speed_mm_s
+        caliper_times_s = (segment.first_sample + np.arange(len(trace.x))[::step]) / record.sampling_rate_hz
         figure.add_trace(go.Scatter(
             x=trace.x[::step], y=trace.y[::step], customdata=caliper_times_s[:, None], mode="markers",
             marker={"size": 9, "color": "rgba(31, 95, 191, 0)"}, name="calipers", showlegend=False,
@@ -139,105 +153,91 @@ def plot_lead(
         trace.hovertemplate, trace.hoverinfo = None, "skip"  # hover and clicks go to the (selectable) caliper points
         figure.update_layout(clickmode="event+select")
     for time_s in marks_s:
-        x_mm = offset_mm + time_s * speed_mm_s
-        figure.add_shape(type="line", x0=x_mm, x1=x_mm, y0=0, y1=_ROW_HEIGHT_MV * gain_mm_mv,
+        x_mm = paper.x_mm(time_s)
+        figure.add_shape(type="line", x0=x_mm, x1=x_mm, y0=0, y1=paper.height_mm,
                          line={"color": "#1f5fbf", "width": 2, "dash": "dash"})
     return figure
 
 
 def plot_median_beats(
-    median: Waveform, *, speed_mm_s: float = 50.0, gain_mm_mv: float = 10.0, width_px: int = 1150, note: str = "",
+    median: Waveform, *, speed_mm_s: float = 50.0, gain_mm_mv: float = 10.0,
+    pixels_per_mm: float = DEFAULT_PIXELS_PER_MM, note: str = "",
 ) -> go.Figure:
     """The device's median beats, twelve leads side by side in a 3 x 4 grid."""
     rows = tuple(tuple(lead for lead in row if lead in median.lead_names) for row in LAYOUTS["3x4+II"][:3])
-    return _plot_rows(median, frozenset(), tuple(row for row in rows if row), speed_mm_s=speed_mm_s,
-                      gain_mm_mv=gain_mm_mv, width_px=width_px, note=note or "median beats", split=False)
+    paper = paper_layout(median, tuple(row for row in rows if row), speed_mm_s=speed_mm_s, gain_mm_mv=gain_mm_mv,
+                         split=False)
+    return _plot_paper(median, paper, frozenset(), pixels_per_mm=pixels_per_mm, note=note or "median beats")
 
 
-def _plot_rows(
-    source: EcgRecord | Waveform, derived: frozenset[str], rows: tuple[tuple[str, ...], ...], *,
-    speed_mm_s: float, gain_mm_mv: float, width_px: int, note: str, split: bool = True, full_resolution: bool = False,
+def _plot_paper(
+    source: EcgRecord | Waveform, paper: PaperLayout, derived: frozenset[str], *, pixels_per_mm: float, note: str,
+    full_resolution: bool = False,
 ) -> go.Figure:
-    """Draw ``rows`` of leads; ``split`` divides the time window among a row's leads (else each shows all of it).
+    """Draw the laid-out ``paper``: a calibration pulse per row, then the leads, labelled.
 
     Traces are drawn at the figure's pixel resolution unless ``full_resolution``.
     """
-    for name, value in (("speed_mm_s", speed_mm_s), ("gain_mm_mv", gain_mm_mv)):
-        if not value > 0:
-            raise ValueError(f"{name} must be positive; got {value!r}")
-    shown_s = min(source.duration_s, _MAX_SHOWN_S)
-    columns = max(len(row) for row in rows) if not split else 1
-    row_mm = _ROW_HEIGHT_MV * gain_mm_mv
-    calibration_mm = _CALIBRATION_S * speed_mm_s + 2
-    width_mm = calibration_mm + shown_s * speed_mm_s * columns
-    height_mm = row_mm * len(rows)
-    pixels_per_mm = 0.0 if full_resolution else width_px / (width_mm + 4)
-    traces, labels, separators = [], [], []
-    for row_index, leads in enumerate(rows):
-        baseline_mm = height_mm - row_mm * (row_index + 0.5)
-        traces.append(_calibration_trace(baseline_mm, speed_mm_s, gain_mm_mv))
-        column_s = shown_s / len(leads) if split else shown_s
-        for column_index, lead in enumerate(leads):
-            start_s = column_index * column_s if split else 0.0
-            offset_mm = calibration_mm + (0.0 if split else column_index * shown_s * speed_mm_s)
-            traces.append(
-                _lead_trace(source, lead, start_s, column_s, offset_mm, baseline_mm, speed_mm_s, gain_mm_mv,
-                            columns_px=int(column_s * speed_mm_s * pixels_per_mm)))
-            x_mm = offset_mm + start_s * speed_mm_s
-            labels.append({"x": x_mm + 1, "y": baseline_mm + 0.42 * row_mm, "showarrow": False, "xanchor": "left",
-                           "text": f"<b>{lead}</b>" + ("*" if lead in derived else ""),
+    if not (isinstance(pixels_per_mm, (int, float)) and np.isfinite(pixels_per_mm) and pixels_per_mm > 0):
+        raise ValueError(f"pixels_per_mm must be positive; got {pixels_per_mm!r}")
+    traces: list[go.Scatter] = []
+    labels, separators = [], []
+    pitch_mm = paper.row_pitch_mm
+    for row, baseline_mm in enumerate(paper.row_baselines_mm):
+        pulse_x_mm, pulse_y_mm = paper.calibration_mm(baseline_mm)
+        traces.append(go.Scatter(x=pulse_x_mm, y=pulse_y_mm, mode="lines", line={"color": _INK, "width": 1.4},
+                                 hoverinfo="skip", showlegend=False))
+        for segment in (item for item in paper.segments if item.row == row):
+            values_mv = source.signal_mv[segment.first_sample:segment.stop_sample, source.lead_names.index(segment.lead)]
+            columns = 0 if full_resolution else int((segment.stop_sample - segment.first_sample)
+                                                     / paper.sampling_rate_hz * paper.speed_mm_s * pixels_per_mm)
+            kept = display_indices(values_mv, columns)
+            x_mm, y_mm = paper.segment_mm(segment, values_mv[kept], segment.first_sample + kept)
+            traces.append(go.Scatter(  # float32 is exact to well under a pixel and halves what is sent
+                x=x_mm.astype(np.float32), y=y_mm.astype(np.float32), mode="lines",
+                line={"color": _INK, "width": 1.1}, name=segment.lead, showlegend=False, hoverinfo="skip"))
+            labels.append({"x": segment.x_mm + 1, "y": segment.baseline_mm + 0.42 * pitch_mm, "showarrow": False,
+                           "xanchor": "left", "text": f"<b>{segment.lead}</b>" + ("*" if segment.lead in derived else ""),
                            "font": {"size": 13, "color": _INK}})
-            if column_index:
-                separators.append({"type": "line", "x0": x_mm, "x1": x_mm, "y0": baseline_mm - 3,
-                                   "y1": baseline_mm + 3, "line": {"color": _INK, "width": 1.5}})
+            if segment.x_mm > paper.trace_left_mm + 1e-9:
+                separators.append({"type": "line", "x0": segment.x_mm, "x1": segment.x_mm,
+                                   "y0": segment.baseline_mm - 3, "y1": segment.baseline_mm + 3,
+                                   "line": {"color": _INK, "width": 1.5}})
     figure = go.Figure(data=traces, layout={"annotations": labels, "shapes": separators})
-    caption = f"{speed_mm_s:g} mm/s · {gain_mm_mv:g} mm/mV · {source.sampling_rate_hz:g} Hz"
+    caption = f"{paper.speed_mm_s:g} mm/s · {paper.gain_mm_mv:g} mm/mV · {source.sampling_rate_hz:g} Hz"
+    duration_s = source.signal_mv.shape[0] / source.sampling_rate_hz
+    if paper.start_s > 0 or paper.start_s + paper.shown_s < duration_s - 1e-9:
+        caption += f" · {paper.start_s:g}–{paper.start_s + paper.shown_s:g} s of {duration_s:g} s"
     if derived:
         caption += " · * derived lead"
     if note:
         caption += f" · {note}"
-    _paper_layout(figure, width_mm, height_mm, width_px, caption)
+    _paper_layout(figure, paper, pixels_per_mm, caption)
     return figure
 
 
-def _lead_trace(
-    record: EcgRecord | Waveform, lead: str, start_s: float, length_s: float,
-    offset_mm: float, baseline_mm: float, speed_mm_s: float, gain_mm_mv: float, *, columns_px: int = 0,
-) -> go.Scatter:
-    """One lead's segment; ``columns_px`` > 0 draws it at that many pixel columns (:func:`display_indices`)."""
-    rate = record.sampling_rate_hz
-    first, last = int(round(start_s * rate)), int(round((start_s + length_s) * rate))
-    values_mv = record.signal_mv[first:last, record.lead_names.index(lead)]
-    kept = display_indices(values_mv, columns_px)
-    time_s = (first + kept) / rate
-    return go.Scatter(  # float32 is exact to well under a pixel and halves what is sent
-        x=(offset_mm + time_s * speed_mm_s).astype(np.float32),
-        y=(baseline_mm + values_mv[kept].astype(np.float64) * gain_mm_mv).astype(np.float32),
-        mode="lines", line={"color": _INK, "width": 1.1}, name=lead, showlegend=False, hoverinfo="skip",
-    )
+def figure_size_px(paper_width_mm: float, paper_height_mm: float, pixels_per_mm: float) -> tuple[int, int]:
+    """(width, height) in px of the figure of a paper of this size in mm, caption strip included."""
+    return (int(round(paper_width_mm * pixels_per_mm)), int(round((paper_height_mm + CAPTION_MM) * pixels_per_mm)))
 
 
-def _calibration_trace(baseline_mm: float, speed_mm_s: float, gain_mm_mv: float) -> go.Scatter:
-    """A 1 mV, 200 ms square pulse starting 1 mm into the row."""
-    pulse_mm = _CALIBRATION_S * speed_mm_s
-    x = [0, 1, 1, 1 + pulse_mm, 1 + pulse_mm, 2 + pulse_mm]
-    y = [baseline_mm] * 2 + [baseline_mm + gain_mm_mv] * 2 + [baseline_mm] * 2
-    return go.Scatter(x=x, y=y, mode="lines", line={"color": _INK, "width": 1.4}, hoverinfo="skip", showlegend=False)
-
-
-def _paper_layout(figure: go.Figure, width_mm: float, height_mm: float, width_px: int, caption: str) -> None:
-    """ECG paper: 1 mm minor and 5 mm major grid, equal scales, the caption under the trace."""
-    pixels_per_mm = width_px / (width_mm + 4)
+def _paper_layout(figure: go.Figure, paper: PaperLayout, pixels_per_mm: float, caption: str) -> None:
+    """ECG paper: 1 mm minor and 5 mm major grid, equal scales, no margin, the caption on the paper under the trace."""
     grid = {"showgrid": True, "gridcolor": _MAJOR, "gridwidth": 1, "dtick": 5, "zeroline": False,
-            "showticklabels": False, "ticks": "", "minor": {"dtick": 1, "gridcolor": _MINOR, "gridwidth": 0.5, "showgrid": True}}
-    figure.update_xaxes(range=[0, width_mm], tick0=0, **grid)
-    figure.update_yaxes(range=[0, height_mm], tick0=0, scaleanchor="x", scaleratio=1, **grid)
+            "showticklabels": False, "ticks": "", "fixedrange": False,
+            "minor": {"dtick": 1, "gridcolor": _MINOR, "gridwidth": 0.5, "showgrid": True}}
+    width_px, height_px = figure_size_px(paper.width_mm, paper.height_mm, pixels_per_mm)
+    figure.update_xaxes(range=[0, paper.width_mm], tick0=0, constrain="domain", **grid)
+    figure.update_yaxes(range=[-CAPTION_MM, paper.height_mm], tick0=0, scaleanchor="x", scaleratio=1,
+                        constrain="domain", **grid)
     figure.update_layout(
-        width=width_px, height=int(height_mm * pixels_per_mm) + 60,
-        margin={"l": 10, "r": 10, "t": 10, "b": 40},
-        plot_bgcolor=_PAPER, paper_bgcolor="white", dragmode="pan", hovermode="closest",
-        annotations=[*figure.layout.annotations, {"text": caption, "xref": "paper", "yref": "paper", "x": 0, "y": -0.02,
-                     "xanchor": "left", "yanchor": "top", "showarrow": False, "font": {"size": 12, "color": "#555"}}],
+        width=width_px, height=height_px, margin={"l": 0, "r": 0, "t": 0, "b": 0, "pad": 0}, autosize=False,
+        plot_bgcolor=_PAPER, paper_bgcolor=_PAPER, dragmode="pan", hovermode="closest",
+        meta={"paper_mm": [paper.width_mm, paper.height_mm + CAPTION_MM], "pixels_per_mm": pixels_per_mm,
+              "standard_width_mm": paper.width_at_speed_mm(STANDARD_SPEED_MM_S)},
+        annotations=[*figure.layout.annotations, {
+            "text": caption, "x": 1, "y": -CAPTION_MM / 2, "xanchor": "left", "yanchor": "middle",
+            "showarrow": False, "font": {"size": 12, "color": "#555"}}],
     )
 
 

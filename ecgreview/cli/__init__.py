@@ -19,6 +19,7 @@ from ecgreview.cli import (
     mrmc,
     padding,
     predict,
+    report,
     reproduce,
     score,
     statements,
@@ -33,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ecgreview {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    for command in (model, users, predict, statements, reproduce, score, index, evaluate, audit, study, padding, mrmc):
+    for command in (model, users, predict, statements, reproduce, score, index, evaluate, audit, study, padding, mrmc,
+                    report):
         command.register(commands)
     return parser
 

@@ -55,5 +55,6 @@ STUDY_CASES = "study_cases"  # {source_sha256: StudyCase}: cases opened from a s
 INDEX_REQUESTED_FOR = "index_requested_for"  # source_sha256 of links that started an index update (once each)
 VIEW_SIZE = "view_size"  # "Fit" (the paper fills the column at 25 mm/s) or "True size" (Settings.screen_px_per_mm)
 VIEW_PAGE = "view_page"  # prefix of the page chooser of a recording longer than 10 s (one widget per case)
+VIEW_FULL_SCREEN = "view_full_screen"  # the 12-lead ECG over the whole window
 VIEW_LEAD_ZOOM = "view_lead_zoom"  # magnification of the single-lead view over the 12-lead paper
 REPORT_PAPER = "report_paper"  # "A4" or "Letter": the printable report's page size

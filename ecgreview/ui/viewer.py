@@ -1,41 +1,80 @@
-"""Widgets of the ECG viewer: layout, gain, speed, display filters, single-lead zoom with calipers, median beats.
+"""Widgets of the ECG viewer: layout, gain, speed, size, display filters, pages, single-lead zoom with calipers,
+median beats, and the printable report.
 
-The 12-lead figure is drawn once per case and view (:func:`ecgreview.ui.resources.cached_figure`)
+The 12-lead figure is drawn once per case, page and view (:func:`ecgreview.ui.resources.cached_figure`)
 at display resolution; the median beats and the full-resolution caliper strip are drawn
 only when the reader asks for them.
+
+The paper keeps its proportions on screen: it sits in a box whose CSS width is the paper's
+width in mm times the pixels per mm, and whose height follows from the paper's aspect ratio.
+*Fit*: the 25 mm/s paper fills the column, whatever the screen; 50 mm/s and 20 mm/mV
+magnify it from there (the column then scrolls sideways). *True size*: 1 mm of paper is
+``Settings.screen_px_per_mm`` CSS pixels (a calibrated screen shows it at 1 mm). Streamlit's
+full-screen button (top right of the ECG) shows the paper as large as the screen allows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-from ecgreview.plots import LAYOUTS, DisplayFilters, filter_for_display, plot_ecg, plot_lead, plot_median_beats
+from ecgreview.config import Settings
+from ecgreview.ecg_paper import PAGE_S, page_starts_s
+from ecgreview.errors import EcgReviewError
+from ecgreview.plots import (
+    CSS_PIXELS_PER_MM,
+    LAYOUTS,
+    DisplayFilters,
+    filter_for_display,
+    plot_ecg,
+    plot_lead,
+    plot_median_beats,
+)
 from ecgreview.record import EcgRecord
+from ecgreview.report import PAGE_SIZES_MM, reading_report_pdf, report_reading
 from ecgreview.review.calipers import CALIPER_INTERVALS, caliper_table, heart_rate_bpm, interval_ms, time_from_point
+from ecgreview.review.case import CaseAnalysis
+from ecgreview.review.store import read_reviews
 from ecgreview.ui import reading, resources, state
 
-_CHART_CONFIG = {"displaylogo": False, "scrollZoom": True}
+#: The 12-lead paper is a printout: no plotly toolbar (it covered V4), no zoom that would break the scale.
+_PAPER_CONFIG = {"displaylogo": False, "staticPlot": True}
+_LEAD_CONFIG = {"displaylogo": False, "scrollZoom": True}
 _NOTCH = {"off": None, "50 Hz": 50.0, "60 Hz": 60.0}
-#: Pixel width the 12-lead figure is drawn for (the ECG column at 1600 px; plotly scales it to the column).
-_ECG_WIDTH_PX = 760
-_EXTRAS = ("Median beats", "Calipers")
+FIT, TRUE_SIZE = "Fit", "True size"
+SIZES = (FIT, TRUE_SIZE)
+#: Pixels per mm the Fit figures are drawn at (traces kept per pixel column): enough for a 1300 px column.
+_FIT_DRAWN_PX_PER_MM = 5.0
+_LEAD_ZOOMS = (1, 2, 4)
+_EXTRAS = ("Median beats", "Single lead · calipers")
 
 
 @dataclass(frozen=True)
 class View:
-    """How the reader looks at the ECG: layout, paper speed (mm/s), gain (mm/mV), display filters."""
+    """How the reader looks at the ECG: layout, paper speed (mm/s), gain (mm/mV), size, display filters."""
 
     layout: str = "3x4+II"
     speed_mm_s: float = 25.0
     gain_mm_mv: float = 10.0
     filters: DisplayFilters = DisplayFilters()
+    size: str = FIT
 
     def describe(self) -> str:
         active = " · filters on" if self.filters.active else ""
-        return f"{self.layout} · {self.speed_mm_s:g} mm/s · {self.gain_mm_mv:g} mm/mV{active}"
+        return f"{self.layout} · {self.speed_mm_s:g} mm/s · {self.gain_mm_mv:g} mm/mV · {self.size}{active}"
+
+
+def true_size_px_per_mm() -> tuple[float, bool]:
+    """(CSS pixels per mm of paper at true size, whether the site calibrated it: ``ECGREVIEW_SCREEN_PX_PER_MM``)."""
+    try:
+        calibrated = Settings.from_env().screen_px_per_mm
+    except EcgReviewError:  # the page shows the configuration error
+        calibrated = None
+    return (calibrated, True) if calibrated else (CSS_PIXELS_PER_MM, False)
 
 
 def current_view() -> View:
@@ -45,15 +84,25 @@ def current_view() -> View:
                              notch_hz=_NOTCH[get(state.FILTER_NOTCH) or "off"],
                              lowpass_hz=40.0 if get(state.FILTER_LOWPASS) else None)
     return View(get(state.VIEW_LAYOUT) or "3x4+II", float(get(state.VIEW_SPEED) or 25),
-                float(get(state.VIEW_GAIN) or 10), filters)
+                float(get(state.VIEW_GAIN) or 10), filters, get(state.VIEW_SIZE) or FIT)
 
 
 def viewing_controls() -> View:
-    """Layout, speed (mm/s), gain (mm/mV) and display filters (all off by default), in a popover."""
+    """Layout, speed (mm/s), gain (mm/mV), size and display filters (all off by default), in a popover."""
+    pixels_per_mm, calibrated = true_size_px_per_mm()
     with st.popover(f"View: {current_view().describe()}"):
         st.segmented_control("Layout", list(LAYOUTS), default="3x4+II", key=state.VIEW_LAYOUT, required=True)
         st.segmented_control("Speed (mm/s)", [25, 50], default=25, key=state.VIEW_SPEED, required=True)
         st.segmented_control("Gain (mm/mV)", [5, 10, 20], default=10, key=state.VIEW_GAIN, required=True)
+        st.segmented_control(
+            "Size", list(SIZES), default=FIT, key=state.VIEW_SIZE, required=True,
+            help=f"Fit: the 25 mm/s paper fills the column; 50 mm/s and 20 mm/mV magnify it (scroll sideways). "
+                 f"True size: 1 mm of paper is {pixels_per_mm:.2f} CSS px "
+                 + ("(this site's screens, ECGREVIEW_SCREEN_PX_PER_MM)." if calibrated else
+                    "(not calibrated: CSS's 96 dpi; the site sets ECGREVIEW_SCREEN_PX_PER_MM).")
+                 + " Full screen: the button at the top right of the ECG.")
+        st.button("Full screen", key="open-full-screen", on_click=_set_full_screen, args=(True,),
+                  icon=":material/fullscreen:", help="The ECG over the whole window; Close full screen returns.")
         st.toggle("Baseline filter (0.5 Hz)", key=state.FILTER_HIGHPASS,
                   help="High-pass for display only; the DNN sees the unfiltered signal.")
         st.selectbox("Mains notch", list(_NOTCH), key=state.FILTER_NOTCH)
@@ -61,31 +110,94 @@ def viewing_controls() -> View:
     return current_view()
 
 
-def ecg_figure(record: EcgRecord, view: View):
-    """The 12-lead figure of ``record`` in ``view``, drawn once and cached for every session."""
-    def draw():
+def _drawn_px_per_mm(view: View) -> float:
+    return true_size_px_per_mm()[0] if view.size == TRUE_SIZE else _FIT_DRAWN_PX_PER_MM
+
+
+def ecg_figure(record: EcgRecord, view: View, start_s: float = 0.0) -> go.Figure:
+    """The 12-lead figure of ``record`` in ``view`` from ``start_s`` (the page), drawn once and cached for every session."""
+    pixels_per_mm = _drawn_px_per_mm(view)
+
+    def draw() -> go.Figure:
         shown = filter_for_display(record, view.filters)
         return plot_ecg(shown, layout=view.layout, speed_mm_s=view.speed_mm_s, gain_mm_mv=view.gain_mm_mv,
-                        width_px=_ECG_WIDTH_PX, note=view.filters.describe())
-    return resources.cached_figure(("ecg", record.source_sha256, view), draw)
+                        pixels_per_mm=pixels_per_mm, start_s=start_s, note=view.filters.describe())
+    return resources.cached_figure(("ecg", record.source_sha256, view, start_s, pixels_per_mm), draw)
+
+
+def page_start_s(record: EcgRecord) -> float:
+    """Start (s) of the page of ``record`` chosen in this session (0 for a recording of up to 10 s)."""
+    starts = page_starts_s(record.duration_s)
+    chosen = st.session_state.get(f"{state.VIEW_PAGE}-{record.source_sha256[:16]}")
+    return next((start for start in starts if _page_label(start) == chosen), starts[0])
+
+
+def _page_label(start_s: float) -> str:
+    return f"{start_s:g}–{start_s + PAGE_S:g} s"
+
+
+#: Full screen: the trace's container covers the window, above Streamlit's header and sidebar.
+_FULL_SCREEN_STYLE = ("<style>.st-key-ecg-trace{position:fixed !important;inset:0;z-index:1000100;background:#fff;"
+                      "padding:0.75rem 1rem;overflow:auto;container-type:size}</style>")
+
+
+def _set_full_screen(full_screen: bool) -> None:
+    st.session_state[state.VIEW_FULL_SCREEN] = full_screen
 
 
 def ecg_trace(record: EcgRecord, view: View) -> None:
-    """The 12-lead trace (at display resolution)."""
+    """The 12-lead trace (at display resolution), in pages of 10 s when the recording is longer; full screen
+    when the reader asked for it."""
+    starts = page_starts_s(record.duration_s)
+    full_screen = bool(st.session_state.get(state.VIEW_FULL_SCREEN))
     with st.container(key="ecg-trace"):
-        st.plotly_chart(ecg_figure(record, view), theme=None, config=_CHART_CONFIG, key="ecg-figure")
+        if full_screen:
+            st.html(_FULL_SCREEN_STYLE)
+            st.button("Close full screen", key="close-full-screen", on_click=_set_full_screen, args=(False,),
+                      icon=":material/close:")
+        if len(starts) > 1:
+            st.segmented_control(
+                f"Page ({record.duration_s:g} s recorded)", [_page_label(start) for start in starts],
+                default=_page_label(starts[0]), key=f"{state.VIEW_PAGE}-{record.source_sha256[:16]}", required=True,
+                help="Each page is 10 s of paper; the last one ends with the recording.")
+        paper_chart("ecg-paper", ecg_figure(record, view, page_start_s(record)), view, config=_PAPER_CONFIG,
+                    key="ecg-figure", screen_height=full_screen)
+
+
+def paper_chart(box_key: str, figure: go.Figure, view: View, *, zoom: float = 1.0, screen_height: bool = False,
+                **chart_options: Any) -> Any:
+    """Show a paper figure in a box of its own proportions, ``zoom`` times the view's pixels per mm.
+
+    The box scrolls sideways when the paper is wider than the column. ``screen_height`` (full
+    screen): Fit makes the 25 mm/s paper as large as both the width and the height allow.
+    Returns what ``st.plotly_chart`` returns (the selection event when ``chart_options`` ask for one).
+    """
+    width_mm, height_mm = figure.layout.meta["paper_mm"]
+    standard_mm = figure.layout.meta["standard_width_mm"]
+    if view.size == TRUE_SIZE:
+        width = f"{width_mm * true_size_px_per_mm()[0] * zoom:.2f}px"
+    else:  # the 25 mm/s paper of this layout is as wide as the column (and, full screen, as tall as the window)
+        column = f"min(100cqw, (100cqh - 4.5rem) * {standard_mm / height_mm:.5f})" if screen_height else "100cqw"
+        width = f"calc({column} * {zoom * width_mm / standard_mm:.5f})"
+    st.html(f"<style>.st-key-{box_key}-scroll{{overflow-x:auto;container-type:inline-size}}"
+            f".st-key-{box_key}{{width:{width} !important;max-width:none !important;flex-shrink:0;"
+            f"aspect-ratio:{width_mm:.3f} / {height_mm:.3f};min-height:0 !important;overflow:hidden}}</style>")
+    figure.update_layout(width=None, height=None, autosize=True)  # the box sizes it (idempotent on a cached figure)
+    with st.container(key=f"{box_key}-scroll"), st.container(key=box_key):
+        return st.plotly_chart(figure, theme=None, width="stretch", height="stretch", **chart_options)
 
 
 def extras(record: EcgRecord, view: View) -> None:
-    """Median beats and the caliper strip, drawn only when the reader turns them on."""
+    """Median beats and the single-lead view with calipers, drawn only when the reader turns them on."""
     available = [name for name in _EXTRAS if name != "Median beats" or record.median_beats is not None]
     shown = st.pills("Show", available, selection_mode="multi", key=state.VIEW_EXTRAS,
                      label_visibility="collapsed")
     if "Median beats" in shown and record.median_beats is not None:
-        st.plotly_chart(plot_median_beats(record.median_beats, gain_mm_mv=view.gain_mm_mv), theme=None,
-                        config=_CHART_CONFIG)
-    if "Calipers" in shown:
-        caliper_strip(filter_for_display(record, view.filters), view.speed_mm_s, view.gain_mm_mv, view.filters)
+        paper_chart("ecg-median", plot_median_beats(record.median_beats, gain_mm_mv=view.gain_mm_mv,
+                                                    pixels_per_mm=_drawn_px_per_mm(view)),
+                    view, config=_LEAD_CONFIG)
+    if _EXTRAS[1] in shown:
+        caliper_strip(filter_for_display(record, view.filters), view)
 
 
 def _points(record: EcgRecord) -> list[float]:
@@ -96,17 +208,25 @@ def _intervals(record: EcgRecord) -> dict[str, float]:
     return st.session_state.setdefault(state.CALIPER_INTERVALS, {}).setdefault(record.source_sha256, {})
 
 
-def caliper_strip(record: EcgRecord, speed: float, gain: float, filters: DisplayFilters) -> None:
-    """Single-lead zoom: click two points to measure; assign the interval to RR, PR, QRS or QT."""
+def caliper_strip(record: EcgRecord, view: View) -> None:
+    """Single-lead zoom of the page shown: click two points to measure; assign the interval to RR, PR, QRS or QT."""
     st.markdown("**Single lead and calipers** — click two points on the trace to measure an interval "
-                "(scroll to zoom in for precision: a click lands within about 3 pixels).")
-    lead = st.selectbox("Lead", record.lead_names, index=record.lead_names.index("II") if "II" in
-                        record.lead_names else 0, key=state.VIEW_LEAD)
+                "(zoom in for precision: a click lands within about 3 pixels).")
+    lead_column, zoom_column = st.columns([3, 2])
+    lead = lead_column.selectbox("Lead", record.lead_names, index=record.lead_names.index("II") if "II" in
+                                 record.lead_names else 0, key=state.VIEW_LEAD)
+    zoom = zoom_column.segmented_control("Zoom", _LEAD_ZOOMS, default=_LEAD_ZOOMS[1], key=state.VIEW_LEAD_ZOOM,
+                                         required=True, format_func=lambda factor: f"×{factor}",
+                                         help="Magnification over the 12-lead paper (scroll sideways); the mouse "
+                                              "wheel zooms further.")
     points = _points(record)
-    figure = plot_lead(record, lead, speed_mm_s=speed, gain_mm_mv=gain, note=filters.describe(), marks_s=points)
-    event = st.plotly_chart(figure, theme=None, config=_CHART_CONFIG, on_select="rerun", selection_mode="points",
-                            key=f"calipers-{record.source_sha256[:16]}-{lead}")
-    clicked = [time for time in map(time_from_point, event.selection.points) if time is not None] if event else []
+    figure = plot_lead(record, lead, speed_mm_s=view.speed_mm_s, gain_mm_mv=view.gain_mm_mv,
+                       pixels_per_mm=_drawn_px_per_mm(view) * zoom, start_s=page_start_s(record),
+                       note=view.filters.describe(), marks_s=points)
+    event = paper_chart("ecg-lead", figure, view, zoom=float(zoom), config=_LEAD_CONFIG, on_select="rerun",
+                        selection_mode="points", key=f"calipers-{record.source_sha256[:16]}-{lead}")
+    selection = getattr(event, "selection", None)
+    clicked = [time for time in map(time_from_point, selection.points) if time is not None] if selection else []
     seen_key = f"{record.source_sha256}-{lead}"
     seen = st.session_state.setdefault(state.CALIPER_SEEN, {})
     if clicked and seen.get(seen_key) != clicked:
@@ -136,3 +256,29 @@ def caliper_results(record: EcgRecord, points: list[float]) -> None:
         st.rerun()
     hidden = reading.opinions_hidden(record.source_sha256)  # blinded, or the unaided step of a two-step reading
     st.table(pd.DataFrame(caliper_table(intervals, record.measurements, show_device=not hidden)).set_index("Measure"))
+
+
+def report_download(settings: Settings, analysis: CaseAnalysis, reader: str) -> None:
+    """Download the printable report (PDF, A4 or US Letter) of the reader's latest reading of this case.
+
+    Not offered while the DNN and the device are hidden (a blinded reading, the unaided step):
+    the report prints them. The PDF is drawn when the button is pressed, not on every rerun.
+    """
+    record = analysis.record
+    if reading.opinions_hidden(record.source_sha256):
+        return
+    try:
+        chosen = report_reading(read_reviews(settings.reviews_path), record.source_sha256, reader=reader or "")
+    except (EcgReviewError, ValueError) as exc:
+        st.caption(f"Report: the review store cannot be read ({exc}).")
+        return
+    with st.popover("Printable report (PDF)", icon=":material/print:"):
+        paper = st.segmented_control("Page", list(PAGE_SIZES_MM), default="A4", key=state.REPORT_PAPER,
+                                     required=True) or "A4"
+        st.caption(f"Your reading saved {chosen.saved_at_utc:%Y-%m-%d %H:%M} UTC, the ECG at 25 mm/s and 10 mm/mV "
+                   "(print at 100 %)." if chosen else
+                   "You have not saved a reading of this case yet: the report shows the ECG, the device and the DNN.")
+        st.download_button(
+            "Download PDF", data=lambda: reading_report_pdf(analysis, chosen, page_size=paper),
+            file_name=f"ecg-report-{record.pseudonym or record.source_sha256[:12]}-{paper}.pdf",
+            mime="application/pdf", on_click="ignore", key="download-report", icon=":material/download:")

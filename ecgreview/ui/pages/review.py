@@ -49,6 +49,7 @@ def render() -> None:
             components.device_panel(analysis)
     with ecg:
         viewer.extras(analysis.record, view)
+        viewer.report_download(settings, analysis, reader)
     current = two_step.reading(sha)
     others = identity.may_see_other_readings() and (not current.is_study or current.step == DONE)  # never mid-study
     if others and not current.opinions_hidden:
