@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
@@ -97,12 +98,22 @@ def test_rows_appear_batch_by_batch_while_the_update_runs(settings):
     assert read_progress(index_path).state == "done"
 
 
-def test_two_updaters_of_one_index_never_run_at_once(settings, reader):
+def _waiting_for_a_lock(caplog: pytest.LogCaptureFixture) -> bool:
+    """Whether a thread has logged that it waits for a held file lock (filelock's debug message)."""
+    return any(record.name.startswith("filelock") and "not acquired" in record.getMessage()
+               for record in list(caplog.records))
+
+
+def test_two_updaters_of_one_index_never_run_at_once(settings, reader, caplog):
+    caplog.set_level(logging.DEBUG, logger="filelock")
     first, second = BackgroundIndexer(settings), BackgroundIndexer(settings)  # as in two server processes
     assert first.request()
     assert reader.started.wait(30)
     assert second.request()
-    time.sleep(0.5)
+    deadline = time.monotonic() + 30
+    while not _waiting_for_a_lock(caplog):  # the second has reached the lock the first holds
+        assert time.monotonic() < deadline, "the second updater never waited for the index lock"
+        time.sleep(0.01)  # the poll interval of a wait on a condition
     assert reader.calls == 1  # the second waits for the lock, it does not read
     assert second.status().running  # and says that the index is being updated
     bystander = BackgroundIndexer(settings)  # never started: sees the lock held elsewhere
