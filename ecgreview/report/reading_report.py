@@ -45,7 +45,7 @@ from ecgreview.security.auth import ADJUDICATOR
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["PAGE_SIZES_MM", "reading_report_pdf", "report_reading", "write_reading_report"]
+__all__ = ["AGREEMENT_MARKS", "PAGE_SIZES_MM", "reading_report_pdf", "report_reading", "write_reading_report"]
 
 #: Page sizes, landscape, (width, height) in mm.
 PAGE_SIZES_MM: dict[str, tuple[float, float]] = {"A4": (297.0, 210.0), "Letter": (279.4, 215.9)}
@@ -56,7 +56,8 @@ _TEXT_PT = 7.0
 _LINE_MM = 3.1
 #: Average width of a character of the text, in mm (DejaVu Sans at _TEXT_PT).
 _CHARACTER_MM = 0.195 * _TEXT_PT
-_MARKS = {"agree": "\u2713 agree", "disagree": "\u2717 disagree", "": "\u2014"}
+#: How the reader's call against the DNN's is printed and shown (:attr:`Review.agreement`; "" undecidable).
+AGREEMENT_MARKS: dict[str, str] = {"agree": "\u2713 agree", "disagree": "\u2717 disagree", "": "\u2014"}
 
 
 def report_reading(reviews: pd.DataFrame, source_sha256: str, *, reader: str | None = None) -> Review | None:
@@ -216,7 +217,7 @@ def _opinion_rows(analysis: CaseAnalysis, reading: Review | None) -> tuple[list[
             f"{identity.name} · {identity.status} · SHA-256 {identity.sha256[:16]}… · git blob {identity.git_blob_sha1[:12]}")
     present = dnn_calls([float("nan") if p is None else p for p in probabilities], thresholds)
     rows = [[name, "—" if p is None else f"{p:.3f}", f"{threshold:g}",
-             "—" if p is None else ("present" if call else "absent"), device[index], calls[name], _MARKS[agreement[name]]]
+             "—" if p is None else ("present" if call else "absent"), device[index], calls[name], AGREEMENT_MARKS[agreement[name]]]
             for index, (name, p, threshold, call) in enumerate(zip(CLASSES, probabilities, thresholds, present))]
     return rows, "Ribeiro et al. 2020 DNN: " + model
 

@@ -35,7 +35,7 @@ from ecgreview.plots import (
     plot_median_beats,
 )
 from ecgreview.record import EcgRecord
-from ecgreview.report import PAGE_SIZES_MM, reading_report_pdf, report_reading
+from ecgreview.report import AGREEMENT_MARKS, PAGE_SIZES_MM, reading_report_pdf, report_reading
 from ecgreview.review.calipers import CALIPER_INTERVALS, caliper_table, heart_rate_bpm, interval_ms, time_from_point
 from ecgreview.review.case import CaseAnalysis
 from ecgreview.review.store import read_reviews
@@ -259,7 +259,8 @@ def caliper_results(record: EcgRecord, points: list[float]) -> None:
 
 
 def report_download(settings: Settings, analysis: CaseAnalysis, reader: str) -> None:
-    """Download the printable report (PDF, A4 or US Letter) of the reader's latest reading of this case.
+    """Download the printable report (PDF, A4 or US Letter) of the reader's latest reading of this case; above it,
+    the saved reading's agreement with the DNN per class.
 
     Not offered while the DNN and the device are hidden (a blinded reading, the unaided step):
     the report prints them. The PDF is drawn when the button is pressed, not on every rerun.
@@ -272,6 +273,9 @@ def report_download(settings: Settings, analysis: CaseAnalysis, reader: str) -> 
     except (EcgReviewError, ValueError) as exc:
         st.caption(f"Report: the review store cannot be read ({exc}).")
         return
+    if chosen is not None and any(chosen.agreement.values()):
+        st.caption("Your saved reading against the DNN: " + " · ".join(
+            f"{name} {AGREEMENT_MARKS[mark]}" for name, mark in chosen.agreement.items()))
     with st.popover("Printable report (PDF)", icon=":material/print:"):
         paper = st.segmented_control("Page", list(PAGE_SIZES_MM), default="A4", key=state.REPORT_PAPER,
                                      required=True) or "A4"

@@ -1,0 +1,161 @@
+"""The ECG paper in Chromium (issue #21 items 2, 3, 4, 8, 9): speed and gain magnify, True size measures
+10 mm per mV at the site's pixels per mm, full screen, no complex of the 21 bundled cases is cut off,
+a 15 s recording is shown whole in pages, age and sex in the header, and the PDF report downloads.
+
+Measurements are taken from what the browser drew: the box of the paper and the calibration pulse's
+SVG path (its coordinates in CSS px), and each lead's path against the figure."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser.conftest import SCREENSHOTS
+from tests.browser.reading_helpers import ECG, TIMEOUT_MS, app_run, settle, wait_for_case
+
+pytestmark = pytest.mark.browser
+
+VIEWPORT = {"width": 1600, "height": 1000}
+#: The site's screens: 4 CSS px per mm (what ECGREVIEW_SCREEN_PX_PER_MM says), so True size is exact to check.
+SITE_PIXELS_PER_MM = 4.0
+PAPER = ".st-key-ecg-paper"
+
+#: Per figure: the calibration pulse's height and width in CSS px (from its path), and the leads whose
+#: path leaves the figure (plotly would cut them off there), with a pixel of slack for the line's width.
+_MEASURE_JS = """selector => {
+  const plot = document.querySelector(selector);
+  const figure = plot.querySelector('.main-svg').getBoundingClientRect();
+  const paths = [...plot.querySelectorAll('.scatterlayer .trace path.js-line')];
+  const points = d => [...d.matchAll(/(-?[\\d.]+),(-?[\\d.]+)/g)].map(m => [Number(m[1]), Number(m[2])]);
+  const pulse = points(paths[0].getAttribute('d'));
+  const span = index => Math.max(...pulse.map(p => p[index])) - Math.min(...pulse.map(p => p[index]));
+  const outside = paths.slice(1).filter(path => {
+    const box = path.getBoundingClientRect();
+    return box.top < figure.top - 1.5 || box.bottom > figure.bottom + 1.5 ||
+           box.left < figure.left - 1.5 || box.right > figure.right + 1.5;
+  }).length;
+  return {pulseHeight: span(1), pulseWidth: span(0), outside, figureWidth: figure.width, figureHeight: figure.height};
+}"""
+
+
+@pytest.fixture(scope="module")
+def server_environment() -> dict[str, str]:
+    """No model, the bundled cases, and screens calibrated at 4 px per mm."""
+    return {"ECGREVIEW_SCREEN_PX_PER_MM": str(SITE_PIXELS_PER_MM)}
+
+
+def _measure(page) -> dict[str, float]:
+    page.locator(f"{ECG} .scatterlayer .trace").first.wait_for(timeout=TIMEOUT_MS)
+    return page.evaluate(_MEASURE_JS, ECG)
+
+
+def _choose(page, label: str, option: str) -> None:
+    """Set one of the viewing controls (in the View popover) and wait for the paper to be drawn again."""
+    page.get_by_role("button", name=re.compile(r"^View:")).click()
+    group = page.locator("[data-testid=stPopoverBody] [data-testid=stButtonGroup]").filter(has_text=label)
+    with app_run(page):
+        group.get_by_text(option, exact=True).click()
+    page.keyboard.press("Escape")
+    settle(page)
+    page.wait_for_timeout(500)  # plotly redraws the replaced figure after the run
+
+
+def test_speed_and_gain_magnify_and_true_size_is_ten_mm_per_millivolt(server, page):
+    url, _ = server
+    page.set_viewport_size(VIEWPORT)
+    page.goto(url)  # the demo DICOM (pydicom's example: PatientAge 042Y, PatientSex F)
+    wait_for_case(page)
+    page.get_by_text("42 y, female").first.wait_for(timeout=TIMEOUT_MS)
+    column = page.locator(".st-key-ecg-paper-scroll").bounding_box()
+    fit = _measure(page)
+    assert fit["figureWidth"] == pytest.approx(column["width"], abs=2)  # Fit: the 25 mm/s paper fills the column
+    fit_pixels_per_mm = fit["figureWidth"] / 258.0  # the 3 x 4 paper: 7 mm of pulse, 250 mm of traces, 1 mm
+    assert fit["pulseHeight"] == pytest.approx(10 * fit_pixels_per_mm, rel=0.02)
+    page.screenshot(path=str(SCREENSHOTS / "paper-fit-1600.png"))
+
+    _choose(page, "Speed (mm/s)", "50")
+    fast = _measure(page)
+    assert fast["figureWidth"] == pytest.approx(fit["figureWidth"] * 513 / 258, rel=0.01)  # twice the traces
+    assert fast["pulseWidth"] == pytest.approx(fit["pulseWidth"] * 12 / 7, rel=0.02)  # 200 ms: 10 mm, not 5
+    assert fast["pulseHeight"] == pytest.approx(fit["pulseHeight"], rel=0.02)
+    page.screenshot(path=str(SCREENSHOTS / "paper-50mm-s.png"))
+
+    _choose(page, "Speed (mm/s)", "25")
+    _choose(page, "Gain (mm/mV)", "20")
+    tall = _measure(page)
+    assert tall["pulseHeight"] == pytest.approx(2 * fit["pulseHeight"], rel=0.02)  # 1 mV: 20 mm
+    assert tall["figureHeight"] > 1.9 * fit["figureHeight"] - 10 and tall["figureWidth"] == pytest.approx(
+        fit["figureWidth"], abs=2)
+    page.screenshot(path=str(SCREENSHOTS / "paper-20mm-mv.png"))
+
+    _choose(page, "Gain (mm/mV)", "10")
+    _choose(page, "Size", "True size")
+    true = _measure(page)
+    assert true["pulseHeight"] == pytest.approx(10 * SITE_PIXELS_PER_MM, rel=0.01)  # 1 mV = 10 mm = 40 px
+    assert true["figureWidth"] == pytest.approx(258 * SITE_PIXELS_PER_MM, abs=1)
+    page.screenshot(path=str(SCREENSHOTS / "paper-true-size.png"))
+
+    page.get_by_role("button", name=re.compile(r"^View:")).click()
+    with app_run(page):
+        page.get_by_role("button", name="Full screen").click()
+    page.wait_for_timeout(500)
+    box = page.locator(PAPER).bounding_box()
+    assert box["x"] < 50 and box["y"] < 100  # over the whole window, sidebar and header covered
+    page.screenshot(path=str(SCREENSHOTS / "paper-full-screen.png"))
+    with app_run(page):
+        page.get_by_role("button", name="Close full screen").click()
+    assert page.locator(PAPER).bounding_box()["x"] > 200
+
+
+def test_the_report_downloads_as_a_pdf(server, page, tmp_path):
+    url, _ = server
+    page.set_viewport_size(VIEWPORT)
+    page.goto(url)
+    wait_for_case(page)
+    page.get_by_role("button", name=re.compile("Printable report")).click()
+    with page.expect_download(timeout=TIMEOUT_MS) as download:
+        page.get_by_role("button", name="Download PDF").click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    data = saved.read_bytes()
+    assert saved.name == "ecg-report-642341-A4.pdf"
+    assert data.startswith(b"%PDF-") and b"/MediaBox [ 0 0 841.88976" in data  # A4 landscape
+
+
+def test_no_bundled_case_is_cut_off_and_a_15_s_recording_has_pages(server, page):
+    url, _ = server
+    page.set_viewport_size(VIEWPORT)
+    page.goto(f"{url}/worklist")
+    page.get_by_role("heading", name="Worklist").wait_for(timeout=TIMEOUT_MS)
+    settle(page)
+    page.get_by_role("button", name="Open first case").click()
+    seen, problems = [], []
+    while True:
+        wait_for_case(page)
+        name = re.search(r"File (\S+)", page.get_by_text(re.compile(r"^File \S+")).first.inner_text()).group(1)
+        measured = _measure(page)
+        if measured["outside"]:
+            problems.append(f"{name}: {measured['outside']} lead(s) cut off at the edge of the paper")
+        bottom = page.locator(ECG).bounding_box()
+        if bottom["y"] + bottom["height"] > VIEWPORT["height"] + 0.5:  # Fit: the paper stays on the screen
+            problems.append(f"{name}: the paper ends below the screen ({bottom})")
+        if name in ("E00004.hea", "E00006.hea"):  # a tall V4; the tallest artefacts of the set
+            page.screenshot(path=str(SCREENSHOTS / f"paper-{name.split('.')[0]}.png"))
+        if name == "Q0050.hea":
+            pages = page.locator(".st-key-ecg-trace [data-testid=stButtonGroup]")
+            assert pages.get_by_text("0–10 s", exact=True).count() and pages.get_by_text("5–15 s", exact=True).count()
+            with app_run(page):
+                pages.get_by_text("5–15 s", exact=True).click()
+            page.locator(f"{ECG} text", has_text="5–15 s of 15 s").first.wait_for(timeout=TIMEOUT_MS)
+            assert not _measure(page)["outside"]
+            page.screenshot(path=str(SCREENSHOTS / "paper-Q0050-page-2.png"))
+        seen.append(name)
+        following = page.get_by_role("button", name="Next case")
+        if following.is_disabled():
+            break
+        address = page.url
+        following.click()
+        page.wait_for_url(lambda current, address=address: current != address, timeout=TIMEOUT_MS)
+    assert len(seen) == 21 and "Q0050.hea" in seen and "E00004.hea" in seen
+    assert not problems, "\n".join(problems)
