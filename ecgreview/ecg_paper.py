@@ -215,13 +215,15 @@ def paper_layout(
         for column_index, lead in enumerate(leads):
             offset_s = column_index * column_s
             first = int(round(((start_s + offset_s) if split else 0.0) * rate))
-            stop = min(source.signal_mv.shape[0], int(round(((start_s + offset_s + column_s) if split else shown_s) * rate)))
+            end_s = (start_s + offset_s + column_s) if split else shown_s
+            stop = min(source.signal_mv.shape[0], int(round(end_s * rate)))
             placed.append((lead, row_index, first, stop, trace_left_mm + offset_s * speed_mm_s))
     top_mm, bottom_mm = (_extension_mm(source, [item for item in placed if item[1] == row], gain_mm_mv, pitch_mm, sign)
                          if grow else 0.0 for row, sign in ((0, 1.0), (len(rows) - 1, -1.0)))
     height_mm = top_mm + pitch_mm * len(rows) + bottom_mm
     baselines = tuple(height_mm - top_mm - pitch_mm * (row + 0.5) for row in range(len(rows)))
-    segments = tuple(LeadSegment(lead, row, first, stop, x_mm, baselines[row]) for lead, row, first, stop, x_mm in placed)
+    segments = tuple(LeadSegment(lead, row, first, stop, x_mm, baselines[row])
+                     for lead, row, first, stop, x_mm in placed)
     width_mm = trace_left_mm + shown_s * speed_mm_s * columns + _PAPER_MARGIN_MM
     return PaperLayout(width_mm=width_mm, height_mm=height_mm, speed_mm_s=float(speed_mm_s),
                        gain_mm_mv=float(gain_mm_mv), sampling_rate_hz=rate, start_s=float(start_s),

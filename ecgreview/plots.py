@@ -31,8 +31,8 @@ from scipy import signal as scipy_signal
 from ecgreview.ecg_paper import LAYOUTS, STANDARD_SPEED_MM_S, PaperLayout, paper_layout
 from ecgreview.record import CLASSES, THRESHOLDS, EcgRecord, Waveform, dnn_calls
 
-__all__ = ["CAPTION_MM", "CSS_PIXELS_PER_MM", "DEFAULT_PIXELS_PER_MM", "DisplayFilters", "LAYOUTS", "display_indices", "figure_size_px",
-           "filter_for_display",
+__all__ = ["CAPTION_MM", "CSS_PIXELS_PER_MM", "DEFAULT_PIXELS_PER_MM", "DisplayFilters", "LAYOUTS", "display_indices",
+           "figure_size_px", "filter_for_display",
            "plot_ecg", "plot_lead", "plot_median_beats", "plot_probabilities"]
 
 _PAPER = "#fff5f5"
@@ -188,7 +188,8 @@ def _plot_paper(
         traces.append(go.Scatter(x=pulse_x_mm, y=pulse_y_mm, mode="lines", line={"color": _INK, "width": 1.4},
                                  hoverinfo="skip", showlegend=False))
         for segment in (item for item in paper.segments if item.row == row):
-            values_mv = source.signal_mv[segment.first_sample:segment.stop_sample, source.lead_names.index(segment.lead)]
+            column = source.lead_names.index(segment.lead)
+            values_mv = source.signal_mv[segment.first_sample:segment.stop_sample, column]
             columns = 0 if full_resolution else int((segment.stop_sample - segment.first_sample)
                                                      / paper.sampling_rate_hz * paper.speed_mm_s * pixels_per_mm)
             kept = display_indices(values_mv, columns)
@@ -196,9 +197,9 @@ def _plot_paper(
             traces.append(go.Scatter(  # float32 is exact to well under a pixel and halves what is sent
                 x=x_mm.astype(np.float32), y=y_mm.astype(np.float32), mode="lines",
                 line={"color": _INK, "width": 1.1}, name=segment.lead, showlegend=False, hoverinfo="skip"))
+            text = f"<b>{segment.lead}</b>" + ("*" if segment.lead in derived else "")
             labels.append({"x": segment.x_mm + 1, "y": segment.baseline_mm + 0.42 * pitch_mm, "showarrow": False,
-                           "xanchor": "left", "text": f"<b>{segment.lead}</b>" + ("*" if segment.lead in derived else ""),
-                           "font": {"size": 13, "color": _INK}})
+                           "xanchor": "left", "text": text, "font": {"size": 13, "color": _INK}})
             if segment.x_mm > paper.trace_left_mm + 1e-9:
                 separators.append({"type": "line", "x0": segment.x_mm, "x1": segment.x_mm,
                                    "y0": segment.baseline_mm - 3, "y1": segment.baseline_mm + 3,

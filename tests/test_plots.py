@@ -152,7 +152,8 @@ def test_a_longer_recording_is_shown_whole_in_pages():
     assert len(shown) == 2
     lead = plot_lead(record, "II", start_s=5.0, marks_s=(12.0,))
     calipers = _lead_traces(lead)[1]
-    assert calipers.customdata[0, 0] == pytest.approx(5.0) and calipers.customdata[-1, 0] == pytest.approx(15.0, abs=0.01)
+    assert calipers.customdata[0, 0] == pytest.approx(5.0)
+    assert calipers.customdata[-1, 0] == pytest.approx(15.0, abs=0.01)
     with pytest.raises(ValueError, match=r"start_s must be in \[0, 15\) s"):
         plot_ecg(record, start_s=15.0)
 
@@ -201,5 +202,5 @@ def test_the_site_sets_the_screens_pixels_per_mm(tmp_path):
     (tmp_path / "config.toml").write_text('screen_px_per_mm = "5.1"\n', encoding="utf-8")
     assert Settings.from_env(home).screen_px_per_mm == 5.1
     for text in ("0", "abc", "400"):
-        with pytest.raises(ConfigError, match="ECGREVIEW_SCREEN_PX_PER_MM: screen_px_per_mm must be a number from 1 to 40"):
+        with pytest.raises(ConfigError, match="SCREEN_PX_PER_MM: screen_px_per_mm must be a number from 1 to 40"):
             Settings.from_env(home | {"ECGREVIEW_SCREEN_PX_PER_MM": text})

@@ -42,7 +42,8 @@ def _report(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``report`` to the CLI's subcommands."""
     report = commands.add_parser(
-        "report", help="the printable one-page PDF of a reading: the ECG at true scale, the device, the DNN, the reader")
+        "report", help="the printable one-page PDF of a reading: the ECG at true scale, the device, the DNN, "
+                       "the reader")
     report.add_argument("file", help="the ECG file (DICOM, WFDB .hea, XML, SCP)")
     report.add_argument("--out", required=True, help="the PDF to write")
     report.add_argument("--reviews", help="review store to take the reading from (default: the configured one, "

@@ -36,7 +36,8 @@ def draw_paper(figure: Figure, page_mm: tuple[float, float], left_mm: float, bot
     _grid(axes, paper.width_mm, paper.height_mm)
     for baseline_mm in paper.row_baselines_mm:
         pulse_x_mm, pulse_y_mm = paper.calibration_mm(baseline_mm)
-        axes.plot(pulse_x_mm, pulse_y_mm, color="black", linewidth=_TRACE_PT * 1.2, solid_joinstyle="miter", clip_on=False)
+        axes.plot(pulse_x_mm, pulse_y_mm, color="black", linewidth=_TRACE_PT * 1.2, solid_joinstyle="miter",
+                  clip_on=False)
     for segment in paper.segments:
         values_mv = record.signal_mv[segment.first_sample:segment.stop_sample, record.lead_names.index(segment.lead)]
         indices = np.arange(segment.first_sample, segment.stop_sample)

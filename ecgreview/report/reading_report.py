@@ -149,7 +149,8 @@ def _lines(figure: Figure, page_mm: tuple[float, float], x_mm: float, top_mm: fl
         lines = lines[:max_lines - 1] + [f"… {len(lines) - max_lines + 1} more line(s) not printed"]
     for number, line in enumerate(lines):
         bold = line.startswith("**")
-        _put(figure, page_mm, x_mm, top_mm - number * _LINE_MM, line.strip("*"), fontweight="bold" if bold else "normal")
+        _put(figure, page_mm, x_mm, top_mm - number * _LINE_MM, line.strip("*"),
+             fontweight="bold" if bold else "normal")
 
 
 def _wrap(text: str, width_mm: float) -> list[str]:
@@ -214,10 +215,12 @@ def _opinion_rows(analysis: CaseAnalysis, reading: Review | None) -> tuple[list[
         calls, agreement = {name: "not read" for name in CLASSES}, {name: "" for name in CLASSES}
         identity = analysis.identity
         model = "no DNN weights installed" if identity is None else (
-            f"{identity.name} · {identity.status} · SHA-256 {identity.sha256[:16]}… · git blob {identity.git_blob_sha1[:12]}")
+            f"{identity.name} · {identity.status} · SHA-256 {identity.sha256[:16]}… "
+            f"· git blob {identity.git_blob_sha1[:12]}")
     present = dnn_calls([float("nan") if p is None else p for p in probabilities], thresholds)
     rows = [[name, "—" if p is None else f"{p:.3f}", f"{threshold:g}",
-             "—" if p is None else ("present" if call else "absent"), device[index], calls[name], AGREEMENT_MARKS[agreement[name]]]
+             "—" if p is None else ("present" if call else "absent"), device[index], calls[name],
+             AGREEMENT_MARKS[agreement[name]]]
             for index, (name, p, threshold, call) in enumerate(zip(CLASSES, probabilities, thresholds, present))]
     return rows, "Ribeiro et al. 2020 DNN: " + model
 

@@ -115,7 +115,7 @@ def _drawn_px_per_mm(view: View) -> float:
 
 
 def ecg_figure(record: EcgRecord, view: View, start_s: float = 0.0) -> go.Figure:
-    """The 12-lead figure of ``record`` in ``view`` from ``start_s`` (the page), drawn once and cached for every session."""
+    """The 12-lead figure of ``record`` in ``view`` from ``start_s`` (the page); drawn once, cached for all sessions."""
     pixels_per_mm = _drawn_px_per_mm(view)
 
     def draw() -> go.Figure:

@@ -43,7 +43,8 @@ def test_report_of_a_reading(home, tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert _is_pdf(out)
-    assert re.search(r"wrote .*report\.pdf \(Letter landscape; the reading of Dr Cli saved \d{4}-\d\d-\d\d", captured.out)
+    said = r"wrote .*report\.pdf \(Letter landscape; the reading of Dr Cli saved \d{4}-\d\d-\d\d"
+    assert re.search(said, captured.out)
     assert b"/MediaBox [ 0 0 792 612 ]" in out.read_bytes()
 
 
@@ -58,7 +59,8 @@ def test_report_refuses_a_missing_store_an_unknown_reader_and_a_bad_file(home, t
     out = tmp_path / "report.pdf"
     assert main(["report", str(CASE), "--out", str(out), "--reviews", str(tmp_path / "absent.csv")]) == 2
     assert "absent.csv: no such review store" in capsys.readouterr().err
-    assert main(["report", str(CASE), "--out", str(out), "--reviews", str(_store(tmp_path)), "--reader", "Dr Nobody"]) == 2
+    store = str(_store(tmp_path))
+    assert main(["report", str(CASE), "--out", str(out), "--reviews", store, "--reader", "Dr Nobody"]) == 2
     assert "Dr Nobody has no clinical reading of this ECG" in capsys.readouterr().err
     broken = tmp_path / "broken.hea"
     broken.write_text("not a header\n")
