@@ -168,16 +168,18 @@ def paper_chart(box_key: str, figure: go.Figure, view: View, *, zoom: float = 1.
                 **chart_options: Any) -> Any:
     """Show a paper figure in a box of its own proportions, ``zoom`` times the view's pixels per mm.
 
-    The box scrolls sideways when the paper is wider than the column. ``screen_height`` (full
-    screen): Fit makes the 25 mm/s paper as large as both the width and the height allow.
+    The box scrolls sideways when the paper is wider than the column. Fit: the 25 mm/s paper is as
+    wide as the column unless the window is too low for that (a wide column: the teaching page);
+    ``screen_height`` (full screen) measures the height in the full-screen box instead.
     Returns what ``st.plotly_chart`` returns (the selection event when ``chart_options`` ask for one).
     """
     width_mm, height_mm = figure.layout.meta["paper_mm"]
     standard_mm = figure.layout.meta["standard_width_mm"]
     if view.size == TRUE_SIZE:
         width = f"{width_mm * true_size_px_per_mm()[0] * zoom:.2f}px"
-    else:  # the 25 mm/s paper of this layout is as wide as the column (and, full screen, as tall as the window)
-        column = f"min(100cqw, (100cqh - 4.5rem) * {standard_mm / height_mm:.5f})" if screen_height else "100cqw"
+    else:  # the 25 mm/s paper is as wide as the column, and no taller than the window (less the page's header)
+        height = "100cqh - 4.5rem" if screen_height else "100vh - 14rem"
+        column = f"min(100cqw, ({height}) * {standard_mm / height_mm:.5f})"
         width = f"calc({column} * {zoom * width_mm / standard_mm:.5f})"
     st.html(f"<style>.st-key-{box_key}-scroll{{overflow-x:auto;container-type:inline-size}}"
             f".st-key-{box_key}{{width:{width} !important;max-width:none !important;flex-shrink:0;"
