@@ -91,7 +91,7 @@ def roc_figure(reference: pd.DataFrame, probabilities: pd.DataFrame, result: Add
                 handles.append(handle)
                 labels.append(label)
     if handles:
-        figure.legend(handles, labels, loc="outside upper center", ncols=len(labels), fontsize=8, frameon=False)
+        figure.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=8, frameon=False)
     figure.suptitle("DNN ROC on the study cases; readers' operating points unaided → aided", fontsize=10)
     return figure
 
@@ -156,7 +156,8 @@ def forest_figure(result: AddedValue) -> Figure:
         axes.invert_yaxis()
         axes.set_title(f"{score}: aided − unaided", fontsize=9)
         axes.tick_params(axis="x", labelsize=7)
-    grid[0].legend(fontsize=7, loc="lower left")
+    handles, labels = grid[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     figure.suptitle(f"Added value, all readers ({result.confidence * 100:g}% CIs); shaded: primary endpoints",
                     fontsize=10)
     return figure

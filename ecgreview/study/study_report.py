@@ -213,12 +213,25 @@ class _Pages:
         self.pdf, self.footer, self.used_pt, self.number = pdf, footer, 0.0, 0
         self.lines: list[tuple[str, float, str, str]] = []
 
-    def add(self, text: str, *, size: float = 8.0, family: str = "sans-serif", weight: str = "normal") -> None:
+    def room_pt(self) -> float:
+        """Height left on this page, in points."""
+        return _PAGE_IN[1] * 72 - 2 * _MARGIN_PT - 14 - self.used_pt
+
+    def add(self, text: str, *, size: float = 8.0, family: str = "sans-serif", weight: str = "normal") -> bool:
+        """Set one line; True when it had to start a new page."""
         height = size * 1.45
-        if self.used_pt + height > _PAGE_IN[1] * 72 - 2 * _MARGIN_PT - 14:
+        broke = height > self.room_pt()
+        if broke:
             self.flush()
         self.lines.append((text, size, family, weight))
         self.used_pt += height
+        return broke
+
+    def heading(self, text: str, *, size: float) -> None:
+        if self.room_pt() < 10 * 8 * 1.45:  # a heading keeps a few lines of what follows with it
+            self.flush()
+        self.add("", size=6)
+        self.add(text, size=size, weight="bold")
 
     def paragraph(self, text: str, *, size: float = 8.0, indent: str = "") -> None:
         width = int((_PAGE_IN[0] * 72 - 2 * _MARGIN_PT) / (size * 0.52))
@@ -235,8 +248,16 @@ class _Pages:
                     shown.at[row, column] = f"(note {len(notes)})"
         lines = _text_table(shown)
         size = min(7.5, (_PAGE_IN[0] * 72 - 2 * _MARGIN_PT) / (0.61 * max(len(line) for line in lines)))
-        for line in lines:
+        if self.room_pt() < min(len(lines), 5) * size * 1.45:
+            self.flush()  # the head stays with the first rows
+        for line in lines[:2]:
             self.add(line, size=size, family="monospace")
+        for line in lines[2:]:
+            if self.add(line, size=size, family="monospace"):  # a new page repeats the head
+                row = self.lines.pop()
+                self.used_pt = 0.0
+                for repeated in (*lines[:2], row[0]):
+                    self.add(repeated, size=size, family="monospace")
         for number, note in enumerate(notes, start=1):
             self.paragraph(f"note {number}: {note}", size=7.0)
         self.paragraph(caption, size=7.0)
@@ -246,7 +267,7 @@ class _Pages:
         self.flush()
         engine = figure.get_layout_engine()
         if engine is not None:
-            engine.set(rect=(0, 0.06, 1, 0.94))  # type: ignore[call-arg]
+            engine.set(rect=(0, 0.08, 1, 0.92))  # type: ignore[call-arg]
         figure.text(0.01, 0.01, "\n".join(textwrap.wrap(caption, 190)), fontsize=7, va="bottom")
         self.pdf.savefig(figure)
         self.number += 1
@@ -272,9 +293,9 @@ def study_report_pdf(blocks: list[Block], stream: io.BytesIO | Path) -> None:
     with PdfPages(stream, metadata={"Title": title, "Creator": "ecgreview"}) as pdf:
         pages = _Pages(pdf, title)
         for index, block in enumerate(blocks):
-            if block.kind == "heading":
-                pages.add("", size=6)
-                pages.add(block.text, size=13 if index == 0 else 10.5, weight="bold")
+            following = blocks[index + 1].kind if index + 1 < len(blocks) else ""
+            if block.kind == "heading" and following != "figure":  # a figure has its page and caption
+                pages.heading(block.text, size=13 if index == 0 else 10.5)
             elif block.kind == "text":
                 pages.paragraph(block.text)
             elif block.kind == "items":

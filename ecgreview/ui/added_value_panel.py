@@ -124,7 +124,9 @@ def show(analysis: StudyAnalysis) -> None:
     _status(analysis)
     with st.container(key="added-value-mrmc"):
         st.subheader("Primary analysis: OR–Hillis per class")
-        st.dataframe(tables.mrmc_table(result), hide_index=True)
+        table = tables.mrmc_table(result)
+        st.dataframe(table.sort_values("endpoint", key=lambda column: column != "primary", kind="stable"),
+                     hide_index=True)
         st.caption(escape_markdown(tables.mrmc_caption(result)))
     reader = st.columns(4)[0].selectbox("Reader", [ALL_READERS, *result.readers], key=READER_CHOICE,
                                         help="All readers, or one reader.")

@@ -29,6 +29,9 @@ from ecgreview.study.plan import AnalysisPlan
 #: Prevalence per class in the generated cases (CLASSES order).
 PREVALENCE = (0.12, 0.15, 0.1, 0.12, 0.25, 0.12)
 CREATED = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+#: The device's statement per class (statement_map.csv wording); "sinus rhythm" when it names none.
+STATEMENTS = ("first degree AV block", "right bundle branch block", "left bundle branch block", "sinus bradycardia",
+              "atrial fibrillation", "sinus tachycardia")
 FAKE_MODEL_SHA256 = hashlib.sha256(b"generated weights").hexdigest()
 
 
@@ -69,6 +72,16 @@ def _words(calls: np.ndarray, rng: np.random.Generator, uncertain_rate: float) -
     return {name: "uncertain" if rng.random() < uncertain_rate else word for name, word in zip(CLASSES, words)}
 
 
+def _device(truth: np.ndarray, case_number: int) -> dict[str, object]:
+    """The device's calls: the reference, except one class in every 17th case (the device is not perfect)."""
+    calls = truth.copy()
+    if case_number % 17 == 5:
+        calls[case_number % len(CLASSES)] ^= 1
+    named = [statement for statement, call in zip(STATEMENTS, calls) if call]
+    return {"device_calls": {name: "definite" if call else "absent" for name, call in zip(CLASSES, calls)},
+            "device_statements": tuple(named) or ("sinus rhythm",)}
+
+
 def _reader_rows(rng, reader, index, order, truth, probabilities, design, with_dnn, when):
     sensitivity, specificity = 0.62 + 0.05 * index, 0.88 + 0.02 * index
     for case_number, case in order:
@@ -77,9 +90,7 @@ def _reader_rows(rng, reader, index, order, truth, probabilities, design, with_d
                   "probabilities": list(probabilities[case_number]) if with_dnn else None,
                   "model_name": "generated.hdf5" if with_dnn else "",
                   "model_sha256": FAKE_MODEL_SHA256 if with_dnn else "", "statement_map_version": "2026.11",
-                  "device_calls": {name: "definite" if truth[case_number, k] else "absent"
-                                   for k, name in enumerate(CLASSES)},
-                  "device_statements": ("generated statement",)}
+                  **_device(truth[case_number], case_number)}
         before = _unaided(rng, truth[case_number], sensitivity, specificity)
         when += timedelta(seconds=int(rng.integers(20, 90)))
         unaided = Review.create(reader_calls=_words(before, rng, 0.02), opinions_seen=False, reading_mode="unaided",
