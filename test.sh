@@ -13,6 +13,16 @@ if ! command -v chromium >/dev/null 2>&1; then
         echo "ecgreview: chromium not found (apt-get install chromium); browser tests will skip (fail under CI)" >&2
     fi
 fi
+# The DICOMweb tests run a real Orthanc (Debian's orthanc and its DICOMweb plugin); the tests start their own.
+if [ ! -x /usr/sbin/Orthanc ] || [ ! -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "ecgreview: installing Debian's Orthanc and its DICOMweb plugin for the DICOMweb tests" >&2
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq orthanc orthanc-dicomweb >/dev/null) || \
+            echo "ecgreview: could not install orthanc; DICOMweb tests will skip (fail under CI)" >&2
+    else
+        echo "ecgreview: Orthanc not found (apt-get install orthanc orthanc-dicomweb); DICOMweb tests will skip (fail under CI)" >&2
+    fi
+fi
 # The type checker (configuration in pyproject.toml) runs with the whole suite and in CI; a type
 # error fails the run like a failing test, after the tests have run.
 mypy_status=0

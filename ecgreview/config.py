@@ -19,6 +19,13 @@ environment variable        config file key        default
 ``ECGREVIEW_THRESHOLDS``    ``thresholds``         the paper's (``record.THRESHOLDS``); six numbers, ``CLASSES`` order
 ``ECGREVIEW_SCREEN_PX_PER_MM`` ``screen_px_per_mm``  unset: 96/25.4 (CSS's reference pixel); the screen's
                                                    pixels (CSS px) per mm, for the ECG at true size
+``ECGREVIEW_DICOMWEB_URL``  ``dicomweb_url``       unset; a DICOMweb server (research PACS) whose ECGs the
+                                                   worklist lists beside the case folder's (:mod:`ecgreview.io.dicomweb`)
+``ECGREVIEW_DICOMWEB_USER``  ``dicomweb_user``      unset; HTTP basic credentials for it, with
+``ECGREVIEW_DICOMWEB_PASSWORD`` ``dicomweb_password``  ``ECGREVIEW_DICOMWEB_PASSWORD`` (never logged)
+``ECGREVIEW_DICOMWEB_TOKEN`` ``dicomweb_token``    unset; a bearer token instead (never logged)
+``ECGREVIEW_DICOMWEB_CA_BUNDLE`` ``dicomweb_ca_bundle``  unset: the system's CAs; a PEM file of CAs to trust
+                                                   (TLS certificates are always verified)
 ==========================  =====================  ===========================================
 
 ``name`` mode trusts a typed name and is for one workstation: the app refuses to serve it on an
@@ -32,9 +39,10 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ecgreview.errors import ConfigError
 from ecgreview.examples import DEMO_CASES_DIR
@@ -42,6 +50,9 @@ from ecgreview.record import CLASSES, THRESHOLDS
 
 _KEYS = {"model", "models_dir", "reviews", "cases", "backend", "auth", "users", "proxy_header", "proxy_roles_header", "thresholds"}
 _KEYS |= {"screen_px_per_mm"}  # the ECG at true size (ecgreview.ui.viewer)
+#: The DICOMweb case source's keys (``ECGREVIEW_DICOMWEB_*``; :mod:`ecgreview.io.dicomweb`).
+_DICOMWEB_KEYS = {"dicomweb_url", "dicomweb_user", "dicomweb_password", "dicomweb_token", "dicomweb_ca_bundle"}
+_KEYS |= _DICOMWEB_KEYS
 
 #: How readers are identified: a typed name, the local user file, a trusted proxy header, OIDC.
 AUTH_MODES = ("name", "local", "proxy", "oidc")
@@ -67,6 +78,15 @@ class Settings:
     #: Screen pixels (CSS px) per mm: the ECG at true size (1 mm on paper = 1 mm on screen). None:
     #: not calibrated (the viewer uses CSS's 96 px per inch, true size only on a ~96 dpi screen).
     screen_px_per_mm: float | None = None
+    #: A DICOMweb server (research PACS) whose ECG instances the worklist lists (None: none).
+    dicomweb_url: str | None = None
+    #: HTTP basic credentials for ``dicomweb_url`` (never printed).
+    dicomweb_user: str | None = field(default=None, repr=False)
+    dicomweb_password: str | None = field(default=None, repr=False)
+    #: A bearer token for ``dicomweb_url`` instead of user and password (never printed).
+    dicomweb_token: str | None = field(default=None, repr=False)
+    #: CA certificates (PEM) to verify the server's TLS certificate with (None: the system's).
+    dicomweb_ca_bundle: Path | None = None
 
     @property
     def user_file(self) -> Path:
@@ -104,7 +124,20 @@ class Settings:
             thresholds=parse_thresholds(pick("ECGREVIEW_THRESHOLDS", "thresholds"), source=(
                 "ECGREVIEW_THRESHOLDS" if env.get("ECGREVIEW_THRESHOLDS") else str(config_path))),
             screen_px_per_mm=parse_screen_px_per_mm(pick("ECGREVIEW_SCREEN_PX_PER_MM", "screen_px_per_mm")),
+            **_dicomweb_values(pick),
         )
+
+
+def _dicomweb_values(pick: Callable[[str, str], str | None]) -> dict[str, Any]:
+    """The DICOMweb source's settings as given (checked where the client is built: :mod:`ecgreview.io.dicomweb`)."""
+    ca_bundle = pick("ECGREVIEW_DICOMWEB_CA_BUNDLE", "dicomweb_ca_bundle")
+    return {
+        "dicomweb_url": pick("ECGREVIEW_DICOMWEB_URL", "dicomweb_url"),
+        "dicomweb_user": pick("ECGREVIEW_DICOMWEB_USER", "dicomweb_user"),
+        "dicomweb_password": pick("ECGREVIEW_DICOMWEB_PASSWORD", "dicomweb_password"),
+        "dicomweb_token": pick("ECGREVIEW_DICOMWEB_TOKEN", "dicomweb_token"),
+        "dicomweb_ca_bundle": Path(ca_bundle) if ca_bundle else None,
+    }
 
 
 def runtime_environment(environ: Mapping[str, str] | None = None) -> str:

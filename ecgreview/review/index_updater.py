@@ -20,6 +20,7 @@ writes the next.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -34,6 +35,8 @@ from filelock import FileLock, Timeout
 
 from ecgreview.config import Settings
 from ecgreview.device.statements import StatementTable
+from ecgreview.errors import ConfigError
+from ecgreview.io.dicomweb import DicomwebError, sync_dicomweb
 from ecgreview.review.worklist import INDEX_FILE, CaseIndex, IndexUpdate, case_paths
 
 if TYPE_CHECKING:
@@ -125,7 +128,8 @@ def update_case_index(
     ----------
     settings : Settings
         The case folder (``cases_dir``, with uploads and the demo ECG as the worklist lists them) and the
-        index in ``home``.
+        index in ``home``. With ``dicomweb_url`` the server's new ECG instances are retrieved first
+        (:func:`~ecgreview.io.dicomweb.sync_dicomweb`); its failures lead ``IndexUpdate.failed``.
     index : CaseIndex, optional
         The index object to use (default: ``settings.home / INDEX_FILE``).
     model : InferenceModel, optional
@@ -156,8 +160,11 @@ def update_case_index(
                 progress(done, total)
 
         try:
+            source_failures = _sync_dicomweb(settings)
             update = index.update(case_paths(settings), model=model, table=table, prune=True, progress=report,
                                   batch_size=batch_size)
+            if source_failures:
+                update = dataclasses.replace(update, failed=source_failures + update.failed)
         except Exception as exc:
             _write_progress(index.path, IndexProgress("failed", started_s=started, finished_s=time.time(),
                                                       pid=os.getpid(), error=str(exc)))
@@ -165,6 +172,18 @@ def update_case_index(
         _write_progress(index.path, IndexProgress("done", reported[0], reported[0], started_s=started, finished_s=time.time(),
                                                   pid=os.getpid()))
         return update
+
+
+def _sync_dicomweb(settings: Settings) -> tuple[str, ...]:
+    """Retrieve the DICOMweb server's new ECG instances into its cache before the update (when one is
+    configured); returns its failures, so that an unreachable server leaves the cached cases listed."""
+    if not settings.dicomweb_url:
+        return ()
+    try:
+        return sync_dicomweb(settings).failed
+    except (DicomwebError, ConfigError) as exc:
+        _LOG.warning("%s", exc)
+        return (str(exc),)
 
 
 class BackgroundIndexer:

@@ -28,6 +28,7 @@ from ecgreview.device.statements import StatementTable, load_statement_table, ma
 from ecgreview.errors import EcgReviewError
 from ecgreview.examples import DEMO_CASES_DIR, demo_ecg_path
 from ecgreview.io import list_case_files, read_ecg
+from ecgreview.io.dicomweb import dicomweb_cache
 from ecgreview.pipeline import predict_inputs, prepare_record
 from ecgreview.record import CLASSES, EcgRecord, dnn_calls
 from ecgreview.review.consensus import calls_disagree
@@ -293,8 +294,11 @@ def _indexed_case(path: str, sha256: str, metadata: str, error: str, probabiliti
 
 def case_paths(settings: Settings) -> list[Path]:
     """The worklist's files: the case folder and uploaded cases, with the Mortara demo ECG when the
-    folder is the bundled demo set (or none is set)."""
+    folder is the bundled demo set (or none is set), and the instances retrieved from the DICOMweb
+    server when one is configured (:func:`ecgreview.io.dicomweb.sync_dicomweb` fills that cache)."""
     paths = list_case_files(settings.cases_dir) + list_case_files(settings.home / UPLOADS_DIR)
+    if settings.dicomweb_url:
+        paths += list_case_files(dicomweb_cache(settings))
     return [demo_ecg_path(), *paths] if settings.cases_dir in (None, DEMO_CASES_DIR) else paths
 
 
