@@ -14,6 +14,7 @@ from ecgreview import __version__
 from ecgreview.cli import (
     audit,
     evaluate,
+    export,
     index,
     model,
     mrmc,
@@ -35,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     for command in (model, users, predict, statements, reproduce, score, index, evaluate, audit, study, padding, mrmc,
-                    report):
+                    report, export):
         command.register(commands)
     return parser
 

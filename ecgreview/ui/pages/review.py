@@ -8,6 +8,7 @@ from ecgreview.config import Settings
 from ecgreview.model.inference import InferenceModel
 from ecgreview.review.modes import DONE
 from ecgreview.ui import components, identity, reading, resources, two_step, viewer
+from ecgreview.ui.export_panel import export_section
 
 
 def render() -> None:
@@ -55,6 +56,7 @@ def render() -> None:
     if others and not current.opinions_hidden:
         reading.readers_table(settings, analysis)
         reading.earlier_reviews(settings, sha)
+    export_section(settings, analysis, reader)  # the saved reading as DICOM SR / FHIR
     _prefetch(settings, following, model, view)
 
 
