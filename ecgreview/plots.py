@@ -28,7 +28,7 @@ import numpy as np
 import plotly.graph_objects as go
 from scipy import signal as scipy_signal
 
-from ecgreview.ecg_paper import LAYOUTS, STANDARD_SPEED_MM_S, PaperLayout, paper_layout
+from ecgreview.ecg_paper import LAYOUTS, STANDARD_GAIN_MM_MV, STANDARD_SPEED_MM_S, PaperLayout, paper_layout
 from ecgreview.record import CLASSES, THRESHOLDS, EcgRecord, Waveform, dnn_calls
 
 __all__ = ["CAPTION_MM", "CSS_PIXELS_PER_MM", "DEFAULT_PIXELS_PER_MM", "DisplayFilters", "LAYOUTS", "display_indices",
@@ -235,7 +235,8 @@ def _paper_layout(figure: go.Figure, paper: PaperLayout, pixels_per_mm: float, c
         width=width_px, height=height_px, margin={"l": 0, "r": 0, "t": 0, "b": 0, "pad": 0}, autosize=False,
         plot_bgcolor=_PAPER, paper_bgcolor=_PAPER, dragmode="pan", hovermode="closest",
         meta={"paper_mm": [paper.width_mm, paper.height_mm + CAPTION_MM], "pixels_per_mm": pixels_per_mm,
-              "standard_width_mm": paper.width_at_speed_mm(STANDARD_SPEED_MM_S)},
+              "standard_width_mm": paper.width_at_speed_mm(STANDARD_SPEED_MM_S),
+              "standard_height_mm": paper.height_mm * STANDARD_GAIN_MM_MV / paper.gain_mm_mv + CAPTION_MM},
         annotations=[*figure.layout.annotations, {
             "text": caption, "x": 1, "y": -CAPTION_MM / 2, "xanchor": "left", "yanchor": "middle",
             "showarrow": False, "font": {"size": 12, "color": "#555"}}],

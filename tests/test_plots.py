@@ -93,6 +93,10 @@ def test_speed_and_gain_magnify_the_paper():
     assert _calibration_height_px(tall) == pytest.approx(2 * _calibration_height_px(standard), rel=0.01)
     baselines = lambda figure: sorted({round(min(trace.y), 3) for trace in figure.data if not trace.name})  # noqa: E731
     assert np.diff(baselines(tall)) == pytest.approx(2 * np.diff(baselines(standard)))
+    # What the viewer fits to the column is the standard paper's size, whatever the magnification.
+    for figure in (fast, tall):
+        assert figure.layout.meta["standard_width_mm"] == pytest.approx(standard.layout.meta["paper_mm"][0])
+        assert figure.layout.meta["standard_height_mm"] == pytest.approx(standard.layout.meta["paper_mm"][1], rel=0.05)
 
 
 def _tall_record() -> EcgRecord:

@@ -174,12 +174,12 @@ def paper_chart(box_key: str, figure: go.Figure, view: View, *, zoom: float = 1.
     Returns what ``st.plotly_chart`` returns (the selection event when ``chart_options`` ask for one).
     """
     width_mm, height_mm = figure.layout.meta["paper_mm"]
-    standard_mm = figure.layout.meta["standard_width_mm"]
+    standard_mm, standard_height_mm = figure.layout.meta["standard_width_mm"], figure.layout.meta["standard_height_mm"]
     if view.size == TRUE_SIZE:
         width = f"{width_mm * true_size_px_per_mm()[0] * zoom:.2f}px"
-    else:  # the 25 mm/s paper is as wide as the column, and no taller than the window (less the page's header)
+    else:  # the standard paper is as wide as the column, and no taller than the window (less the page's header)
         height = "100cqh - 4.5rem" if screen_height else "100vh - 14rem"
-        column = f"min(100cqw, ({height}) * {standard_mm / height_mm:.5f})"
+        column = f"min(100cqw, ({height}) * {standard_mm / standard_height_mm:.5f})"  # the 25 mm/s, 10 mm/mV paper
         width = f"calc({column} * {zoom * width_mm / standard_mm:.5f})"
     st.html(f"<style>.st-key-{box_key}-scroll{{overflow-x:auto;container-type:inline-size}}"
             f".st-key-{box_key}{{width:{width} !important;max-width:none !important;flex-shrink:0;"
