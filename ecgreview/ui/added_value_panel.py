@@ -64,15 +64,16 @@ def uncertain_choice(design: StudyDesign | None) -> str:
                         help="Other than the plan's choice: shown as a labelled sensitivity analysis."))
 
 
-def load(paths: Sequence[Path], *, choices: AnalysisChoices, design: StudyDesign | None) -> StudyAnalysis | None:
-    """The study analysis, or None when the reviews hold no unaided/aided reading (a warning says why it failed)."""
+def load(paths: Sequence[Path], *, choices: AnalysisChoices,
+         design: StudyDesign | None) -> StudyAnalysis | str | None:
+    """The study analysis; why it could not be made (text, shown by :func:`show`); or None when the reviews
+    hold no unaided/aided reading."""
     try:
         if not any(read_reviews(path)["reading_mode"].isin(MODES).any() for path in paths):
             return None
         return analyse_study(paths, design=design, requested=choices)
     except (EcgReviewError, ValueError) as exc:
-        st.warning(f"Added value not analysed — {escape_markdown(str(exc))}")
-        return None
+        return str(exc)
 
 
 def _number(value: float | None, signed: bool = False) -> str:
@@ -117,10 +118,13 @@ def _status(analysis: StudyAnalysis) -> None:
         st.caption(f"Note: {escape_markdown(note)}")
 
 
-def show(analysis: StudyAnalysis) -> None:
-    """The whole added-value section (tables, figures, downloads)."""
-    result = analysis.primary
+def show(analysis: StudyAnalysis | str) -> None:
+    """The whole added-value section (tables, figures, downloads), or why it cannot be shown."""
     st.header("Added value: unaided vs aided reading", anchor="added-value")
+    if isinstance(analysis, str):
+        st.warning(f"Added value not analysed — {escape_markdown(analysis)}")
+        return
+    result = analysis.primary
     _status(analysis)
     with st.container(key="added-value-mrmc"):
         st.subheader("Primary analysis: OR–Hillis per class")
