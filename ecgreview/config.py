@@ -19,6 +19,18 @@ environment variable        config file key        default
 ``ECGREVIEW_THRESHOLDS``    ``thresholds``         the paper's (``record.THRESHOLDS``); six numbers, ``CLASSES`` order
 ``ECGREVIEW_SCREEN_PX_PER_MM`` ``screen_px_per_mm``  unset: 96/25.4 (CSS's reference pixel); the screen's
                                                    pixels (CSS px) per mm, for the ECG at true size
+``ECGREVIEW_PROXY_SECRET``  ``proxy_secret``       unset; ``proxy`` mode: the secret the proxy sends in
+                                                   ``X-Ecgreview-Proxy-Secret`` on every request
+``ECGREVIEW_PROXY_SOURCES`` ``proxy_sources``      unset; ``proxy`` mode: the proxy's addresses (IPs or
+                                                   networks, comma-separated)
+``ECGREVIEW_UPLOAD_PHI``    ``upload_phi``         ``refuse``: an upload with PHI is not kept;
+                                                   ``deidentify``: a de-identified DICOM copy is kept
+``ECGREVIEW_SIGNIN_FREE``   ``signin_free``        ``5`` failed sign-ins (per account or client) before
+                                                   the back-off starts (1 s, doubling)
+``ECGREVIEW_SIGNIN_MAX_DELAY_S`` ``signin_max_delay_s``  ``60``: the back-off's cap, in seconds
+``ECGREVIEW_SIGNIN_LOCKOUT``  ``signin_lockout``   ``10`` failed sign-ins in a row lock an account
+                                                   (``python -m ecgreview users unlock NAME``)
+``ECGREVIEW_SIGNIN_CONCURRENCY`` ``signin_concurrency``  ``2`` password checks (argon2, 64 MiB each) at once
 ``ECGREVIEW_DICOMWEB_URL``  ``dicomweb_url``       unset; a DICOMweb server (research PACS) whose ECGs the
                                                    worklist lists beside the case folder's (:mod:`ecgreview.io.dicomweb`)
 ``ECGREVIEW_DICOMWEB_USER``  ``dicomweb_user``      unset; HTTP basic credentials for it, with
@@ -32,11 +44,14 @@ environment variable        config file key        default
 address other than loopback. In ``proxy`` mode roles come from the user file, or from the header
 named by ``ECGREVIEW_PROXY_ROLES_HEADER`` (config key ``proxy_roles_header``; unset by default) when
 the site sets one. The proxy must set the user header (and that roles header) and strip any copy a
-client sends (docs/deployment.md).
+client sends (docs/deployment.md), and prove itself on every request: with the shared secret
+(``ECGREVIEW_PROXY_SECRET``), by its source address (``ECGREVIEW_PROXY_SOURCES``), or both; the app
+refuses to serve ``proxy`` mode with neither (:func:`proxy_boundary_problem`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -48,7 +63,9 @@ from ecgreview.errors import ConfigError
 from ecgreview.examples import DEMO_CASES_DIR
 from ecgreview.record import CLASSES, THRESHOLDS
 
-_KEYS = {"model", "models_dir", "reviews", "cases", "backend", "auth", "users", "proxy_header", "proxy_roles_header", "thresholds"}
+_KEYS = {"model", "models_dir", "reviews", "cases", "backend", "auth", "users", "proxy_header", "proxy_roles_header",
+         "thresholds", "proxy_secret", "proxy_sources", "upload_phi", "signin_free", "signin_max_delay_s",
+         "signin_lockout", "signin_concurrency"}
 _KEYS |= {"screen_px_per_mm"}  # the ECG at true size (ecgreview.ui.viewer)
 #: The DICOMweb case source's keys (``ECGREVIEW_DICOMWEB_*``; :mod:`ecgreview.io.dicomweb`).
 _DICOMWEB_KEYS = {"dicomweb_url", "dicomweb_user", "dicomweb_password", "dicomweb_token", "dicomweb_ca_bundle"}
@@ -56,6 +73,9 @@ _KEYS |= _DICOMWEB_KEYS
 
 #: How readers are identified: a typed name, the local user file, a trusted proxy header, OIDC.
 AUTH_MODES = ("name", "local", "proxy", "oidc")
+#: What happens to an upload whose PHI audit finds identifying data (or that cannot be audited).
+UPLOAD_PHI_POLICIES = ("refuse", "deidentify")
+_MIN_PROXY_SECRET = 16
 
 
 @dataclass(frozen=True)
@@ -78,6 +98,20 @@ class Settings:
     #: Screen pixels (CSS px) per mm: the ECG at true size (1 mm on paper = 1 mm on screen). None:
     #: not calibrated (the viewer uses CSS's 96 px per inch, true size only on a ~96 dpi screen).
     screen_px_per_mm: float | None = None
+    #: ``proxy`` mode: the secret the proxy sends in ``X-Ecgreview-Proxy-Secret`` (never printed).
+    proxy_secret: str | None = field(default=None, repr=False)
+    #: ``proxy`` mode: the networks the proxy connects from (empty: not checked).
+    proxy_sources: tuple[str, ...] = ()
+    #: An upload with PHI: ``refuse`` (not kept) or ``deidentify`` (a de-identified DICOM copy kept).
+    upload_phi: str = "refuse"
+    #: Failed sign-ins (per account or client) before the back-off starts.
+    signin_free: int = 5
+    #: The back-off's cap, in seconds.
+    signin_max_delay_s: float = 60.0
+    #: Failed sign-ins in a row that lock an account until an admin unlocks it.
+    signin_lockout: int = 10
+    #: Password verifications (argon2, 64 MiB each) allowed at once in the server process.
+    signin_concurrency: int = 2
     #: A DICOMweb server (research PACS) whose ECG instances the worklist lists (None: none).
     dicomweb_url: str | None = None
     #: HTTP basic credentials for ``dicomweb_url`` (never printed).
@@ -124,6 +158,7 @@ class Settings:
             thresholds=parse_thresholds(pick("ECGREVIEW_THRESHOLDS", "thresholds"), source=(
                 "ECGREVIEW_THRESHOLDS" if env.get("ECGREVIEW_THRESHOLDS") else str(config_path))),
             screen_px_per_mm=parse_screen_px_per_mm(pick("ECGREVIEW_SCREEN_PX_PER_MM", "screen_px_per_mm")),
+            **_security_values(pick),
             **_dicomweb_values(pick),
         )
 
@@ -138,6 +173,65 @@ def _dicomweb_values(pick: Callable[[str, str], str | None]) -> dict[str, Any]:
         "dicomweb_token": pick("ECGREVIEW_DICOMWEB_TOKEN", "dicomweb_token"),
         "dicomweb_ca_bundle": Path(ca_bundle) if ca_bundle else None,
     }
+
+
+def _security_values(pick: Callable[[str, str], str | None]) -> dict[str, Any]:
+    """The proxy boundary, upload PHI policy and sign-in limits, checked (``pick(variable, key)`` reads one)."""
+    upload_phi = pick("ECGREVIEW_UPLOAD_PHI", "upload_phi") or "refuse"
+    if upload_phi not in UPLOAD_PHI_POLICIES:
+        raise ConfigError("ECGREVIEW_UPLOAD_PHI",
+                          f"upload_phi must be one of {', '.join(UPLOAD_PHI_POLICIES)}, got {upload_phi!r}")
+    secret = pick("ECGREVIEW_PROXY_SECRET", "proxy_secret")
+    if secret is not None and len(secret) < _MIN_PROXY_SECRET:
+        raise ConfigError("ECGREVIEW_PROXY_SECRET", f"the proxy secret must have at least {_MIN_PROXY_SECRET} "
+                                                    "characters (e.g. `openssl rand -hex 32`)")
+
+    def number(variable: str, key: str, default: float, low: float) -> float:
+        text = pick(variable, key)
+        try:
+            value = default if text is None else float(text)
+        except ValueError:
+            value = float("nan")
+        if not low <= value < float("inf") or (isinstance(default, int) and value != int(value)):
+            kind = "a whole number" if isinstance(default, int) else "a number"
+            raise ConfigError(variable, f"{key} must be {kind} >= {low:g}; got {text!r}")
+        return value
+
+    return {
+        "proxy_secret": secret,
+        "proxy_sources": parse_networks(pick("ECGREVIEW_PROXY_SOURCES", "proxy_sources")),
+        "upload_phi": upload_phi,
+        "signin_free": int(number("ECGREVIEW_SIGNIN_FREE", "signin_free", 5, 1)),
+        "signin_max_delay_s": number("ECGREVIEW_SIGNIN_MAX_DELAY_S", "signin_max_delay_s", 60.0, 1.0),
+        "signin_lockout": int(number("ECGREVIEW_SIGNIN_LOCKOUT", "signin_lockout", 10, 1)),
+        "signin_concurrency": int(number("ECGREVIEW_SIGNIN_CONCURRENCY", "signin_concurrency", 2, 1)),
+    }
+
+
+def proxy_boundary_problem(settings: Settings) -> str | None:
+    """Why ``proxy`` mode cannot be served safely with ``settings`` (no secret and no source list), or None."""
+    if settings.auth_mode != "proxy" or settings.proxy_secret or settings.proxy_sources:
+        return None
+    return ("ECGREVIEW_AUTH=proxy trusts the user header only from the proxy: set ECGREVIEW_PROXY_SECRET (a secret "
+            "the proxy sends in X-Ecgreview-Proxy-Secret) and/or ECGREVIEW_PROXY_SOURCES (the proxy's addresses); "
+            "see docs/deployment.md")
+
+
+def parse_networks(text: str | None, *, source: str = "ECGREVIEW_PROXY_SOURCES") -> tuple[str, ...]:
+    """Addresses or networks (``10.0.0.2``, ``172.18.0.0/16``, ``::1``), comma- or space-separated, normalised.
+
+    Raises
+    ------
+    ConfigError
+        An entry that is not an IP address or network; names ``source``.
+    """
+    networks = []
+    for part in (text or "").replace(",", " ").split():
+        try:
+            networks.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError as exc:
+            raise ConfigError(source, f"proxy_sources must be IP addresses or networks; got {part!r}") from exc
+    return tuple(networks)
 
 
 def runtime_environment(environ: Mapping[str, str] | None = None) -> str:

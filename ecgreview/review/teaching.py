@@ -1,7 +1,8 @@
 """Teaching sessions: a list of cases with a reference answer per class, read by students.
 
 A session is a CSV file in ``Settings.home/sessions`` (``<session_id>.csv``) with the
-columns :data:`SESSION_COLUMNS`; a reference is ``present``, ``absent`` or empty
+columns :data:`SESSION_COLUMNS`, written with the formula guard (a file name such as ``=x.dcm``
+is written ``'=x.dcm`` and read back as it was); a reference is ``present``, ``absent`` or empty
 (not scored). Teachers build references from consensus reviews
 (:func:`reference_from_readings`: the one consensus rule of the cohort study,
 :func:`ecgreview.review.consensus.consensus_status`) or imported labels (:func:`reference_from_labels`).
@@ -21,11 +22,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from ecgreview._files import write_atomically
 from ecgreview.config import Settings
 from ecgreview.errors import ConfigError
 from ecgreview.record import CLASSES
 from ecgreview.review.consensus import DECIDED, consensus_status
 from ecgreview.review.store import Review, latest_reviews
+from ecgreview.security.spreadsheet import csv_text, unguard_text
 
 __all__ = [
     "SESSION_COLUMNS", "TeachingCase", "TeachingSession", "comparison_rows", "create_session", "list_sessions", "load_session",
@@ -80,15 +83,13 @@ def create_session(directory: str | Path, name: str, cases: Sequence[TeachingCas
     path = Path(directory) / f"{session_id}.csv"
     if path.exists():
         raise ValueError(f"a session named {session_id!r} already exists ({path})")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(SESSION_COLUMNS)
+    rows = []
     for case in cases:
         values = [case.reference.get(name, "") for name in CLASSES]
         _check_reference(path, values)
-        writer.writerow([case.source_sha256, case.source_name, *values])
+        rows.append(dict(zip(SESSION_COLUMNS, (case.source_sha256, case.source_name, *values))))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(buffer.getvalue(), encoding="utf-8")
+    write_atomically(path, csv_text(rows, columns=SESSION_COLUMNS).encode("utf-8"))  # file names formula-guarded
     return load_session(path)
 
 
@@ -121,7 +122,7 @@ def load_session(path: str | Path) -> TeachingSession:
             raise ConfigError(path, f"line {number}: expected {len(SESSION_COLUMNS)} fields starting with a SHA-256")
         values = [value.strip().lower() for value in row[2:]]
         _check_reference(path, values)
-        cases.append(TeachingCase(row[0].strip().lower(), row[1], dict(zip(CLASSES, values))))
+        cases.append(TeachingCase(row[0].strip().lower(), unguard_text(row[1]), dict(zip(CLASSES, values))))
     if not cases:
         raise ConfigError(path, "the session has no cases")
     return TeachingSession(path.stem, tuple(cases))

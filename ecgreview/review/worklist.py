@@ -12,7 +12,6 @@ and whether they disagree (discordance).
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -33,6 +32,7 @@ from ecgreview.pipeline import predict_inputs, prepare_record
 from ecgreview.record import CLASSES, EcgRecord, dnn_calls
 from ecgreview.review.consensus import calls_disagree
 from ecgreview.review.protocol import is_adjudicated, latest_readings
+from ecgreview.review.uploads import UPLOADS_DIR, save_upload
 
 if TYPE_CHECKING:
     from ecgreview.model.inference import InferenceModel
@@ -43,7 +43,6 @@ __all__ = [
 ]
 
 INDEX_FILE = "worklist-index.sqlite"
-UPLOADS_DIR = "uploads"
 #: Sort keys of :func:`worklist_rows`, by display column.
 SORT_KEYS: dict[str, str] = {"file": "File", "acquired": "Acquired", "pseudonym": "Pseudonym",
                              "discordance": "Discordant classes", "reviews": "Reviews"}
@@ -300,16 +299,6 @@ def case_paths(settings: Settings) -> list[Path]:
     if settings.dicomweb_url:
         paths += list_case_files(dicomweb_cache(settings))
     return [demo_ecg_path(), *paths] if settings.cases_dir in (None, DEMO_CASES_DIR) else paths
-
-
-def save_upload(settings: Settings, data: bytes, name: str, source_sha256: str) -> Path:
-    """Keep an uploaded case under ``home/uploads`` (once per content) so the worklist lists it."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).lstrip(".") or "upload"
-    target = settings.home / UPLOADS_DIR / f"{source_sha256[:12]}-{safe}"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    return target
 
 
 @dataclass(frozen=True)

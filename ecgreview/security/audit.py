@@ -44,7 +44,7 @@ from ecgreview._files import write_atomically
 from ecgreview.errors import EcgReadError, EcgReviewError
 from ecgreview.security.findings import DUMMY_VALUES, PhiAudit, PhiFinding
 
-__all__ = ["PhiAudit", "PhiFinding", "audit_dicom", "audit_file", "deidentify_dicom"]
+__all__ = ["PhiAudit", "PhiFinding", "audit_dicom", "audit_file", "deidentify_bytes", "deidentify_dicom"]
 
 #: VRs whose values are identifying wherever they occur (PS3.15 lists nearly every PN, DA, DT, TM).
 _GENERIC_VRS: dict[str, str] = {"PN": "person name", "DA": "date or time", "DT": "date or time", "TM": "date or time"}
@@ -239,7 +239,32 @@ def deidentify_dicom(
     EcgReadError
         If ``src`` cannot be read as DICOM, or ``dst`` cannot be written.
     """
-    dataset = _read(os.fspath(src), os.fspath(src))
+    data = _deidentified(_read(os.fspath(src), os.fspath(src)), os.fspath(src), pseudonym=pseudonym, salt=salt)
+    try:
+        Path(dst).parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(dst, data)
+    except OSError as exc:
+        raise EcgReadError(dst, f"cannot write the de-identified copy ({type(exc).__name__}: {exc})") from exc
+    return audit_dicom(dst)
+
+
+def deidentify_bytes(data: bytes, *, name: str = "upload", pseudonym: str | None = None,
+                     salt: bytes | str | None = None) -> tuple[bytes, PhiAudit]:
+    """The de-identified copy of a DICOM file's bytes (an upload), and its audit; nothing is written.
+
+    As :func:`deidentify_dicom` (same parameters), for bytes that must never reach a disk as they are.
+
+    Raises
+    ------
+    EcgReadError
+        If ``data`` cannot be read as DICOM or cannot be de-identified; names ``name``.
+    """
+    cleaned = _deidentified(_read(io.BytesIO(data), name), name, pseudonym=pseudonym, salt=salt)
+    return cleaned, audit_dicom(cleaned, name=name)
+
+
+def _deidentified(dataset: Dataset, label: str, *, pseudonym: str | None, salt: bytes | str | None) -> bytes:
+    """``dataset`` cleaned (profile actions, private tags, pseudonym, marks) and serialised as a DICOM file."""
     key = salt.encode() if isinstance(salt, str) else (salt or secrets.token_bytes(32))
     try:
         original_id = str(dataset.get("PatientID", "") or "")
@@ -247,10 +272,9 @@ def deidentify_dicom(
         _clean(dataset, key)
         dataset.PatientID = pseudonym or "ANON-" + hashlib.sha256(key + original_id.encode()).hexdigest()[:16]
         _mark(dataset)
+        return _serialised(dataset)
     except Exception as exc:
-        raise EcgReadError(src, f"cannot de-identify ({type(exc).__name__}: {exc})") from exc
-    _save(dataset, Path(dst))
-    return audit_dicom(dst)
+        raise EcgReadError(label, f"cannot de-identify ({type(exc).__name__}: {exc})") from exc
 
 
 def _clean(dataset: Dataset, key: bytes) -> None:
@@ -292,8 +316,8 @@ def _mark(dataset: Dataset) -> None:
     dataset.LongitudinalTemporalInformationModified = "REMOVED"
 
 
-def _save(dataset: Dataset, dst: Path) -> None:
-    """Save with a file meta group matching the new SOP Instance UID, atomically."""
+def _serialised(dataset: Dataset) -> bytes:
+    """The file's bytes, with a file meta group matching the new SOP Instance UID."""
     meta = getattr(dataset, "file_meta", None) or FileMetaDataset()
     fresh = FileMetaDataset()
     fresh.MediaStorageSOPClassUID = dataset.get("SOPClassUID", meta.get("MediaStorageSOPClassUID", ""))
@@ -301,12 +325,8 @@ def _save(dataset: Dataset, dst: Path) -> None:
     fresh.TransferSyntaxUID = meta.get("TransferSyntaxUID") or ExplicitVRLittleEndian
     dataset.file_meta = fresh
     buffer = io.BytesIO()
-    try:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        dataset.save_as(buffer, enforce_file_format=True)
-        write_atomically(dst, buffer.getvalue())
-    except Exception as exc:
-        raise EcgReadError(dst, f"cannot write the de-identified copy ({type(exc).__name__}: {exc})") from exc
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
 
 
 # -- command line ----------------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ The reader identity stored with each review comes from here, never from a text f
 unless the site runs in ``name`` mode (a typed name; for a single workstation).
 
 The local user file is a CSV ``name,roles,password_hash`` (roles ``;``-separated) that
-only :func:`add_user` writes, under a lock and by atomic replace. Roles: see :data:`ROLES`.
+only :func:`add_user` writes, under a lock and by atomic replace, with the formula guard of
+:mod:`ecgreview.security.spreadsheet` (a name such as ``-x`` or ``@x`` is written ``'-x``). Roles: see :data:`ROLES`.
 In ``proxy`` and ``oidc`` mode the same file gives the roles (the password is then unused).
 
 Role policy (pure functions over a :class:`User`; ``None`` stands for ``name`` mode, where a
@@ -24,7 +25,7 @@ import csv
 import io
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,8 @@ from filelock import FileLock
 
 from ecgreview._files import write_atomically
 from ecgreview.errors import ConfigError
+from ecgreview.security.boundary import Headers, header_values
+from ecgreview.security.spreadsheet import csv_text, unguard_text
 
 _HEADER = ("name", "roles", "password_hash")
 _NAME = re.compile(r"^[\w.@+-][\w .@+-]{0,63}$")
@@ -92,7 +95,7 @@ def load_users(path: Path) -> dict[str, tuple[frozenset[str], str]]:
         if len(row) != len(_HEADER):
             raise ConfigError(path, f"line {line}: expected {len(_HEADER)} fields, got {len(row)}")
         name, roles, password_hash = row
-        users[name] = (_check_roles(roles.split(";"), f"{path.name} line {line}"), password_hash)
+        users[unguard_text(name)] = (_check_roles(roles.split(";"), f"{path.name} line {line}"), password_hash)
     return users
 
 
@@ -109,11 +112,9 @@ def add_user(path: Path, name: str, password: str, roles: Iterable[str], *, repl
         if name in users and not replace:
             raise ConfigError(path, f"user {name!r} exists; use replace to reset the password or roles")
         users[name] = (checked, _HASHER.hash(password))
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(_HEADER)
-        writer.writerows([user, ";".join(sorted(user_roles)), password_hash] for user, (user_roles, password_hash) in sorted(users.items()))
-        write_atomically(path, buffer.getvalue().encode("utf-8"), mode=0o600)
+        rows = [dict(zip(_HEADER, (user, ";".join(sorted(user_roles)), password_hash)))
+                for user, (user_roles, password_hash) in sorted(users.items())]
+        write_atomically(path, csv_text(rows, columns=_HEADER).encode("utf-8"), mode=0o600)
     return User(name, checked)
 
 
@@ -128,21 +129,25 @@ def authenticate(path: Path, name: str, password: str) -> User | None:
     return User(name, roles) if name in users else None
 
 
-def user_from_proxy(headers: Mapping[str, str], *, header: str, users_path: Path | None = None,
+def user_from_proxy(headers: Headers, *, header: str, users_path: Path | None = None,
                     roles_header: str | None = None) -> User | None:
     """The user a trusted reverse proxy vouches for in ``header``, with roles from the server side.
 
     Roles come from ``roles_header`` only when the site configured one (``ECGREVIEW_PROXY_ROLES_HEADER``);
     otherwise from the user file (``users_path``) when the name is listed there, else ``reader``. An
-    unconfigured header such as ``X-Remote-Roles`` sent by a client is ignored. Only safe when the app is
-    reachable through that proxy alone, and the proxy sets these headers and strips any client copies.
+    unconfigured header such as ``X-Remote-Roles`` sent by a client is ignored, and a user or roles
+    header sent more than once gives no user. Only safe when the app is reachable through that proxy
+    alone (:func:`ecgreview.security.boundary.proxy_refusal`), and the proxy sets these headers and
+    strips any client copies.
     """
     name = proxy_user_name(headers, header=header)
     if name is None:
         return None
     if roles_header:
-        lowered = {key.lower(): value for key, value in headers.items()}
-        roles = lowered.get(roles_header.lower(), "").replace(",", ";").split(";")
+        values = header_values(headers, roles_header)
+        if len(values) > 1:
+            return None
+        roles = (values[0] if values else "").replace(",", ";").split(";")
         try:
             return User(name, _check_roles(roles, roles_header))
         except ConfigError:
@@ -151,10 +156,10 @@ def user_from_proxy(headers: Mapping[str, str], *, header: str, users_path: Path
     return User(name, listed[0] if listed else frozenset({DEFAULT_ROLE}))
 
 
-def proxy_user_name(headers: Mapping[str, str], *, header: str) -> str | None:
-    """The user name in the proxy's ``header`` (case-insensitive), or None when absent or malformed."""
-    lowered = {key.lower(): value for key, value in headers.items()}
-    name = lowered.get(header.lower(), "").strip()
+def proxy_user_name(headers: Headers, *, header: str) -> str | None:
+    """The user name in the proxy's ``header`` (case-insensitive), or None when absent, sent twice or malformed."""
+    values = header_values(headers, header)
+    name = values[0].strip() if len(values) == 1 else ""
     return name if name and _NAME.match(name) else None
 
 
@@ -194,6 +199,13 @@ def reads_blinded(user: User | None) -> bool:
 def may_adjudicate(user: User | None) -> bool:
     """Whether ``user`` may record a consensus (adjudicator) row."""
     return has_any_role(user, ("adjudicator",))
+
+
+def may_open_on_review_page(user: User | None, source_sha256: str, teaching_cases: Collection[str]) -> bool:
+    """Whether ``user`` may open a case on the Review page: a student may not open a case of a teaching
+    session (``teaching_cases``: their SHA-256s) there, where saving would show the device's and the DNN's
+    calls before the student answers the session; a case of a session is read in that session only."""
+    return is_clinician(user) or source_sha256.lower() not in teaching_cases
 
 
 def may_teach(user: User | None) -> bool:

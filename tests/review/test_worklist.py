@@ -25,6 +25,7 @@ from ecgreview.review.worklist import (
     save_upload,
     worklist_rows,
 )
+from ecgreview.security.audit import deidentify_bytes
 from tests.io.dicom_fixtures import write_ecg_dicom
 
 
@@ -167,7 +168,8 @@ def test_readers_disagreements_and_adjudication(tmp_path):
 def test_case_paths_uploads_and_neighbours(tmp_path, folder):
     settings = Settings(home=tmp_path / "home", models_dir=tmp_path, reviews_path=tmp_path / "r.csv")
     assert case_paths(settings) == [demo_ecg_path()]
-    saved = save_upload(settings, b"DICM data", "../evil name.dcm", "f" * 64)
+    clean, _ = deidentify_bytes(demo_ecg_path().read_bytes())  # uploads with PHI are not kept (tests/security)
+    saved = save_upload(settings, clean, "../evil name.dcm", "f" * 64)
     assert saved.parent == settings.home / "uploads" and saved.name == "ffffffffffff-evil_name.dcm"
     with_folder = Settings(home=settings.home, models_dir=tmp_path, reviews_path=tmp_path / "r.csv", cases_dir=folder)
     listed = case_paths(with_folder)
