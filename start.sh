@@ -10,4 +10,5 @@ if ! .venv/bin/python -m ecgreview model status --quiet; then
     .venv/bin/python -m ecgreview model install || \
         echo "ecgreview: no model weights yet; the app will say how to add them." >&2
 fi
+# app.py is served with its guards (ecgreview/ui/server_guards.py): security headers on every response.
 exec .venv/bin/python -m streamlit run app.py "$@"

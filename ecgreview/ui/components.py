@@ -238,10 +238,13 @@ def keep_upload(settings: Settings, source: CaseSource, source_sha256: str, *, f
     """Keep an uploaded case (once) so that the worklist lists it."""
     uploaded = st.session_state.get(state.CASE_SOURCE) == state.SOURCE_UPLOAD and not st.query_params.get(state.QUERY_CASE)
     if source.data is not None and (force or uploaded):
+        user = identity.current_user()
         try:
-            save_upload(settings, source.data, source.name, source_sha256)
+            save_upload(settings, source.data, source.name, source_sha256, uploader=user.name if user else None)
         except OSError as exc:
             st.warning(f"The upload was not kept for the worklist ({escape_markdown(exc.strerror or exc)}).")
+        except EcgReviewError as exc:  # the site's PHI policy
+            st.warning(f"The upload was not kept for the worklist — {escape_markdown(exc)}")
 
 
 def case_order(settings: Settings) -> list[str]:

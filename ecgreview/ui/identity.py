@@ -6,33 +6,31 @@ visitor. In ``name`` mode (single workstation) the reader types a name instead, 
 refuses to serve at all on an address other than loopback.
 
 Identity is checked again on **every run**, because Streamlit resumes a session for any client
-that reconnects with its session id (``WebsocketSessionManager.connect_session``; the id is no
-secret: it appears in ``/_stcore/upload_file/<session id>/…`` URLs). Session state, including the
-signed-in user, survives that resume. So:
+that reconnects with its session id (the id is no secret: it appears in
+``/_stcore/upload_file/<session id>/…`` URLs). Session state, including the signed-in user,
+survives that resume. The server guards (:mod:`ecgreview.ui.server_guards`) already refuse such a
+reconnection from another browser or proxy user before Streamlit hands the session over; this
+check is the second line:
 
-* ``proxy``: the user header (and the user file, or the configured roles header) is re-read from
-  the current connection's request headers (``st.context.headers`` follow the newest websocket);
-  a missing or different header ends the session (all session state is cleared).
+* ``proxy``: the request must come from the proxy (shared secret, source address, one identity
+  header: :func:`ecgreview.security.boundary.proxy_refusal`), and the user header (and the user
+  file, or the configured roles header) is re-read from the current connection's request headers;
 * ``local``: sign-in binds the session to the browser that signed in: a digest of the token in
   Streamlit's ``_streamlit_xsrf`` cookie (random per browser, kept across reloads, sent with every
-  websocket handshake, never in a URL) is stored server-side in session state and compared, in
-  constant time, with the current connection's cookie on every run. A client that presents only
-  the session id has another token or none, and is signed out. The user file is re-read too, so a
-  removed user or changed roles end the session at the next run. Local sign-in therefore needs
-  ``server.enableXsrfProtection = true`` (the shipped config) and cookies.
+  websocket handshake, never in a URL) is kept server-side and compared, in constant time, with
+  the current connection's on every run. Local sign-in therefore needs
+  ``server.enableXsrfProtection = true`` (the shipped config) and cookies;
 * ``oidc``: Streamlit binds the session to the identity in its signed auth cookie and refuses a
   resume under another identity; ``st.user`` is re-checked here on every run as well.
 
-Streamlit serves two actions outside any script run: ``PUT /_stcore/upload_file/<session>/<file>``
-(any file id, for any active session, with the client's own XSRF cookie and header) and the
-``clear_cache`` message (every cache of every user). :func:`install_server_guards` wraps the two
-Streamlit methods behind them, once per process (when this module is first imported, which
-``app.py`` does before anything else, and again idempotently in :func:`sign_in`; ``serve.py``
-imports it when the server starts), so that outside ``name`` mode an upload is
-refused (HTTP 403, the data dropped) unless its session is signed in, and caches are cleared only
-for an admin. A client that knows a signed-in session's id can still put files into that
-session's upload memory (each at most ``server.maxUploadSize``; no widget ever reads them, and
-they go with the session); docs/deployment.md says what the proxy adds.
+A connection that does not prove the session's sign-in is shown nothing and the session is left
+as it is (its owner's browser takes it back on reconnecting, unsaved calls included). A sign-in
+that no longer holds (the user removed from the user file, other roles) ends the session.
+
+Local sign-in is throttled (:mod:`ecgreview.security.throttle`: back-off per account and client,
+lockout of an account, at most ``Settings.signin_concurrency`` argon2 checks at once), and every
+attempt is logged to the ``ecgreview.security`` log with the user name, UTC time and client
+address, never the password.
 
 Role rules live in :mod:`ecgreview.security.auth` (pure functions over ``User``); the functions here apply
 them to the signed-in user (``None`` in ``name`` mode, where every role is allowed).
@@ -40,27 +38,30 @@ them to the signed-in user (``None`` in ``name`` mode, where every role is allow
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
-import threading
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
 
 import streamlit as st
 
-from ecgreview.config import Settings
+from ecgreview.config import Settings, proxy_boundary_problem
 from ecgreview.errors import EcgReviewError
+from ecgreview.review.teaching import list_sessions, load_session, sessions_dir
 from ecgreview.security import auth
 from ecgreview.security.auth import User, authenticate, load_users, user_from_oidc, user_from_proxy
-from ecgreview.ui import state
+from ecgreview.security.boundary import XSRF_COOKIE, browser_binding, proxy_refusal
+from ecgreview.security.throttle import ThrottleLimits, Verdict, lockout_path, shared_slots, shared_throttle
+from ecgreview.ui import server_guards, state
 from ecgreview.ui.text import escape_markdown
 
-XSRF_COOKIE = "_streamlit_xsrf"
-_BINDING_CONTEXT = b"ecgreview session binding v1:"
-_LOGGER = logging.getLogger(__name__)
-_GUARDS = {"installed": False}
-_SIGNED_IN: dict[str, User] = {}  # Streamlit session id -> user, for the server guards
-_SIGNED_IN_LOCK = threading.Lock()
+__all__ = ["XSRF_COOKIE", "browser_binding", "current_user", "may", "may_adjudicate", "may_see_other_readings",
+           "reads_blinded", "require", "row_role", "sign_in", "sign_out", "teaching_case_refusal"]
+
+#: Seconds a sign-in waits for a free password check before it is refused.
+SLOT_WAIT_S = 3.0
+_LOGGER = server_guards.LOGGER
+_KEPT, _OTHER_CONNECTION, _ENDED = "kept", "other connection", "ended"
 
 
 def current_user() -> User | None:
@@ -105,25 +106,47 @@ def require(roles: str | Iterable[str], page_name: str) -> bool:
     return False
 
 
+def teaching_case_refusal(settings: Settings, source_sha256: str) -> str | None:
+    """Why the reader may not open this case on the Review page (a student, and a case of a teaching
+    session: read in that session only), or None."""
+    user = current_user()
+    if not auth.reads_blinded(user):
+        return None
+    for path in list_sessions(sessions_dir(settings)):
+        try:
+            session = load_session(path)
+        except EcgReviewError:
+            continue  # the Teaching page names the broken file
+        cases = {case.source_sha256 for case in session.cases}
+        if not auth.may_open_on_review_page(user, source_sha256, cases):
+            return (f"This case belongs to the teaching session {escape_markdown(session.session_id)}: students read "
+                    "it on the Teaching page, in that session.")
+    return None
+
+
 def sign_in() -> None:
     """Make sure the reader is known on this run; otherwise show the sign-in and stop this run."""
     try:
         settings = Settings.from_env()
+        server_guards.install()
     except EcgReviewError as exc:
         st.error(f"Configuration error — {escape_markdown(exc)}")
         st.stop()
-    install_server_guards()
     if settings.auth_mode == "name":
         _require_loopback()
         return
     try:
+        _require_proxy(settings)
         user = current_user()
         if user is not None:
-            if _still_signed_in(settings, user):
-                _remember(user)
+            standing = _standing(settings, user)
+            if standing == _KEPT:
+                _remember(user, st.session_state.get(state.SESSION_BINDING))
                 return
+            if standing == _OTHER_CONNECTION:
+                _refuse_connection()
             _end_session()
-            st.warning("Signed out: this connection does not carry the sign-in of this session. Sign in again.")
+            st.warning("Signed out: your sign-in no longer holds (user file changed). Sign in again.")
         user, binding = _identify(settings)
     except EcgReviewError as exc:
         st.error(f"Sign-in is misconfigured — {escape_markdown(exc)}")
@@ -132,7 +155,7 @@ def sign_in() -> None:
         st.stop()
     st.session_state[state.USER] = user
     st.session_state[state.SESSION_BINDING] = binding
-    _remember(user)
+    _remember(user, binding)
     st.rerun()
 
 
@@ -143,33 +166,20 @@ def sign_out(settings: Settings) -> None:
         st.logout()
 
 
-def browser_binding(cookies: Mapping[str, str]) -> str | None:
-    """Digest of the browser's XSRF token in ``cookies``, or None when there is no readable token.
-
-    Streamlit's cookie reads ``2|<mask hex>|<masked token hex>|<timestamp>`` (version 2; the mask
-    changes on every HTTP response, the token does not) or ``<token hex>`` (version 1).
-    """
-    value = cookies.get(XSRF_COOKIE, "").strip("\"'")
-    try:
-        if value.startswith("2|"):
-            _, mask_hex, masked_hex, _ = value.split("|")
-            mask, masked = bytes.fromhex(mask_hex), bytes.fromhex(masked_hex)
-            token = bytes(byte ^ mask[index % len(mask)] for index, byte in enumerate(masked)) if mask else b""
-        else:
-            token = bytes.fromhex(value)
-    except ValueError:
-        return None
-    return hashlib.sha256(_BINDING_CONTEXT + token).hexdigest() if len(token) >= 16 else None
-
-
-def _request_headers() -> Mapping[str, str]:
-    """Headers of the current websocket connection (a test replaces this)."""
-    return {key: value for key, value in st.context.headers.items()}
+def _request_headers() -> Mapping[str, str] | list[tuple[str, str]]:
+    """Headers of the current websocket connection, every copy of a repeated one (a test replaces this)."""
+    headers = st.context.headers
+    return [(key, value) for key in headers for value in headers.get_all(key)]
 
 
 def _request_cookies() -> Mapping[str, str]:
     """Cookies of the current websocket connection (a test replaces this)."""
     return {key: value for key, value in st.context.cookies.items()}
+
+
+def _client_address() -> str:
+    """The client's address as Streamlit reports it (loopback: ``127.0.0.1``; a test replaces this)."""
+    return st.context.ip_address or "127.0.0.1"
 
 
 def _server_address() -> str | None:
@@ -188,22 +198,50 @@ def _require_loopback() -> None:
     st.stop()
 
 
-def _still_signed_in(settings: Settings, user: User) -> bool:
-    """Whether the current connection still proves ``user`` (see the module docstring)."""
+def _require_proxy(settings: Settings) -> None:
+    """In ``proxy`` mode, stop unless this connection came through the trusted proxy (nothing is cleared)."""
+    if settings.auth_mode != "proxy":
+        return
+    problem = proxy_boundary_problem(settings)
+    reason = problem or proxy_refusal(_request_headers(), _client_address(), header=settings.proxy_header,
+                                      roles_header=settings.proxy_roles_header, secret=settings.proxy_secret,
+                                      sources=settings.proxy_sources)
+    if reason is not None:
+        _LOGGER.warning("refused a proxy-mode run from %s: %s", _client_address(), reason)
+        st.error(f"Not signed in: {escape_markdown(reason)}.")
+        st.stop()
+
+
+def _standing(settings: Settings, user: User) -> str:
+    """Whether the current connection still proves ``user``: kept, another connection, or the sign-in ended."""
     if settings.auth_mode == "proxy":
-        return _proxy_user(settings) == user
+        now = _proxy_user(settings)
+        if now is None or now.name != user.name:
+            return _OTHER_CONNECTION
+        return _KEPT if now == user else _ENDED
     if settings.auth_mode == "oidc":
-        return bool(st.user.is_logged_in) and user_from_oidc(st.user.to_dict(), settings.user_file) == user
+        still = bool(st.user.is_logged_in) and user_from_oidc(st.user.to_dict(), settings.user_file) == user
+        return _KEPT if still else _ENDED
     stored = st.session_state.get(state.SESSION_BINDING)
     current = browser_binding(_request_cookies())
     if not stored or current is None or not hmac.compare_digest(stored, current):
-        return False
+        return _OTHER_CONNECTION
     listed = load_users(settings.user_file).get(user.name)
-    return listed is not None and listed[0] == user.roles
+    return _KEPT if listed is not None and listed[0] == user.roles else _ENDED
+
+
+def _refuse_connection() -> None:
+    """Show nothing of a session this connection did not sign in to, and leave the session as it is."""
+    _LOGGER.warning("refused a run of signed-in session %s from another browser or user (from %s)",
+                    _current_session_id(), _client_address())
+    st.title("ecgreview")
+    st.error("This session belongs to another sign-in (another browser or user). Reload the page to start your "
+             "own session.")
+    st.stop()
 
 
 def _end_session() -> None:
-    _remember(None)
+    _remember(None, None)
     for key in list(st.session_state.keys()):
         del st.session_state[key]
 
@@ -215,64 +253,15 @@ def _current_session_id() -> str | None:
     return context.session_id if context is not None else None
 
 
-def _remember(user: User | None) -> None:
-    """Record (or, with None, forget) the user of this Streamlit session for the server guards."""
+def _remember(user: User | None, binding: str | None) -> None:
+    """Register (or, with None, forget) the user of this Streamlit session with the server guards."""
     session_id = _current_session_id()
     if session_id is None:
         return
-    with _SIGNED_IN_LOCK:
-        if user is None:
-            _SIGNED_IN.pop(session_id, None)
-        else:
-            _SIGNED_IN[session_id] = user
-
-
-def signed_in_user_of(session_id: str) -> User | None:
-    """The user signed in on the Streamlit session ``session_id`` (in this process), or None."""
-    with _SIGNED_IN_LOCK:
-        return _SIGNED_IN.get(session_id)
-
-
-def _guards_enforced() -> bool:
-    """Outside ``name`` mode (read at each call; a configuration error counts as enforced)."""
-    try:
-        return Settings.from_env().auth_mode != "name"
-    except EcgReviewError:
-        return True
-
-
-def install_server_guards() -> None:
-    """Refuse uploads from sessions not signed in, and cache clearing by anyone but an admin (once per process).
-
-    Wraps ``MemoryUploadedFileManager.add_file`` and ``AppSession._handle_clear_cache_request``
-    of the pinned Streamlit (see the module docstring); does nothing in ``name`` mode.
-    """
-    if _GUARDS["installed"]:
-        return
-    from starlette.exceptions import HTTPException
-    from streamlit.runtime.app_session import AppSession
-    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
-    from streamlit.runtime.uploaded_file_manager import UploadedFileRec
-
-    add_file, clear_cache = MemoryUploadedFileManager.add_file, AppSession._handle_clear_cache_request
-
-    def guarded_add_file(manager: MemoryUploadedFileManager, session_id: str, file: UploadedFileRec) -> None:
-        if _guards_enforced() and signed_in_user_of(session_id) is None:
-            _LOGGER.warning("ecgreview: refused an upload to session %s, which is not signed in", session_id)
-            raise HTTPException(status_code=403, detail="Sign in before uploading.")
-        add_file(manager, session_id=session_id, file=file)
-
-    def guarded_clear_cache(session: AppSession) -> None:
-        user = signed_in_user_of(session.id)
-        if _guards_enforced() and (user is None or not user.has_role("admin")):
-            _LOGGER.warning("ecgreview: refused to clear the caches for session %s (not an admin)", session.id)
-            return
-        clear_cache(session)
-
-    # Streamlit has no hook for either check: the two methods are wrapped (mypy: assigning to a method).
-    MemoryUploadedFileManager.add_file = guarded_add_file  # type: ignore[method-assign,assignment]
-    AppSession._handle_clear_cache_request = guarded_clear_cache  # type: ignore[method-assign,assignment]
-    _GUARDS["installed"] = True
+    if user is None:
+        server_guards.forget_session(session_id)
+    else:
+        server_guards.register_session(session_id, user, binding)
 
 
 def _proxy_user(settings: Settings) -> User | None:
@@ -286,7 +275,7 @@ def _identify(settings: Settings) -> tuple[User | None, str | None]:
         user = _proxy_user(settings)
         if user is None:
             st.error(f"Not signed in: the reverse proxy sent no valid {escape_markdown(settings.proxy_header)} header.")
-        return user, None
+        return user, server_guards.connection_binding(settings, _request_headers(), {})
     if settings.auth_mode == "oidc":
         if not st.user.is_logged_in:
             st.title("ecgreview")
@@ -311,12 +300,47 @@ def _local_form(settings: Settings) -> User | None:
         name = st.text_input("User name")
         password = st.text_input("Password", type="password")
         submitted = st.form_submit_button("Sign in", type="primary")
-    if not submitted:
+    return _check_password(settings, name.strip(), password) if submitted else None
+
+
+def _check_password(settings: Settings, name: str, password: str) -> User | None:
+    """The user when the password is right and the throttle lets the attempt through; else None, after saying why."""
+    client = _client_address()
+    limits = ThrottleLimits(free_attempts=settings.signin_free, max_delay_s=settings.signin_max_delay_s,
+                            lockout_after=settings.signin_lockout)
+    throttle = shared_throttle(lockout_path(settings.user_file), limits)
+    verdict = throttle.check(name, client)
+    if not verdict.allowed:
+        _log_attempt("refused", name, client, verdict.reason)
+        st.error(_throttled_message(verdict, name))
         return None
-    user = authenticate(settings.user_file, name.strip(), password)
+    with shared_slots(settings.signin_concurrency).slot(timeout_s=SLOT_WAIT_S) as free:
+        if not free:
+            _log_attempt("refused", name, client, "too many sign-ins at once")
+            st.error("Too many sign-ins at once; try again in a few seconds.")
+            return None
+        user = authenticate(settings.user_file, name, password)
     if user is None:
-        st.error("Wrong user name or password.")
+        after = throttle.record_failure(name, client, listed=name in load_users(settings.user_file))
+        _log_attempt("failed", name, client, "wrong user name or password" + (
+            "; the account is now locked" if after.reason == "locked" else ""))
+        st.error("Wrong user name or password." + (f" {_throttled_message(after, name)}" if not after.allowed else ""))
+        return None
+    throttle.record_success(name)
+    _log_attempt("succeeded", name, client, "")
     return user
 
 
-install_server_guards()  # at import (app.py imports this module first), not only at the first sign-in step
+def _throttled_message(verdict: Verdict, name: str) -> str:
+    if verdict.reason == "locked":
+        return ("This account is locked after too many failed sign-ins; an administrator unlocks it with "
+                f"`python -m ecgreview users unlock {escape_markdown(name)}`.")
+    return f"Too many failed sign-ins: try again in {max(1, round(verdict.retry_after_s))} s."
+
+
+def _log_attempt(outcome: str, name: str, client: str, reason: str) -> None:
+    """One line per sign-in attempt: outcome, user name (quoted, escaped), UTC time, client; never the password."""
+    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    level = logging.INFO if outcome == "succeeded" else logging.WARNING
+    _LOGGER.log(level, "sign-in %s: user=%s time=%s client=%s%s", outcome, ascii(name[:100]), when, ascii(client),
+                f" ({reason})" if reason else "")

@@ -14,12 +14,15 @@ from streamlit.testing.v1 import AppTest
 
 from ecgreview.io import read_ecg
 from ecgreview.record import CLASSES
+from ecgreview.review.modes import BLINDED
 from ecgreview.review.store import read_reviews
 from ecgreview.review.teaching import TeachingCase, create_session
+from ecgreview.review.worklist import SORT_KEYS
 from ecgreview.security.auth import add_user
+from ecgreview.security.boundary import PROXY_SECRET_HEADER
 from ecgreview.ui import state
 from tests.ui.reading_room_fixtures import ENV_VARIABLES, build_case_folder, run_after_indexing
-from tests.ui.test_sign_in import Connection, connection  # noqa: F401  (fixture)
+from tests.ui.test_sign_in import PROXY_SECRET, Connection, connection  # noqa: F401  (fixture)
 
 ROLES = {"anna": ("student",), "rossi": ("reader",), "bianchi": ("reader", "adjudicator"),
          "teach": ("teacher",), "root": ("admin",)}
@@ -53,14 +56,23 @@ def site(tmp_path, monkeypatch, connection: Connection) -> Path:
     monkeypatch.setenv("ECGREVIEW_HOME", str(home))
     monkeypatch.setenv("ECGREVIEW_CASES", str(build_case_folder(tmp_path / "cases")))
     monkeypatch.setenv("ECGREVIEW_AUTH", "proxy")
+    monkeypatch.setenv("ECGREVIEW_PROXY_SECRET", PROXY_SECRET)
     for name, roles in ROLES.items():
         add_user(home / "users.csv", name, "unused password", roles)
     return home
 
 
-def _open(connection: Connection, user: str, page: str) -> AppTest:
-    connection.headers = {"X-Remote-User": user, "X-Remote-Roles": "admin"}  # the forged roles are ignored
-    app = run_after_indexing(AppTest.from_string(_ROUTER % page, default_timeout=180))  # the page's refresh
+def _as(connection: Connection, user: str) -> None:
+    connection.headers = {"X-Remote-User": user, "X-Remote-Roles": "admin",  # the forged roles are ignored
+                          PROXY_SECRET_HEADER: PROXY_SECRET}
+
+
+def _open(connection: Connection, user: str, page: str, *, case: str | None = None) -> AppTest:
+    _as(connection, user)
+    app = AppTest.from_string(_ROUTER % page, default_timeout=180)
+    if case is not None:
+        app.query_params[state.QUERY_CASE] = case
+    app = run_after_indexing(app)  # the page's refresh
     assert not app.exception, app.exception
     assert app.session_state[state.USER].name == user
     return app
@@ -131,7 +143,7 @@ def test_student_answer_is_a_student_row_and_the_reference_comes_after(site, con
 ])
 def test_review_page_decisions_by_role(site, connection, user, decisions):
     """What the review page asks identity: the role to store, and whether others' readings may be shown."""
-    connection.headers = {"X-Remote-User": user, "X-Remote-Roles": "admin"}
+    _as(connection, user)
     app = AppTest.from_string(_DECISIONS, default_timeout=60).run()
     assert not app.exception, app.exception
     assert app.text[0].value == repr(decisions)
@@ -151,3 +163,35 @@ def test_student_review_page_row_is_a_student_row(site, connection):
     app.run()
     assert not app.exception, app.exception
     assert list(read_reviews(site / "reviews.csv")["role"]) == ["student"]
+
+
+# -- issue 22 item 5: what a student may sort by and open, decided on the server ------------------------------------
+
+@pytest.mark.parametrize("user", ROLES)
+def test_students_cannot_sort_the_worklist_by_readings_or_discordance(site, connection, user):
+    app = _open(connection, user, "worklist")
+    offered = app.selectbox(key="worklist-sort").options
+    if user == "anna":
+        assert offered == [key for key in SORT_KEYS if key not in ("discordance", "reviews")]
+    else:
+        assert offered == list(SORT_KEYS)
+
+
+def test_blinded_reading_hides_the_discordance_sort(site, connection):
+    app = _open(connection, "rossi", "worklist")
+    app.segmented_control(key=state.READING_MODE_WIDGET).set_value(BLINDED).run()
+    assert "discordance" not in app.selectbox(key="worklist-sort").options
+
+
+@pytest.mark.parametrize("user", ["anna", "rossi", "teach"])
+def test_a_teaching_case_opens_for_students_only_in_its_session(site, connection, user):
+    """The review's attack: open the session's case on the Review page, save blinded, see the device and DNN,
+    then answer the teaching case knowing them. A student is refused before anything of the case is shown."""
+    case = _session(site)[0]
+    app = _open(connection, user, "review", case=case.source_sha256)
+    refused = [warning.value for warning in app.warning if "teaching session" in warning.value]
+    shown = any(button.label == "Save review" for button in app.button)
+    if user == "anna":
+        assert refused and "Teaching page" in refused[0] and not shown and not app.get("plotly_chart")
+    else:
+        assert not refused and shown

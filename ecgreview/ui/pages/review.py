@@ -29,6 +29,10 @@ def render() -> None:
     if analysis is None:
         return
     sha = analysis.record.source_sha256
+    refusal = identity.teaching_case_refusal(settings, sha)  # students: a teaching case only in its session
+    if refusal is not None:
+        st.warning(refusal)
+        return
     components.keep_upload(settings, source, sha)
     reading.mark_shown(sha)
     reading.prepare_case(settings, analysis, reader)

@@ -21,6 +21,10 @@ from ecgreview.ui.text import escape_markdown
 
 _OPINION_COLUMNS = ["DNN calls", "Device calls", "Discordant", "Discordant classes"]
 _ANY = "any"
+#: Sort keys that order cases by the DNN's, the device's and readers' calls (not while blinded) and by who
+#: read them (only for those who may see other readings): a student sorting by them would learn the answers.
+_SORTS_BY_OPINIONS = ("discordance",)
+_SORTS_BY_READINGS = ("reviews",)
 _COLUMN_ORDER = ["File", "Pseudonym", "Acquired", "Discordant classes", "DNN calls", "Device calls", "Reviews",
                  "Reviewed by me", "Device"]
 
@@ -80,12 +84,21 @@ def filter_controls(reviews: pd.DataFrame, *, blinded: bool, others: bool = True
                                       disabled=blinded)
     readers = sorted(set(reviews.loc[reviews["role"].isin(READING_ROLES), "reader"])) if others else []
     reviewer = columns[3].selectbox("Reviewer", [_ANY, *readers], key="filter-reviewer")
-    sort_by = columns[4].selectbox("Sort by", list(SORT_KEYS), key="worklist-sort")
+    sorts = sort_options(blinded=blinded, others=others)
+    sort_by = columns[4].selectbox("Sort by", sorts, key="worklist-sort")
+    sort_by = sort_by if sort_by in sorts else sorts[0]  # a value kept from before, or sent by a client
     descending = columns[5].toggle("Descending", key="worklist-descending")
     filters = WorklistFilters(discordant_only=discordant and not blinded, unreviewed_by_me=mine,
                               class_name=None if class_name == _ANY or blinded else class_name,
                               reviewer=None if reviewer == _ANY else reviewer)
     return filters, sort_by, descending
+
+
+def sort_options(*, blinded: bool, others: bool) -> list[str]:
+    """The sort keys the reader may use: none by opinions while blinded (students always), none by
+    readings for those who may not see other readings (students)."""
+    hidden = (_SORTS_BY_OPINIONS if blinded else ()) + (() if others else _SORTS_BY_READINGS)
+    return [key for key in SORT_KEYS if key not in hidden]
 
 
 def case_table(rows: pd.DataFrame, *, total: int, updating: bool = False) -> None:
