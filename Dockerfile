@@ -1,7 +1,10 @@
 # ecgreview: Streamlit review app for pseudonymized 12-lead ECGs.
 # Build:  docker build -t ecgreview .
 # Run:    see docs/deployment.md (all data in one volume; users signed in; a TLS proxy in front).
-FROM python:3.11.11-slim-bookworm
+# Pinned by digest (a tag can be re-pushed, a digest cannot): the python:3.11.11-slim-bookworm digest
+# cited by several public Dockerfiles. Check it before a build (`docker buildx imagetools inspect
+# python:3.11.11-slim-bookworm`); move tag and digest together.
+FROM python:3.11.11-slim-bookworm@sha256:081075da77b2b55c23c088251026fb69a7b2bf92471e491ff5fd75c192fd38e5
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -42,11 +45,16 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4).status == 200 else 1)"]
 
 # Bind inside the container to all interfaces; publish the port on 127.0.0.1 only and let the
-# TLS reverse proxy reach it (docs/deployment.md). serve.py adds the security headers (CSP,
-# frame-ancestors, X-Frame-Options) and refuses uploads before sign-in. .streamlit/config.toml
+# TLS reverse proxy reach it (docs/deployment.md). Any container on the same network can still
+# reach 8501: ECGREVIEW_AUTH=local asks it for a password; ECGREVIEW_AUTH=proxy does not start
+# unless ECGREVIEW_PROXY_SECRET (sent by the proxy in X-Ecgreview-Proxy-Secret) and/or
+# ECGREVIEW_PROXY_SOURCES (the proxy's addresses) are set, and then refuses every other request.
+# `streamlit run app.py` serves the app with ecgreview/ui/server_guards.py: security headers (CSP,
+# frame-ancestors, X-Frame-Options, nosniff, Referrer-Policy), websocket origin with its port,
+# sessions bound to their browser, uploads refused before sign-in. .streamlit/config.toml
 # keeps XSRF protection ON, CORS protection ON (same origin only), the websocket Host allow-list
 # (add the proxy's host name with STREAMLIT_SERVER_ALLOWED_HOSTS), the file watcher off,
 # usage statistics off and uploads at 50 MB. ECGREVIEW_AUTH=local: add users with
 #   docker exec -it ecgreview python -m ecgreview users add NAME --role reader
 # (name mode, a typed name without sign-in, refuses to serve on 0.0.0.0).
-CMD ["python", "-m", "streamlit", "run", "serve.py", "--server.address=0.0.0.0", "--server.port=8501", "--server.headless=true"]
+CMD ["python", "-m", "streamlit", "run", "app.py", "--server.address=0.0.0.0", "--server.port=8501", "--server.headless=true"]
