@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Set up (first run) and run the whole test suite, browser tests included.
-# Extra arguments go to pytest (e.g. -m "not browser", -x, -k name).
+# Extra arguments go to pytest (e.g. -m "not browser", -x, -k name; -n 0 runs in one process).
+# The tests run on every core (pytest-xdist): each test module is one unit of work, the browser
+# tests one unit run by one worker (tests/conftest.py); the 15 slowest are listed at the end.
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/setup.sh requirements-dev.txt
@@ -31,7 +33,8 @@ if [ "$#" -eq 0 ] || [ -n "${CI:-}" ]; then
     .venv/bin/python -m mypy || mypy_status=$?
 fi
 pytest_status=0
-.venv/bin/python -m pytest "$@" || pytest_status=$?
+.venv/bin/python -m pytest --numprocesses=auto --dist=loadgroup --no-loadscope-reorder --durations=15 "$@" \
+    || pytest_status=$?
 if [ "$pytest_status" -ne 0 ]; then
     exit "$pytest_status"
 fi

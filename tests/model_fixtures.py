@@ -11,6 +11,7 @@ stand for the model's predictions.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
@@ -137,3 +138,17 @@ def synthetic_ecg_batch(count: int, *, seed: int = 0, sampling_rate_hz: float = 
         leads = signal[:, None] * lead_gain + rng.normal(0, 0.02, (len(time_s), 12))
         batch[index, 48:48 + len(time_s)] = leads
     return batch
+
+
+@functools.cache
+def released_layout_specs() -> WeightSpecs:
+    """The released layout, from the Keras model of :func:`ecgreview.model.network.build_model` (built once)."""
+    from ecgreview.model.network import build_model
+
+    return weight_specs_from_keras(build_model())
+
+
+def write_released_layout_weights(path: Path, *, seed: int) -> Path:
+    """Seeded random weights in the released layout (no ../shared needed); returns ``path``."""
+    specs = released_layout_specs()
+    return write_keras224_hdf5(path, specs, random_weights(specs, seed=seed))

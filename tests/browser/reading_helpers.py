@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from ecgreview.record import CLASSES
+from tests.browser.app_runs import TIMEOUT_MS, app_run, settle
 
-TIMEOUT_MS = 90_000
+__all__ = ["DEVICE_PANEL", "DNN_PANEL", "ECG", "TIMEOUT_MS", "app_run", "call_option", "call_shown_js",
+           "keys_absent_for_every_class", "settle", "sign_in", "wait_for_case",
+           "wait_for_figures_fitted", "wait_for_painted_grid"]
+
 #: The parts of the one-screen review page (Streamlit containers keyed in ecgreview/ui).
 ECG = ".st-key-ecg-trace .js-plotly-plot"
 DEVICE_PANEL = ".st-key-device-panel"
 DNN_PANEL = ".st-key-dnn-panel"
-
-
-def settle(page) -> None:
-    """Wait until Streamlit has finished the current run."""
-    page.wait_for_timeout(300)
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=TIMEOUT_MS)
 
 
 def wait_for_case(page, *, opinions: bool = True) -> None:
@@ -41,9 +39,8 @@ def sign_in(page, name: str) -> None:
     """Type the reader's name (name mode) and leave the box, so that single keys are shortcuts again."""
     box = page.get_by_label("Reader", exact=True)
     box.fill(name)
-    box.press("Enter")
-    settle(page)
-    page.wait_for_timeout(500)
+    with app_run(page):  # Enter sends the name: the page runs again with it
+        box.press("Enter")
     page.evaluate("document.activeElement.blur()")
 
 
@@ -61,3 +58,31 @@ def keys_absent_for_every_class(page) -> None:
     for name in CLASSES:
         page.wait_for_function(call_shown_js(name, "absent"), timeout=TIMEOUT_MS)
     settle(page)
+
+
+_GRID_PAINTED_JS = """frame => {
+  const canvas = frame.querySelector('canvas');
+  if (!canvas || !canvas.width || !canvas.height) return false;
+  const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, Math.min(canvas.height, 120)).data;
+  for (let at = 0; at < pixels.length; at += 4) {
+    if (pixels[at + 3] > 0 && pixels[at] + pixels[at + 1] + pixels[at + 2] < 300) return true;  // dark: text
+  }
+  return false;
+}"""
+
+
+def wait_for_painted_grid(frame) -> None:
+    """Wait until a ``st.dataframe`` (a locator of its frame) has painted text on its canvas."""
+    frame.wait_for(timeout=TIMEOUT_MS)
+    frame.page.wait_for_function(_GRID_PAINTED_JS, arg=frame.element_handle(), timeout=TIMEOUT_MS)
+
+
+_FIGURES_FITTED_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].every(plot => {
+  const svg = plot.querySelector('.main-svg');
+  return !!svg && !!plot._fullLayout && Math.abs(Number(svg.getAttribute('width')) - plot.clientWidth) < 2;
+})"""
+
+
+def wait_for_figures_fitted(page) -> None:
+    """Wait until every plotly figure on the page is drawn at its container's width (after a resize)."""
+    page.wait_for_function(_FIGURES_FITTED_JS, timeout=TIMEOUT_MS)

@@ -23,8 +23,8 @@ from tests.browser.reading_helpers import (
     settle,
     sign_in,
     wait_for_case,
+    wait_for_figures_fitted,
 )
-from tests.ui.reading_room_fixtures import write_fixture_weights
 
 pytestmark = pytest.mark.browser
 
@@ -33,10 +33,10 @@ VIEWPORT = {"width": 1600, "height": 1000}
 SCREENSHOT_CASES = ("A0003.hea", "A0010.hea", demo_ecg_path().name)
 
 
-@pytest.fixture
-def server_environment(tmp_path) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def server_environment(fixture_weights) -> dict[str, str]:
     """Fixture weights only: no ECGREVIEW_CASES, so the worklist is the bundled demo set."""
-    return {"ECGREVIEW_MODEL": str(write_fixture_weights(tmp_path / "fixture-weights.hdf5"))}
+    return {"ECGREVIEW_MODEL": str(fixture_weights)}
 
 
 def _open_worklist(page, url: str) -> None:
@@ -46,9 +46,10 @@ def _open_worklist(page, url: str) -> None:
     settle(page)
 
 
-def _worklist(home) -> list[tuple[str, str]]:
+def _worklist(server) -> list[tuple[str, str]]:
     """(source_sha256, file name) of every case, in the worklist's default order (by file)."""
-    rows = worklist_rows(CaseIndex(home / INDEX_FILE).cases(thresholds=THRESHOLDS), read_reviews(home / "reviews.csv"))
+    rows = worklist_rows(CaseIndex(server.home / INDEX_FILE).cases(thresholds=THRESHOLDS),
+                         read_reviews(server.reviews_path))
     return list(zip(rows["source_sha256"], rows["File"]))
 
 
@@ -81,10 +82,10 @@ def _one_screen_parts(page) -> dict[str, object]:
 
 
 def test_every_demo_case_opens_from_the_worklist_on_one_screen(server, page):
-    url, home = server
+    url = server.url
     page.set_viewport_size(VIEWPORT)
     _open_worklist(page, url)
-    cases = _worklist(home)
+    cases = _worklist(server)
     names = [name for _, name in cases]
     assert len(cases) == 21 and demo_ecg_path().name in names and {"A0003.hea", "A0010.hea"} <= set(names)
     page.get_by_role("button", name="Open first case").click()
@@ -104,11 +105,11 @@ def test_every_demo_case_opens_from_the_worklist_on_one_screen(server, page):
             page.screenshot(path=str(SCREENSHOTS / "one-screen-1600x1000.png"))
             page.set_viewport_size({"width": 1280, "height": 800})
             settle(page)
-            page.wait_for_timeout(800)
+            wait_for_figures_fitted(page)
             page.screenshot(path=str(SCREENSHOTS / "one-screen-1280x800.png"))
             page.set_viewport_size(VIEWPORT)
             settle(page)
-            page.wait_for_timeout(800)
+            wait_for_figures_fitted(page)
         if number + 1 < len(cases):
             page.keyboard.press("n")
     assert not problems, "not on one screen at 1600x1000:\n" + "\n".join(problems)
@@ -152,7 +153,7 @@ def test_teaching_session_from_the_demo_labels(server, page):
         page.get_by_role("button", name="Next case").click()
     page.get_by_text(re.compile(r"Session complete — \d+ of \d+ answers right")).wait_for(timeout=TIMEOUT_MS)
     page.screenshot(path=str(SCREENSHOTS / "demo-teaching-score.png"))
-    rows = read_reviews(home / "reviews.csv")
+    rows = read_reviews(server.reviews_path)
     assert list(rows["source_sha256"]) == [case.source_sha256 for case in session.cases]
     assert set(rows["role"]) == {"student"} and set(rows["reader"]) == {"Student One"}
     assert set(rows["session_id"]) == {session.session_id}
@@ -161,10 +162,10 @@ def test_teaching_session_from_the_demo_labels(server, page):
 
 
 def test_ten_case_keyboard_session_through_the_worklist(server, page):
-    url, home = server
+    url = server.url
     page.set_viewport_size(VIEWPORT)
     _open_worklist(page, url)
-    cases = _worklist(home)[:10]
+    cases = _worklist(server)[:10]
     sign_in(page, "Dr Keyboard")
     page.keyboard.press("o")  # opens the first case of the worklist
     sequences = ["PAUPAU", "AAAAAA", "PPPPPP", "UUUUUU", "APUAPU", "PAAAAA", "AAAAAP", "UPAUPA", "AUPAUP", "PUAPUA"]
@@ -187,7 +188,7 @@ def test_ten_case_keyboard_session_through_the_worklist(server, page):
     page.get_by_text("Saved review").first.wait_for(timeout=TIMEOUT_MS)
     assert page.get_by_label("Reader", exact=True).input_value() == "Dr Keyboard"
     page.screenshot(path=str(SCREENSHOTS / "demo-keyboard-session-end.png"))
-    rows = read_reviews(home / "reviews.csv")
+    rows = read_reviews(server.reviews_path)
     assert len(rows) == 10
     assert list(rows["source_sha256"]) == [sha for sha, _ in cases]  # 10 distinct cases, in worklist order
     assert set(rows["reader"]) == {"Dr Keyboard"}

@@ -12,12 +12,19 @@ from ecgreview.review.store import read_reviews
 from ecgreview.review.teaching import TeachingCase, create_session
 from ecgreview.review.worklist import CaseIndex
 from tests.browser.conftest import SCREENSHOTS
-from tests.browser.reading_helpers import keys_absent_for_every_class, sign_in, wait_for_case
-from tests.ui.reading_room_fixtures import build_case_folder, write_fixture_weights
+from tests.browser.reading_helpers import (
+    TIMEOUT_MS,
+    app_run,
+    keys_absent_for_every_class,
+    settle,
+    sign_in,
+    wait_for_case,
+    wait_for_painted_grid,
+)
+from tests.ui.reading_room_fixtures import build_case_folder
 
 pytestmark = pytest.mark.browser
 
-TIMEOUT_MS = 90_000
 #: Where a caliper point's pixel lies: find the clickable point nearest ``time_s`` on the "calipers" trace.
 _POINT_JS = """([element, time_s]) => {
     const plot = element.querySelector('.js-plotly-plot');
@@ -31,26 +38,19 @@ _POINT_JS = """([element, time_s]) => {
 }"""
 
 
-@pytest.fixture
-def server_environment(tmp_path, corpus_dir) -> dict[str, str]:
-    cases = build_case_folder(tmp_path / "cases", corpus_dir)
-    weights = write_fixture_weights(tmp_path / "fixture-weights.hdf5")
-    return {"ECGREVIEW_CASES": str(cases), "ECGREVIEW_MODEL": str(weights)}
+@pytest.fixture(scope="module")
+def server_environment(tmp_path_factory, corpus_dir, fixture_weights) -> dict[str, str]:
+    cases = build_case_folder(tmp_path_factory.mktemp("reading-room") / "cases", corpus_dir)
+    return {"ECGREVIEW_CASES": str(cases), "ECGREVIEW_MODEL": str(fixture_weights)}
 
 
 def _shot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def _settle(page) -> None:
-    """Wait until Streamlit has finished the current run."""
-    page.wait_for_timeout(300)
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=TIMEOUT_MS)
-
-
 def _press(page, key: str, done) -> None:
     """Press ``key`` once and wait for ``done()`` (a Playwright wait): no key press may be lost."""
-    _settle(page)
+    settle(page)
     page.keyboard.press(key)
     try:
         done(TIMEOUT_MS)
@@ -64,7 +64,7 @@ def _open_worklist(page, url: str) -> None:
     page.goto(f"{url}/worklist")
     page.get_by_role("heading", name="Worklist").wait_for(timeout=TIMEOUT_MS)
     page.get_by_text(re.compile(r"\d+ of \d+ cases")).wait_for(timeout=TIMEOUT_MS)
-    _settle(page)
+    settle(page)
 
 
 def _place_caliper(page, time_s: float, placed: str) -> None:
@@ -73,20 +73,20 @@ def _place_caliper(page, time_s: float, placed: str) -> None:
     strip.scroll_into_view_if_needed()
     x, y = page.evaluate(_POINT_JS, [strip.element_handle(), time_s])
     page.mouse.move(x - 20, y - 10)
-    page.mouse.move(x, y, steps=4)  # plotly needs the hover before the click
-    page.wait_for_timeout(300)
+    page.mouse.move(x, y, steps=4)  # plotly needs the hover before the click: wait until it hovers a point
+    page.wait_for_function("plot => (plot._hoverdata || []).length > 0",
+                           arg=strip.locator(".js-plotly-plot").element_handle(), timeout=TIMEOUT_MS)
     page.mouse.click(x, y)
     page.get_by_text(re.compile(placed)).wait_for(timeout=TIMEOUT_MS)
-    _settle(page)
+    settle(page)
 
 
 def test_worklist_calipers_keyboard_save_and_next(server, page):
     url, home = server
     _open_worklist(page, url)
     _shot(page, "worklist-all")
-    page.get_by_text("Discordant only", exact=True).click()
-    _settle(page)
-    page.wait_for_timeout(1000)
+    with app_run(page):
+        page.get_by_text("Discordant only", exact=True).click()
     shown, total = map(int, re.match(r"(\d+) of (\d+) cases", page.get_by_text(
         re.compile(r"^\d+ of \d+ cases")).last.inner_text()).groups())
     assert 0 < shown < total
@@ -96,8 +96,8 @@ def test_worklist_calipers_keyboard_save_and_next(server, page):
     wait_for_case(page)
     first = re.search(r"case=([0-9a-f]{64})", page.url).group(1)
     assert not page.locator('[class*="st-key-calipers-"]').count()  # calipers are drawn on demand
-    page.get_by_role("button", name="Calipers").click()
-    _settle(page)
+    with app_run(page):
+        page.get_by_role("button", name="Calipers").click()
     _place_caliper(page, 1.0, "1 of 2 points placed")
     _place_caliper(page, 1.8, r"Interval \d+ ms")
     text = page.locator("p", has_text=re.compile(r"Interval \d+ ms")).first.inner_text()
@@ -111,7 +111,7 @@ def test_worklist_calipers_keyboard_save_and_next(server, page):
     assert abs(int(measured) - (float(end_s) - float(start_s)) * 1000) <= 1
     page.get_by_role("button", name="Set as RR").click()
     page.locator('[data-testid="stTable"]').get_by_text(f"{measured} ms").first.wait_for(timeout=TIMEOUT_MS)
-    _settle(page)
+    settle(page)
     _shot(page, "review-calipers")
     index = CaseIndex(home / "worklist-index.sqlite")
     assert index.find(first) is not None
@@ -120,10 +120,9 @@ def test_worklist_calipers_keyboard_save_and_next(server, page):
     _shot(page, "review-keyboard-filled")
     _press(page, "s", lambda timeout: page.wait_for_url(lambda address: first not in address, timeout=timeout))
     page.get_by_text("Saved review").wait_for(timeout=TIMEOUT_MS)
-    _settle(page)
-    page.wait_for_timeout(1000)
+    wait_for_case(page)  # the next case, drawn
     _shot(page, "review-after-save-and-next")
-    rows = read_reviews(home / "reviews.csv")
+    rows = read_reviews(server.reviews_path)
     assert len(rows) == 1 and rows.iloc[0]["source_sha256"] == first
     assert rows.iloc[0]["reader"] == "Dr Keys" and rows.iloc[0]["reader_call_AF"] == "absent"
     assert rows.iloc[0]["model_status"] == "unverified"
@@ -140,29 +139,29 @@ def test_teaching_session_as_student(server, page):
                    [TeachingCase(cases[name].source_sha256, name, reference) for name, reference in chosen])
     page.goto(f"{url}/teaching")
     page.get_by_role("heading", name="Teaching").wait_for(timeout=TIMEOUT_MS)
-    _settle(page)
+    settle(page)
     sign_in(page, "Student One")
     for number in range(1, 4):
         page.get_by_text(f"Case {number} of 3").wait_for(timeout=TIMEOUT_MS)
         keys_absent_for_every_class(page)
         _press(page, "s", lambda timeout: page.get_by_text("your answer beside the reference").wait_for(
             timeout=timeout))
-        _settle(page)
+        settle(page)
         _shot(page, f"teaching-reveal-{number}")
         following = f"Case {number + 1} of 3" if number < 3 else "Session complete"
         page.get_by_role("button", name="Next case").click()  # see the report: N after a reveal was seen lost
         page.get_by_text(following).first.wait_for(timeout=TIMEOUT_MS)
     page.get_by_text("Session complete — 16 of 18 answers right").wait_for(timeout=TIMEOUT_MS)
     _shot(page, "teaching-score")
-    rows = read_reviews(home / "reviews.csv")
+    rows = read_reviews(server.reviews_path)
     assert len(rows) == 3 and set(rows["role"]) == {"student"} and set(rows["session_id"]) == {"browser-session"}
     assert set(rows["reading_mode"]) == {"teaching"} and set(rows["opinions_seen"]) == {"false"}
     assert list(rows["source_name"]) == [name for name, _ in chosen]
     page.get_by_text("Teacher", exact=True).click()
     page.get_by_text("Results of browser-session").wait_for(timeout=TIMEOUT_MS)
     page.locator('[data-testid="stDataFrame"]').last.wait_for(timeout=TIMEOUT_MS)
-    _settle(page)
-    page.wait_for_timeout(1500)  # the grid paints on a canvas after it is attached
+    settle(page)
+    wait_for_painted_grid(page.locator('[data-testid="stDataFrame"]').last)
     _shot(page, "teaching-teacher-table")
 
 

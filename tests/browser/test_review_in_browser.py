@@ -9,7 +9,7 @@ import pytest
 from ecgreview.record import CLASSES
 from ecgreview.review.store import read_reviews
 from tests.browser.conftest import SCREENSHOTS
-from tests.browser.reading_helpers import call_option, call_shown_js, settle, wait_for_case
+from tests.browser.reading_helpers import app_run, call_option, call_shown_js, wait_for_case
 
 pytestmark = pytest.mark.browser
 
@@ -20,24 +20,24 @@ def _wait_for_app(page, url: str) -> None:
 
 
 def test_demo_review_saved_in_browser(server, page):
-    url, home = server
+    url = server.url
     _wait_for_app(page, url)
     page.get_by_text("RITMO SINUSALE").first.wait_for(timeout=60_000)  # statements render after the trace
     page.screenshot(path=str(SCREENSHOTS / "review-top.png"))
     page.get_by_label("Reader", exact=True).fill("Dr Browser")
-    page.get_by_label("Reader", exact=True).press("Enter")
-    settle(page)
+    with app_run(page):
+        page.get_by_label("Reader", exact=True).press("Enter")
     for name in CLASSES:  # click each call with the mouse
         call = "absent" if name != "AF" else "uncertain"
-        call_option(page, name, call).click()
+        with app_run(page):
+            call_option(page, name, call).click()
         page.wait_for_function(call_shown_js(name, call), timeout=30_000)
-        settle(page)
     page.get_by_label("Comment", exact=True).fill("browser test")
     page.screenshot(path=str(SCREENSHOTS / "review-filled.png"), full_page=True)
     page.get_by_role("button", name="Save review").click()
     page.get_by_text("Saved review").wait_for(timeout=30_000)
     page.screenshot(path=str(SCREENSHOTS / "review-saved.png"), full_page=True)
-    rows = read_reviews(home / "reviews.csv")
+    rows = read_reviews(server.reviews_path)
     assert len(rows) == 1
     assert rows.iloc[0]["reader"] == "Dr Browser" and rows.iloc[0]["reader_call_AF"] == "uncertain"
     assert rows.iloc[0]["comment"] == "browser test"

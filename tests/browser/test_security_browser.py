@@ -12,11 +12,10 @@ from __future__ import annotations
 import base64
 import os
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
@@ -28,14 +27,52 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from ecgreview.examples import demo_ecg_path
 from ecgreview.security.auth import add_user
 from ecgreview.security.boundary import PROXY_SECRET_HEADER
-from tests.browser.conftest import _free_port
-from tests.conftest import REPO
+from tests.browser.conftest import serving
 
 pytestmark = pytest.mark.browser
 
 LOCAL = {"ECGREVIEW_AUTH": "local", "STREAMLIT_LOGGER_LEVEL": "debug"}
 PROXY_SECRET = "browser-test-proxy-secret-0123"
 PROXY = {"ECGREVIEW_AUTH": "proxy", "ECGREVIEW_PROXY_SECRET": PROXY_SECRET}
+#: Seconds to wait for the server to act on a message.
+ACT_TIMEOUT_S = 30
+
+
+@pytest.fixture(scope="module")
+def local_server(tmp_path_factory):
+    """The app with local sign-in; its log at debug level names every session id."""
+    with serving(tmp_path_factory.mktemp("local"), LOCAL) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def proxy_server(tmp_path_factory):
+    with serving(tmp_path_factory.mktemp("proxy"), PROXY) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def production_server(tmp_path_factory):
+    """``streamlit run serve.py`` (the container's command) in name mode."""
+    with serving(tmp_path_factory.mktemp("production"), {}, script="serve.py") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def local_production_server(tmp_path_factory):
+    """``streamlit run serve.py`` with local sign-in."""
+    folder = tmp_path_factory.mktemp("production-local")
+    with serving(folder, {"ECGREVIEW_AUTH": "local"}, script="serve.py") as running:
+        yield running
+
+
+def _wait_until(condition: Callable[[], bool], what: str, *, timeout_s: float = ACT_TIMEOUT_S) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not seen within {timeout_s} s")
+        time.sleep(0.05)  # the poll interval of a wait on a condition
 
 
 def _port(url: str) -> int:
@@ -63,8 +100,10 @@ def _xsrf_cookie(url: str) -> str:
 
 
 def _run_once(url: str, *, session_id: str | None = None, headers: dict[str, str] | None = None,
-              cookie: str | None = None, then: BackMsg | None = None) -> tuple[str, str]:
-    """Open a websocket session (resuming ``session_id`` when given), run the app once, optionally send ``then``.
+              cookie: str | None = None, then: BackMsg | None = None,
+              until: Callable[[], bool] | None = None) -> tuple[str, str]:
+    """Open a websocket session (resuming ``session_id`` when given), run the app once, optionally send ``then``
+    and keep the session open until ``until()`` holds (the server acted on it).
 
     Returns the session id the server assigned and every element it sent, as protobuf text.
     """
@@ -89,7 +128,8 @@ def _run_once(url: str, *, session_id: str | None = None, headers: dict[str, str
                 break
         if then is not None:
             websocket.send(then.SerializeToString())
-            time.sleep(1.0)
+            if until is not None:
+                _wait_until(until, f"the server's answer to {text_format.MessageToString(then, as_one_line=True)}")
     return assigned, "\n".join(shown)
 
 
@@ -106,12 +146,11 @@ def _session_ids(log_path) -> list[str]:
     return [line.rsplit(marker, 1)[1].strip() for line in log_path.read_text().splitlines() if marker in line]
 
 
-@pytest.mark.parametrize("server_environment", [LOCAL])
-def test_a_session_id_alone_does_not_resume_a_sign_in(server, page, tmp_path):
-    url, home = server
+def test_a_session_id_alone_does_not_resume_a_sign_in(local_server, page):
+    url, home = local_server
     add_user(home / "users.csv", "teach", "teacher password", ["teacher"])
     _sign_in_in_chromium(page, url, "teach", "teacher password")
-    sessions = _session_ids(tmp_path / "server.log")  # in real life: an upload URL in an access log
+    sessions = _session_ids(local_server.log_path)  # in real life: an upload URL in an access log
     page.goto("about:blank")  # the teacher leaves; the session waits for a reconnect
     from websockets.exceptions import InvalidStatus
 
@@ -126,9 +165,8 @@ def test_a_session_id_alone_does_not_resume_a_sign_in(server, page, tmp_path):
     assert refused >= 1
 
 
-@pytest.mark.parametrize("server_environment", [PROXY])
-def test_proxy_ignores_roles_sent_by_a_client(server):
-    url, _ = server
+def test_proxy_ignores_roles_sent_by_a_client(proxy_server):
+    url, _ = proxy_server
     _, shown = _run_once(url, headers={"X-Remote-User": "mallory", "X-Remote-Roles": "admin",
                                        PROXY_SECRET_HEADER: PROXY_SECRET})
     assert "Roles: reader" in shown and "Roles: admin" not in shown
@@ -176,9 +214,8 @@ def _keep_session_open(url: str, cookie: str):
             return websocket, session_id
 
 
-@pytest.mark.parametrize("server_environment", [LOCAL])
-def test_no_upload_before_sign_in(server):
-    url, _ = server
+def test_no_upload_before_sign_in(local_server):
+    url, _ = local_server
     cookie = _xsrf_cookie(url)
     websocket, session_id = _keep_session_open(url, cookie)
     try:
@@ -188,7 +225,6 @@ def test_no_upload_before_sign_in(server):
     assert status == 403 and "Sign in before uploading" in detail
 
 
-@pytest.mark.parametrize("server_environment", [{"STREAMLIT_LOGGER_LEVEL": "info"}])
 def test_upload_request_is_well_formed_in_name_mode(server):
     """The control for the test above: the same request is accepted where no sign-in exists (name mode)."""
     url, _ = server
@@ -200,41 +236,12 @@ def test_upload_request_is_well_formed_in_name_mode(server):
         websocket.close()
 
 
-@pytest.mark.parametrize("server_environment", [LOCAL])
-def test_no_cache_clearing_before_sign_in(server, tmp_path):
-    url, _ = server
-    _run_once(url, cookie=_xsrf_cookie(url), then=BackMsg(clear_cache=True))
-    time.sleep(1.0)
-    assert "refused to clear the caches" in (tmp_path / "server.log").read_text()
-
-
-@pytest.fixture
-def production_server(tmp_path, server_environment):
-    """(base URL, ECGREVIEW_HOME) of ``streamlit run serve.py`` (the container's command) on 127.0.0.1."""
-    port, home = _free_port(), tmp_path / "home"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("ECGREVIEW_")}
-    env |= {"ECGREVIEW_HOME": str(home), "PYTHONUNBUFFERED": "1", **server_environment}
-    log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "serve.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start: {(tmp_path / 'server.log').read_text()}")
-                time.sleep(0.3)
-        yield url, home
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
+def test_no_cache_clearing_before_sign_in(local_server):
+    url, _ = local_server
+    refused = "refused to clear the caches"
+    _run_once(url, cookie=_xsrf_cookie(url), then=BackMsg(clear_cache=True),
+              until=lambda: refused in local_server.log_path.read_text())
+    assert refused in local_server.log_path.read_text()
 
 
 def test_production_server_sends_security_headers(production_server):
@@ -265,9 +272,8 @@ def test_production_review_page_works_under_its_policy(production_server, page):
     assert [text for text in refused if "x.png" not in text and "127.0.0.2" not in text] == []
 
 
-@pytest.mark.parametrize("server_environment", [{"ECGREVIEW_AUTH": "local"}])
-def test_production_server_refuses_uploads_before_sign_in(production_server):
-    url, _ = production_server
+def test_production_server_refuses_uploads_before_sign_in(local_production_server):
+    url, _ = local_production_server
     cookie = _xsrf_cookie(url)
     websocket, session_id = _keep_session_open(url, cookie)
     try:

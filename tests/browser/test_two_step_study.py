@@ -23,7 +23,6 @@ from tests.browser.reading_helpers import (
     sign_in,
     wait_for_case,
 )
-from tests.ui.reading_room_fixtures import write_fixture_weights
 
 pytestmark = pytest.mark.browser
 
@@ -37,10 +36,10 @@ _ALL_HIDDEN_JS = """selector => {
 }"""
 
 
-@pytest.fixture
-def server_environment(tmp_path) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def server_environment(fixture_weights) -> dict[str, str]:
     """Fixture weights only: the case folder is the bundled demo set."""
-    return {"ECGREVIEW_MODEL": str(write_fixture_weights(tmp_path / "fixture-weights.hdf5"))}
+    return {"ECGREVIEW_MODEL": str(fixture_weights)}
 
 
 def _confidence(page, value: int) -> None:
@@ -85,6 +84,15 @@ def _aided_step(page, number: int, screenshot: bool) -> None:
     page.keyboard.press("s")  # saves the aided reading and opens the next study case
 
 
+def _wait_until_scrolled_to(page, selector: str) -> None:
+    """Wait until the element's top is in the viewport and the page has painted twice since (no fixed sleep)."""
+    page.wait_for_function("""selector => {
+        const top = document.querySelector(selector).getBoundingClientRect().top;
+        return top >= 0 && top < window.innerHeight;
+    }""", arg=selector, timeout=TIMEOUT_MS)
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
 def test_a_five_case_two_step_study_then_the_cohort_page(server, page):
     url, home = server
     page.set_viewport_size(VIEWPORT)
@@ -105,8 +113,8 @@ def test_a_five_case_two_step_study_then_the_cohort_page(server, page):
         _aided_step(page, number, screenshot=number == 0)
         if number + 1 < len(order):
             page.wait_for_url(lambda address, sha=sha: sha not in address, timeout=TIMEOUT_MS)
-    page.get_by_text("Two-step reading saved").first.wait_for(timeout=TIMEOUT_MS)  # the last case: no next one
-    rows = read_reviews(home / "reviews.csv")
+    page.get_by_text("Study session complete").first.wait_for(timeout=TIMEOUT_MS)  # the last case: no next one
+    rows = read_reviews(server.reviews_path)
     assert len(rows) == 10
     assert list(rows["source_sha256"]) == [sha for sha in order for _ in range(2)]  # the reader's seeded order
     assert list(rows["reading_mode"]) == ["unaided", "aided"] * 5
@@ -129,8 +137,8 @@ def test_a_five_case_two_step_study_then_the_cohort_page(server, page):
     settle(page)
     heading.scroll_into_view_if_needed()
     page.evaluate("() => document.querySelector('#added-value').scrollIntoView()")
-    page.wait_for_timeout(800)
+    _wait_until_scrolled_to(page, "#added-value")
     page.screenshot(path=str(SCREENSHOTS / "cohort-added-value.png"))
     page.locator(".st-key-added-value-roc").scroll_into_view_if_needed()
-    page.wait_for_timeout(800)
+    _wait_until_scrolled_to(page, ".st-key-added-value-roc")
     page.screenshot(path=str(SCREENSHOTS / "cohort-added-value-roc.png"))

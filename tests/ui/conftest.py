@@ -1,4 +1,4 @@
-"""Fixtures of the UI tests."""
+"""Fixtures of the UI tests (every ``ECGREVIEW_*`` variable is already cleared: ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import pytest
 
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
-    for variable in ("ECGREVIEW_MODEL", "ECGREVIEW_MODELS_DIR", "ECGREVIEW_REVIEWS", "ECGREVIEW_CASES",
-                     "ECGREVIEW_CONFIG", "ECGREVIEW_AUTH", "ECGREVIEW_USERS", "ECGREVIEW_BACKEND"):
-        monkeypatch.delenv(variable, raising=False)
+    """A fresh ``ECGREVIEW_HOME`` in ``tmp_path`` (the folder is not created)."""
     monkeypatch.setenv("ECGREVIEW_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
