@@ -81,10 +81,10 @@ def roc_figure(
 def curve_missing_reason(row: pd.Series, *, roc: bool) -> str:
     """Why a class has no ROC (``roc``) or precision-recall curve, in words, from its operating-points row."""
     if not row.get("cases", 0):
-        return "no DNN output on these cases<br>(no model weights when they were read)"
+        return "no DNN<br>output"
     if not row.get("positives", 0):
-        return "no positive cases:<br>undefined"
-    return "no negative cases:<br>ROC undefined" if roc else "undefined"
+        return "no positive<br>cases"
+    return "no negative<br>cases" if roc else "undefined"
 
 
 def _marker(row: pd.Series, prefix: str, panel: int) -> tuple[float, float]:

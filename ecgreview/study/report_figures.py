@@ -56,7 +56,7 @@ def roc_figure(reference: pd.DataFrame, probabilities: pd.DataFrame, result: Add
         row = points.loc[name]
         axes.plot([0, 1], [0, 1], color="#cccccc", linestyle=":", linewidth=0.8)
         if roc is None:
-            _say(axes, curve_missing_reason(row, roc=True).replace("<br>", "\n"))
+            _say(axes, curve_missing_reason(row, roc=True).replace("<br>", " ") + ": no ROC curve")
         else:
             axes.plot(roc.x, roc.y, color=_DNN, linewidth=1.3, label="DNN ROC")
             if not pd.isna(row.get("paper_sensitivity", np.nan)):
