@@ -12,7 +12,7 @@ import re
 import pytest
 
 from tests.browser.conftest import SCREENSHOTS
-from tests.browser.reading_helpers import ECG, TIMEOUT_MS, app_run, settle, wait_for_case
+from tests.browser.reading_helpers import ECG, TIMEOUT_MS, settle, wait_for_case
 
 pytestmark = pytest.mark.browser
 
@@ -50,15 +50,35 @@ def _measure(page) -> dict[str, float]:
     return page.evaluate(_MEASURE_JS, ECG)
 
 
+#: What the paper looks like now: its place, size, first pulse and last trace ("" before it is drawn).
+_DRAWN_JS = """selector => {
+  const plot = document.querySelector(selector);
+  const paths = plot ? [...plot.querySelectorAll('.scatterlayer .trace path.js-line')] : [];
+  if (!paths.length) return '';
+  const box = plot.getBoundingClientRect();
+  const [first, last] = [paths[0], paths.at(-1)].map(path => path.getAttribute('d'));
+  return `${box.left},${box.top} ${box.width}x${box.height}:${first}:${last}`;
+}"""
+_CHANGED_JS = f"""([selector, before]) => {{
+  const now = ({_DRAWN_JS})(selector);
+  return now !== '' && now !== before;
+}}"""
+
+
+def _redrawn(page, action) -> None:
+    """Do ``action`` (a click that changes the paper) and wait until the paper is drawn differently."""
+    before = page.evaluate(_DRAWN_JS, ECG)
+    action()
+    page.wait_for_function(_CHANGED_JS, arg=[ECG, before], timeout=TIMEOUT_MS)
+    settle(page)
+
+
 def _choose(page, label: str, option: str) -> None:
     """Set one of the viewing controls (in the View popover) and wait for the paper to be drawn again."""
     page.get_by_role("button", name=re.compile(r"^View:")).click()
     group = page.locator("[data-testid=stPopoverBody] [data-testid=stButtonGroup]").filter(has_text=label)
-    with app_run(page):
-        group.get_by_text(option, exact=True).click()
+    _redrawn(page, lambda: group.get_by_text(option, exact=True).click())
     page.keyboard.press("Escape")
-    settle(page)
-    page.wait_for_timeout(500)  # plotly redraws the replaced figure after the run
 
 
 def test_speed_and_gain_magnify_and_true_size_is_ten_mm_per_millivolt(server, page):
@@ -97,14 +117,11 @@ def test_speed_and_gain_magnify_and_true_size_is_ten_mm_per_millivolt(server, pa
     page.screenshot(path=str(SCREENSHOTS / "paper-true-size.png"))
 
     page.get_by_role("button", name=re.compile(r"^View:")).click()
-    with app_run(page):
-        page.get_by_role("button", name="Full screen").click()
-    page.wait_for_timeout(500)
+    _redrawn(page, lambda: page.get_by_role("button", name="Full screen").click())
     box = page.locator(PAPER).bounding_box()
     assert box["x"] < 50 and box["y"] < 100  # over the whole window, sidebar and header covered
     page.screenshot(path=str(SCREENSHOTS / "paper-full-screen.png"))
-    with app_run(page):
-        page.get_by_role("button", name="Close full screen").click()
+    _redrawn(page, lambda: page.get_by_role("button", name="Close full screen").click())
     assert page.locator(PAPER).bounding_box()["x"] > 200
 
 
@@ -146,8 +163,7 @@ def test_no_bundled_case_is_cut_off_and_a_15_s_recording_has_pages(server, page)
             pages = page.locator(".st-key-ecg-trace [data-testid=stButtonGroup]")
             for label in ("0–10 s", "5–15 s"):
                 assert pages.get_by_text(label, exact=True).count(), label
-            with app_run(page):
-                pages.get_by_text("5–15 s", exact=True).click()
+            _redrawn(page, lambda: pages.get_by_text("5–15 s", exact=True).click())
             page.locator(f"{ECG} text", has_text="5–15 s of 15 s").first.wait_for(timeout=TIMEOUT_MS)
             assert not _measure(page)["outside"]
             page.screenshot(path=str(SCREENSHOTS / "paper-Q0050-page-2.png"))
