@@ -7,8 +7,9 @@ index writes them, with the metadata a reader gives, 1/10 of the cases read by 2
 the device calling AF), then times what the worklist page does on every rerun
 (:mod:`ecgreview.review.worklist_query`):
 
-(a) the syncs when nothing changed (listing, DNN calls, readings);
-(b) the first page (200 rows) sorted by file, with the totals and the case order;
+(a) the syncs when nothing changed (listing, DNN calls, the review store's end);
+(b) the first page (200 rows) sorted by file, with the totals; (b') the same with the order of every
+    matching case (what next/previous on the Review page follows);
 (c) the same filtered to discordant cases and sorted by discordance.
 
 The baseline, measured in the same run on the same file: a bare SQLite query of the first 200
@@ -21,6 +22,7 @@ average is printed. Nothing is kept. Always exits 0.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import sqlite3
@@ -31,11 +33,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ecgreview.record import CLASSES, THRESHOLDS  # noqa: E402
+from ecgreview.review.store import REVIEW_COLUMNS, Review  # noqa: E402
 from ecgreview.review.worklist import CaseIndex  # noqa: E402
 from ecgreview.review.worklist_query import (  # noqa: E402
     WorklistFilters,
@@ -48,8 +50,8 @@ from ecgreview.review.worklist_query import (  # noqa: E402
 MODEL = "b" * 64
 
 
-def build_index(path: Path, cases: int, seed: int = 0) -> pd.DataFrame:
-    """An index of ``cases`` generated rows, and a review frame reading 1/10 of them."""
+def build_index(path: Path, cases: int, seed: int = 0) -> Path:
+    """An index of ``cases`` generated rows, and a review store (beside it) reading 1/10 of them."""
     CaseIndex(path)
     rng = np.random.default_rng(seed)
     files, predictions, reviews = [], [], []
@@ -65,12 +67,17 @@ def build_index(path: Path, cases: int, seed: int = 0) -> pd.DataFrame:
         predictions.append((sha, MODEL, json.dumps([float(p) for p in rng.random(len(CLASSES)) * 0.3])))
         if number % 10 == 0:
             for reader in ("Dr A", "Dr B"):
-                reviews.append({"source_sha256": sha, "reader": reader, "role": "reader", "reading_mode": "adjudication",
-                                **{f"reader_call_{name}": rng.choice(["present", "absent"]) for name in CLASSES}})
+                reviews.append(Review.create(reader=reader, source_sha256=sha, opinions_seen=True, reader_calls={
+                    name: str(rng.choice(["present", "absent"])) for name in CLASSES}).to_row())
     with sqlite3.connect(path) as connection:
         connection.executemany("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)", files)
         connection.executemany("INSERT INTO predictions VALUES (?, ?, ?)", predictions)
-    return pd.DataFrame(reviews)
+    store = path.with_name("reviews.csv")
+    with store.open("w", newline="", encoding="utf-8") as handle:  # the store's layout, written at once
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(REVIEW_COLUMNS)
+        writer.writerows([row[column] for column in REVIEW_COLUMNS] for row in reviews)
+    return store
 
 
 def _median_ms(action, repeat: int) -> float:
@@ -89,7 +96,7 @@ def measure(cases: int, repeat: int) -> dict[str, float]:
         first = time.perf_counter()
         sync_listing(path)
         sync_dnn_calls(path, model_sha256=MODEL, thresholds=THRESHOLDS)
-        sync_readings(path, reviews, stamp="bench")
+        sync_readings(path, reviews)
         first_sync_ms = (time.perf_counter() - first) * 1000
 
         def bare() -> None:
@@ -99,17 +106,21 @@ def measure(cases: int, repeat: int) -> dict[str, float]:
         def syncs() -> None:
             sync_listing(path)
             sync_dnn_calls(path, model_sha256=MODEL, thresholds=THRESHOLDS)
-            sync_readings(path, reviews, stamp="bench")
+            sync_readings(path, reviews)
 
         def page() -> None:
             query_worklist(path, model_sha256=MODEL, thresholds=THRESHOLDS, reader="Dr A")
+
+        def ordered() -> None:
+            query_worklist(path, model_sha256=MODEL, thresholds=THRESHOLDS, reader="Dr A", with_order=True)
 
         def discordant() -> None:
             query_worklist(path, model_sha256=MODEL, thresholds=THRESHOLDS, reader="Dr A", sort_by="discordance",
                            descending=True, filters=WorklistFilters(discordant_only=True))
 
         return {"first sync": first_sync_ms, "baseline": _median_ms(bare, repeat), "syncs": _median_ms(syncs, repeat),
-                "page": _median_ms(page, repeat), "discordant": _median_ms(discordant, repeat)}
+                "page": _median_ms(page, repeat), "ordered": _median_ms(ordered, repeat),
+                "discordant": _median_ms(discordant, repeat)}
 
 
 def main() -> int:
@@ -124,11 +135,12 @@ def main() -> int:
         base = figures["baseline"]
         print(f"{size:>7} cases: first sync {figures['first sync']:.0f} ms (once) · bare query {base:.1f} ms · "
               f"(a) syncs {figures['syncs']:.1f} ms ({figures['syncs'] / base:.1f}x) · (b) page "
-              f"{figures['page']:.1f} ms ({figures['page'] / base:.1f}x) · (c) discordant "
+              f"{figures['page']:.1f} ms ({figures['page'] / base:.1f}x) · (b') with the case order "
+              f"{figures['ordered']:.1f} ms · (c) discordant "
               f"{figures['discordant']:.1f} ms ({figures['discordant'] / base:.1f}x)")
     smallest, largest = min(results), max(results)
     if smallest != largest:
-        for name in ("syncs", "page", "discordant"):
+        for name in ("syncs", "page", "ordered", "discordant"):
             ratio = results[largest][name] / results[smallest][name]
             print(f"flatness {name}: {largest} / {smallest} cases = {ratio:.2f} (target <= 1.5 for the page)")
         page_ms = results[largest]["syncs"] + results[largest]["page"]

@@ -8,6 +8,9 @@ calls, prediction comparison, the probability figure) must give the same call.
 
 from __future__ import annotations
 
+import json
+import sqlite3
+
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,7 +23,8 @@ from ecgreview.plots import plot_probabilities
 from ecgreview.record import CLASSES, THRESHOLDS, EcgRecord, dnn_calls
 from ecgreview.review.case import CaseAnalysis
 from ecgreview.review.store import Review, append_review, read_reviews
-from ecgreview.review.worklist import IndexedCase, worklist_rows
+from ecgreview.review.worklist import CaseIndex, IndexedCase
+from ecgreview.review.worklist_query import query_worklist, sync_dnn_calls, sync_listing
 from ecgreview.study.cohort import load_cohort
 from ecgreview.study.cohort_report import _published_calls
 from ecgreview.study.compare import compare_predictions
@@ -74,12 +78,20 @@ def test_page_csv_row_and_read_back_agree(tmp_path: Path, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_worklist_scoring_and_figure_agree(name: str) -> None:
+def test_worklist_scoring_and_figure_agree(name: str, tmp_path: Path) -> None:
     probabilities, expected = CASES[name]
     case = IndexedCase(Path("x.dcm"), SHA, "x.dcm", probabilities=tuple(float(p) for p in probabilities),
                        thresholds=THRESHOLDS)
     assert case.dnn_calls == dict.fromkeys(CLASSES, expected)
-    rows = worklist_rows([case], read_reviews(Path("/nonexistent/reviews.csv")))
+    index = CaseIndex(tmp_path / "index.sqlite")  # the worklist's rows: the index as its update writes it
+    with sqlite3.connect(index.path) as connection:
+        connection.execute("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)",
+                           ("x.dcm", 1, 1, SHA, json.dumps({"source_name": "x.dcm"}), ""))
+        connection.execute("INSERT INTO predictions VALUES (?, ?, ?)",
+                           (SHA, "m" * 64, json.dumps([float(p) for p in probabilities])))
+    sync_listing(index.path)
+    sync_dnn_calls(index.path, model_sha256="m" * 64, thresholds=THRESHOLDS)
+    rows = query_worklist(index.path, model_sha256="m" * 64, thresholds=THRESHOLDS).rows
     assert rows["DNN calls"].tolist() == [", ".join(CLASSES) if expected else "none"]
 
     class Model:

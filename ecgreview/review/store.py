@@ -79,8 +79,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "CONFIDENCE_LEVELS", "MODEL_STATUSES", "NUMERIC_COLUMNS", "READER_CALLS", "READING_MODES", "RESOLVING_MODES",
-    "REVIEW_COLUMNS", "ROLES", "SCHEMA_VERSION", "STATEMENT_SEPARATOR", "Review", "append_review", "latest_reviews",
-    "read_reviews", "reviews_for_case",
+    "REVIEW_COLUMNS", "ROLES", "SCHEMA_VERSION", "STATEMENT_SEPARATOR", "Review", "StoreStamp", "append_review",
+    "latest_reviews", "read_review_tail", "read_reviews", "reviews_for_case",
 ]
 
 #: The review CSV's columns, in file order. The one definition of the schema.
@@ -445,6 +445,57 @@ def _unguard_all(column: str, cells: Sequence[str]) -> list[str]:
     if column in NUMERIC_COLUMNS:
         return list(cells)
     return [unguard_text(cell) for cell in cells]
+
+
+@dataclass(frozen=True)
+class StoreStamp:
+    """Which version of a review store was read: its inode, size and modification time (ns)."""
+
+    inode: int
+    size: int
+    modified_ns: int
+
+    @classmethod
+    def of(cls, path: str | os.PathLike[str]) -> StoreStamp | None:
+        """The store's stamp now; None when it does not exist."""
+        try:
+            status = os.stat(path)
+        except FileNotFoundError:
+            return None
+        return cls(status.st_ino, status.st_size, status.st_mtime_ns)
+
+
+def read_review_tail(path: str | os.PathLike[str], *, start: int) -> tuple[pd.DataFrame, int]:
+    """The rows appended to the store after byte ``start`` (the end of a row), and where they end.
+
+    For a reader that has read the store up to ``start`` and follows what is appended (rows are
+    only ever appended): it reads the header line and the new bytes, never the whole file. A row
+    still being written (no line end yet) is left for the next call: the returned end is the end
+    of the last complete line.
+
+    Returns
+    -------
+    rows, end : pandas.DataFrame, int
+        As :func:`read_reviews` (formula guards removed), and the offset to pass next time.
+
+    Raises
+    ------
+    ReviewStoreError
+        The store cannot be read, or ``start`` is past its end (it was replaced: read it whole).
+    """
+    store = Path(path)
+    try:
+        with store.open("rb") as handle:
+            header = handle.readline()
+            size = os.fstat(handle.fileno()).st_size
+            if start > size or start < len(header):
+                raise ReviewStoreError(store, f"cannot follow the store from byte {start} (it holds {size})")
+            handle.seek(start)
+            tail = handle.read(size - start)
+    except OSError as exc:
+        raise ReviewStoreError(store, f"cannot read the review store: {exc.strerror or exc}") from exc
+    complete = tail[:tail.rfind(b"\n") + 1]
+    return _frame(store, header + complete), start + len(complete)
 
 
 def reviews_for_case(path: str | os.PathLike[str], source_sha256: str) -> pd.DataFrame:

@@ -1,12 +1,11 @@
-"""The worklist: a persistent, incremental index of the case folder, and its rows.
+"""The case index: a persistent, incremental index of the case folder (the worklist's source).
 
 :class:`CaseIndex` is an SQLite file in ``Settings.home``. Each ECG file is keyed by
 its path and ``(size, mtime)``; only new or changed files are read. A row holds the
 file's SHA-256, header metadata (pseudonym, time, device, statements, measurements,
 reference labels) and the device's calls; DNN probabilities are stored per model
-SHA-256, so a new model re-reads only for prediction. :func:`worklist_rows` joins the
-index with the review store: one row per ECG with the DNN, device and reader calls,
-and whether they disagree (discordance).
+SHA-256, so a new model re-reads only for prediction. The worklist's rows, filters and sort
+are queries on the same SQLite file (:mod:`ecgreview.review.worklist_query`).
 """
 
 from __future__ import annotations
@@ -20,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from ecgreview.config import Settings
 from ecgreview.device.statements import StatementTable, load_statement_table, map_statements
 from ecgreview.errors import EcgReviewError
@@ -30,23 +27,16 @@ from ecgreview.io import list_case_files, read_ecg
 from ecgreview.io.dicomweb import dicomweb_cache
 from ecgreview.pipeline import predict_inputs, prepare_record
 from ecgreview.record import CLASSES, EcgRecord, dnn_calls
-from ecgreview.review.consensus import calls_disagree
-from ecgreview.review.protocol import is_adjudicated, latest_readings
 from ecgreview.review.uploads import UPLOADS_DIR, save_upload
 
 if TYPE_CHECKING:
     from ecgreview.model.inference import InferenceModel
 
 __all__ = [
-    "CaseIndex", "IndexUpdate", "IndexedCase", "SORT_KEYS", "WorklistFilters", "case_paths",
-    "neighbours", "save_upload", "worklist_rows",
+    "CaseIndex", "IndexUpdate", "IndexedCase", "case_paths", "neighbours", "save_upload",
 ]
 
 INDEX_FILE = "worklist-index.sqlite"
-#: Sort keys of :func:`worklist_rows`, by display column.
-SORT_KEYS: dict[str, str] = {"file": "File", "acquired": "Acquired", "pseudonym": "Pseudonym",
-                             "discordance": "Discordant classes", "reviews": "Reviews"}
-_POSITIVE_DEVICE = ("definite", "possible")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,
     source_sha256 TEXT, metadata TEXT, error TEXT);
@@ -250,6 +240,11 @@ class CaseIndex:
             return list(by_path.values())
         return [by_path[str(path)] for path in paths if str(path) in by_path]
 
+    def failures(self) -> list[str]:
+        """Why each indexed file that could not be read was not (``path: reason``), by path."""
+        with self._connect() as connection:
+            return [row[0] for row in connection.execute("SELECT error FROM files WHERE error != '' ORDER BY path")]
+
     def find(self, source_sha256: str) -> Path | None:
         """The path of an indexed file with this SHA-256 that still exists, or None."""
         with self._connect() as connection:
@@ -299,102 +294,6 @@ def case_paths(settings: Settings) -> list[Path]:
     if settings.dicomweb_url:
         paths += list_case_files(dicomweb_cache(settings))
     return [demo_ecg_path(), *paths] if settings.cases_dir in (None, DEMO_CASES_DIR) else paths
-
-
-@dataclass(frozen=True)
-class WorklistFilters:
-    """Worklist filters: discordant only, not yet reviewed by me, a class anyone calls present, a reviewer."""
-
-    discordant_only: bool = False
-    unreviewed_by_me: bool = False
-    class_name: str | None = None
-    reviewer: str | None = None
-
-
-def _opinions(case: IndexedCase, readings: pd.DataFrame) -> dict[str, list[bool]]:
-    """Per class, the binary calls of the DNN, the device (when it made statements) and each reader."""
-    opinions: dict[str, list[bool]] = {name: [] for name in CLASSES}
-    dnn = case.dnn_calls or {}
-    for name in CLASSES:
-        if name in dnn:
-            opinions[name].append(dnn[name])
-        if case.statements and name in case.device_calls:
-            opinions[name].append(case.device_calls[name] in _POSITIVE_DEVICE)
-        for call in readings[f"reader_call_{name}"]:
-            if call in ("present", "absent"):
-                opinions[name].append(call == "present")
-    return opinions
-
-
-def _row(case: IndexedCase, readings: pd.DataFrame, reader: str) -> dict[str, Any]:
-    opinions = _opinions(case, readings)
-    discordant = [name for name, calls in opinions.items() if calls_disagree(calls)]
-    dnn = case.dnn_calls
-    device = [f"{n} ({s})" if s == "possible" else n for n, s in case.device_calls.items() if s in _POSITIVE_DEVICE]
-    readers = list(readings["reader"])
-    adjudicated = is_adjudicated(readings)
-    return {
-        "source_sha256": case.source_sha256, "File": case.source_name, "Pseudonym": case.pseudonym,
-        "Acquired": case.acquisition_time, "Device": case.device,
-        "DNN calls": "—" if dnn is None else (", ".join(n for n, flag in dnn.items() if flag) or "none"),
-        "Device calls": (", ".join(device) or "none") if case.statements else "n/a",  # no statements: not available
-        "Reviews": ", ".join(readers) + (" · adjudicated" if adjudicated else ""),
-        "Reviewed by me": bool(reader) and reader in readers,
-        "Discordant": bool(discordant), "Discordant classes": ", ".join(discordant),
-        "_present": {name for name, calls in opinions.items() if True in calls}, "_readers": set(readers),
-    }
-
-
-def worklist_rows(
-    cases: Sequence[IndexedCase], reviews: pd.DataFrame, *, reader: str = "",
-    filters: WorklistFilters = WorklistFilters(), sort_by: str = "file", descending: bool = False,
-) -> pd.DataFrame:
-    """One row per ECG: metadata, DNN, device and review status, and discordance.
-
-    Parameters
-    ----------
-    cases : sequence of IndexedCase
-        From :meth:`CaseIndex.cases`; unreadable files are left out, and a file found
-        twice (same SHA-256) is one row, at its first path.
-    reviews : pandas.DataFrame
-        From :func:`ecgreview.review.store.read_reviews`.
-    reader : str
-        The current reader, for "Reviewed by me" and ``filters.unreviewed_by_me``.
-    sort_by : {"file", "acquired", "pseudonym", "discordance", "reviews"}
-        Sort key (ties keep file order).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``source_sha256``, File, Pseudonym, Acquired, Device, DNN calls, Device calls,
-        Reviews, Reviewed by me, Discordant, Discordant classes.
-    """
-    if sort_by not in SORT_KEYS:
-        raise ValueError(f"sort_by must be one of {', '.join(SORT_KEYS)}; got {sort_by!r}")
-    if filters.class_name is not None and filters.class_name not in CLASSES:
-        raise ValueError(f"class_name must be one of {', '.join(CLASSES)} or None; got {filters.class_name!r}")
-    readings = latest_readings(reviews)
-    grouped = {sha: frame for sha, frame in readings.groupby("source_sha256")}
-    empty = readings.iloc[0:0]
-    unique: dict[str, IndexedCase] = {}
-    for case in cases:
-        if not case.error:
-            unique.setdefault(case.source_sha256, case)  # one row per content, at its first path
-    rows = [_row(case, grouped.get(sha, empty), reader.strip()) for sha, case in unique.items()]
-    rows = [row for row in rows if _keep(row, filters)]
-    frame = pd.DataFrame(rows, columns=["source_sha256", "File", "Pseudonym", "Acquired", "Device", "DNN calls",
-                                        "Device calls", "Reviews", "Reviewed by me", "Discordant",
-                                        "Discordant classes", "_present", "_readers"])
-    frame = frame.drop(columns=["_present", "_readers"])
-    column = SORT_KEYS[sort_by]
-    return frame.sort_values(column, ascending=not descending, kind="stable").reset_index(drop=True)
-
-
-def _keep(row: dict[str, Any], filters: WorklistFilters) -> bool:
-    return not ((filters.discordant_only and not row["Discordant"])
-                or (filters.unreviewed_by_me and row["Reviewed by me"])
-                or (filters.class_name and filters.class_name not in row["_present"])
-                or (filters.reviewer and filters.reviewer not in row["_readers"]))
 
 
 def neighbours(order: Sequence[str], current: str) -> tuple[str | None, str | None]:

@@ -10,8 +10,9 @@ same at 1,000 and at 100,000 cases:
   those.
 * ``readings`` and ``reading_summary``: each reader's latest clinical reading per case
   (:func:`ecgreview.review.protocol.latest_readings`, the one rule) as masks of ``present`` and
-  ``absent`` calls. :func:`record_reading` updates one case when a review is saved; a store changed
-  by another process (its stamp differs) is read again in full once (:func:`sync_readings`).
+  ``absent`` calls. :func:`sync_readings` follows the append-only review store: it reads only the
+  rows appended since its last call (whoever saved them), and the whole store only when it is new
+  or was replaced.
 * ``dnn_masks``: the DNN calls (:func:`ecgreview.record.dnn_calls`, the one rule) per case for one
   model and the site's thresholds, computed once per prediction (:func:`sync_dnn_calls`).
 * ``opinions``: per case, the opinions' present and absent bits and the discordant classes, for the
@@ -39,9 +40,10 @@ import pandas as pd
 from ecgreview.device.statement_table import NEGATIVE_STRENGTHS, POSITIVE_STRENGTHS
 from ecgreview.record import CLASSES, dnn_calls
 from ecgreview.review.protocol import latest_readings
+from ecgreview.review.store import StoreStamp, read_review_tail, read_reviews
 
-__all__ = ["SORT_KEYS", "WorklistFilters", "WorklistPage", "query_worklist", "record_reading", "sync_dnn_calls",
-           "sync_listing", "sync_readings"]
+__all__ = ["SORT_KEYS", "WorklistFilters", "WorklistPage", "query_worklist", "sync_dnn_calls", "sync_listing",
+           "sync_readings", "worklist_neighbours", "case_names"]
 
 _ALL = (1 << len(CLASSES)) - 1
 #: Sort keys, by display column.
@@ -211,43 +213,55 @@ def _summarise(connection: sqlite3.Connection, hashes: Sequence[str] | None = No
                             for sha, (readers, adjudicated, present, absent) in summary.items()])
 
 
-def sync_readings(index_path: str | Path, reviews: pd.DataFrame, *, stamp: str) -> bool:
-    """Read every clinical reading of ``reviews`` into the index when the store's ``stamp`` (its size and
-    modification time) differs from the one last read or recorded; True when it did."""
+def _store_end(path: Path, size: int) -> int:
+    """The end of the last complete row among the first ``size`` bytes of the store (a row still being
+    written has no line end yet)."""
+    with path.open("rb") as handle:
+        handle.seek(max(0, size - 65536))
+        data = handle.read(size - max(0, size - 65536))
+    newline = data.rfind(b"\n")
+    return size if newline == len(data) - 1 else max(0, size - len(data) + newline + 1)
+
+
+def _upsert_readings(connection: sqlite3.Connection, rows: pd.DataFrame) -> set[str]:
+    """Each reader's latest clinical reading among ``rows`` (store rows in save order) replaces their earlier one."""
+    readings = latest_readings(rows)
+    for _, reading in readings.iterrows():
+        connection.execute("DELETE FROM readings WHERE source_sha256 = ? AND reader = ?",
+                           (reading["source_sha256"], reading["reader"]))
+        connection.execute("INSERT INTO readings VALUES (?, ?, ?, ?, ?)", _reading_row(reading))
+    return set(readings["source_sha256"])
+
+
+def sync_readings(index_path: str | Path, reviews_path: str | Path) -> bool:
+    """Follow the review store: read the rows appended since the last call (the store is append-only), or
+    the whole store when it is new, replaced (a schema upgrade) or gone; True when anything changed."""
+    store = Path(reviews_path)
+    stamp = StoreStamp.of(store)
     with _connect(index_path) as connection:
-        known = connection.execute("SELECT value FROM worklist_meta WHERE name = 'reviews'").fetchone()
-        if known is not None and known[0] == stamp:
+        row = connection.execute("SELECT value FROM worklist_meta WHERE name = 'reviews'").fetchone()
+        known = json.loads(row[0]) if row else None
+        if stamp is not None and known and known["inode"] == stamp.inode and known["end"] <= stamp.size:
+            if known["end"] == stamp.size:
+                return False
+            rows, end = read_review_tail(store, start=known["end"])
+            if end == known["end"]:
+                return False  # a row still being written
+            touched = _upsert_readings(connection, rows)
+            _summarise(connection, sorted(touched))
+            _mark(connection, touched)
+        elif stamp is None and known == {"inode": 0, "end": 0}:
             return False
-        readings = latest_readings(reviews)
-        connection.execute("DELETE FROM readings")
-        connection.executemany("INSERT INTO readings VALUES (?, ?, ?, ?, ?)",
-                               [_reading_row(row) for _, row in readings.iterrows()])
-        _summarise(connection)
-        connection.execute("INSERT OR REPLACE INTO worklist_meta VALUES ('reviews', ?)", (stamp,))
-        connection.execute("DELETE FROM worklist_meta WHERE name = 'opinions'")  # all computed again
+        else:
+            end = 0 if stamp is None else _store_end(store, stamp.size)
+            connection.execute("DELETE FROM readings")
+            if stamp is not None:
+                _upsert_readings(connection, read_reviews(store))
+            _summarise(connection)
+            connection.execute("DELETE FROM worklist_meta WHERE name = 'opinions'")  # all computed again
+        connection.execute("INSERT OR REPLACE INTO worklist_meta VALUES ('reviews', ?)", (json.dumps(
+            {"inode": stamp.inode if stamp else 0, "end": end}),))
         return True
-
-
-def record_reading(index_path: str | Path, row: pd.Series, *, stamp_before: str, stamp_after: str) -> None:
-    """After a save: the new row (a store row of :func:`~ecgreview.review.store.read_reviews`, or
-    ``Review.to_row()``) becomes its reader's latest reading of the case, without reading the store again.
-
-    Only a clinical reading counts (:func:`~ecgreview.review.protocol.clinical_readings`); when the
-    index had not read the store as it was before this save (``stamp_before``), nothing is recorded
-    and the next :func:`sync_readings` reads it in full.
-    """
-    with _connect(index_path) as connection:
-        known = connection.execute("SELECT value FROM worklist_meta WHERE name = 'reviews'").fetchone()
-        if known is None or known[0] != stamp_before:
-            return
-        frame = latest_readings(pd.DataFrame([row]))
-        for _, reading in frame.iterrows():
-            connection.execute("DELETE FROM readings WHERE source_sha256 = ? AND reader = ?",
-                               (reading["source_sha256"], reading["reader"]))
-            connection.execute("INSERT INTO readings VALUES (?, ?, ?, ?, ?)", _reading_row(reading))
-            _summarise(connection, [reading["source_sha256"]])
-            _mark(connection, [reading["source_sha256"]])
-        connection.execute("INSERT OR REPLACE INTO worklist_meta VALUES ('reviews', ?)", (stamp_after,))
 
 
 def _popcount(expression: str) -> str:
@@ -375,6 +389,51 @@ def query_worklist(
             [key, *parameters, limit, offset]).fetchall()
     return WorklistPage(pd.DataFrame([_row(row, reader.strip()) for row in rows], columns=_COLUMNS),
                         matching, total, hashes)
+
+
+def worklist_neighbours(
+    index_path: str | Path, source_sha256: str, *, model_sha256: str, thresholds: Sequence[float], reader: str = "",
+    filters: WorklistFilters = WorklistFilters(), sort_by: str = "file", descending: bool = False,
+) -> tuple[str | None, str | None]:
+    """The cases before and after ``source_sha256`` in the worklist's order (filters and sort as in
+    :func:`query_worklist`): two index lookups, whatever the number of cases. A case not in the list
+    gives no previous case and the first case as the next."""
+    _check(filters, sort_by)
+    key = _calls_key(model_sha256, thresholds)
+    where, parameters = _where(filters, reader.strip())
+    column, tie = _ORDER[sort_by]
+    joins = _FROM_OPINIONS if sort_by == "discordance" else _FROM_LISTING
+    forward, backward = (f"{column} DESC, {tie} DESC", f"{column}, {tie}") if descending else \
+        (f"{column}, {tie}", f"{column} DESC, {tie} DESC")
+    with _connect(index_path) as connection:
+        _refresh_opinions(connection, key)
+        current = connection.execute(f"SELECT {column}, {tie} {joins} WHERE {where} AND l.source_sha256 = ? "
+                                     "AND l.first_of_content = 1", [*parameters, source_sha256]).fetchone()
+        if current is None:
+            first = connection.execute(f"SELECT l.source_sha256 {joins} WHERE {where} AND l.first_of_content = 1 "
+                                       f"ORDER BY {forward} LIMIT 1", parameters).fetchone()
+            return None, first[0] if first else None
+
+        def step(order: str, after: bool) -> str | None:
+            compare = ">" if after != descending else "<"
+            found = connection.execute(
+                f"SELECT l.source_sha256 {joins} WHERE {where} AND l.first_of_content = 1 "
+                f"AND ({column}, {tie}) {compare} (?, ?) ORDER BY {order} LIMIT 1", [*parameters, *current]).fetchone()
+            return found[0] if found else None
+
+        return step(backward, after=False), step(forward, after=True)
+
+
+def case_names(index_path: str | Path, hashes: Sequence[str]) -> dict[str, str]:
+    """The file name of each listed case of ``hashes`` (by SHA-256; cases not listed are left out)."""
+    names: dict[str, str] = {}
+    with _connect(index_path) as connection:
+        for start in range(0, len(hashes), 500):
+            chunk = list(hashes[start:start + 500])
+            names |= dict(connection.execute(
+                f"SELECT source_sha256, file FROM listing WHERE first_of_content = 1 AND source_sha256 IN "
+                f"({','.join('?' * len(chunk))})", chunk).fetchall())
+    return names
 
 
 _COLUMNS = ["source_sha256", "File", "Pseudonym", "Acquired", "Device", "DNN calls", "Device calls", "Reviews",

@@ -247,13 +247,13 @@ def keep_upload(settings: Settings, source: CaseSource, source_sha256: str, *, f
             st.warning(f"The upload was not kept for the worklist — {escape_markdown(exc)}")
 
 
-def case_order(settings: Settings) -> list[str]:
-    """The worklist's current order (its filter and sort), else every indexed case by file."""
+def case_neighbours(settings: Settings, source_sha256: str) -> tuple[str | None, str | None]:
+    """The previous and next case: in a study session its cases in the design's order, else the worklist's
+    order (its filters and sort, from the index: :func:`ecgreview.ui.indexing.neighbours`)."""
     order = st.session_state.get(state.WORKLIST_ORDER)
-    if order:
-        return order
-    index = resources.cached_index(str(settings.home / INDEX_FILE))
-    return [case.source_sha256 for case in index.cases(thresholds=settings.thresholds) if not case.error]
+    if order and st.session_state.get(state.WORKLIST_QUERY) is None:
+        return neighbours(order, source_sha256)
+    return indexing.neighbours(settings, source_sha256)
 
 
 def open_case(source_sha256: str | None) -> None:
@@ -266,7 +266,7 @@ def open_case(source_sha256: str | None) -> None:
 def case_navigation(settings: Settings, source_sha256: str) -> str | None:
     """Previous / next case of the current worklist order (keys B and N, through the reading keys' log:
     :func:`go_to_neighbour`); returns the next case."""
-    previous, following = neighbours(case_order(settings), source_sha256)
+    previous, following = case_neighbours(settings, source_sha256)
     back, forward = st.columns(2)
     if back.button("Previous case", disabled=previous is None, key="previous-case", help="Key B"):
         open_case(previous)
@@ -277,7 +277,7 @@ def case_navigation(settings: Settings, source_sha256: str) -> str | None:
 
 def go_to_neighbour(settings: Settings, source_sha256: str, direction: str) -> None:
     """Open the next (``"next"``) or previous case of the worklist order, when there is one (keys N and B)."""
-    previous, following = neighbours(case_order(settings), source_sha256)
+    previous, following = case_neighbours(settings, source_sha256)
     target = following if direction == "next" else previous
     if target is not None:
         open_case(target)

@@ -15,7 +15,16 @@ from ecgreview.config import Settings
 from ecgreview.model.inference import InferenceModel
 from ecgreview.review.index_updater import BackgroundIndexer
 from ecgreview.review.worklist import INDEX_FILE, IndexedCase
-from ecgreview.ui import resources
+from ecgreview.review.worklist_query import (
+    WorklistFilters,
+    WorklistPage,
+    query_worklist,
+    sync_dnn_calls,
+    sync_listing,
+    sync_readings,
+    worklist_neighbours,
+)
+from ecgreview.ui import resources, state
 from ecgreview.ui.text import escape_markdown
 
 #: Seconds between two refreshes of the progress panel while the index is being updated.
@@ -25,6 +34,49 @@ REFRESH_S = 0.5
 def indexer(settings: Settings) -> BackgroundIndexer:
     """The background updater of this server process for the settings' index and case folder."""
     return resources.cached_indexer(str(settings.home / INDEX_FILE), str(settings.cases_dir), settings)
+
+
+def request_update(settings: Settings, model: InferenceModel | None = None, *, max_age_s: float | None = None) -> None:
+    """Start the background update when the index's last one is older than ``max_age_s``; never waits."""
+    indexer(settings).request(model, max_age_s=max_age_s)
+
+
+def _query_options(settings: Settings, model_sha256: str, reader: str, filters: WorklistFilters, sort_by: str,
+                   descending: bool) -> dict:
+    """What a worklist query and its neighbours are asked with (kept in the session for next/previous)."""
+    return {"model_sha256": model_sha256, "thresholds": settings.thresholds, "reader": reader, "filters": filters,
+            "sort_by": sort_by, "descending": descending}
+
+
+def worklist_page(settings: Settings, model: InferenceModel | None, *, reader: str, filters: WorklistFilters,
+                  sort_by: str, descending: bool, offset: int, limit: int, with_order: bool = False) -> WorklistPage:
+    """One page of the worklist from the index (:mod:`ecgreview.review.worklist_query`), after bringing its
+    listing, DNN calls and readings up to date (each only what changed); the query is kept in the session so
+    that next/previous on the Review page follow this order.
+
+    Raises
+    ------
+    ReviewStoreError
+        The review store cannot be read.
+    """
+    index_path = resources.cached_index(str(settings.home / INDEX_FILE)).path  # the index's tables exist
+    model_sha256 = model.identity.sha256 if model is not None else ""
+    sync_listing(index_path)
+    sync_dnn_calls(index_path, model_sha256=model_sha256, thresholds=settings.thresholds)
+    sync_readings(index_path, settings.reviews_path)
+    options = _query_options(settings, model_sha256, reader, filters, sort_by, descending)
+    st.session_state[state.WORKLIST_QUERY] = options
+    return query_worklist(index_path, offset=offset, limit=limit, with_order=with_order, **options)
+
+
+def neighbours(settings: Settings, source_sha256: str) -> tuple[str | None, str | None]:
+    """The previous and next case of the worklist's current order (its filters and sort; every indexed case
+    by file when the worklist was not opened in this session): two index lookups, whatever its size."""
+    options = st.session_state.get(state.WORKLIST_QUERY) or _query_options(
+        settings, "", "", WorklistFilters(), "file", False)
+    index_path = resources.cached_index(str(settings.home / INDEX_FILE)).path  # the index's tables exist
+    sync_listing(index_path)
+    return worklist_neighbours(index_path, source_sha256, **options)
 
 
 def indexed_cases(settings: Settings, model: InferenceModel | None = None, *,

@@ -288,7 +288,7 @@ def readers_table(settings: Settings, analysis: CaseAnalysis) -> None:
     if len(readers) < 2:
         return
     disputed = classes_to_adjudicate(readings)
-    st.markdown(f"**{len(readers)} readers** · " + (f"no consensus on {', '.join(disputed)}" if disputed else "agree"))
+    st.markdown(f"**{len(readers)} readers** · " + (f"disagree on {', '.join(disputed)}" if disputed else "agree"))
     shown = readings[["reader", "role", *[f"reader_call_{name}" for name in CLASSES]]]
     st.dataframe(shown.rename(columns=lambda c: c.removeprefix("reader_call_")), hide_index=True)
 

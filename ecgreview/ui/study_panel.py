@@ -11,14 +11,16 @@ the mode the design assigns (two-step, unaided or aided) and stores the session'
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 import streamlit as st
 
 from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
-from ecgreview.review.worklist import IndexedCase
+from ecgreview.review.modes import mode_label
+from ecgreview.review.worklist_query import WorklistPage
+from ecgreview.security.auth import COORDINATOR_ROLES
 from ecgreview.study.design import (
     StudyDesign,
     create_design,
@@ -28,8 +30,6 @@ from ecgreview.study.design import (
     studies_dir,
 )
 from ecgreview.study.progress import assignment_status, progress
-from ecgreview.review.modes import mode_label
-from ecgreview.security.auth import COORDINATOR_ROLES
 from ecgreview.ui import identity, state
 from ecgreview.ui.navigation import open_review
 from ecgreview.ui.text import escape_markdown
@@ -38,19 +38,24 @@ from ecgreview.ui.two_step import StudyCase
 _NONCE = "study-table-nonce"
 
 
-def render(settings: Settings, reader: str, reviews: pd.DataFrame, cases: Sequence[IndexedCase]) -> None:
-    """The reader's studies (nothing when none names them), and the coordinator's study builder."""
+def render(settings: Settings, reader: str, reviews: pd.DataFrame, *,
+           case_names: Callable[[Sequence[str]], dict[str, str]], worklist: WorklistPage,
+           all_cases: Callable[[], Sequence[str]]) -> None:
+    """The reader's studies (nothing when none names them), and the coordinator's study builder.
+
+    ``case_names`` gives the file names of cases (by SHA-256), ``worklist`` is the worklist page shown
+    and ``all_cases`` lists every case of the worklist's filter (asked only when a study takes them all).
+    """
     if reader:
         try:
             designs = designs_for_reader(studies_dir(settings), reader)
         except EcgReviewError as exc:
             st.error(f"Cannot read the study designs — {escape_markdown(exc)}")
             designs = []
-        names = {case.source_sha256: case.source_name for case in cases}
         for design in designs:
-            _study(design, reviews, reader, names)
+            _study(design, reviews, reader, case_names(design.case_ids))
     if any(identity.may(role) for role in COORDINATOR_ROLES):
-        _builder(settings, cases)
+        _builder(settings, worklist, all_cases)
 
 
 def _study(design: StudyDesign, reviews: pd.DataFrame, reader: str, names: dict[str, str]) -> None:
@@ -103,18 +108,19 @@ def _open(design: StudyDesign, reader: str, case_id: str, session: int) -> None:
         marked[item.case_id] = StudyCase(design.study_id, session_label(design, session), item.mode,
                                          item.position, len(items))
     st.session_state[state.WORKLIST_ORDER] = [item.case_id for item in items]
+    st.session_state[state.WORKLIST_QUERY] = None  # next/previous follow the study's order
     open_review(case_id)
 
 
-def _builder(settings: Settings, cases: Sequence[IndexedCase]) -> None:
+def _builder(settings: Settings, worklist: WorklistPage, all_cases: Callable[[], Sequence[str]]) -> None:
     """A coordinator (admin, teacher) creates a study from the worklist's cases: readers, seed, crossover."""
-    readable = [case for case in cases if not case.error]
     with st.expander("New reader study (coordinator)"), st.form("new-study"):
         study_id = st.text_input("Study id", key="study-id",
                                  placeholder="e.g. af-pilot-2027 (lowercase letters, digits, - and _)")
-        everything = st.checkbox(f"All {len(readable)} cases of the worklist", key="study-all-cases")
-        labels = {case.source_sha256: case.source_name for case in readable}
-        chosen = st.multiselect("Or these cases", [case.source_sha256 for case in readable], key="study-cases",
+        everything = st.checkbox(f"All {worklist.matching} cases of the worklist", key="study-all-cases",
+                                 help="Every case the worklist's filters show, on every page")
+        labels = dict(zip(worklist.rows["source_sha256"], worklist.rows["File"]))
+        chosen = st.multiselect("Or these cases (of the page shown)", list(labels), key="study-cases",
                                 format_func=lambda sha: labels.get(sha, sha))
         readers = st.text_area("Readers (one name per line, as they sign in)", key="study-readers", height=90)
         seed_column, crossover_column, washout_column = st.columns(3)
@@ -124,7 +130,7 @@ def _builder(settings: Settings, cases: Sequence[IndexedCase]) -> None:
                                               key="study-washout")
         if not st.form_submit_button("Create study", type="primary"):
             return
-    case_ids = [case.source_sha256 for case in readable] if everything else chosen
+    case_ids = list(all_cases()) if everything else chosen
     names = [line.strip() for line in readers.splitlines() if line.strip()]
     try:
         design = create_design(study_id.strip(), case_ids, names, seed=int(seed), crossover=crossover,

@@ -12,7 +12,8 @@ from ecgreview.examples import demo_ecg_path
 from ecgreview.record import CLASSES, THRESHOLDS
 from ecgreview.review.store import read_reviews
 from ecgreview.review.teaching import TeachingCase, create_session, reference_from_labels
-from ecgreview.review.worklist import INDEX_FILE, CaseIndex, worklist_rows
+from ecgreview.review.worklist import INDEX_FILE, CaseIndex
+from ecgreview.review.worklist_query import query_worklist, sync_listing
 from tests.browser.conftest import SCREENSHOTS
 from tests.browser.reading_helpers import (
     DEVICE_PANEL,
@@ -48,8 +49,9 @@ def _open_worklist(page, url: str) -> None:
 
 def _worklist(server) -> list[tuple[str, str]]:
     """(source_sha256, file name) of every case, in the worklist's default order (by file)."""
-    rows = worklist_rows(CaseIndex(server.home / INDEX_FILE).cases(thresholds=THRESHOLDS),
-                         read_reviews(server.reviews_path))
+    index = CaseIndex(server.home / INDEX_FILE)
+    sync_listing(index.path)
+    rows = query_worklist(index.path, model_sha256="", thresholds=THRESHOLDS, limit=10_000).rows
     return list(zip(rows["source_sha256"], rows["File"]))
 
 

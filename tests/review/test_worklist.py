@@ -19,11 +19,9 @@ from ecgreview.review.protocol import latest_readings
 from ecgreview.review.store import Review, append_review, read_reviews
 from ecgreview.review.worklist import (
     CaseIndex,
-    WorklistFilters,
     case_paths,
     neighbours,
     save_upload,
-    worklist_rows,
 )
 from ecgreview.security.audit import deidentify_bytes
 from tests.io.dicom_fixtures import write_ecg_dicom
@@ -88,64 +86,6 @@ def test_index_reads_only_new_or_changed_files(tmp_path, folder):
     (folder / "sinus.dcm").unlink()
     pruned = index.update(sorted(folder.iterdir()), prune=True)
     assert pruned.removed == 1 and len(index.cases(thresholds=THRESHOLDS)) == 4
-
-
-def test_rows_show_discordance_between_dnn_device_and_readers(tmp_path, folder):
-    index = CaseIndex(tmp_path / "index.sqlite")
-    paths = sorted(folder.iterdir())
-    index.update(paths, model=FakeModel())
-    cases = index.cases(paths, thresholds=THRESHOLDS, model_sha256="a" * 64)
-    by_name = {case.source_name: case for case in cases}
-    store = tmp_path / "reviews.csv"
-    append_review(store, _review(by_name["af.dcm"].source_sha256, "Dr A", {"AF": "present"}))
-    append_review(store, _review(by_name["demo.dcm"].source_sha256, "Dr A", {}))
-    append_review(store, _review(by_name["demo.dcm"].source_sha256, "Dr B", {"SB": "present"}))
-    append_review(store, _review(by_name["demo.dcm"].source_sha256, "Student", {}, role="student",
-                                 reading_mode="teaching", session_id="s1"))
-    rows = worklist_rows(cases, read_reviews(store), reader="Dr A").set_index("File")
-    assert "broken.dcm" not in rows.index
-    assert not rows.loc["af.dcm", "Discordant"]  # DNN, device and Dr A all say AF
-    assert rows.loc["sinus.dcm", "Discordant classes"] == "AF"  # DNN AF, device sinus
-    assert rows.loc["silent.dcm", "Device calls"] == "n/a" and not rows.loc["silent.dcm", "Discordant"]
-    assert rows.loc["demo.dcm", "Reviews"] == "Dr A, Dr B"  # the student's answer is no reading
-    assert set(rows.loc["demo.dcm", "Discordant classes"].split(", ")) == {"SB", "AF"}
-    assert rows.loc["af.dcm", "Reviewed by me"] and not rows.loc["sinus.dcm", "Reviewed by me"]
-
-
-def test_filters_and_sort(tmp_path, folder):
-    index = CaseIndex(tmp_path / "index.sqlite")
-    paths = sorted(folder.iterdir())
-    index.update(paths, model=FakeModel())
-    cases = index.cases(paths, thresholds=THRESHOLDS, model_sha256="a" * 64)
-    af_sha = next(case.source_sha256 for case in cases if case.source_name == "af.dcm")
-    store = tmp_path / "reviews.csv"
-    append_review(store, _review(af_sha, "Dr A", {"AF": "present"}))
-    reviews = read_reviews(store)
-
-    def names(**options) -> list[str]:
-        sort_by = options.pop("sort_by", "file")
-        return list(worklist_rows(cases, reviews, reader="Dr A", filters=WorklistFilters(**options),
-                                  sort_by=sort_by)["File"])
-
-    assert names() == ["af.dcm", "demo.dcm", "silent.dcm", "sinus.dcm"]
-    assert names(discordant_only=True) == ["demo.dcm", "sinus.dcm"]
-    assert names(unreviewed_by_me=True) == ["demo.dcm", "silent.dcm", "sinus.dcm"]
-    assert names(reviewer="Dr A") == ["af.dcm"]
-    assert names(class_name="AF") == ["af.dcm", "demo.dcm", "silent.dcm", "sinus.dcm"]  # the DNN calls AF
-    assert names(class_name="RBBB") == []
-    assert names(sort_by="pseudonym")[0] == "demo.dcm"  # "642341" sorts before "PSEUDO-0042"
-    with pytest.raises(ValueError, match="sort_by must be one of"):
-        worklist_rows(cases, reviews, sort_by="colour")
-    with pytest.raises(ValueError, match="class_name must be one of"):
-        worklist_rows(cases, reviews, filters=WorklistFilters(class_name="MI"))
-
-
-def test_rows_without_model_or_reviews(tmp_path, folder):
-    index = CaseIndex(tmp_path / "index.sqlite")
-    index.update(sorted(folder.iterdir()))
-    rows = worklist_rows(index.cases(thresholds=THRESHOLDS), read_reviews(tmp_path / "none.csv"))
-    assert set(rows["DNN calls"]) == {"—"} and set(rows["Reviews"]) == {""}
-    assert list(rows.columns)[0] == "source_sha256"
 
 
 def test_readers_disagreements_and_adjudication(tmp_path):

@@ -3,8 +3,6 @@ expects, discordance by the one rule (calls_disagree), incremental syncs, and pa
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -18,31 +16,23 @@ from ecgreview.review.worklist_query import (
     WorklistFilters,
     _mask,
     query_worklist,
-    record_reading,
     sync_dnn_calls,
     sync_listing,
     sync_readings,
+    worklist_neighbours,
 )
 from tests.review.test_worklist import FakeModel, _review, folder  # noqa: F401  (fixture)
 
 MODEL = "a" * 64
 
 
-def _stamp(path) -> str:
-    try:
-        status = os.stat(path)
-    except FileNotFoundError:
-        return "missing"
-    return f"{status.st_ino}:{status.st_size}:{status.st_mtime_ns}"
-
-
 def _page(index, store, *, reader="Dr A", **options):
     sync_listing(index.path)
     sync_dnn_calls(index.path, model_sha256=MODEL, thresholds=THRESHOLDS)
-    sync_readings(index.path, read_reviews(store), stamp=_stamp(store))
-    sort_by = options.pop("sort_by", "file")
+    sync_readings(index.path, store)
+    sort_by, descending = options.pop("sort_by", "file"), options.pop("descending", False)
     return query_worklist(index.path, model_sha256=MODEL, thresholds=THRESHOLDS, reader=reader,
-                          filters=WorklistFilters(**options), sort_by=sort_by)
+                          filters=WorklistFilters(**options), sort_by=sort_by, descending=descending)
 
 
 @pytest.fixture
@@ -99,20 +89,38 @@ def test_filters_sort_and_paging(indexed):
                        filters=WorklistFilters(class_name="MI"))
 
 
-def test_a_save_updates_one_case_without_reading_the_store_and_a_foreign_save_is_read(indexed):
+def test_saves_are_followed_from_the_end_of_the_store_and_a_replaced_store_is_read_whole(indexed, monkeypatch):
     index, shas, store = indexed
     append_review(store, _review(shas["af.dcm"], "Dr A", {"AF": "present"}))
     assert _page(index, store).rows.set_index("File").loc["sinus.dcm", "Reviews"] == ""
-    before = _stamp(store)
-    review = append_review(store, _review(shas["sinus.dcm"], "Dr A", {"AF": "absent"}))
-    record_reading(index.path, review.to_row(), stamp_before=before, stamp_after=_stamp(store))
-    assert not sync_readings(index.path, read_reviews(store), stamp=_stamp(store))  # nothing to read again
-    page = query_worklist(index.path, model_sha256=MODEL, thresholds=THRESHOLDS, reader="Dr A")
-    assert page.rows.set_index("File").loc["sinus.dcm", "Reviews"] == "Dr A"
-    append_review(store, _review(shas["silent.dcm"], "Dr B", {}))  # another process's save
-    assert sync_readings(index.path, read_reviews(store), stamp=_stamp(store))
-    page = query_worklist(index.path, model_sha256=MODEL, thresholds=THRESHOLDS)
-    assert page.rows.set_index("File").loc["silent.dcm", "Reviews"] == "Dr B"
+    assert not sync_readings(index.path, store)  # nothing appended
+    import ecgreview.review.worklist_query as module
+
+    def whole_store_read(*args, **kwargs):
+        raise AssertionError("the whole store was read for an appended row")
+
+    monkeypatch.setattr(module, "read_reviews", whole_store_read)
+    append_review(store, _review(shas["sinus.dcm"], "Dr A", {"AF": "absent"}))  # any writer, any process
+    append_review(store, _review(shas["sinus.dcm"], "Dr B", {}))
+    append_review(store, _review(shas["af.dcm"], "Dr A", {"AF": "absent"}))  # Dr A corrects the AF case
+    assert sync_readings(index.path, store)
+    rows = query_worklist(index.path, model_sha256=MODEL, thresholds=THRESHOLDS, reader="Dr A").rows
+    rows = rows.set_index("File")
+    assert rows.loc["sinus.dcm", "Reviews"] == "Dr A, Dr B"
+    assert rows.loc["af.dcm", "Discordant classes"] == "AF"  # DNN and device AF, Dr A now absent
+    with store.open("ab") as handle:
+        handle.write(b'x-partial-row,"still being')  # a row being written: left for the next call
+    assert not sync_readings(index.path, store)
+    monkeypatch.undo()
+    store.write_bytes(store.read_bytes()[: store.read_bytes().rfind(b"\n") + 1])
+    copy = store.with_name("copy.csv")
+    copy.write_bytes(store.read_bytes())
+    copy.replace(store)  # a new file (a schema upgrade rewrites the store): read whole
+    assert sync_readings(index.path, store)
+    store.unlink()
+    assert sync_readings(index.path, store)
+    rows = query_worklist(index.path, model_sha256=MODEL, thresholds=THRESHOLDS).rows
+    assert set(rows["Reviews"]) == {""}
 
 
 def test_the_listing_follows_changed_and_removed_files(indexed, folder):  # noqa: F811
@@ -143,3 +151,30 @@ def test_the_bit_rule_is_calls_disagree(opinions):
     expected = [bool(calls_disagree([np.nan if value is None else float(value) for value in per_class]))
                 for per_class in opinions]
     assert [bool((positive & negative) >> index & 1) for index in range(len(CLASSES))] == expected
+
+
+@pytest.mark.parametrize("sort_by", ["file", "acquired", "pseudonym", "discordance", "reviews"])
+@pytest.mark.parametrize("descending", [False, True])
+def test_neighbours_follow_the_page_order(indexed, sort_by, descending):
+    index, shas, store = indexed
+    append_review(store, _review(shas["af.dcm"], "Dr A", {"AF": "present"}))
+    page = _page(index, store, sort_by=sort_by, descending=descending)
+    order = list(page.rows["source_sha256"])
+    options = dict(model_sha256=MODEL, thresholds=THRESHOLDS, sort_by=sort_by, descending=descending)
+    for position, sha in enumerate(order):
+        expected = (order[position - 1] if position else None, order[position + 1] if position + 1 < len(order)
+                    else None)
+        assert worklist_neighbours(index.path, sha, **options) == expected
+    assert worklist_neighbours(index.path, "0" * 64, **options) == (None, order[0])
+    discordant = list(_page(index, store, discordant_only=True).rows["source_sha256"])
+    assert worklist_neighbours(index.path, discordant[0], model_sha256=MODEL, thresholds=THRESHOLDS,
+                               filters=WorklistFilters(discordant_only=True)) == (None, discordant[1])
+
+
+def test_rows_without_model_or_reviews(indexed):
+    index, shas, store = indexed
+    sync_listing(index.path)
+    sync_readings(index.path, store)  # no store yet
+    rows = query_worklist(index.path, model_sha256="", thresholds=THRESHOLDS).rows
+    assert set(rows["DNN calls"]) == {"—"} and set(rows["Reviews"]) == {""}
+    assert list(rows.columns)[0] == "source_sha256"

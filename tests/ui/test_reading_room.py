@@ -109,7 +109,7 @@ def test_calipers_measure_and_compare_with_device(home):
     app = _ok(open_page("review", query={"case": demo}))
     assert not any("Interval" in markdown.value for markdown in app.markdown)  # calipers are shown on demand
     app.session_state[state.CALIPER_POINTS] = {demo: [1.0, 1.8]}
-    app.pills(key=state.VIEW_EXTRAS).set_value(["Calipers"])
+    app.pills(key=state.VIEW_EXTRAS).set_value(["Single lead · calipers"])
     _ok(app.run())
     assert any("Interval 800 ms" in markdown.value for markdown in app.markdown)
     _click(app, "Set as RR")

@@ -17,7 +17,7 @@ from ecgreview.record import CLASSES
 from ecgreview.review.modes import BLINDED
 from ecgreview.review.store import read_reviews
 from ecgreview.review.teaching import TeachingCase, create_session
-from ecgreview.review.worklist import SORT_KEYS
+from ecgreview.review.worklist_query import SORT_KEYS
 from ecgreview.security.auth import add_user
 from ecgreview.security.boundary import PROXY_SECRET_HEADER
 from ecgreview.ui import state

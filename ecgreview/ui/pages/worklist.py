@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -13,9 +15,10 @@ from ecgreview.record import CLASSES
 from ecgreview.review.case import CaseSource
 from ecgreview.review.protocol import hides_opinions_in_lists
 from ecgreview.review.store import read_reviews
-from ecgreview.review.worklist import SORT_KEYS, IndexedCase, WorklistFilters, worklist_rows
+from ecgreview.review.worklist import INDEX_FILE
+from ecgreview.review.worklist_query import SORT_KEYS, WorklistFilters, WorklistPage, case_names
 from ecgreview.security.auth import READING_ROLES
-from ecgreview.ui import components, identity, indexing, reading, state, study_panel
+from ecgreview.ui import components, identity, indexing, reading, resources, state, study_panel
 from ecgreview.ui.navigation import open_review
 from ecgreview.ui.text import escape_markdown
 
@@ -27,6 +30,10 @@ _SORTS_BY_OPINIONS = ("discordance",)
 _SORTS_BY_READINGS = ("reviews",)
 _COLUMN_ORDER = ["File", "Pseudonym", "Acquired", "Discordant classes", "DNN calls", "Device calls", "Reviews",
                  "Reviewed by me", "Device"]
+
+
+#: Cases per page of the worklist table.
+PAGE_SIZE = 200
 
 
 def render() -> None:
@@ -42,36 +49,54 @@ def render() -> None:
             mode = reading.reading_mode(dnn_installed=model is not None)
     if settings.cases_dir == DEMO_CASES_DIR:
         st.caption(DEMO_CASES_ATTRIBUTION)
-    cases, updating = refresh_index(settings, model)
+    indexing.request_update(settings, model)  # in the background; the page shows what is indexed now
+    status, studies = st.container(), st.container()
     try:
         reviews = read_reviews(settings.reviews_path)
     except EcgReviewError as exc:
         st.error(f"Cannot read the review store — {escape_markdown(exc)}")
         return
-    study_panel.render(settings, reader, reviews, cases)
     blinded = hides_opinions_in_lists(mode) or identity.reads_blinded()  # students never see opinions
     filters, sort_by, descending = filter_controls(reviews, blinded=blinded, others=identity.may_see_other_readings())
-    rows = worklist_rows(cases, reviews, reader=reader, filters=filters, sort_by=sort_by, descending=descending)
+    page = _page(settings, model, reader=reader, filters=filters, sort_by=sort_by, descending=descending)
+    with status:
+        updating = index_status(settings, model, quiet_check=page.total > 0)
+    with studies:
+        index_path = settings.home / INDEX_FILE
+        study_panel.render(settings, reader, reviews, case_names=lambda hashes: case_names(index_path, hashes),
+                           worklist=page, all_cases=lambda: indexing.worklist_page(
+                               settings, model, reader=reader, filters=filters, sort_by=sort_by,
+                               descending=descending, offset=0, limit=1, with_order=True).order)
+    rows = page.rows
     if blinded:
         rows = rows.drop(columns=_OPINION_COLUMNS)
     if not identity.may_see_other_readings():
         rows = rows.drop(columns=["Reviews"])
     st.session_state[state.WORKLIST_ORDER] = list(rows["source_sha256"])
-    case_table(rows, total=len(cases), updating=updating)
+    case_table(rows, page, updating=updating)
     add_case(settings)
 
 
-def refresh_index(settings: Settings, model: InferenceModel | None) -> tuple[list[IndexedCase], bool]:
-    """The cases indexed now, and whether the index is being updated (in the background: never waited for)."""
-    cases = indexing.indexed_cases(settings, model)
-    updating = indexing.progress_panel(settings, quiet_check=bool(cases))
-    failed = [case.error for case in cases if case.error]
+def _page(settings: Settings, model: InferenceModel | None, **query: Any) -> WorklistPage:
+    """The worklist page the reader asked for (the first when the filters leave fewer pages)."""
+    number = int(st.session_state.get(state.WORKLIST_PAGE, 1) or 1)
+    page = indexing.worklist_page(settings, model, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE, **query)
+    if page.rows.empty and number > 1:
+        st.session_state[state.WORKLIST_PAGE] = 1
+        page = indexing.worklist_page(settings, model, offset=0, limit=PAGE_SIZE, **query)
+    return page
+
+
+def index_status(settings: Settings, model: InferenceModel | None, *, quiet_check: bool) -> bool:
+    """How far the index update is, the files that could not be read, and unverified weights; True while updating."""
+    updating = indexing.progress_panel(settings, quiet_check=quiet_check)
+    failed = resources.cached_index(str(settings.home / INDEX_FILE)).failures()
     if failed:
         with st.expander(f"{len(failed)} file(s) could not be read"):
             st.markdown("\n".join(f"- {escape_markdown(failure)}" for failure in failed))
     if model is not None and model.identity.status != "verified":
         st.warning(f"DNN calls come from {escape_markdown(model.identity.label)}.")
-    return cases, updating
+    return updating
 
 
 def filter_controls(reviews: pd.DataFrame, *, blinded: bool, others: bool = True) -> tuple[WorklistFilters, str, bool]:
@@ -101,9 +126,14 @@ def sort_options(*, blinded: bool, others: bool) -> list[str]:
     return [key for key in SORT_KEYS if key not in hidden]
 
 
-def case_table(rows: pd.DataFrame, *, total: int, updating: bool = False) -> None:
-    """The table; selecting a row (or pressing O for the first) opens the case on the review page."""
-    shown = f"{len(rows)} cases indexed so far" if updating else f"{len(rows)} of {total} cases"
+def case_table(rows: pd.DataFrame, page: WorklistPage, *, updating: bool = False) -> None:
+    """The table (one page of it); selecting a row (or pressing O for the first) opens the case on the review page."""
+    number = int(st.session_state.get(state.WORKLIST_PAGE, 1) or 1)
+    pages = max(1, -(-page.matching // PAGE_SIZE))
+    first_shown = (number - 1) * PAGE_SIZE + 1 if len(rows) else 0
+    shown = (f"{page.matching} cases indexed so far" if updating else
+             f"{page.matching} of {page.total} cases" if pages == 1 else
+             f"cases {first_shown}–{first_shown + len(rows) - 1} of {page.matching} ({page.total} indexed)")
     st.caption(f"{shown} · click a row to open it · `O` opens the first case; on the case, "
                "`S` saves and moves to the next case of this list.")
     nonce = st.session_state.get("worklist-nonce", 0)
@@ -111,7 +141,10 @@ def case_table(rows: pd.DataFrame, *, total: int, updating: bool = False) -> Non
     event = st.dataframe(rows, hide_index=True, on_select="rerun", selection_mode="single-row", column_order=order,
                          key=f"{state.WORKLIST_SELECTION}-{nonce}")
     selected = event.selection.rows if event else []
-    first = st.button("Open first case", shortcut="O", disabled=rows.empty, key="open-first")
+    first_column, page_column = st.columns([3, 1])
+    first = first_column.button("Open first case", shortcut="O", disabled=rows.empty, key="open-first")
+    if pages > 1:
+        page_column.number_input(f"Page (of {pages})", min_value=1, max_value=pages, step=1, key=state.WORKLIST_PAGE)
     if selected or first:
         st.session_state["worklist-nonce"] = nonce + 1
         open_review(rows.iloc[selected[0] if selected else 0]["source_sha256"])
