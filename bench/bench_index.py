@@ -12,7 +12,7 @@ under the index lock, with the progress file):
 (a) the first index of the whole folder;
 (b) an incremental update after adding one new file;
 (c) an update when nothing changed;
-(d) what a page does on every rerun instead: read every indexed case and build the
+(d) what a page does on every rerun instead: bring the worklist tables up to date and query the
     worklist rows.
 
 Baselines measured in the same run: a bare ``os.walk`` + ``stat`` of the folder, and
