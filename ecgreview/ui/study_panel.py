@@ -18,6 +18,7 @@ import streamlit as st
 
 from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
+from ecgreview.record import CLASSES
 from ecgreview.review.modes import mode_label
 from ecgreview.review.worklist_query import WorklistPage
 from ecgreview.security.auth import COORDINATOR_ROLES
@@ -29,6 +30,7 @@ from ecgreview.study.design import (
     session_label,
     studies_dir,
 )
+from ecgreview.study.plan import UNCERTAIN_OPTIONS, AnalysisPlan
 from ecgreview.study.progress import assignment_status, progress
 from ecgreview.ui import identity, state
 from ecgreview.ui.navigation import open_review
@@ -128,13 +130,28 @@ def _builder(settings: Settings, worklist: WorklistPage, all_cases: Callable[[],
         crossover = crossover_column.toggle("Crossover (aided / unaided halves, two sessions)", key="study-crossover")
         washout = washout_column.number_input("Wash-out (days)", min_value=0, max_value=3650, value=14,
                                               key="study-washout")
+        st.markdown("**Analysis plan** (frozen with the study, before any reading)")
+        primary = st.multiselect("Primary endpoint classes", CLASSES, default=list(CLASSES), key="study-primary")
+        reference_column, uncertain_column, possible_column = st.columns(3)
+        reference = reference_column.selectbox("Reference standard", ("consensus", "clinical"),
+                                               key="study-reference",
+                                               help="consensus: the readers' consensus (adjudicated where they "
+                                                    "disagree); clinical: a clinical-diagnosis CSV given at analysis")
+        uncertain = uncertain_column.selectbox("An 'uncertain' call counts as", UNCERTAIN_OPTIONS,
+                                               key="study-uncertain")
+        possible = possible_column.toggle("A 'possible' device call is positive", value=True, key="study-possible")
+        description = st.text_input("Reference described", key="study-reference-description",
+                                    placeholder="e.g. consensus of two cardiologists, adjudicated by a third")
         if not st.form_submit_button("Create study", type="primary"):
             return
     case_ids = list(all_cases()) if everything else chosen
     names = [line.strip() for line in readers.splitlines() if line.strip()]
     try:
+        plan = AnalysisPlan(primary_classes=tuple(primary), reference_standard=reference,
+                            reference_description=description.strip(), possible_counts_as_positive=possible,
+                            uncertain_as=uncertain, thresholds=settings.thresholds)
         design = create_design(study_id.strip(), case_ids, names, seed=int(seed), crossover=crossover,
-                               washout_days=int(washout))
+                               washout_days=int(washout), plan=plan)
         path = save_design(design, studies_dir(settings))
     except (ValueError, EcgReviewError) as exc:
         st.error(f"Study not created — {escape_markdown(str(exc))}")

@@ -206,6 +206,8 @@ def test_a_coordinator_creates_a_study_from_the_worklist(home):
     assert any(created in success.value for success in app.success), [element.value for element in app.error]
     design = load_design("ui-study", studies_dir(Settings.from_env()))
     assert set(design.case_ids) == set(order) and design.readers == ("Dr A", "Dr B") and design.seed == 11
+    assert design.plan is not None and design.plan.primary_classes == CLASSES  # the form freezes a plan
+    assert design.plan.reference_standard == "consensus" and design.plan.frozen_at_utc
 
 
 @pytest.fixture
