@@ -122,7 +122,8 @@ def _print_plan(plan: Any) -> None:
 
 
 def _replan(args: argparse.Namespace) -> int:
-    from ecgreview.study.design import load_design, replace_plan, save_design
+    from ecgreview.study.design import load_design, save_design
+    from ecgreview.study.progress import replace_plan
 
     folder = _folder(args)
     design = load_design(args.study_id, folder)

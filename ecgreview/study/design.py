@@ -42,7 +42,7 @@ from ecgreview.errors import ConfigError
 from ecgreview.study.plan import AnalysisPlan, plan_from_document
 
 __all__ = ["Assignment", "StudyDesign", "create_design", "designs_for_reader", "list_designs", "load_design",
-           "replace_plan", "save_design", "session_label", "studies_dir"]
+           "save_design", "session_label", "studies_dir"]
 
 DESIGN_FORMAT = "ecgreview-study-design/1"
 #: Reading modes of an assignment.
@@ -294,32 +294,6 @@ def _design_from_document(document: object) -> StudyDesign:
     plan = None if document.get("plan") is None else plan_from_document(document["plan"])
     return StudyDesign(document["study_id"], cases, names, document["seed"], document["crossover"],
                        document["washout_days"], document["created_at_utc"], schedule, plan)
-
-
-def replace_plan(design: StudyDesign, plan: AnalysisPlan, reviews: pd.DataFrame, *,
-                 now_utc: datetime | None = None) -> StudyDesign:
-    """The design with ``plan`` as its analysis plan, refused once the study has a reading.
-
-    A plan is fixed before reading begins: once any reader has saved a reading of the study
-    (:func:`~ecgreview.study.progress.study_readings`), another choice can only be analysed as a
-    labelled sensitivity analysis. Save the result with ``save_design(..., replace=True)``.
-
-    Raises
-    ------
-    ValueError
-        The study has readings (how many, and when the first was saved).
-    """
-    from ecgreview.study.progress import study_readings
-
-    if not isinstance(plan, AnalysisPlan):
-        raise ValueError(f"plan must be an AnalysisPlan; got {type(plan).__name__}")
-    rows = study_readings(design, reviews)
-    if len(rows):
-        raise ValueError(f"study {design.study_id!r} has {len(rows)} reading(s) already (the first saved "
-                         f"{rows['saved_at_utc'].min()}): its analysis plan is frozen once reading begins and cannot "
-                         "change; analyse another choice as a labelled sensitivity analysis")
-    stamp = (now_utc or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime(_TIME_FORMAT)
-    return replace(design, plan=replace(plan, frozen_at_utc=stamp))
 
 
 def list_designs(folder: str | os.PathLike[str]) -> list[str]:

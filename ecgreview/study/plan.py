@@ -19,7 +19,7 @@ make: the pre-specified one, and a *sensitivity analysis* labelled as such where
 differs; never the other choice in the plan's place. A design without a plan (files written
 before plans existed, or designs made without one) gives one run labelled exploratory.
 
-A plan is frozen: :func:`ecgreview.study.design.replace_plan` refuses to change it once a
+A plan is frozen: :func:`ecgreview.study.progress.replace_plan` refuses to change it once a
 reading of the study exists.
 """
 

@@ -7,14 +7,16 @@ wash-out after the reader's last session-1 reading.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 
-from ecgreview.study.design import Assignment, StudyDesign
+from ecgreview.study.design import _TIME_FORMAT, Assignment, StudyDesign
+from ecgreview.study.plan import AnalysisPlan
 
-__all__ = ["ReaderProgress", "SessionProgress", "assignment_status", "pending_unaided", "progress", "study_readings"]
+__all__ = ["ReaderProgress", "SessionProgress", "assignment_status", "pending_unaided", "progress", "replace_plan",
+           "study_readings"]
 
 
 @dataclass(frozen=True)
@@ -176,3 +178,27 @@ def _session_two_opens(design: StudyDesign, rows: pd.DataFrame, reader: str) -> 
 
 def _is_done(item: Assignment, modes: set[str]) -> bool:
     return "aided" in modes and "unaided" in modes if item.mode == "two_step" else item.mode in modes
+
+
+def replace_plan(design: StudyDesign, plan: AnalysisPlan, reviews: pd.DataFrame, *,
+                 now_utc: datetime | None = None) -> StudyDesign:
+    """The design with ``plan`` as its analysis plan, refused once the study has a reading.
+
+    A plan is fixed before reading begins: once any reader has saved a reading of the study
+    (:func:`study_readings`), another choice can only be analysed as a
+    labelled sensitivity analysis. Save the result with ``save_design(..., replace=True)``.
+
+    Raises
+    ------
+    ValueError
+        The study has readings (how many, and when the first was saved).
+    """
+    if not isinstance(plan, AnalysisPlan):
+        raise ValueError(f"plan must be an AnalysisPlan; got {type(plan).__name__}")
+    rows = study_readings(design, reviews)
+    if len(rows):
+        raise ValueError(f"study {design.study_id!r} has {len(rows)} reading(s) already (the first saved "
+                         f"{rows['saved_at_utc'].min()}): its analysis plan is frozen once reading begins and cannot "
+                         "change; analyse another choice as a labelled sensitivity analysis")
+    stamp = (now_utc or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime(_TIME_FORMAT)
+    return replace(design, plan=replace(plan, frozen_at_utc=stamp))

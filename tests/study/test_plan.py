@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from ecgreview.record import CLASSES
-from ecgreview.study.design import create_design, load_design, replace_plan, save_design
+from ecgreview.study.design import create_design, load_design, save_design
+from ecgreview.study.progress import replace_plan
 from ecgreview.study.plan import (
     EXPLORATORY,
     PRE_SPECIFIED,
