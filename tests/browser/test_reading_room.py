@@ -174,3 +174,18 @@ def test_case_link_opens_review(server, page):
     page.get_by_text("RITMO SINUSALE").first.wait_for(timeout=TIMEOUT_MS)
     page.get_by_text("From the worklist: demo.dcm").wait_for(timeout=TIMEOUT_MS)
     _shot(page, "review-case-link")
+
+
+def test_a_click_on_any_cell_of_a_worklist_row_opens_its_case(server, page):
+    url, home = server
+    _open_worklist(page, url)
+    grid = page.locator('[data-testid="stDataFrame"]').last
+    box = grid.bounding_box()
+    row_px = 35  # glide-data-grid's default row height, the header row included
+    page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + row_px * 1.5)  # a cell of the first row, not its box
+    page.wait_for_url(re.compile(r"case=[0-9a-f]{64}"), timeout=TIMEOUT_MS)
+    wait_for_case(page)
+    opened = re.search(r"case=([0-9a-f]{64})", page.url).group(1)
+    first = sorted(CaseIndex(home / "worklist-index.sqlite").cases(thresholds=THRESHOLDS),
+                   key=lambda case: (case.source_name, str(case.path)))
+    assert opened == next(case.source_sha256 for case in first if not case.error)

@@ -49,7 +49,7 @@ def test_review_is_saved_to_csv_without_model(home):
     app = _open()
     calls = dict.fromkeys(CLASSES, "absent") | {"SB": "uncertain"}
     app = _answer(app, reader="=Dr Test", calls=calls, comment="@check")
-    assert any("Saved review" in success.value for success in app.success)
+    assert any("Saved review" in success.value and "waveform" in success.value for success in app.success)
     rows = read_reviews(home / "reviews.csv")
     assert len(rows) == 1
     row = rows.iloc[0]

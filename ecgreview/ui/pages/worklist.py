@@ -127,7 +127,8 @@ def sort_options(*, blinded: bool, others: bool) -> list[str]:
 
 
 def case_table(rows: pd.DataFrame, page: WorklistPage, *, updating: bool = False) -> None:
-    """The table (one page of it); selecting a row (or pressing O for the first) opens the case on the review page."""
+    """The table (one page of it); a click on a row's box or on any of its cells (or O for the first row) opens the
+    case on the review page."""
     number = int(st.session_state.get(state.WORKLIST_PAGE, 1) or 1)
     pages = max(1, -(-page.matching // PAGE_SIZE))
     first_shown = (number - 1) * PAGE_SIZE + 1 if len(rows) else 0
@@ -138,9 +139,12 @@ def case_table(rows: pd.DataFrame, page: WorklistPage, *, updating: bool = False
                "`S` saves and moves to the next case of this list.")
     nonce = st.session_state.get("worklist-nonce", 0)
     order = [column for column in _COLUMN_ORDER if column in rows.columns]
-    event = st.dataframe(rows, hide_index=True, on_select="rerun", selection_mode="single-row", column_order=order,
-                         key=f"{state.WORKLIST_SELECTION}-{nonce}")
-    selected = event.selection.rows if event else []
+    event = st.dataframe(rows, hide_index=True, on_select="rerun", selection_mode=["single-row", "single-cell"],
+                         column_order=order, key=f"{state.WORKLIST_SELECTION}-{nonce}")
+    selection = event.selection if event else None  # a click on any cell of a row opens it, as the row's box does
+    selected = list(selection.rows) if selection else []
+    if not selected and selection and selection.cells:
+        selected = [selection.cells[0][0]]
     first_column, page_column = st.columns([3, 1])
     first = first_column.button("Open first case", shortcut="O", disabled=rows.empty, key="open-first")
     if pages > 1:
