@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ecgreview.record import EcgRecord, Waveform
+from ecgreview.record import LEAD_ORDER, EcgRecord, Waveform
 
 __all__ = [
     "CALIBRATION_MV", "CALIBRATION_S", "LAYOUTS", "MAX_EXCURSION_MV", "PAGE_S", "ROW_PITCH_MV", "STANDARD_GAIN_MM_MV",
@@ -32,7 +32,7 @@ __all__ = [
 LAYOUTS: dict[str, tuple[tuple[str, ...], ...]] = {
     "3x4+II": (("I", "aVR", "V1", "V4"), ("II", "aVL", "V2", "V5"), ("III", "aVF", "V3", "V6"), ("II",)),
     "6x2": (("I", "V1"), ("II", "V2"), ("III", "V3"), ("aVR", "V4"), ("aVL", "V5"), ("aVF", "V6")),
-    "12x1": tuple((lead,) for lead in ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")),
+    "12x1": tuple((lead,) for lead in LEAD_ORDER),
 }
 
 STANDARD_SPEED_MM_S = 25.0
