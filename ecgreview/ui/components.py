@@ -13,7 +13,7 @@ from ecgreview.model.serving import installed_models
 from ecgreview.record import EcgRecord
 from ecgreview.review.case import CaseAnalysis, CaseSource
 from ecgreview.review.worklist import INDEX_FILE, neighbours, save_upload
-from ecgreview.ui import identity, indexing, resources, state
+from ecgreview.ui import identity, indexing, resources, session_values, state
 from ecgreview.ui.text import escape_markdown
 
 INSTALL_HELP = """No model weights are installed, so no DNN opinion is shown. Reading and recording work.
@@ -56,13 +56,13 @@ def page_settings(title: str, *, compact: bool = False) -> Settings | None:
 def reader_input() -> str:
     """The reader: the signed-in user, or (``name`` mode) a typed name kept for the session."""
     user = identity.current_user()
-    if user is None:
-        # The widget's state ends with its page; the name is kept in its own key for the whole session.
-        if state.READER_NAME_WIDGET not in st.session_state:
-            st.session_state[state.READER_NAME_WIDGET] = st.session_state.get(state.READER_NAME, "")
-        name = st.text_input("Reader", key=state.READER_NAME_WIDGET, placeholder="your name",
-                             help="Stored with every review; kept for this session.")
-        st.session_state[state.READER_NAME] = name.strip()
+    if user is None:  # name mode: kept for the browser session, across pages and a reload
+        session_values.seed(state.READER_NAME, state.READER_NAME_WIDGET, query_key=state.QUERY_READER, default="")
+        st.text_input("Reader", key=state.READER_NAME_WIDGET, placeholder="your name",
+                      on_change=session_values.keep(state.READER_NAME, state.READER_NAME_WIDGET,
+                                                    query_key=state.QUERY_READER, default=""),
+                      help="Stored with every review; kept for this browser session, across pages and a reload.")
+        session_values.show(state.READER_NAME, query_key=state.QUERY_READER, default="")
         return st.session_state[state.READER_NAME]
     st.markdown(f"**Reader** {escape_markdown(user.name)}")
     st.caption("Roles: " + ", ".join(sorted(user.roles)))

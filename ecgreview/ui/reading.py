@@ -25,7 +25,7 @@ from ecgreview.review.consensus import classes_to_adjudicate
 from ecgreview.review.modes import ADJUDICATION, DONE, SESSION_MODES, TWO_STEP, UNAIDED, mode_label
 from ecgreview.review.protocol import clinical_readings, latest_readings, mode_unavailable_reason
 from ecgreview.review.store import READER_CALLS, append_review, read_reviews
-from ecgreview.ui import components, identity, state, two_step
+from ecgreview.ui import components, identity, session_values, state, two_step
 from ecgreview.ui.keys import apply_keys, key_log
 from ecgreview.ui.text import escape_markdown
 
@@ -49,19 +49,20 @@ def reading_mode(*, dnn_installed: bool = True) -> str:
         return st.session_state.get(state.READING_MODE, ADJUDICATION)
     offered = SESSION_MODES if dnn_installed else tuple(
         mode for mode in SESSION_MODES if not mode_unavailable_reason(mode, dnn_available=False))
-    if st.session_state.get(state.READING_MODE) not in offered:
-        st.session_state[state.READING_MODE] = ADJUDICATION
-    if st.session_state.get(state.READING_MODE_WIDGET) not in offered:  # widget state ends with its page
-        st.session_state[state.READING_MODE_WIDGET] = st.session_state[state.READING_MODE]
-    mode = st.segmented_control("Reading mode", offered, key=state.READING_MODE_WIDGET, required=True,
-                                format_func=mode_label,
-                                help="Blinded: the DNN and device opinions are shown only after you save. "
-                                     "Two-step: save an unaided reading, then an aided one with the DNN and "
-                                     "the device shown.")
+    # kept for the browser session, across pages and a reload
+    session_values.seed(state.READING_MODE, state.READING_MODE_WIDGET, query_key=state.QUERY_MODE,
+                        default=ADJUDICATION, allowed=offered.__contains__)
+    st.segmented_control("Reading mode", offered, key=state.READING_MODE_WIDGET, required=True,
+                         format_func=mode_label,
+                         on_change=session_values.keep(state.READING_MODE, state.READING_MODE_WIDGET,
+                                                       query_key=state.QUERY_MODE, default=ADJUDICATION),
+                         help="Blinded: the DNN and device opinions are shown only after you save. "
+                              "Two-step: save an unaided reading, then an aided one with the DNN and "
+                              "the device shown.")
     if not dnn_installed:
         st.caption("Two-step reading is not offered: no DNN weights are installed, so there is no DNN output "
                    "to read with.")
-    st.session_state[state.READING_MODE] = mode or ADJUDICATION
+    session_values.show(state.READING_MODE, query_key=state.QUERY_MODE, default=ADJUDICATION)
     return st.session_state[state.READING_MODE]
 
 

@@ -37,6 +37,8 @@ TEACHING_SESSION = "teaching_session"
 TEACHING_REVEAL = "teaching_reveal"  # (session_id, source_sha256) of the answer just submitted
 
 QUERY_CASE = "case"  # ?case=<source_sha256> opens a case on the review page
+QUERY_READER = "reader"  # ?reader=<name>: the reader's name in name mode, kept by a reload (ui/session_values.py)
+QUERY_MODE = "mode"  # ?mode=<reading mode>, kept by a reload
 USER = "signed_in_user"  # ecgreview.security.auth.User after sign-in (auth modes local, proxy, oidc)
 VIEW_EXTRAS = "view_extras"  # median beats / calipers shown on demand
 READER_NAME_WIDGET = "reader_name_widget"  # the text box; READER_NAME keeps the name across pages

@@ -189,3 +189,26 @@ def test_a_click_on_any_cell_of_a_worklist_row_opens_its_case(server, page):
     first = sorted(CaseIndex(home / "worklist-index.sqlite").cases(thresholds=THRESHOLDS),
                    key=lambda case: (case.source_name, str(case.path)))
     assert opened == next(case.source_sha256 for case in first if not case.error)
+
+
+def test_the_reader_and_the_mode_survive_every_page_and_a_reload(server, page):
+    url, home = server
+    page.goto(url)
+    name_box = page.get_by_label("Reader", exact=True)
+    name_box.wait_for(timeout=TIMEOUT_MS)
+    with app_run(page):
+        name_box.fill("Dr Kept")
+        name_box.press("Enter")
+    with app_run(page):
+        page.locator(".st-key-reading_mode_widget").get_by_text("blinded", exact=True).click()
+    for target in ("Worklist", "Review", "Teaching", "Review"):  # the sidebar's links, as a reader moves
+        with app_run(page):
+            page.get_by_role("link", name=target).first.click()
+        if target != "Teaching":
+            assert page.get_by_label("Reader", exact=True).input_value(timeout=TIMEOUT_MS) == "Dr Kept", target
+    page.reload()
+    page.get_by_label("Reader", exact=True).wait_for(timeout=TIMEOUT_MS)
+    settle(page)
+    assert page.get_by_label("Reader", exact=True).input_value() == "Dr Kept"
+    assert "mode=blinded" in page.url and "reader=Dr" in page.url
+    _shot(page, "reader-kept-after-reload")
