@@ -48,9 +48,14 @@ class AppServer:
     home: Path
     log_path: Path
     reviews_path: Path
+    pid: int = 0
 
     def __iter__(self) -> Iterator:
         return iter((self.url, self.home))
+
+    def log(self) -> str:
+        """What the server has logged so far."""
+        return self.log_path.read_text(errors="replace")
 
     @property
     def port(self) -> int:
@@ -96,6 +101,7 @@ def serving(folder: Path, environment: dict[str, str], *, script: str = "app.py"
     The caller's ``ECGREVIEW_*`` variables are not passed on; ``environment`` is added.
     """
     port, home, log_path = _free_port(), folder / "home", folder / "server.log"
+    folder.mkdir(parents=True, exist_ok=True)
     env = {key: value for key, value in os.environ.items() if not key.startswith("ECGREVIEW_")}
     env |= {"ECGREVIEW_HOME": str(home), "PYTHONUNBUFFERED": "1", **environment}
     with log_path.open("w") as log:
@@ -106,7 +112,7 @@ def serving(folder: Path, environment: dict[str, str], *, script: str = "app.py"
         url = f"http://127.0.0.1:{port}"
         try:
             wait_until_healthy(url, process, log_path)
-            yield AppServer(url, home, log_path, home / "reviews.csv")
+            yield AppServer(url, home, log_path, home / "reviews.csv", process.pid)
         finally:
             process.terminate()
             process.wait(timeout=20)

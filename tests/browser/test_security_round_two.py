@@ -21,15 +21,11 @@ import base64
 import math
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -45,8 +41,7 @@ from ecgreview.review.store import read_reviews
 from ecgreview.review.teaching import TeachingCase, create_session
 from ecgreview.security.auth import add_user
 from ecgreview.security.boundary import PROXY_SECRET_HEADER
-from tests.browser.conftest import CHROMIUM_ARGS, SCREENSHOTS, _chromium, _free_port
-from tests.conftest import REPO
+from tests.browser.conftest import CHROMIUM_ARGS, SCREENSHOTS, AppServer, _chromium, serving
 from tests.io.dicom_fixtures import write_dataset
 from tests.security.test_audit import planted_dataset
 
@@ -57,46 +52,6 @@ TIMEOUT_S = 90
 #: The issue's bound: peak RSS under 16 x 3 anonymous sign-ins, above idle.
 PEAK_ABOVE_IDLE_MIB = 400
 SESSIONS, ATTEMPTS = 16, 3
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    home: Path
-    log_path: Path
-    pid: int
-
-    @property
-    def port(self) -> int:
-        return int(self.url.rsplit(":", 1)[1])
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-@contextmanager
-def _serving(folder: Path, environment: dict[str, str], script: str = "app.py") -> Iterator[Server]:
-    """``streamlit run <script>`` on a free loopback port, ``ECGREVIEW_HOME=<folder>/home``; stopped on exit."""
-    port, home, log_path = _free_port(), folder / "home", folder / "server.log"
-    folder.mkdir(parents=True, exist_ok=True)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("ECGREVIEW_")}
-    env |= {"ECGREVIEW_HOME": str(home), "PYTHONUNBUFFERED": "1", **environment}
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(REPO / script), "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while _get(f"{url}/_stcore/health")[0] != 200:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start: {log_path.read_text()}")
-                time.sleep(0.3)
-            yield Server(url, home, log_path, process.pid)
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
@@ -188,7 +143,7 @@ def _signed_in(shown: str) -> bool:
 
 @pytest.fixture(scope="module")
 def throttle_server(tmp_path_factory):
-    with _serving(tmp_path_factory.mktemp("throttle"), {"ECGREVIEW_AUTH": "local"}) as server:
+    with serving(tmp_path_factory.mktemp("throttle"), {"ECGREVIEW_AUTH": "local"}) as server:
         add_user(server.home / "users.csv", "root", "the right password", ["admin"])
         yield server
 
@@ -232,7 +187,7 @@ def test_peak_memory_of_anonymous_sign_ins_is_bounded(tmp_path):
     if not Path("/proc/self/status").exists():
         pytest.skip("needs /proc to read the server's RSS")
     relaxed = {"ECGREVIEW_AUTH": "local", "ECGREVIEW_SIGNIN_FREE": "1000", "ECGREVIEW_SIGNIN_LOCKOUT": "1000"}
-    with _serving(tmp_path, relaxed) as server:
+    with serving(tmp_path, relaxed) as server:
         add_user(server.home / "users.csv", "root", "the right password", ["admin"])
         warm = Client(server.url, cookie=_xsrf_cookie(server.url))
         warm.run()
@@ -277,7 +232,7 @@ def test_peak_memory_of_anonymous_sign_ins_is_bounded(tmp_path):
 
 @pytest.fixture(scope="module")
 def local_server(tmp_path_factory):
-    with _serving(tmp_path_factory.mktemp("local"), {"ECGREVIEW_AUTH": "local", "STREAMLIT_LOGGER_LEVEL": "debug"}) \
+    with serving(tmp_path_factory.mktemp("local"), {"ECGREVIEW_AUTH": "local", "STREAMLIT_LOGGER_LEVEL": "debug"}) \
             as server:
         add_user(server.home / "users.csv", "teach", "teacher password", ["teacher"])
         add_user(server.home / "users.csv", "anna", "student password", ["student"])
@@ -306,7 +261,7 @@ def _sign_in_in_chromium(page, url: str, name: str, password: str) -> None:
     page.get_by_role("button", name="Sign out").wait_for(timeout=TIMEOUT_S * 1000)
 
 
-def _session_ids(server: Server) -> list[str]:
+def _session_ids(server: AppServer) -> list[str]:
     marker = "Session ID: "
     return [line.rsplit(marker, 1)[1].strip() for line in server.log().splitlines() if marker in line]
 
@@ -389,7 +344,7 @@ def test_metrics_and_foreign_origins_are_refused(local_server):
 
 @pytest.fixture(scope="module")
 def proxy_server(tmp_path_factory):
-    with _serving(tmp_path_factory.mktemp("proxy"), {"ECGREVIEW_AUTH": "proxy", "ECGREVIEW_PROXY_SECRET": PROXY_SECRET}) \
+    with serving(tmp_path_factory.mktemp("proxy"), {"ECGREVIEW_AUTH": "proxy", "ECGREVIEW_PROXY_SECRET": PROXY_SECRET}) \
             as server:
         yield server
 
@@ -421,9 +376,9 @@ def test_an_identity_header_sent_twice_is_refused(proxy_server):
 
 
 def test_a_request_from_outside_the_proxy_sources_is_refused(tmp_path):
-    with _serving(tmp_path, {"ECGREVIEW_AUTH": "proxy", "ECGREVIEW_PROXY_SOURCES": "10.9.9.9"}) as server:
+    with serving(tmp_path, {"ECGREVIEW_AUTH": "proxy", "ECGREVIEW_PROXY_SOURCES": "10.9.9.9"}) as server:
         assert _get(f"{server.url}/", {"X-Remote-User": "root"})[0] == 403  # from 127.0.0.1, not the proxy
         assert _get(f"{server.url}/_stcore/health")[0] == 200
     with pytest.raises(RuntimeError, match="ECGREVIEW_PROXY_SECRET"):  # neither: the server does not start
-        with _serving(tmp_path / "none", {"ECGREVIEW_AUTH": "proxy"}):
+        with serving(tmp_path / "none", {"ECGREVIEW_AUTH": "proxy"}):
             pass
