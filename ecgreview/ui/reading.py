@@ -260,10 +260,12 @@ def decision_panel(settings: Settings, analysis: CaseAnalysis, reader: str, foll
             st.query_params[state.QUERY_CASE] = following
         st.rerun(scope="app")
     saved = st.session_state.get(state.LAST_SAVED)
-    if saved:  # on the saved case; on the next case once (it names the case it was)
-        saved_sha, text = saved
-        st.success(text)
-        if saved_sha != sha:
+    if saved:  # on the saved case and on the case opened next (the message names the case), never later
+        saved_sha, text, next_sha = saved
+        if sha == saved_sha or next_sha in (None, sha):
+            st.success(text)
+            st.session_state[state.LAST_SAVED] = (saved_sha, text, None if sha == saved_sha else sha)
+        else:
             st.session_state[state.LAST_SAVED] = None
 
 
@@ -325,7 +327,7 @@ def save_reading(settings: Settings, analysis: CaseAnalysis, reader: str, calls:
     role = " as the consensus (adjudicator)" if adjudicate else (
         f" ({review.reading_mode} reading)" if current.is_study else "")
     st.session_state[state.LAST_SAVED] = (sha, f"Saved review {review.review_id[:8]} of "
-                                               f"{escape_markdown(analysis.record.source_name)}{role}.")
+                                               f"{escape_markdown(analysis.record.source_name)}{role}.", None)
     st.session_state[state.FORM_NONCE] = st.session_state.get(state.FORM_NONCE, 0) + 1
     st.session_state[state.CLASS_CURSOR] = 0
     st.session_state.get(state.CASE_SHOWN_AT, {}).pop(sha, None)

@@ -4,7 +4,7 @@ READER_NAME = "reader_name"
 CASE_SOURCE = "case_source"
 CASE_FILE = "case_file"
 MODEL_CHOICE = "model_choice"
-LAST_SAVED = "last_saved_review"  # (source_sha256, message) of the last save in this session
+LAST_SAVED = "last_saved_review"  # (saved case, message, case opened next or None) of the last save
 PENDING_REVIEW = "pending_review"
 FORM_NONCE = "review_form_nonce"
 
