@@ -43,6 +43,7 @@ def show(value_key: str, *, query_key: str, default: str) -> None:
     """Put the session's value in the page's URL (removed when it is the default), so a reload keeps it."""
     value = st.session_state.get(value_key, default)
     if value and value != default:
-        st.query_params[query_key] = value
+        if st.query_params.get(query_key) != value:  # written only when it changes: each write updates the URL
+            st.query_params[query_key] = value
     elif query_key in st.query_params:
         del st.query_params[query_key]
