@@ -39,7 +39,7 @@ from ecgreview.ecg_paper import (
 from ecgreview.record import CLASSES, dnn_calls
 from ecgreview.review.case import CaseAnalysis
 from ecgreview.review.protocol import latest_readings
-from ecgreview.review.store import Review
+from ecgreview.review.store import Review, latest_reviews
 from ecgreview.security.auth import ADJUDICATOR
 
 if TYPE_CHECKING:
@@ -74,7 +74,8 @@ def report_reading(reviews: pd.DataFrame, source_sha256: str, *, reader: str | N
         readings = readings[readings["reader"] == reader]
     elif len(readings) and (readings["role"] == ADJUDICATOR).any():
         readings = readings[readings["role"] == ADJUDICATOR]
-    return Review.from_row(readings.iloc[-1].to_dict()) if len(readings) else None
+    latest = latest_reviews(readings, by=("source_sha256",))  # of the readings kept: the last saved
+    return Review.from_row(latest.iloc[0].to_dict()) if len(latest) else None
 
 
 def reading_report_pdf(analysis: CaseAnalysis, reading: Review | None = None, *, page_size: str = "A4",

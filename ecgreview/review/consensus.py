@@ -37,6 +37,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ecgreview.record import CLASSES
+from ecgreview.review.store import latest_reviews
 from ecgreview.security.auth import ADJUDICATOR, CONSENSUS_ROLES
 
 __all__ = ["ADJUDICATOR_ROLE", "CONSENSUS_ROLES", "DECIDED", "calls_disagree", "classes_to_adjudicate",
@@ -84,7 +85,7 @@ def consensus_status(latest: pd.DataFrame, cases: Sequence[str] | pd.Index | Non
         vote = np.select([present * 2 > total, absent * 2 > total, (present == absent) & (present > 0)],
                          ["present", "absent", "tie"], "uncertain")
         status.loc[present.index] = vote
-    adjudicated = latest[latest["role"] == ADJUDICATOR_ROLE].drop_duplicates("source_sha256", keep="last")
+    adjudicated = latest_reviews(latest[latest["role"] == ADJUDICATOR_ROLE], by=("source_sha256",))
     final = _reader_calls(adjudicated.set_index("source_sha256")).reindex(index)
     return status.mask(final.isin(DECIDED), final)
 

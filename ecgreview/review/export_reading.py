@@ -21,7 +21,7 @@ from ecgreview.io.wfdb import SNOMED_CODES
 from ecgreview.record import CLASSES
 from ecgreview.review.consensus import DECIDED, consensus_status
 from ecgreview.review.protocol import latest_readings
-from ecgreview.review.store import Review
+from ecgreview.review.store import Review, latest_reviews
 from ecgreview.security.auth import ADJUDICATOR, CONSENSUS_ROLES
 
 __all__ = ["CONSENSUS", "EXPORT_KINDS", "FINDING_MEANINGS", "PRESENCE", "READING", "REPORT_CODE", "ExportError",
@@ -129,7 +129,7 @@ def reading_to_export(reviews: pd.DataFrame, source_sha256: str, *, reader: str)
     if mine.empty:
         raise ExportError(source_sha256[:12], f"{reader.strip() or 'this reader'} has no saved clinical reading "
                                               "of this case")
-    return _from_review(Review.from_row(mine.iloc[-1].to_dict()))
+    return _from_review(Review.from_row(latest_reviews(mine).iloc[0].to_dict()))  # one reader, one case: one row
 
 
 def consensus_to_export(reviews: pd.DataFrame, source_sha256: str) -> ReadingToExport:

@@ -46,7 +46,7 @@ from ecgreview.plausibility import parse_finding_codes
 from ecgreview.record import CLASSES, THRESHOLDS, dnn_calls
 from ecgreview.review.consensus import ADJUDICATOR_ROLE, CONSENSUS_ROLES, DECIDED, consensus_status
 from ecgreview.review.protocol import clinical_readings, latest_readings
-from ecgreview.review.store import STATEMENT_SEPARATOR, read_reviews
+from ecgreview.review.store import STATEMENT_SEPARATOR, latest_reviews, read_reviews
 
 __all__ = ["Cohort", "load_cohort"]
 
@@ -129,7 +129,7 @@ def _read_all(review_csvs: Sequence[str | Path]) -> tuple[pd.DataFrame, list[str
         frames.append(frame)
     if not frames:
         raise ValueError("review_csvs must name at least one review CSV")
-    rows = pd.concat(frames, ignore_index=True).drop_duplicates("review_id", keep="last")
+    rows = latest_reviews(pd.concat(frames, ignore_index=True), by=("review_id",))  # a row in two files
     rows = rows.sort_values("saved_at_utc", kind="stable").reset_index(drop=True)
     return rows, notes
 
@@ -160,7 +160,7 @@ def load_cohort(
     rows, notes = _read_all(paths)
     rows = clinical_readings(rows)  # students' answers and teaching rows never count
     latest = latest_readings(rows)
-    last = latest.drop_duplicates("source_sha256", keep="last").set_index("source_sha256")
+    last = latest_reviews(latest, by=("source_sha256",)).set_index("source_sha256")
     last = last.reindex(rows["source_sha256"].unique())  # cases in order of their first review
     readings = latest[latest["role"].isin(CONSENSUS_ROLES)]
     status, label, reference_notes = _reference(latest, readings, last.index, reference)
@@ -239,7 +239,7 @@ def _clinical_reference(path: Path, latest: pd.DataFrame, cases: pd.Index) -> pd
         row, name = bad.stack().loc[lambda s: s].index[0]
         raise EcgReviewError(path, f"{key} {row!r}, column {name}: expected 0, 1 or blank, got {values.at[row, name]!r}")
     status = values.replace({"1": "present", "1.0": "present", "0": "absent", "0.0": "absent", "": "blank"})
-    keys = cases if key == "source_sha256" else latest.drop_duplicates("source_sha256", keep="last").set_index(
+    keys = cases if key == "source_sha256" else latest_reviews(latest, by=("source_sha256",)).set_index(
         "source_sha256")["case_pseudonym"].reindex(cases)
     return status.reindex(keys).set_axis(cases).fillna("not in reference").astype(object)
 
@@ -247,7 +247,7 @@ def _clinical_reference(path: Path, latest: pd.DataFrame, cases: pd.Index) -> pd
 def _dnn(latest: pd.DataFrame, cases: pd.Index) -> tuple[pd.DataFrame, pd.DataFrame, tuple[float, ...], list[str]]:
     """Probabilities, calls and thresholds from each case's latest review with model output."""
     columns = [f"dnn_prob_{c}" for c in CLASSES]
-    scored = latest[latest[columns].ne("").any(axis=1)].drop_duplicates("source_sha256", keep="last")
+    scored = latest_reviews(latest[latest[columns].ne("").any(axis=1)], by=("source_sha256",))
     scored = scored.set_index("source_sha256").reindex(cases)
     probabilities = scored[columns].replace("", np.nan).astype(float).set_axis(list(CLASSES), axis=1)
     stored = scored["thresholds"].fillna("").str.split(";")

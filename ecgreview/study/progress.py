@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 
+from ecgreview.review.store import latest_reviews
 from ecgreview.study.design import _TIME_FORMAT, Assignment, StudyDesign
 from ecgreview.study.plan import AnalysisPlan
 
@@ -163,7 +164,7 @@ def pending_unaided(reviews: pd.DataFrame, *, reader: str, source_sha256: str,
     unaided = mine[mine["reading_mode"] == "unaided"]
     if unaided.empty:
         return None
-    latest = unaided.iloc[-1]
+    latest = latest_reviews(unaided).iloc[0]  # one reader, one case: one latest row
     named = mine.loc[mine["reading_mode"] == "aided", "resolves_review_ids"].fillna("").str.split(";").explode()
     return None if latest["review_id"] in set(named) else latest
 

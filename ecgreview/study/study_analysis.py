@@ -31,6 +31,7 @@ from ecgreview.errors import ReviewStoreError
 from ecgreview.record import CLASSES
 from ecgreview.review.modes import AIDED, STUDY_ROW_MODES, UNAIDED
 from ecgreview.review.protocol import clinical_readings
+from ecgreview.review.store import latest_reviews
 from ecgreview.study.added_value import AddedValue, analyse_cohort_added_value
 from ecgreview.study.cohort import Cohort, _read_all, load_cohort
 from ecgreview.study.design import StudyDesign
@@ -164,7 +165,7 @@ def analyse_study(
 
 
 def _reader_flow(design: StudyDesign | None, rows: pd.DataFrame, readers: Sequence[str]) -> pd.DataFrame:
-    latest = rows.drop_duplicates(["source_sha256", "reader", "reading_mode"], keep="last")
+    latest = latest_reviews(rows, by=("source_sha256", "reader", "reading_mode"))
     modes = latest.groupby(["reader", "source_sha256"])["reading_mode"].agg(frozenset)
     names = list(design.readers) if design else list(dict.fromkeys(rows["reader"]))
     table = []
