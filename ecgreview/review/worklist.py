@@ -17,16 +17,18 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from ecgreview.config import Settings
-from ecgreview.device.statements import StatementTable, load_statement_table, map_statements
-from ecgreview.errors import EcgReviewError
+from ecgreview.device.statements import StatementTable, load_statement_table
 from ecgreview.examples import DEMO_CASES_DIR, demo_ecg_path
-from ecgreview.io import list_case_files, read_ecg
+from ecgreview.io import list_case_files
 from ecgreview.io.dicomweb import dicomweb_cache
-from ecgreview.pipeline import predict_inputs, prepare_record
-from ecgreview.record import CLASSES, EcgRecord, dnn_calls
+from ecgreview.pipeline import predict_inputs
+from ecgreview.record import CLASSES, dnn_calls
+from ecgreview.review.parallel_read import device_facts, read_files
 from ecgreview.review.uploads import UPLOADS_DIR, save_upload
 
 if TYPE_CHECKING:
@@ -37,6 +39,8 @@ __all__ = [
 ]
 
 INDEX_FILE = "worklist-index.sqlite"
+#: Seconds after which rows read so far are committed even when fewer than a batch have arrived.
+COMMIT_INTERVAL_S = 0.5
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,
     source_sha256 TEXT, metadata TEXT, error TEXT);
@@ -134,6 +138,7 @@ class CaseIndex:
     def update(
         self, paths: Sequence[Path], *, model: InferenceModel | None = None, table: StatementTable | None = None,
         prune: bool = False, progress: Callable[[int, int], None] | None = None, batch_size: int = 32,
+        workers: int | None = None,
     ) -> IndexUpdate:
         """Bring the index up to date for ``paths``, reading only new or changed files.
 
@@ -146,8 +151,22 @@ class CaseIndex:
         prune : bool
             Remove index rows for files not in ``paths``.
         progress : callable, optional
-            Called as ``progress(done, total)`` once the files to read are known, then after each batch.
+            Called as ``progress(done, total)`` once the files to read are known, then after each commit.
+        batch_size : int
+            Rows per transaction and model inputs per DNN call.
+        workers : int, optional
+            Processes reading files (default: one per CPU core; 1 reads in this process). A few files are
+            always read here (:data:`~ecgreview.review.parallel_read.PARALLEL_MIN_FILES`).
+
+        Raises
+        ------
+        ValueError
+            ``batch_size`` or ``workers`` is below 1.
         """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1; got {batch_size}")
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers must be at least 1; got {workers}")
         table = table or load_statement_table()
         with self._connect() as connection:
             known = {row[0]: row[1:] for row in connection.execute(
@@ -174,13 +193,10 @@ class CaseIndex:
                 connection.executemany("DELETE FROM files WHERE path = ?", [(path,) for path in gone])
                 removed = len(gone)
         work = stale + need_prediction
-        not_found, count = len(failed), 0
+        not_found = len(failed)
         if progress is not None and work:
             progress(0, len(work))
-        for start in range(0, len(work), batch_size):
-            count += self._read_batch(work[start:start + batch_size], model, table, failed)
-            if progress is not None:
-                progress(min(start + batch_size, len(work)), len(work))
+        count = self._read_and_store(work, model, table, failed, progress, batch_size=batch_size, workers=workers)
         return IndexUpdate(read=len(stale), unchanged=len(paths) - len(work) - not_found,
                            predicted=count, removed=removed, failed=tuple(failed),
                            changed=sum(1 for path, _, _ in stale if path in known))
@@ -189,39 +205,53 @@ class CaseIndex:
         facts = json.loads(metadata)
         if facts.get("table_version") == table.version:
             return
-        facts |= _device_facts(facts["statements"], facts["measurements"], table)
+        facts |= device_facts(facts["statements"], facts["measurements"], table)
         connection.execute("UPDATE files SET metadata = ? WHERE path = ?", (json.dumps(facts), path))
 
-    def _read_batch(self, batch: list[tuple[str, int, int]], model: InferenceModel | None,
-                    table: StatementTable, failed: list[str]) -> int:
-        """Read one batch of files and predict the ones the model has not seen, then store them in one short
-        transaction (files are read and predicted outside it, so readers and other writers never wait on them)."""
+    def _read_and_store(self, work: Sequence[tuple[str, int, int]], model: InferenceModel | None,
+                        table: StatementTable, failed: list[str], progress: Callable[[int, int], None] | None, *,
+                        batch_size: int, workers: int | None) -> int:
+        """Read ``work`` in parallel (:func:`~ecgreview.review.parallel_read.read_files`) and store each row in a
+        short transaction once ``batch_size`` rows have arrived or :data:`COMMIT_INTERVAL_S` has passed (a new case
+        is listed at once); model inputs are predicted in batches of ``batch_size`` through the same path as
+        ``score`` (:func:`~ecgreview.pipeline.predict_inputs`). Returns the number of predictions stored."""
         rows: list[tuple[str, int, int, str, str, str]] = []
-        records: list[EcgRecord] = []
-        for path, size, mtime_ns in batch:
-            try:
-                record = read_ecg(Path(path))
-            except EcgReviewError as exc:
-                failed.append(str(exc))
-                rows.append((path, size, mtime_ns, "", "{}", str(exc)))
-                continue
-            rows.append((path, size, mtime_ns, record.source_sha256, json.dumps(_metadata(record, table)), ""))
-            records.append(record)
-        predictions = self._predict(records, model, failed) if model is not None and records else []
-        with self._connect() as connection:
-            connection.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
-            connection.executemany("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?)", predictions)
+        inputs: list[tuple[str, np.ndarray]] = []
+        predicted, done, last_commit = 0, 0, time.monotonic()
+        for read in read_files(work, table=table, with_model_input=model is not None, workers=workers):
+            rows.append(read.row())
+            failed.extend(error for error in (read.error, read.input_error) if error)
+            if read.model_input is not None:
+                inputs.append((read.source_sha256, read.model_input))
+            done += 1
+            predictions: list[tuple[str, str, str]] = []
+            if model is not None and len(inputs) >= batch_size:
+                predictions, inputs = self._predict(inputs, model), []
+            if predictions or len(rows) >= batch_size or time.monotonic() - last_commit >= COMMIT_INTERVAL_S:
+                predicted += self._store(rows, predictions)
+                rows, last_commit = [], time.monotonic()
+                if progress is not None:
+                    progress(done, len(work))
+        predictions = self._predict(inputs, model) if model is not None and inputs else []
+        predicted += self._store(rows, predictions)
+        if progress is not None and (rows or predictions):
+            progress(done, len(work))
+        return predicted
+
+    def _store(self, rows: list[tuple[str, int, int, str, str, str]], predictions: list[tuple[str, str, str]]) -> int:
+        """Store files rows and predictions in one short transaction; the number of predictions."""
+        if rows or predictions:
+            with self._connect() as connection:
+                connection.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
+                connection.executemany("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?)", predictions)
         return len(predictions)
 
     @staticmethod
-    def _predict(records: list[EcgRecord], model: InferenceModel, failed: list[str]) -> list[tuple[str, str, str]]:
-        """Rows of the predictions table for the records that preprocess (the others are added to ``failed``)."""
-        prepared = [prepare_record(record) for record in records]
-        failed.extend(f"{item.record.source_name}: {item.error}" for item in prepared if item.record and item.error)
-        kept = [item for item in prepared if item.model_input is not None]
-        probabilities = predict_inputs(model, [item.model_input for item in kept if item.model_input is not None])
-        return [(item.record.source_sha256, model.identity.sha256, json.dumps([float(p) for p in row]))
-                for item, row in zip(kept, probabilities) if item.record is not None]
+    def _predict(inputs: list[tuple[str, np.ndarray]], model: InferenceModel) -> list[tuple[str, str, str]]:
+        """Rows of the predictions table for ``(source_sha256, model_input)`` pairs, in one model call."""
+        probabilities = predict_inputs(model, [model_input for _, model_input in inputs])
+        return [(sha256, model.identity.sha256, json.dumps([float(p) for p in row]))
+                for (sha256, _), row in zip(inputs, probabilities)]
 
     def cases(self, paths: Iterable[Path] | None = None, *, thresholds: Sequence[float],
               model_sha256: str = "") -> list[IndexedCase]:
@@ -251,26 +281,6 @@ class CaseIndex:
             rows = connection.execute("SELECT path FROM files WHERE source_sha256 = ?",
                                       (source_sha256.strip().lower(),)).fetchall()
         return next((Path(row[0]) for row in rows if Path(row[0]).is_file()), None)
-
-
-def _device_facts(statements: Sequence[str], measurements: Sequence[Sequence[Any]], table: StatementTable) -> dict:
-    from ecgreview.record import Measurement
-
-    interpretation = map_statements(statements, [Measurement(str(n), float(v), str(u)) for n, v, u in measurements],
-                                    table=table)
-    return {"device_calls": {name: call.strength for name, call in interpretation.calls.items()},
-            "table_version": table.version}
-
-
-def _metadata(record: EcgRecord, table: StatementTable) -> dict[str, Any]:
-    measurements = [(m.name, m.value, m.unit) for m in record.measurements]
-    return {
-        "source_name": record.source_name, "pseudonym": record.pseudonym, "device": record.device,
-        "acquisition_time": record.acquisition_time.isoformat(sep=" ") if record.acquisition_time else "",
-        "statements": list(record.statements), "measurements": measurements,
-        "reference_labels": {name: bool(value) for name, value in record.reference_labels.items()},
-        **_device_facts(record.statements, measurements, table),
-    }
 
 
 def _indexed_case(path: str, sha256: str, metadata: str, error: str, probabilities: str | None, *,

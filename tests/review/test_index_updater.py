@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from filelock import Timeout
 
-import ecgreview.review.worklist
+import ecgreview.review.parallel_read
 from ecgreview.config import Settings
 from ecgreview.io import read_ecg
 from ecgreview.record import THRESHOLDS
@@ -58,7 +58,7 @@ class GatedReader:
 @pytest.fixture
 def reader(monkeypatch) -> GatedReader:
     gated = GatedReader()
-    monkeypatch.setattr(ecgreview.review.worklist, "read_ecg", gated)
+    monkeypatch.setattr(ecgreview.review.parallel_read, "read_ecg", gated)  # files are read there
     yield gated
     gated.gate.set()  # never leave a thread waiting
 
