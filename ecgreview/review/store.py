@@ -80,7 +80,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "CONFIDENCE_LEVELS", "MODEL_STATUSES", "NUMERIC_COLUMNS", "READER_CALLS", "READING_MODES", "RESOLVING_MODES",
     "REVIEW_COLUMNS", "ROLES", "SCHEMA_VERSION", "STATEMENT_SEPARATOR", "Review", "StoreStamp", "append_review",
-    "latest_reviews", "read_review_tail", "read_reviews", "reviews_for_case",
+    "dnn_agreement", "latest_reviews", "read_review_tail", "read_reviews", "reviews_for_case",
 ]
 
 #: The review CSV's columns, in file order. The one definition of the schema.
@@ -276,10 +276,8 @@ class Review:
 
     @property
     def agreement(self) -> dict[str, str]:
-        """``agree``/``disagree`` of reader and DNN per class; ``""`` when undecidable."""
-        dnn = self.dnn_calls
-        return {name: "" if not dnn[name] or call == "uncertain" else ("agree" if call == dnn[name] else "disagree")
-                for name, call in self.reader_calls.items()}
+        """``agree``/``disagree`` of reader and DNN per class (:func:`dnn_agreement`)."""
+        return dnn_agreement(self.reader_calls, self.dnn_calls)
 
     def to_row(self) -> dict[str, str]:
         """The CSV row, keyed and ordered by :data:`REVIEW_COLUMNS` (before formula guarding)."""
@@ -307,6 +305,23 @@ class Review:
                     f"dnn_call_{name}": dnn[name], f"device_call_{name}": self.device_calls[name],
                     f"reader_call_{name}": self.reader_calls[name], f"agreement_{name}": agreement[name]}
         return {column: row[column] for column in REVIEW_COLUMNS}
+
+
+def dnn_agreement(reader_calls: Mapping[str, str | None], dnn_calls_by_class: Mapping[str, str]) -> dict[str, str]:
+    """``agree``/``disagree`` of the reader's call and the DNN's call per class; ``""`` when undecidable.
+
+    The one definition of reader–DNN agreement (the review page's live mark, the saved reading's
+    report). Undecidable: no DNN call (``""``), no reader call yet (None) or an ``uncertain`` call.
+
+    Parameters
+    ----------
+    reader_calls : mapping of str to str or None
+        ``present``/``absent``/``uncertain`` (or None: not answered yet) per class.
+    dnn_calls_by_class : mapping of str to str
+        ``present``/``absent`` per class, ``""`` without a DNN output (:attr:`Review.dnn_calls`).
+    """
+    return {name: "" if not dnn_calls_by_class.get(name) or call in (None, "uncertain")
+            else ("agree" if call == dnn_calls_by_class[name] else "disagree") for name, call in reader_calls.items()}
 
 
 def _guard(column: str, text: str) -> str:
