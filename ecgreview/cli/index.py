@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ecgreview.cli._arguments import positive_int
 from ecgreview.cli._output import ProgressBar
 from ecgreview.config import Settings
 from ecgreview.review.worklist import IndexUpdate
@@ -63,7 +64,7 @@ def summary_lines(update: IndexUpdate, *, elapsed_s: float) -> list[str]:
 def _index_main(args: argparse.Namespace) -> int:
     from filelock import Timeout
 
-    from ecgreview.review.index_updater import index_lock, update_case_index
+    from ecgreview.review.index_updater import index_lock, read_progress, update_case_index
     from ecgreview.review.worklist import CaseIndex
 
     settings = _settings_for(args.folder)
@@ -79,11 +80,15 @@ def _index_main(args: argparse.Namespace) -> int:
     bar = ProgressBar(enabled=not args.no_progress)
 
     def progress(done: int, total: int) -> None:
-        bar(done, total, f"new or changed files indexed, {done / bar.elapsed_s():.1f} files/s")
+        shown = read_progress(index.path)  # what the pages show: rate and time left
+        remaining_s = shown.remaining_s if shown is not None else None
+        bar(done, total, "new or changed files indexed" + (
+            f", {shown.files_per_s:.1f} files/s, about {remaining_s:.0f} s left"
+            if shown is not None and remaining_s is not None else ""))
 
     start_s = time.perf_counter()
     try:
-        update = update_case_index(settings, index=index, model=model, progress=progress)
+        update = update_case_index(settings, index=index, model=model, progress=progress, workers=args.workers)
     finally:
         bar.close()
     for line in summary_lines(update, elapsed_s=time.perf_counter() - start_s):
@@ -105,4 +110,6 @@ def register(subparsers: Any) -> None:
                          help="index metadata only, without DNN probabilities (the pages add them later)")
     command.add_argument("--backend", choices=BACKENDS, default=None, help="default: ECGREVIEW_BACKEND, else auto")
     command.add_argument("--no-progress", action="store_true", help="no progress output")
+    command.add_argument("--workers", type=positive_int, default=None,
+                         help="processes reading files (default: one per CPU core; 1 reads in this process)")
     command.set_defaults(handler=_index_main)

@@ -67,6 +67,8 @@ class IndexProgress:
         Unix times of the start and end (``finished_s`` 0 while running).
     pid : int
         The process of the updater.
+    reading_started_s, updated_s : float
+        Unix times when reading files began and when this progress was written (0 before).
     """
 
     state: str
@@ -76,10 +78,44 @@ class IndexProgress:
     finished_s: float = 0.0
     pid: int = 0
     error: str = ""
+    reading_started_s: float = 0.0
+    updated_s: float = 0.0
 
     @property
     def finished(self) -> bool:
         return self.state in ("done", "failed")
+
+    @property
+    def files_per_s(self) -> float:
+        """Files read per second so far (0 before the first is read)."""
+        elapsed_s = self.updated_s - self.reading_started_s
+        return self.done / elapsed_s if self.done and self.reading_started_s and elapsed_s > 0 else 0.0
+
+    @property
+    def remaining_s(self) -> float | None:
+        """Estimated seconds until every file is read, at the rate so far; None before a rate is known."""
+        rate = self.files_per_s
+        return (self.total - self.done) / rate if rate > 0 else None
+
+    def describe(self) -> str:
+        """``"Indexing 120 of 10,000 new or changed ECG files — 84 files/s, about 2 min left"``."""
+        if self.state != "indexing" or not self.total:
+            return "Checking the case folder for new or changed ECG files…"
+        text = f"Indexing {self.done:,} of {self.total:,} new or changed ECG files"
+        remaining_s = self.remaining_s
+        if remaining_s is None:
+            return f"{text}…"
+        return f"{text} — {self.files_per_s:.0f} files/s, about {_duration(remaining_s)} left"
+
+
+def _duration(seconds: float) -> str:
+    """``"12 s"``, ``"3 min 5 s"``, ``"1 h 4 min"``."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 @dataclass(frozen=True)
@@ -120,7 +156,7 @@ def _write_progress(index_path: Path, progress: IndexProgress) -> None:
 def update_case_index(
     settings: Settings, *, index: CaseIndex | None = None, model: InferenceModel | None = None,
     table: StatementTable | None = None, progress: Callable[[int, int], None] | None = None,
-    lock_timeout_s: float = -1, batch_size: int = 32,
+    lock_timeout_s: float = -1, batch_size: int = 32, workers: int | None = None,
 ) -> IndexUpdate:
     """Bring the index up to date for the case folder of ``settings``, holding the index's lock.
 
@@ -139,7 +175,9 @@ def update_case_index(
     lock_timeout_s : float
         Seconds to wait for another updater of the same index (-1: as long as it takes).
     batch_size : int
-        Files read (and predicted) per transaction; readers see the rows batch by batch.
+        Rows per transaction at most and model inputs per DNN call; readers see the rows as they are committed.
+    workers : int, optional
+        Processes reading the files (:meth:`CaseIndex.update`; default one per CPU core).
 
     Raises
     ------
@@ -151,18 +189,20 @@ def update_case_index(
         started = time.time()
         _write_progress(index.path, IndexProgress("checking", started_s=started, pid=os.getpid()))
 
-        reported = [0]
+        reported, reading_started = [0], [0.0]
 
         def report(done: int, total: int) -> None:
-            reported[0] = total
-            _write_progress(index.path, IndexProgress("indexing", done, total, started_s=started, pid=os.getpid()))
+            reported[0], now = total, time.time()
+            reading_started[0] = reading_started[0] or now
+            _write_progress(index.path, IndexProgress("indexing", done, total, started_s=started, pid=os.getpid(),
+                                                      reading_started_s=reading_started[0], updated_s=now))
             if progress is not None:
                 progress(done, total)
 
         try:
             source_failures = _sync_dicomweb(settings)
             update = index.update(case_paths(settings), model=model, table=table, prune=True, progress=report,
-                                  batch_size=batch_size)
+                                  batch_size=batch_size, workers=workers)
             if source_failures:
                 update = dataclasses.replace(update, failed=source_failures + update.failed)
         except Exception as exc:

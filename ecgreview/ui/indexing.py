@@ -4,7 +4,7 @@ Pages read whatever the index holds now (:func:`indexed_cases`); when it may be 
 that call starts the one background updater of this index and case folder
 (:class:`~ecgreview.review.index_updater.BackgroundIndexer`, held by ``st.cache_resource`` and shared
 by every session) and returns at once. :func:`progress_panel` shows "Indexing N of M…",
-refreshed every :data:`REFRESH_S` seconds, and reruns the page when the update has finished.
+with its rate and the time left, refreshed every :data:`REFRESH_S` seconds, and reruns the page when the update has finished.
 """
 
 from __future__ import annotations
@@ -115,7 +115,6 @@ def _progress(background: BackgroundIndexer) -> None:
         st.rerun()  # the whole page, with the new rows
     progress = status.progress
     if progress is not None and progress.state == "indexing" and progress.total:
-        st.progress(progress.done / progress.total,
-                    text=f"Indexing {progress.done} of {progress.total} new or changed ECG files…")
+        st.progress(progress.done / progress.total, text=progress.describe())  # files/s and time left
     else:
         st.caption("Checking the case folder for new or changed ECG files…")

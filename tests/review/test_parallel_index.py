@@ -121,3 +121,32 @@ def test_bad_options_name_the_parameter(folder, option, value):
 def test_update_refuses_bad_workers(tmp_path, folder):
     with pytest.raises(ValueError, match="workers"):
         CaseIndex(tmp_path / "index.sqlite").update(sorted(folder.iterdir()), workers=0)
+
+
+def test_progress_says_the_rate_and_the_time_left():
+    from ecgreview.review.index_updater import IndexProgress
+
+    progress = IndexProgress("indexing", 100, 1100, reading_started_s=1000.0, updated_s=1004.0)
+    assert progress.files_per_s == 25.0 and progress.remaining_s == 40.0
+    assert progress.describe() == "Indexing 100 of 1,100 new or changed ECG files — 25 files/s, about 40 s left"
+    assert IndexProgress("indexing", 0, 10, reading_started_s=5.0, updated_s=5.0).remaining_s is None
+    assert IndexProgress("checking").describe().startswith("Checking the case folder")
+    slow = IndexProgress("indexing", 10, 10_000, reading_started_s=0.5, updated_s=10.5)
+    assert slow.describe().endswith("1 files/s, about 2 h 46 min left")
+
+
+def test_the_command_indexes_with_workers_and_shows_the_rate(tmp_path, folder, pooled, monkeypatch, capsys):
+    from ecgreview.cli import main
+
+    for variable in ("ECGREVIEW_MODEL", "ECGREVIEW_MODELS_DIR", "ECGREVIEW_REVIEWS", "ECGREVIEW_CASES",
+                     "ECGREVIEW_CONFIG", "ECGREVIEW_BACKEND"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("ECGREVIEW_HOME", str(tmp_path / "home"))
+    assert main(["index", str(folder), "--no-model", "--workers", "2"]) == 1  # broken.dcm is listed as failed
+    captured = capsys.readouterr()
+    assert f"{FILES + 1}/{FILES + 1} new or changed files indexed, " in captured.err
+    assert "files/s, about 0 s left" in captured.err
+    assert f"{FILES + 1} new, 0 changed" in captured.out and "failed: broken.dcm: not a DICOM file" in captured.out
+    with pytest.raises(SystemExit):
+        main(["index", str(folder), "--workers", "0"])
+    assert "--workers: must be a positive integer, got '0'" in capsys.readouterr().err

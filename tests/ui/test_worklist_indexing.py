@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-import ecgreview.review.worklist
+import ecgreview.review.parallel_read
 from ecgreview.config import Settings
 from ecgreview.io import read_ecg
 from ecgreview.ui import indexing, state
@@ -33,7 +33,7 @@ def gate(monkeypatch):
         assert gate.opened.wait(60), "the test never opened the gate"
         return read_ecg(path)
 
-    monkeypatch.setattr(ecgreview.review.worklist, "read_ecg", gated_read)
+    monkeypatch.setattr(ecgreview.review.parallel_read, "read_ecg", gated_read)  # the index reads files there
     yield gate
     gate.opened.set()
 
