@@ -141,8 +141,16 @@ def _read_in_worker(path: str, size: int, mtime_ns: int, with_model_input: bool)
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    """Fresh worker processes: never a fork of a parent that may hold TensorFlow or ONNX Runtime."""
-    return multiprocessing.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
+    """Fresh worker processes: never a fork of a parent that may hold TensorFlow or ONNX Runtime.
+
+    On Linux a fork server imports this module (the readers, pydicom, numpy, scipy) once and forks each
+    worker from itself, so a pool starts in a fraction of a second instead of each worker importing anew.
+    """
+    if not sys.platform.startswith("linux"):
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
 
 
 def read_files(work: Sequence[tuple[str, int, int]], *, table: StatementTable, with_model_input: bool = False,
