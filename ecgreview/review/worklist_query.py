@@ -20,6 +20,11 @@ same at 1,000 and at 100,000 cases:
   (a change of model or thresholds recomputes them once), so that the discordance filter and sort
   are index lookups.
 
+* ``serial`` (:mod:`ecgreview.review.worklist_serial`): each case's prior ECG (same pseudonym), the DNN's
+  new and resolved calls against it, and the disagreement count (discordant classes plus those changes)
+  that the ``disagreement`` sort and ``disagreement_only`` filter use; each row says why
+  (:func:`ecgreview.review.serial.disagreement_reason`).
+
 Discordance is :func:`ecgreview.review.consensus.calls_disagree` (a ``present`` and an ``absent``
 opinion on one class among the DNN, the device and the readers), written as bit arithmetic:
 ``(positive & negative)`` where ``positive`` ORs the opinions' present bits and ``negative`` their
@@ -40,7 +45,9 @@ import pandas as pd
 from ecgreview.device.statement_table import NEGATIVE_STRENGTHS, POSITIVE_STRENGTHS
 from ecgreview.record import CLASSES, dnn_calls
 from ecgreview.review.protocol import latest_readings
+from ecgreview.review.serial import disagreement_reason
 from ecgreview.review.store import StoreStamp, read_review_tail, read_reviews
+from ecgreview.review.worklist_serial import SERIAL_SCHEMA, refresh_serial
 
 __all__ = ["SORT_KEYS", "WorklistFilters", "WorklistPage", "query_worklist", "sync_dnn_calls", "sync_listing",
            "sync_readings", "worklist_neighbours", "case_names"]
@@ -48,7 +55,8 @@ __all__ = ["SORT_KEYS", "WorklistFilters", "WorklistPage", "query_worklist", "sy
 _ALL = (1 << len(CLASSES)) - 1
 #: Sort keys, by display column.
 SORT_KEYS: dict[str, str] = {"file": "File", "acquired": "Acquired", "pseudonym": "Pseudonym",
-                             "discordance": "Discordant classes", "reviews": "Reviews"}
+                             "discordance": "Discordant classes", "reviews": "Reviews",
+                             "disagreement": "Disagreement"}
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS listing (path TEXT PRIMARY KEY, source_sha256 TEXT, first_of_content INTEGER,
     file TEXT, pseudonym TEXT, acquired TEXT, device TEXT, has_statements INTEGER,
@@ -82,12 +90,14 @@ CREATE TABLE IF NOT EXISTS worklist_meta (name TEXT PRIMARY KEY, value TEXT);
 
 @dataclass(frozen=True)
 class WorklistFilters:
-    """Worklist filters: discordant only, not yet reviewed by me, a class anyone calls present, a reviewer."""
+    """Worklist filters: discordant only, not yet reviewed by me, a class anyone calls present, a reviewer,
+    disagreement only (discordant, or the DNN changed a call since the prior ECG)."""
 
     discordant_only: bool = False
     unreviewed_by_me: bool = False
     class_name: str | None = None
     reviewer: str | None = None
+    disagreement_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,7 +116,7 @@ class WorklistPage:
 @contextmanager
 def _connect(index_path: str | Path) -> Iterator[sqlite3.Connection]:
     with closing(sqlite3.connect(index_path, timeout=30)) as connection, connection:
-        connection.executescript(_SCHEMA)
+        connection.executescript(_SCHEMA + SERIAL_SCHEMA)
         yield connection
 
 
@@ -282,7 +292,8 @@ def _refresh_opinions(connection: sqlite3.Connection, key: str) -> int:
     """Bring ``opinions`` up to date for the DNN calls ``key`` (the changed cases, or all after a change of
     key); returns the number of cases, counted again only when something changed."""
     known = connection.execute("SELECT value FROM worklist_meta WHERE name = 'opinions'").fetchone()
-    if known is None or known[0] != key:
+    everything = known is None or known[0] != key
+    if everything:
         connection.execute("DELETE FROM opinions")
         connection.execute(f"INSERT INTO opinions {_OPINIONS}", (key,))
         connection.execute("INSERT OR REPLACE INTO worklist_meta VALUES ('opinions', ?)", (key,))
@@ -293,7 +304,9 @@ def _refresh_opinions(connection: sqlite3.Connection, key: str) -> int:
     else:
         counted = connection.execute("SELECT value FROM worklist_meta WHERE name = 'cases'").fetchone()
         if counted is not None:
+            refresh_serial(connection, key, everything=False)  # made once on an index that had none
             return int(counted[0])
+    refresh_serial(connection, key, everything=everything)
     connection.execute("DELETE FROM opinions_dirty")
     total = connection.execute("SELECT COUNT(*) FROM opinions").fetchone()[0]  # one row per content
     connection.execute("INSERT OR REPLACE INTO worklist_meta VALUES ('cases', ?)", (str(total),))
@@ -302,7 +315,8 @@ def _refresh_opinions(connection: sqlite3.Connection, key: str) -> int:
 
 #: Sort key → (column, tie-breaker): each pair is an index of its own, so a page is read in index order.
 _ORDER = {"file": ("l.file", "l.path"), "acquired": ("l.acquired", "l.path"), "pseudonym": ("l.pseudonym", "l.path"),
-          "discordance": ("o.discordant_count", "o.source_sha256"), "reviews": ("COALESCE(r.readers, '')", "l.path")}
+          "discordance": ("o.discordant_count", "o.source_sha256"), "reviews": ("COALESCE(r.readers, '')", "l.path"),
+          "disagreement": ("s.disagreement_rank", "s.source_sha256")}
 
 
 def _where(filters: WorklistFilters, reader: str) -> tuple[str, list]:
@@ -310,6 +324,8 @@ def _where(filters: WorklistFilters, reader: str) -> tuple[str, list]:
     clauses, parameters = ["1"], []
     if filters.discordant_only:
         clauses.append("o.discordant != 0")
+    if filters.disagreement_only:
+        clauses.append("o.source_sha256 IN (SELECT source_sha256 FROM serial WHERE disagreement_rank < 0)")
     if filters.unreviewed_by_me and reader:
         clauses.append("NOT EXISTS (SELECT 1 FROM readings m WHERE m.source_sha256 = o.source_sha256 "
                        "AND m.reader = ?)")
@@ -329,11 +345,18 @@ def _check(filters: WorklistFilters, sort_by: str) -> None:
         raise ValueError(f"class_name must be one of {', '.join(CLASSES)} or None; got {filters.class_name!r}")
 
 
-#: Sort by a listing column: read the listing in its index order; by discordance: the opinions in theirs.
+#: Sort by a listing column: read the listing in its index order; by discordance: the opinions in theirs;
+#: by disagreement: the serial table in its own.
 _FROM_LISTING = ("FROM listing l CROSS JOIN opinions o ON o.source_sha256 = l.source_sha256 "
-                 "LEFT JOIN reading_summary r ON r.source_sha256 = l.source_sha256")
+                 "LEFT JOIN reading_summary r ON r.source_sha256 = l.source_sha256 "
+                 "LEFT JOIN serial s ON s.source_sha256 = l.source_sha256")
 _FROM_OPINIONS = ("FROM opinions o CROSS JOIN listing l ON l.source_sha256 = o.source_sha256 "
-                  "AND l.first_of_content = 1 LEFT JOIN reading_summary r ON r.source_sha256 = o.source_sha256")
+                  "AND l.first_of_content = 1 LEFT JOIN reading_summary r ON r.source_sha256 = o.source_sha256 "
+                  "LEFT JOIN serial s ON s.source_sha256 = o.source_sha256")
+_FROM_SERIAL = ("FROM serial s CROSS JOIN opinions o ON o.source_sha256 = s.source_sha256 "
+                "CROSS JOIN listing l ON l.source_sha256 = s.source_sha256 AND l.first_of_content = 1 "
+                "LEFT JOIN reading_summary r ON r.source_sha256 = s.source_sha256")
+_FROM = {"discordance": _FROM_OPINIONS, "disagreement": _FROM_SERIAL}
 
 
 def query_worklist(
@@ -354,8 +377,10 @@ def query_worklist(
         The site's thresholds (``Settings.thresholds``).
     reader : str
         The current reader, for "Reviewed by me" and ``filters.unreviewed_by_me``.
-    sort_by : {"file", "acquired", "pseudonym", "discordance", "reviews"}
-        Sort key (ties in file path order; by discordance, in SHA-256 order).
+    sort_by : {"file", "acquired", "pseudonym", "discordance", "reviews", "disagreement"}
+        Sort key (ties in file path order; by discordance and disagreement, in SHA-256 order).
+        ``disagreement`` ascending puts the most disagreement first (discordant classes plus the
+        DNN's changes against the prior ECG).
     offset, limit : int
         The page: rows ``offset`` to ``offset + limit - 1`` of the sorted, filtered cases.
     with_order : bool
@@ -365,7 +390,8 @@ def query_worklist(
     -------
     WorklistPage
         ``rows`` with columns ``source_sha256``, File, Pseudonym, Acquired, Device, DNN calls,
-        Device calls, Reviews, Reviewed by me, Discordant, Discordant classes.
+        Device calls, Reviews, Reviewed by me, Discordant, Discordant classes, Disagreement (count),
+        Reason (:func:`~ecgreview.review.serial.disagreement_reason`), Prior (its acquisition time).
     """
     _check(filters, sort_by)
     if offset < 0 or limit < 1:
@@ -378,13 +404,14 @@ def query_worklist(
         total = _refresh_opinions(connection, key)
         matching = total if where == "1" else connection.execute(
             f"SELECT COUNT(*) FROM opinions o WHERE {where}", parameters).fetchone()[0]
-        joins = _FROM_OPINIONS if sort_by == "discordance" else _FROM_LISTING
+        joins = _FROM.get(sort_by, _FROM_LISTING)
         hashes = tuple(row[0] for row in connection.execute(
             f"SELECT l.source_sha256 {joins} WHERE {where} ORDER BY {order}", parameters)) if with_order else ()
         rows = connection.execute(
             f"SELECT l.source_sha256, l.file, l.pseudonym, l.acquired, l.device, l.has_statements, "
             f"l.device_positive, l.device_possible, (SELECT mask FROM dnn_masks d WHERE d.calls_key = ? "
-            f"AND d.source_sha256 = l.source_sha256), r.readers, r.adjudicated, o.discordant "
+            f"AND d.source_sha256 = l.source_sha256), r.readers, r.adjudicated, o.discordant, l.device_negative, "
+            f"r.present, r.absent, s.new_mask, s.resolved_mask, s.prior_acquired, s.disagreement_rank "
             f"{joins} WHERE {where} AND l.first_of_content = 1 ORDER BY {order} LIMIT ? OFFSET ?",
             [key, *parameters, limit, offset]).fetchall()
     return WorklistPage(pd.DataFrame([_row(row, reader.strip()) for row in rows], columns=_COLUMNS),
@@ -402,7 +429,7 @@ def worklist_neighbours(
     key = _calls_key(model_sha256, thresholds)
     where, parameters = _where(filters, reader.strip())
     column, tie = _ORDER[sort_by]
-    joins = _FROM_OPINIONS if sort_by == "discordance" else _FROM_LISTING
+    joins = _FROM.get(sort_by, _FROM_LISTING)
     forward, backward = (f"{column} DESC, {tie} DESC", f"{column}, {tie}") if descending else \
         (f"{column}, {tie}", f"{column} DESC, {tie} DESC")
     with _connect(index_path) as connection:
@@ -437,11 +464,16 @@ def case_names(index_path: str | Path, hashes: Sequence[str]) -> dict[str, str]:
 
 
 _COLUMNS = ["source_sha256", "File", "Pseudonym", "Acquired", "Device", "DNN calls", "Device calls", "Reviews",
-            "Reviewed by me", "Discordant", "Discordant classes"]
+            "Reviewed by me", "Discordant", "Discordant classes", "Disagreement", "Reason", "Prior"]
 
 
 def _row(row: tuple, reader: str) -> dict:
-    sha, file, pseudonym, acquired, device, has_statements, positive, possible, dnn, readers, adjudicated, disc = row
+    sha, file, pseudonym, acquired, device, has_statements, positive, possible, dnn, readers, adjudicated = row[:11]
+    disc = row[11]
+    negative, present, absent, new, resolved, prior_acquired, rank = row[12:]
+    reason = disagreement_reason(discordant_mask=disc or 0, dnn_mask=dnn, device_positive=positive,
+                                 device_negative=negative, readers_present=present or 0, readers_absent=absent or 0,
+                                 new_mask=new or 0, resolved_mask=resolved or 0, prior_acquired=prior_acquired or "")
     names = json.loads(readers) if readers else []
     device_calls = [f"{name} (possible)" if possible >> index & 1 else name
                     for index, name in enumerate(CLASSES) if positive >> index & 1]
@@ -450,4 +482,5 @@ def _row(row: tuple, reader: str) -> dict:
             "Device calls": (", ".join(device_calls) or "none") if has_statements else "n/a",
             "Reviews": ", ".join(names) + (" · adjudicated" if adjudicated else ""),
             "Reviewed by me": bool(reader) and reader in names,
-            "Discordant": bool(disc), "Discordant classes": ", ".join(_names(disc))}
+            "Discordant": bool(disc), "Discordant classes": ", ".join(_names(disc)),
+            "Disagreement": -(rank or 0), "Reason": reason, "Prior": prior_acquired or ""}

@@ -3,6 +3,10 @@ expects, discordance by the one rule (calls_disagree), incremental syncs, and pa
 
 from __future__ import annotations
 
+import json
+import sqlite3
+from contextlib import closing
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -21,6 +25,7 @@ from ecgreview.review.worklist_query import (
     sync_readings,
     worklist_neighbours,
 )
+from tests.io.dicom_fixtures import build_ecg_dataset, write_dataset
 from tests.review.test_worklist import FakeModel, _review, folder  # noqa: F401  (fixture)
 
 MODEL = "a" * 64
@@ -153,7 +158,7 @@ def test_the_bit_rule_is_calls_disagree(opinions):
     assert [bool((positive & negative) >> index & 1) for index in range(len(CLASSES))] == expected
 
 
-@pytest.mark.parametrize("sort_by", ["file", "acquired", "pseudonym", "discordance", "reviews"])
+@pytest.mark.parametrize("sort_by", ["file", "acquired", "pseudonym", "discordance", "reviews", "disagreement"])
 @pytest.mark.parametrize("descending", [False, True])
 def test_neighbours_follow_the_page_order(indexed, sort_by, descending):
     index, shas, store = indexed
@@ -178,3 +183,48 @@ def test_rows_without_model_or_reviews(indexed):
     rows = query_worklist(index.path, model_sha256="", thresholds=THRESHOLDS).rows
     assert set(rows["DNN calls"]) == {"—"} and set(rows["Reviews"]) == {""}
     assert list(rows.columns)[0] == "source_sha256"
+
+
+# -- issue #24 item 2: disagreement between the DNN, the device and the prior ECG -----------------------------------
+
+def _add_prior(index, folder, probabilities):  # noqa: F811
+    """A constructed prior of PSEUDO-0042 (the fixture's cases are acquired 2024-03-05): sinus rhythm on
+    2019-03-02, with the DNN output ``probabilities`` written into the index for it."""
+    dataset = build_ecg_dataset(statements=("SINUS RHYTHM",))
+    dataset.AcquisitionDateTime = "20190302101500"
+    write_dataset(dataset, folder / "prior.dcm")
+    index.update(sorted(folder.iterdir()), model=FakeModel())
+    sha = next(case.source_sha256 for case in index.cases(thresholds=THRESHOLDS) if case.source_name == "prior.dcm")
+    with closing(sqlite3.connect(index.path)) as connection, connection:
+        connection.execute("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?)",
+                           (sha, MODEL, json.dumps(probabilities)))
+    return sha
+
+
+def test_disagreement_sort_puts_dnn_device_disagreement_and_new_dnn_calls_first(indexed, folder):  # noqa: F811
+    index, shas, store = indexed
+    before = _page(index, store, sort_by="disagreement").rows.set_index("File")
+    assert before.loc["sinus.dcm", "Reason"] == "DNN AF, device no AF" and before.loc["sinus.dcm", "Prior"] == ""
+    assert before.loc["af.dcm", "Reason"] == "" and before.loc["af.dcm", "Disagreement"] == 0
+    _add_prior(index, folder, [0.0, 0.0, 0.0, 0.0, 0.01, 0.0])  # no AF on the prior; the FakeModel calls AF now
+    page = _page(index, store, sort_by="disagreement")  # the serial rows follow the new file and its prediction
+    rows = page.rows.set_index("File")
+    assert list(page.rows["File"])[0] == "sinus.dcm"  # DNN AF against device sinus, and AF new since 2019
+    assert rows.loc["sinus.dcm", "Reason"] == "DNN AF, device no AF; new DNN AF vs 2019-03-02"
+    assert rows.loc["sinus.dcm", "Disagreement"] == 2 and rows.loc["sinus.dcm", "Prior"].startswith("2019-03-02")
+    assert rows.loc["af.dcm", "Reason"] == "new DNN AF vs 2019-03-02"
+    assert rows.loc["demo.dcm", "Reason"] == "DNN AF, device no AF"  # another pseudonym: no prior
+    assert list(page.rows["File"])[-1] == "prior.dcm" and rows.loc["prior.dcm", "Reason"] == ""
+    assert list(page.rows["Disagreement"]) == sorted(page.rows["Disagreement"], reverse=True)
+    assert "prior.dcm" not in set(_page(index, store, disagreement_only=True).rows["File"])
+    ascending = list(_page(index, store, sort_by="disagreement", descending=True).rows["File"])
+    assert ascending[0] == "prior.dcm" and ascending[-1] == "sinus.dcm"
+
+
+def test_a_reading_changes_the_disagreement_and_its_reason(indexed, folder):  # noqa: F811
+    index, shas, store = indexed
+    _add_prior(index, folder, [0.0, 0.0, 0.0, 0.0, 0.9, 0.0])  # AF on the prior too: no change
+    assert _page(index, store).rows.set_index("File").loc["af.dcm", "Reason"] == ""
+    append_review(store, _review(shas["af.dcm"], "Dr A", {}))  # Dr A: no AF
+    rows = _page(index, store, sort_by="disagreement").rows.set_index("File")
+    assert rows.loc["af.dcm", "Reason"] == "DNN and device AF, readers no AF"
