@@ -67,6 +67,19 @@ from ecgreview.review._store_checks import (
     _seconds,
     _validate,
 )
+from ecgreview.review._store_cells import (
+    BOOLEAN_CELLS,
+    LIST_SEPARATOR,
+    STATEMENT_SEPARATOR,
+    TIME_FORMAT,
+    cell_text,
+    ids_from_cell,
+    number_from_cell,
+    provenance_from_cell,
+    statements_from_cell,
+    thresholds_from_cell,
+    time_from_cell,
+)
 from ecgreview.review._store_csv import (
     STORE_MODE,
     _append_locked,
@@ -98,8 +111,6 @@ REVIEW_COLUMNS: tuple[str, ...] = (
 NUMERIC_COLUMNS: frozenset[str] = frozenset({"thresholds", "confidence", "reading_time_s", "schema_version",
                                              *(f"dnn_prob_{name}" for name in CLASSES)})
 
-STATEMENT_SEPARATOR = " | "
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -226,42 +237,30 @@ class Review:
             A cell is not what its column holds (naming the column).
         """
         def cell(column: str) -> str:
-            value = row.get(column, "")
-            return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+            return cell_text(row.get(column, ""))
 
         def number(column: str, kind: type) -> object:
-            text = cell(column).strip()
-            try:
-                return None if not text else kind(float(text)) if kind is int else kind(text)
-            except ValueError:
-                raise ValueError(f"{column} must be a number or empty; got {text!r}") from None
+            value = number_from_cell(column, cell(column))
+            return None if value is None else kind(value)
 
-        try:
-            saved_at = datetime.strptime(cell("saved_at_utc"), _TIME_FORMAT).replace(tzinfo=timezone.utc)
-        except ValueError:
-            raise ValueError(f"saved_at_utc must look like 2026-01-31T12:00:00.000000Z; got {cell('saved_at_utc')!r}") from None
-        try:
-            provenance = json.loads(cell("provenance") or "{}")
-        except ValueError:
-            raise ValueError(f"provenance must be a JSON object; got {cell('provenance')[:60]!r}") from None
-        thresholds = tuple(float(value) for value in cell("thresholds").split(";")) if cell("thresholds") else THRESHOLDS
-        statements = cell("device_statements")
+        opinions_seen = cell("opinions_seen")
         return cls(
-            review_id=cell("review_id"), saved_at_utc=saved_at, reader=cell("reader"), role=cell("role"),
-            reading_mode=cell("reading_mode"), opinions_seen={"true": True, "false": False}.get(
-                cell("opinions_seen"), cell("opinions_seen")),  # type: ignore[arg-type]
+            review_id=cell("review_id"), saved_at_utc=time_from_cell(cell("saved_at_utc")), reader=cell("reader"),
+            role=cell("role"), reading_mode=cell("reading_mode"),
+            opinions_seen=BOOLEAN_CELLS.get(opinions_seen, opinions_seen),  # type: ignore[arg-type]
             session_id=cell("session_id"),
-            resolves_review_ids=tuple(filter(None, cell("resolves_review_ids").split(";"))),
+            resolves_review_ids=ids_from_cell(cell("resolves_review_ids")),
             case_pseudonym=cell("case_pseudonym"), source_name=cell("source_name"),
             source_sha256=cell("source_sha256"), app_version=cell("app_version"), model_name=cell("model_name"),
             model_sha256=cell("model_sha256"), model_git_blob_sha1=cell("model_git_blob_sha1"),
-            model_status=cell("model_status"), thresholds=thresholds,
+            model_status=cell("model_status"), thresholds=thresholds_from_cell(cell("thresholds")),
             probabilities={name: number(f"dnn_prob_{name}", float) for name in CLASSES},  # type: ignore[misc]
             device_calls={name: cell(f"device_call_{name}") for name in CLASSES},
             reader_calls={name: cell(f"reader_call_{name}") for name in CLASSES},
-            device_statements=tuple(statements.split(STATEMENT_SEPARATOR)) if statements else (),
+            device_statements=statements_from_cell(cell("device_statements")),
             statement_map_version=cell("statement_map_version"), phi_audit=cell("phi_audit"),
-            comment=cell("comment"), provenance=provenance, signal_findings=cell("signal_findings"),
+            comment=cell("comment"), provenance=provenance_from_cell(cell("provenance")),
+            signal_findings=cell("signal_findings"),
             confidence=number("confidence", int), reading_time_s=number("reading_time_s", float),  # type: ignore[arg-type]
             schema_version=number("schema_version", int) or 1,  # type: ignore[arg-type]
         )
@@ -282,14 +281,14 @@ class Review:
     def to_row(self) -> dict[str, str]:
         """The CSV row, keyed and ordered by :data:`REVIEW_COLUMNS` (before formula guarding)."""
         row = {
-            "review_id": self.review_id, "saved_at_utc": self.saved_at_utc.strftime(_TIME_FORMAT),
+            "review_id": self.review_id, "saved_at_utc": self.saved_at_utc.strftime(TIME_FORMAT),
             "reader": self.reader, "role": self.role, "reading_mode": self.reading_mode,
             "opinions_seen": "true" if self.opinions_seen else "false", "session_id": self.session_id,
-            "resolves_review_ids": ";".join(self.resolves_review_ids), "case_pseudonym": self.case_pseudonym,
+            "resolves_review_ids": LIST_SEPARATOR.join(self.resolves_review_ids), "case_pseudonym": self.case_pseudonym,
             "source_name": self.source_name, "source_sha256": self.source_sha256,
             "app_version": self.app_version, "model_name": self.model_name, "model_sha256": self.model_sha256,
             "model_git_blob_sha1": self.model_git_blob_sha1, "model_status": self.model_status,
-            "thresholds": ";".join(repr(value) for value in self.thresholds),
+            "thresholds": LIST_SEPARATOR.join(repr(value) for value in self.thresholds),
             "device_statements": STATEMENT_SEPARATOR.join(self.device_statements),
             "statement_map_version": self.statement_map_version, "phi_audit": self.phi_audit,
             "signal_findings": self.signal_findings, "comment": self.comment,

@@ -27,6 +27,7 @@ The reports (Table 1, Figure 1, kappa, discordant cases, the ``evaluate`` CLI) l
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +47,8 @@ from ecgreview.plausibility import parse_finding_codes
 from ecgreview.record import CLASSES, THRESHOLDS, dnn_calls
 from ecgreview.review.consensus import ADJUDICATOR_ROLE, CONSENSUS_ROLES, DECIDED, consensus_status
 from ecgreview.review.protocol import clinical_readings, latest_readings
-from ecgreview.review.store import STATEMENT_SEPARATOR, latest_reviews, read_reviews
+from ecgreview.review.review_table import read_reviews_typed
+from ecgreview.review.store import StoreStamp, latest_reviews, read_reviews
 
 __all__ = ["Cohort", "load_cohort"]
 
@@ -118,14 +120,18 @@ class Cohort:
         return tuple(dict.fromkeys(self.readings["reader"]))
 
 
-def _read_all(review_csvs: Sequence[str | Path]) -> tuple[pd.DataFrame, list[str]]:
-    """All rows of all CSVs, duplicates (same review_id) dropped, in save-time order."""
+def _read_all(review_csvs: Sequence[str | Path], *, typed: bool = False) -> tuple[pd.DataFrame, list[str]]:
+    """All rows of all CSVs, duplicates (same review_id) dropped, in save-time order.
+
+    ``typed``: cells parsed (:func:`~ecgreview.review.review_table.read_reviews_typed`), its bad cells noted.
+    """
     frames, notes = [], []
     for path in review_csvs:
         if not Path(path).is_file():
             raise ReviewStoreError(path, "no such file")
-        frame = read_reviews(path)
+        frame = read_reviews_typed(path) if typed else read_reviews(path)
         notes += [f"{Path(path).name}: skipped malformed {line}" for line in frame.attrs.get("skipped", [])]
+        notes += [f"{Path(path).name}: {cell} (read as missing)" for cell in frame.attrs.get("bad_cells", [])]
         frames.append(frame)
     if not frames:
         raise ValueError("review_csvs must name at least one review CSV")
@@ -134,11 +140,62 @@ def _read_all(review_csvs: Sequence[str | Path]) -> tuple[pd.DataFrame, list[str
     return rows, notes
 
 
+@dataclass(frozen=True)
+class _Opinions:
+    """What review files give whatever the reference: built once per version of the files (:func:`_opinions`)."""
+
+    latest: pd.DataFrame
+    readings: pd.DataFrame
+    last: pd.DataFrame
+    probabilities: pd.DataFrame
+    dnn_calls: pd.DataFrame
+    thresholds: tuple[float, ...]
+    device_strengths: pd.DataFrame
+    statements: pd.Series
+    read_notes: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+_CACHE_SIZE = 4
+_cache: dict[tuple[tuple[str, StoreStamp | None], ...], _Opinions] = {}
+_cache_lock = threading.Lock()
+
+
+def _opinions(paths: Sequence[str | Path]) -> _Opinions:
+    """The latest readings, DNN and device opinions of ``paths``, cached by each file's version (StoreStamp).
+
+    A page that loads the cohort with several references in one run reads and parses the files once.
+    """
+    key = tuple((str(Path(path).absolute()), StoreStamp.of(path)) for path in paths)  # stamped before reading
+    with _cache_lock:
+        cached = _cache.get(key)
+    if cached is not None:
+        return cached
+    rows, notes = _read_all(paths, typed=True)
+    rows = clinical_readings(rows)  # students' answers and teaching rows never count
+    latest = latest_readings(rows)
+    last = latest_reviews(latest, by=("source_sha256",)).set_index("source_sha256")
+    last = last.reindex(rows["source_sha256"].unique())  # cases in order of their first review
+    probabilities, calls, thresholds, dnn_notes = _dnn(latest, last.index)
+    strengths, statements, device_notes = _device(last)
+    opinions = _Opinions(latest, latest[latest["role"].isin(CONSENSUS_ROLES)], last, probabilities, calls, thresholds,
+                         strengths, statements, tuple(notes), tuple(dnn_notes + device_notes + _signal_notes(last)))
+    with _cache_lock:
+        _cache.pop(key, None)
+        _cache[key] = opinions
+        while len(_cache) > _CACHE_SIZE:
+            _cache.pop(next(iter(_cache)))
+    return opinions
+
+
 def load_cohort(
     review_csvs: str | Path | Sequence[str | Path], *, reference: str | Path = CONSENSUS,
     possible_counts_as_positive: bool = True,
 ) -> Cohort:
     """Read review CSVs into a :class:`Cohort` (see the module docstring for the reference).
+
+    The files are read and parsed once per version (:func:`read_reviews_typed`): loading the same
+    files again with another reference only derives that reference.
 
     Parameters
     ----------
@@ -157,21 +214,16 @@ def load_cohort(
         ``reference`` is not one of the allowed forms, or names an unknown reader.
     """
     paths = [review_csvs] if isinstance(review_csvs, (str, Path)) else list(review_csvs)
-    rows, notes = _read_all(paths)
-    rows = clinical_readings(rows)  # students' answers and teaching rows never count
-    latest = latest_readings(rows)
-    last = latest_reviews(latest, by=("source_sha256",)).set_index("source_sha256")
-    last = last.reindex(rows["source_sha256"].unique())  # cases in order of their first review
-    readings = latest[latest["role"].isin(CONSENSUS_ROLES)]
+    opinions = _opinions(paths)
+    latest, readings, last = opinions.latest, opinions.readings, opinions.last
     status, label, reference_notes = _reference(latest, readings, last.index, reference)
-    probabilities, calls, thresholds, dnn_notes = _dnn(latest, last.index)
-    strengths, statements, device_notes = _device(last)
-    notes += reference_notes + dnn_notes + device_notes + _signal_notes(last)
     return Cohort(
-        cases=last[["case_pseudonym", "source_name", "signal_findings"]].fillna(""), reference_status=status, probabilities=probabilities,
-        dnn_calls=calls, device_strengths=strengths, statements=statements,
+        cases=last[["case_pseudonym", "source_name", "signal_findings"]].fillna(""), reference_status=status,
+        probabilities=opinions.probabilities.copy(deep=False), dnn_calls=opinions.dnn_calls.copy(deep=False),
+        device_strengths=opinions.device_strengths.copy(deep=False), statements=opinions.statements.copy(deep=False),
         readings=readings[["source_sha256", "reader", *(f"reader_call_{c}" for c in CLASSES)]].reset_index(drop=True),
-        thresholds=thresholds, reference_label=label, notes=tuple(notes),
+        thresholds=opinions.thresholds, reference_label=label,
+        notes=(*opinions.read_notes, *reference_notes, *opinions.notes),
         possible_counts_as_positive=possible_counts_as_positive)
 
 
@@ -247,11 +299,10 @@ def _clinical_reference(path: Path, latest: pd.DataFrame, cases: pd.Index) -> pd
 def _dnn(latest: pd.DataFrame, cases: pd.Index) -> tuple[pd.DataFrame, pd.DataFrame, tuple[float, ...], list[str]]:
     """Probabilities, calls and thresholds from each case's latest review with model output."""
     columns = [f"dnn_prob_{c}" for c in CLASSES]
-    scored = latest_reviews(latest[latest[columns].ne("").any(axis=1)], by=("source_sha256",))
+    scored = latest_reviews(latest[latest[columns].notna().any(axis=1)], by=("source_sha256",))
     scored = scored.set_index("source_sha256").reindex(cases)
-    probabilities = scored[columns].replace("", np.nan).astype(float).set_axis(list(CLASSES), axis=1)
-    stored = scored["thresholds"].fillna("").str.split(";")
-    per_case = pd.DataFrame([[float(v) for v in t] if len(t) == len(CLASSES) else list(THRESHOLDS) for t in stored],
+    probabilities = scored[columns].astype(float).set_axis(list(CLASSES), axis=1)
+    per_case = pd.DataFrame([list(t) if isinstance(t, tuple) else list(THRESHOLDS) for t in scored["thresholds"]],
                             index=cases, columns=list(CLASSES), dtype=float)
     calls = pd.DataFrame(dnn_calls(probabilities.to_numpy(), per_case.to_numpy()), index=cases,
                          columns=list(CLASSES)).astype(float).where(probabilities.notna())
@@ -270,8 +321,7 @@ def _device(last: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, list[str]]:
     """Stored device strengths per case (``""`` without a device opinion), statements, notes."""
     strengths = last[[f"device_call_{c}" for c in CLASSES]].set_axis(list(CLASSES), axis=1).apply(
         lambda column: column.str.strip().str.lower())
-    statements = last["device_statements"].map(
-        lambda text: tuple(s for s in text.split(STATEMENT_SEPARATOR) if s.strip()))
+    statements = last["device_statements"]  # typed: tuples (review_table)
     # no statements: no device opinion, stored as NOT_AVAILABLE (or "absent" by reviews saved before it, or empty)
     silent = (statements.map(len) == 0) & strengths.isin(["", "absent", NOT_AVAILABLE]).all(axis=1)
     strengths = strengths.where(~silent, "")
