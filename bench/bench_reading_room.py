@@ -53,7 +53,7 @@ TARGETS = {"cached open (worklist)": (1.5, "s"), "cached open (link)": (1.5, "s"
 
 
 @contextmanager
-def _server(app: Path, env: dict[str, str]):
+def _server(app: Path, env: dict[str, str], processes: list[subprocess.Popen] | None = None):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -61,6 +61,8 @@ def _server(app: Path, env: dict[str, str]):
     process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
                                 "--server.address", "127.0.0.1", "--server.headless", "true"],
                                cwd=REPO, env=clean | env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if processes is not None:  # the caller measures its CPU time (bench_case_switch.py)
+        processes.append(process)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
