@@ -172,7 +172,7 @@ def test_students_cannot_sort_the_worklist_by_readings_or_discordance(site, conn
     app = _open(connection, user, "worklist")
     offered = app.selectbox(key="worklist-sort").options
     if user == "anna":
-        assert offered == [key for key in SORT_KEYS if key not in ("discordance", "reviews")]
+        assert offered == [key for key in SORT_KEYS if key not in ("discordance", "reviews", "disagreement")]
     else:
         assert offered == list(SORT_KEYS)
 
@@ -181,6 +181,7 @@ def test_blinded_reading_hides_the_discordance_sort(site, connection):
     app = _open(connection, "rossi", "worklist")
     app.segmented_control(key=state.READING_MODE_WIDGET).set_value(BLINDED).run()
     assert "discordance" not in app.selectbox(key="worklist-sort").options
+    assert "disagreement" not in app.selectbox(key="worklist-sort").options
 
 
 @pytest.mark.parametrize("user", ["anna", "rossi", "teach"])

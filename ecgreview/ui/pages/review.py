@@ -7,7 +7,7 @@ import streamlit as st
 from ecgreview.config import Settings
 from ecgreview.model.inference import InferenceModel
 from ecgreview.review.modes import DONE
-from ecgreview.ui import components, identity, reading, resources, two_step, viewer
+from ecgreview.ui import components, identity, reading, resources, serial_panel, two_step, viewer
 from ecgreview.ui.export_panel import export_section
 
 
@@ -53,6 +53,7 @@ def render() -> None:
         if not reading.opinions_hidden(sha):
             components.device_panel(analysis)
     with ecg:
+        serial_panel.render(settings, analysis, view, model)  # the prior ECG of the pseudonym, and what changed
         viewer.extras(analysis.record, view)
         viewer.report_download(settings, analysis, reader)
     current = two_step.reading(sha)

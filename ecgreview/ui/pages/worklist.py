@@ -22,14 +22,14 @@ from ecgreview.ui import components, identity, indexing, reading, resources, sta
 from ecgreview.ui.navigation import open_review
 from ecgreview.ui.text import escape_markdown
 
-_OPINION_COLUMNS = ["DNN calls", "Device calls", "Discordant", "Discordant classes"]
+_OPINION_COLUMNS = ["DNN calls", "Device calls", "Discordant", "Discordant classes", "Disagreement", "Reason"]
 _ANY = "any"
 #: Sort keys that order cases by the DNN's, the device's and readers' calls (not while blinded) and by who
 #: read them (only for those who may see other readings): a student sorting by them would learn the answers.
-_SORTS_BY_OPINIONS = ("discordance",)
+_SORTS_BY_OPINIONS = ("discordance", "disagreement")
 _SORTS_BY_READINGS = ("reviews",)
-_COLUMN_ORDER = ["File", "Pseudonym", "Acquired", "Discordant classes", "DNN calls", "Device calls", "Reviews",
-                 "Reviewed by me", "Device"]
+_COLUMN_ORDER = ["File", "Pseudonym", "Acquired", "Reason", "Disagreement", "Discordant classes", "DNN calls",
+                 "Device calls", "Prior", "Reviews", "Reviewed by me", "Device"]
 
 
 #: Cases per page of the worklist table.
@@ -100,10 +100,13 @@ def index_status(settings: Settings, model: InferenceModel | None, *, quiet_chec
 
 
 def filter_controls(reviews: pd.DataFrame, *, blinded: bool, others: bool = True) -> tuple[WorklistFilters, str, bool]:
-    """Filters (discordant only, not yet reviewed by me, class, reviewer) and the sort."""
-    columns = st.columns([2, 2, 2, 2, 2, 1])
+    """Filters (discordant only, disagreement only, not yet reviewed by me, class, reviewer) and the sort."""
+    columns = st.columns([2, 2, 2, 2, 2, 2, 1])
     discordant = columns[0].toggle("Discordant only", key="filter-discordant", disabled=blinded,
                                    help="DNN, device and readers disagree on a class (hidden in blinded mode).")
+    disagreement = columns[0].toggle("Disagreement only", key="filter-disagreement", disabled=blinded,
+                                     help="Discordant, or the DNN changed a call since the prior ECG of the "
+                                          "pseudonym (hidden in blinded mode). Sort by disagreement: most first.")
     mine = columns[1].toggle("Not reviewed by me", key="filter-mine")
     class_name = columns[2].selectbox("Class called present", [_ANY, *CLASSES], key="filter-class",
                                       disabled=blinded)
@@ -115,7 +118,8 @@ def filter_controls(reviews: pd.DataFrame, *, blinded: bool, others: bool = True
     descending = columns[5].toggle("Descending", key="worklist-descending")
     filters = WorklistFilters(discordant_only=discordant and not blinded, unreviewed_by_me=mine,
                               class_name=None if class_name == _ANY or blinded else class_name,
-                              reviewer=None if reviewer == _ANY else reviewer)
+                              reviewer=None if reviewer == _ANY else reviewer,
+                              disagreement_only=disagreement and not blinded)
     return filters, sort_by, descending
 
 

@@ -1,0 +1,87 @@
+"""The Review page's serial panel (AppTest): the prior ECG of the pseudonym listed, shown on the same paper on
+request, and the per-class and interval change tables, hidden while the reading is blinded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ecgreview.io import read_ecg
+from ecgreview.review.modes import BLINDED
+from ecgreview.ui import state
+from ecgreview.ui.serial_panel import SHOW_PRIOR_KEY
+from tests.review.serial_fixtures import write_serial_pair
+from tests.ui.reading_room_fixtures import ENV_VARIABLES, open_page
+
+
+@pytest.fixture
+def pair(tmp_path, monkeypatch) -> tuple[Path, Path]:
+    """A home whose case folder holds only the constructed pair (prior, current)."""
+    for variable in ENV_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("ECGREVIEW_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ECGREVIEW_CASES", str(tmp_path / "cases"))
+    return write_serial_pair(tmp_path / "cases")
+
+
+def _ok(app: AppTest) -> AppTest:
+    assert not app.exception, app.exception
+    return app
+
+
+def _texts(app: AppTest) -> str:
+    return " ".join(element.value for element in [*app.markdown, *app.caption])
+
+
+def _figures(app: AppTest) -> int:
+    return len(app.get("plotly_chart"))
+
+
+def _open(path: Path) -> AppTest:
+    return _ok(open_page("review", query={state.QUERY_CASE: read_ecg(path).source_sha256}))
+
+
+def test_the_prior_is_listed_shown_and_compared(pair):
+    prior, current = pair
+    app = _open(current)
+    texts = _texts(app)
+    assert "**Prior ECGs** · 1 of pseudonym" in texts
+    assert "**Since 2019\\-03\\-02:** New LBBB \\(device\\)" in texts  # the headline (markdown-escaped)
+    assert app.selectbox(key=next(key for key in _keys(app) if key.startswith("serial-prior-"))).value
+    tables = [element.value for element in app.dataframe]
+    per_class = next(table for table in tables if "Device change" in table.columns).set_index("Class")
+    assert per_class.loc["LBBB", "Device prior"] == "absent" and per_class.loc["LBBB", "Device now"] == "definite"
+    assert per_class.loc["LBBB", "Device change"] == "new" and per_class.loc["LBBB", "DNN change"] == "—"  # no model
+    intervals = next(table for table in tables if "Interval" in table.columns).set_index("Interval")
+    assert intervals.loc["QRS", "Prior"] == "94 ms" and intervals.loc["QRS", "Change"] == "+54 ms"
+    assert intervals.loc["QTc", "Change"] == "+70 ms"
+    shown = _figures(app)
+    app.toggle(key=SHOW_PRIOR_KEY).set_value(True)
+    _ok(app.run())
+    assert _figures(app) == shown + 1  # the prior under the current ECG
+    assert "Prior ECG · acquired 2019\\-03\\-02 10\\:15" in _texts(app)
+    app.segmented_control(key="serial-arrangement").set_value("Side by side")
+    _ok(app.run())
+    assert _figures(app) == shown + 2  # the current again, beside the prior
+
+
+def _keys(app: AppTest) -> list[str]:
+    return [element.key for element in app.selectbox if element.key]
+
+
+def test_the_first_ecg_of_a_pseudonym_has_no_serial_panel(pair):
+    prior, _ = pair
+    assert "Prior ECGs" not in _texts(_open(prior))
+
+
+def test_blinded_reading_shows_no_changes(pair):
+    _, current = pair
+    app = _open(current)
+    app.segmented_control(key=state.READING_MODE_WIDGET).set_value(BLINDED)
+    _ok(app.run())
+    texts = _texts(app)
+    assert "**Prior ECGs** · 1 of pseudonym" in texts and "New LBBB" not in texts
+    assert "are shown once the opinions are" in texts
+    assert not [element for element in app.dataframe if "Device change" in element.value.columns]
