@@ -169,6 +169,9 @@ def test_ten_case_keyboard_session_through_the_worklist(server, page):
     _open_worklist(page, url)
     cases = _worklist(server)[:10]
     sign_in(page, "Dr Keyboard")
+    # O is the shortcut of the "Open first case" button: it works once the browser has drawn the button (its
+    # script chunk loads after the page's run has finished; a press before that goes nowhere, as for a reader)
+    page.get_by_role("button", name=re.compile("Open first case")).wait_for(timeout=TIMEOUT_MS)
     page.keyboard.press("o")  # opens the first case of the worklist
     sequences = ["PAUPAU", "AAAAAA", "PPPPPP", "UUUUUU", "APUAPU", "PAAAAA", "AAAAAP", "UPAUPA", "AUPAUP", "PUAPUA"]
     calls = {"P": "present", "A": "absent", "U": "uncertain"}
