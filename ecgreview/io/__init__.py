@@ -43,7 +43,7 @@ from ecgreview.io.wfdb import read_wfdb_ecg, read_wfdb_files
 from ecgreview.record import EcgRecord
 
 __all__ = [
-    "READ_FORMATS", "bundle_files", "list_case_files", "read_cardiosoft_xml", "read_dicom_ecg", "read_ecg",
+    "READ_FORMATS", "bundle_files", "group_record_files", "list_case_files", "read_cardiosoft_xml", "read_dicom_ecg", "read_ecg",
     "read_ecg_files", "read_hl7_aecg", "read_mortara_xml", "read_muse_xml", "read_philips_xml", "read_scp_ecg",
     "read_sierra_xml", "read_wfdb_ecg", "read_wfdb_files", "record_files",
 ]
@@ -158,21 +158,42 @@ def read_ecg_files(files: Sequence[tuple[str, bytes]]) -> list[EcgRecord]:
         For the first file that cannot be read, or a WFDB signal file whose
         header is not among ``files``.
     """
-    by_name = {os.path.basename(name): bytes(data) for name, data in files}
-    headers = [name for name, data in by_name.items() if _looks_like_wfdb_header(data)]
-    claimed = set()
-    for header in headers:
-        claimed.update(_signal_file_names(by_name[header]))
     records = []
-    for name, data in by_name.items():
-        if name in headers:
-            signal_files = {file: by_name[file] for file in _signal_file_names(data) if file in by_name}
-            records.append(read_wfdb_ecg(data, name=name, signal_files=signal_files))
-        elif name not in claimed:
+    for (name, data), *signal_files in group_record_files(files):
+        if signal_files or _looks_like_wfdb_header(data):
+            records.append(read_wfdb_ecg(data, name=name, signal_files=dict(signal_files)))
+        else:
             if name.lower().endswith(_WFDB_SIGNAL_SUFFIXES) and not _looks_like_dicom(data):
                 raise EcgReadError(name, "WFDB signal file without its header (.hea) among the uploaded files")
             records.append(read_ecg(data, name=name))
     return records
+
+
+def group_record_files(files: Sequence[tuple[str, bytes]]) -> list[list[tuple[str, bytes]]]:
+    """Files grouped into ECG records: a WFDB header (by content) first, with the signal files it names
+    that are among ``files``; every other file alone (DICOM, XML, a zipped WFDB record …).
+
+    Parameters
+    ----------
+    files : sequence of (str, bytes)
+        ``(file name, content)`` pairs, e.g. from a multi-file upload; names are reduced to their base name.
+
+    Returns
+    -------
+    list of list of (str, bytes)
+        One group per record, in the order of their first file.
+    """
+    by_name = {os.path.basename(name): bytes(data) for name, data in files}
+    headers = [name for name, data in by_name.items() if _looks_like_wfdb_header(data)]
+    claimed = {signal for header in headers for signal in _signal_file_names(by_name[header]) if signal != header}
+    groups = []
+    for name, data in by_name.items():
+        if name in headers:
+            signals = [file for file in _signal_file_names(data) if file in by_name and file != name]
+            groups.append([(name, data), *((file, by_name[file]) for file in signals)])
+        elif name not in claimed:
+            groups.append([(name, data)])
+    return groups
 
 
 def _read_xml(data: bytes, source_name: str, tag: str) -> EcgRecord:

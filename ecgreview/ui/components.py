@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
 from ecgreview.examples import demo_ecg_path
-from ecgreview.io import bundle_files, list_case_files
+from ecgreview.io import list_case_files
 from ecgreview.model.inference import InferenceModel
 from ecgreview.model.serving import installed_models
 from ecgreview.record import EcgRecord
 from ecgreview.review.case import CaseAnalysis, CaseSource
+from ecgreview.review.uploads import upload_file_name, uploaded_cases
 from ecgreview.review.worklist import INDEX_FILE, neighbours, save_upload
 from ecgreview.ui import identity, indexing, resources, session_values, state
 from ecgreview.ui.text import escape_markdown
@@ -29,10 +33,20 @@ python -m ecgreview model install model.zip
 (a `model.hdf5` works too). Then reload this page. Or point `ECGREVIEW_MODEL` at a weights file (README)."""
 
 
-#: One-screen review page: less margin around the page, a narrower sidebar.
+#: One-screen review page (the ECG, the six calls and Save on a 1280 x 800 screen): less margin around
+#: the page, a narrower sidebar, and a compact decision grid: one line per class, no wrapped words.
 _COMPACT_STYLE = """<style>
-[data-testid='stMainBlockContainer']{padding:1.2rem 1.5rem 1rem 1.5rem}
+[data-testid='stMainBlockContainer']{padding:1rem 1.25rem .5rem 1.25rem}
 section[data-testid='stSidebar']{width:15rem !important;min-width:15rem !important}
+.st-key-dnn-panel [data-testid='stVerticalBlock']{gap:.3rem}
+.st-key-dnn-panel [data-testid='stHorizontalBlock']{gap:.4rem;flex-wrap:nowrap}
+.st-key-dnn-panel [data-testid='stColumn']{min-width:0}
+.st-key-dnn-panel [data-testid='stMarkdownContainer'] p,.st-key-dnn-panel [data-testid='stCaptionContainer']{
+ white-space:nowrap;overflow:hidden;text-overflow:ellipsis;font-size:.875rem;margin:0}
+.st-key-dnn-panel button{min-height:1.9rem;padding:.1rem .45rem}
+.st-key-dnn-panel [data-testid='stButtonGroup'] button{padding:.1rem .4rem}
+.st-key-dnn-panel [data-testid='stButtonGroup'] button p{font-size:.85rem}
+.st-key-dnn-panel [data-testid='stButtonGroup']>div{flex-wrap:nowrap}
 </style>"""
 
 
@@ -110,9 +124,7 @@ def case_picker(settings: Settings) -> CaseSource | None:
             "ECG file (DICOM, HL7 aECG / MUSE / Philips XML, WFDB .hea with its .mat, or a zip)",
             key=state.CASE_FILE, accept_multiple_files=True,
             help="Uploaded cases are kept in the app's folder and listed in the worklist.")
-        if not uploads:
-            return None
-        return CaseSource.from_upload(*bundle_files([(upload.name, upload.getvalue()) for upload in uploads]))
+        return _uploaded_case(uploads) if uploads else None
     if source == state.SOURCE_FOLDER:
         files = list_case_files(settings.cases_dir)
         if not files:
@@ -124,12 +136,40 @@ def case_picker(settings: Settings) -> CaseSource | None:
     return CaseSource.from_path(demo_ecg_path())
 
 
+def _uploaded_case(uploads: list[UploadedFile]) -> CaseSource | None:
+    """The upload's case on screen: each file is a case (a WFDB record's files are one); with several,
+    the reader picks one by the file name she chose. The names are remembered for :func:`case_label`."""
+    try:
+        cases = uploaded_cases([(upload.name, upload.getvalue()) for upload in uploads])
+    except EcgReviewError as exc:
+        st.error(f"Cannot open the upload — {escape_markdown(exc)}")
+        return None
+    names = st.session_state.setdefault(state.UPLOAD_NAMES, {})
+    for case in cases:
+        names[case.source.name] = (case.file_name, case.kept_name)
+    if len(cases) == 1:
+        return cases[0].source
+    by_name = {case.source.name: case for case in cases}
+    chosen = st.selectbox(f"Uploaded case ({len(cases)} cases)", list(by_name), key=state.UPLOAD_CHOICE,
+                          format_func=lambda name: by_name[name].file_name)
+    return by_name[chosen or cases[0].source.name].source
+
+
+def case_label(source_name: str) -> str:
+    """The name a case is shown by: for an upload the file name the user chose (kept for the session),
+    else ``source_name`` (the file's name; an upload's internal ``upload-<hash>`` name once forgotten)."""
+    return st.session_state.get(state.UPLOAD_NAMES, {}).get(source_name, (source_name,))[0]
+
+
 def analyse(settings: Settings, source: CaseSource, model: InferenceModel | None) -> CaseAnalysis | None:
-    """Open the case (read, PHI audit, DNN at the site's thresholds; cached), or show why it cannot be opened."""
+    """Open the case (read, PHI audit, DNN at the site's thresholds; cached), or show why it cannot be opened
+    (naming an upload by the file name the user chose)."""
     try:
         return resources.open_case(source, model, thresholds=settings.thresholds)
     except EcgReviewError as exc:
-        st.error(f"Cannot open this ECG — {escape_markdown(exc)}")
+        named = exc.path is not None and os.path.basename(exc.path) == source.name
+        message = f"{case_label(source.name)}: {exc.reason}" if named else str(exc)
+        st.error(f"Cannot open this ECG — {escape_markdown(message)}")
         return None
 
 
@@ -141,8 +181,11 @@ def case_header(record: EcgRecord, phi_audit: str = "") -> None:
              "Sampling": f"{record.sampling_rate_hz:g} Hz", "Duration": f"{record.duration_s:.1f} s"}
     st.markdown(" &nbsp;·&nbsp; ".join(f"**{label}** {escape_markdown(value)}" for label, value in facts.items()))
     kind = f" · {escape_markdown(record.source_format)}" if record.source_format else ""
-    st.caption(f"File {escape_markdown(record.source_name)}{kind} · SHA-256 {record.source_sha256[:16]}…")
-    if phi_audit:
+    audited = bool(phi_audit) and "not available" not in phi_audit  # a format without a PHI audit: said once, here
+    not_audited = f" · {escape_markdown(phi_audit)}" if phi_audit and not audited else ""
+    st.caption(f"File {escape_markdown(case_label(record.source_name))}{kind} · "
+               f"SHA-256 {record.source_sha256[:16]}…{not_audited}")
+    if audited:
         clean = phi_audit.endswith("clean")
         st.badge(escape_markdown(phi_audit), icon=":material/verified_user:" if clean else ":material/warning:",
                  color="green" if clean else "orange",
@@ -234,17 +277,24 @@ def find_case(settings: Settings, source_sha256: str) -> CaseSource | None:
     return None if path is None else CaseSource.from_path(path)
 
 
-def keep_upload(settings: Settings, source: CaseSource, source_sha256: str, *, force: bool = False) -> None:
-    """Keep an uploaded case (once) so that the worklist lists it."""
+def keep_upload(settings: Settings, source: CaseSource, source_sha256: str, *, force: bool = False,
+                file_name: str | None = None) -> None:
+    """Keep an uploaded case (once) so that the worklist lists it, by the file name the user chose
+    (``file_name``, else the one the Review page's uploader remembered: :func:`case_label`)."""
+    if file_name is not None:
+        safe = upload_file_name(file_name)
+        st.session_state.setdefault(state.UPLOAD_NAMES, {})[source.name] = (safe, safe)
     uploaded = st.session_state.get(state.CASE_SOURCE) == state.SOURCE_UPLOAD and not st.query_params.get(state.QUERY_CASE)
     if source.data is not None and (force or uploaded):
         user = identity.current_user()
+        label, kept_name = st.session_state.get(state.UPLOAD_NAMES, {}).get(source.name, (source.name, source.name))
         try:
-            save_upload(settings, source.data, source.name, source_sha256, uploader=user.name if user else None)
+            save_upload(settings, source.data, kept_name, source_sha256, uploader=user.name if user else None)
         except OSError as exc:
-            st.warning(f"The upload was not kept for the worklist ({escape_markdown(exc.strerror or exc)}).")
+            st.warning(f"{escape_markdown(label)} was not kept for the worklist "
+                       f"({escape_markdown(exc.strerror or exc)}).")
         except EcgReviewError as exc:  # the site's PHI policy
-            st.warning(f"The upload was not kept for the worklist — {escape_markdown(exc)}")
+            st.warning(f"{escape_markdown(label)} was not kept for the worklist — {escape_markdown(exc.reason)}")
 
 
 def case_neighbours(settings: Settings, source_sha256: str) -> tuple[str | None, str | None]:

@@ -20,11 +20,12 @@ from ecgreview.device.statements import NOT_AVAILABLE
 from ecgreview.security.auth import CONSENSUS_ROLES
 from ecgreview.errors import EcgReviewError
 from ecgreview.record import CLASSES
+from ecgreview.report import AGREEMENT_MARKS
 from ecgreview.review.case import CaseAnalysis
 from ecgreview.review.consensus import classes_to_adjudicate
 from ecgreview.review.modes import ADJUDICATION, DONE, SESSION_MODES, TWO_STEP, UNAIDED, mode_label
 from ecgreview.review.protocol import clinical_readings, latest_readings, mode_unavailable_reason
-from ecgreview.review.store import READER_CALLS, append_review, read_reviews
+from ecgreview.review.store import READER_CALLS, append_review, dnn_agreement, read_reviews
 from ecgreview.ui import components, identity, session_values, state, two_step
 from ecgreview.ui.keys import apply_keys, key_log
 from ecgreview.ui.text import escape_markdown
@@ -201,12 +202,15 @@ def class_grid(analysis: CaseAnalysis, *, hidden: bool | None = None, actions: t
             applied=st.session_state.get(state.KEY_LOG_APPLIED, 0), case=sha, actions=actions,
             confidence=two_step.reading(sha).is_study)
     cursor = st.session_state.setdefault(state.CLASS_CURSOR, 0)
-    widths = [1.4, 1.25, 0.9, 3.2]  # class names and headers stay whole at 1280 px wide
+    marks = {} if hidden else agreement_marks(analysis, _calls(sha))
+    widths = [1.05, 1.45, 0.95, 3.0, 0.6]  # one line per class at 1280 px wide (the grid's CSS: components)
     head = st.columns(widths, vertical_alignment="bottom")
-    for column, title in zip(head, ("Class · keys 1–6", "DNN p › thr.", "Device", "Your call")):
-        column.caption(title)
+    titles = ("Class · 1–6", "DNN p › thr.", "Device", "Your call", "" if hidden else "DNN")
+    for column, title in zip(head, titles):
+        column.caption(title, help=None if title != "DNN" else "✓ your call agrees with the DNN's, "
+                                                                  "✗ it disagrees (uncertain: no mark)")
     for index, name in enumerate(CLASSES):
-        label, dnn, device, call = st.columns(widths, vertical_alignment="center")
+        label, dnn, device, call, mark = st.columns(widths, vertical_alignment="center")
         label.button(name, key=f"cursor-{index}", on_click=_choose_class, args=(index,),
                      type="primary" if index == cursor else "secondary",
                      help=f"Key {index + 1} selects {name}; then P, A or U sets its call")
@@ -217,10 +221,25 @@ def class_grid(analysis: CaseAnalysis, *, hidden: bool | None = None, actions: t
         with call.container(key=f"call-{name}"):
             st.segmented_control(name, READER_CALLS, default=_calls(sha)[name], key=widget_key,
                                  label_visibility="collapsed", on_change=_call_clicked, args=(sha, name, widget_key))
+        with mark.container(key=f"agreement-{name}"):
+            st.markdown(marks.get(name, ""))
     setters = st.columns(len(READER_CALLS))
     for column, value in zip(setters, READER_CALLS):
         column.button(f"{value} · {_CALL_KEYS[value]}", key=f"set-call-{value}", on_click=_set_call,
                       args=(sha, value), width="stretch", help=f"Sets {CLASSES[cursor]} to {value}, then the next class")
+
+
+def agreement_marks(analysis: CaseAnalysis, calls: Mapping[str, str | None]) -> dict[str, str]:
+    """Markdown per class: whether the reader's call so far agrees with the DNN's (✓) or not (✗), by
+    :func:`ecgreview.review.store.dnn_agreement`; empty without a DNN output, a call, or with ``uncertain``.
+
+    The caller shows it only when the protocol shows the DNN (never in a blinded or unaided reading)."""
+    present = analysis.dnn_calls
+    dnn = {name: "" if present is None else ("present" if present[index] else "absent")
+           for index, name in enumerate(CLASSES)}
+    colours = {"agree": "green", "disagree": "red"}
+    return {name: f":{colours[word]}[{AGREEMENT_MARKS[word].split()[0]}]" if word else ""
+            for name, word in dnn_agreement(calls, dnn).items()}
 
 
 @st.fragment
@@ -327,7 +346,7 @@ def save_reading(settings: Settings, analysis: CaseAnalysis, reader: str, calls:
     role = " as the consensus (adjudicator)" if adjudicate else (
         f" ({review.reading_mode} reading)" if current.is_study else "")
     st.session_state[state.LAST_SAVED] = (sha, f"Saved review {review.review_id[:8]} of "
-                                               f"{escape_markdown(analysis.record.source_name)}{role}.", None)
+                                               f"{escape_markdown(components.case_label(analysis.record.source_name))}{role}.", None)
     st.session_state[state.FORM_NONCE] = st.session_state.get(state.FORM_NONCE, 0) + 1
     st.session_state[state.CLASS_CURSOR] = 0
     st.session_state.get(state.CASE_SHOWN_AT, {}).pop(sha, None)

@@ -62,3 +62,5 @@ VIEW_PAGE = "view_page"  # prefix of the page chooser of a recording longer than
 VIEW_FULL_SCREEN = "view_full_screen"  # the 12-lead ECG over the whole window
 VIEW_LEAD_ZOOM = "view_lead_zoom"  # magnification of the single-lead view over the 12-lead paper
 REPORT_PAPER = "report_paper"  # "A4" or "Letter": the printable report's page size
+UPLOAD_CHOICE = "upload_choice"  # which case of a multi-case upload the Review page shows
+UPLOAD_NAMES = "upload_names"  # {internal upload name: the file name the user chose}, for messages and pickers

@@ -8,6 +8,7 @@ import pytest
 
 from ecgreview.record import CLASSES
 from ecgreview.review.store import read_reviews
+from ecgreview.review.uploads import upload_file_name
 from tests.browser.conftest import SCREENSHOTS
 from tests.browser.reading_helpers import app_run, call_option, call_shown_js, wait_for_case
 
@@ -49,10 +50,11 @@ def test_broken_upload_shows_which_file_and_why(server, page, corpus_dir):
     page.get_by_text("Upload", exact=True).click()
     broken = next((corpus_dir / "dicom" / "broken").glob("*.dcm"))
     page.locator('input[type="file"]').set_input_files(str(broken))
-    # The upload's own name is not kept (names can carry identity): the case is named by its hash.
-    upload_name = f"upload-{hashlib.sha256(broken.read_bytes()).hexdigest()[:12]}.dcm"
-    error = page.get_by_text(f"Cannot open this ECG — {upload_name}:")
+    # The message names the file the user chose (issue #21 item 5), not the upload's internal id.
+    internal_name = f"upload-{hashlib.sha256(broken.read_bytes()).hexdigest()[:12]}.dcm"
+    error = page.get_by_text(f"Cannot open this ECG — {upload_file_name(broken.name)}:")
     error.wait_for(timeout=30_000)
+    assert internal_name not in error.inner_text()
     page.screenshot(path=str(SCREENSHOTS / "broken-upload.png"), full_page=True)
     # The app carries on: the demo can be opened again.
     page.get_by_text("Demo ECG", exact=True).click()

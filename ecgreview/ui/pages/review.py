@@ -37,11 +37,11 @@ def render() -> None:
     reading.mark_shown(sha)
     reading.prepare_case(settings, analysis, reader)
     resolves = reading.readers_panel_data(settings, analysis) if identity.may_adjudicate() else []
-    ecg, decision = st.columns([56, 44], gap="medium")
+    ecg, decision = st.columns([53, 47], gap="small")
     with ecg:
         components.case_header(analysis.record, analysis.phi_audit)
         components.signal_check(analysis)
-        navigation, view_column = st.columns([3, 2], vertical_alignment="center")
+        navigation, view_column = st.columns([5, 7], vertical_alignment="center")
         with navigation:
             following = components.case_navigation(settings, sha)
         with view_column:
