@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ecgreview._durable_csv import append_durably, csv_lines, drop_torn_row, header_line, read_header_line
 from ecgreview.errors import EcgReviewError
 from ecgreview.record import CLASSES, dnn_calls
 from ecgreview.security.spreadsheet import guard_row, guard_text, unguard_row
@@ -234,31 +235,27 @@ def _dask_results(model: Any, chunks: Sequence[Sequence[tuple[Path, str]]], done
             cluster.close()
 
 
-def _open_table(path: Path, columns: Sequence[str]) -> tuple[io.TextIOWrapper, list[dict[str, str]]]:
-    """Open an append-only CSV (header written once; a torn last line dropped) and its rows so far."""
-    rows: list[dict[str, str]] = []
-    if path.is_file() and path.stat().st_size > 0:
-        text = path.read_text(encoding="utf-8")
-        if not text.endswith("\n"):  # a run killed mid-row: drop the partial row
-            text = text[:text.rfind("\n") + 1]
-            with path.open("r+", encoding="utf-8", newline="") as stream:
-                stream.truncate(len(text.encode("utf-8")))
-        reader = csv.DictReader(io.StringIO(text))
-        if reader.fieldnames is not None and tuple(reader.fieldnames) != tuple(columns):
-            raise EcgReviewError(path, f"not a scoring file of this version: header {reader.fieldnames}, "
-                                       f"expected {list(columns)}; choose another --out")
-        rows = [unguard_row(row) for row in reader]  # cells were formula-guarded when written
+def _open_table(path: Path, columns: Sequence[str]) -> list[dict[str, str]]:
+    """Open an append-only CSV (:mod:`ecgreview._durable_csv`): the header written once, a torn last row dropped.
+
+    Returns its rows so far (formula guards removed). A file with another header is refused, untouched.
+    """
+    try:
+        found = read_header_line(path)
+    except ValueError:  # no complete first line: a run killed while writing the header, or another file
+        found = ([], 0)
+        if header_line(columns).encode("utf-8").startswith(path.read_bytes()):
+            drop_torn_row(path)  # no complete record: emptied, the header is written again
+            found = None
+    if found is not None and tuple(found[0]) != tuple(columns):
+        raise EcgReviewError(path, f"not a scoring file of this version: header {found[0]}, "
+                                   f"expected {list(columns)}; choose another --out")
     path.parent.mkdir(parents=True, exist_ok=True)
-    stream = path.open("a", encoding="utf-8", newline="")
-    if stream.tell() == 0:
-        csv.writer(stream, lineterminator="\n").writerow(columns)
-        _sync(stream)
-    return stream, rows
-
-
-def _sync(stream: io.TextIOWrapper) -> None:
-    stream.flush()
-    os.fsync(stream.fileno())
+    if found is None:
+        append_durably(path, header_line(columns).encode("utf-8"))
+        return []
+    text = drop_torn_row(path).decode("utf-8-sig")
+    return [unguard_row(row) for row in csv.DictReader(io.StringIO(text))]  # cells were guarded when written
 
 
 class _Progress:
@@ -272,34 +269,32 @@ class _Progress:
             self.report(done, self.total, scored, failed)
 
 
-def _write_results(results: Iterable[_ChunkResult], chunk_sizes: list[int], out: io.TextIOWrapper,
-                   errors: io.TextIOWrapper, done: set[str], known_errors: set[tuple[str, str]],
+def _write_results(results: Iterable[_ChunkResult], chunk_sizes: list[int], out: Path, errors: Path,
+                   done: set[str], known_errors: set[tuple[str, str]],
                    progress: _Progress, thresholds: Sequence[float]) -> tuple[int, int, int]:
-    """Append each chunk's new rows and new errors, synced per chunk; returns (scored, skipped, failed)."""
+    """Append each chunk's new rows and new errors, fsynced per chunk; returns (scored, skipped, failed)."""
     scored = skipped = failed = files = 0
-    try:
-        rows_writer = csv.DictWriter(out, SCORE_COLUMNS, lineterminator="\n")
-        errors_writer = csv.writer(errors, lineterminator="\n")
-        for result, size in zip(results, chunk_sizes):
-            new_rows = []
-            for row in result.rows:
-                if row["source_sha256"] not in done:
-                    done.add(row["source_sha256"])
-                    new_rows.append(_with_calls(row, thresholds))
-            rows_writer.writerows(guard_row(row, numeric_columns=_NUMERIC_COLUMNS) for row in new_rows)
-            _sync(out)
-            errors_writer.writerows([guard_text(cell) for cell in error]
-                                    for error in sorted(set(result.errors) - known_errors, key=result.errors.index))
-            _sync(errors)
-            known_errors.update(result.errors)
-            files += size
-            scored, failed = scored + len(new_rows), failed + len(result.errors)
-            skipped += size - len(new_rows) - len(result.errors)
-            progress.update(files, scored, failed)
-    finally:
-        out.close()
-        errors.close()
+    for result, size in zip(results, chunk_sizes):
+        new_rows = []
+        for row in result.rows:
+            if row["source_sha256"] not in done:
+                done.add(row["source_sha256"])
+                new_rows.append(_with_calls(row, thresholds))
+        guarded = (guard_row(row, numeric_columns=_NUMERIC_COLUMNS) for row in new_rows)
+        _append_rows(out, [[row.get(column, "") for column in SCORE_COLUMNS] for row in guarded])
+        _append_rows(errors, [[guard_text(cell) for cell in error]
+                              for error in sorted(set(result.errors) - known_errors, key=result.errors.index)])
+        known_errors.update(result.errors)
+        files += size
+        scored, failed = scored + len(new_rows), failed + len(result.errors)
+        skipped += size - len(new_rows) - len(result.errors)
+        progress.update(files, scored, failed)
     return scored, skipped, failed
+
+
+def _append_rows(path: Path, rows: list[list[str]]) -> None:
+    if rows:
+        append_durably(path, csv_lines(rows).encode("utf-8"))
 
 
 def score_ecgs(
@@ -363,14 +358,14 @@ def score_ecgs(
     errors_path = Path(errors_csv) if errors_csv is not None else out_csv.with_name(f"{out_csv.stem}.errors.csv")
     items = list_score_inputs(paths)
     chunks = [items[start:start + batch_size] for start in range(0, len(items), batch_size)]
-    out, previous_rows = _open_table(out_csv, SCORE_COLUMNS)
-    errors, previous_errors = _open_table(errors_path, ERROR_COLUMNS)
+    previous_rows = _open_table(out_csv, SCORE_COLUMNS)
+    previous_errors = _open_table(errors_path, ERROR_COLUMNS)
     done = {row["source_sha256"] for row in previous_rows}
     if engine == "dask":
         results: Iterable[_ChunkResult] = _dask_results(model, chunks, frozenset(done), scheduler_address, padding)
     else:
         results = _local_results(model, chunks, frozenset(done), padding)
     known_errors = {(row["source_path"], row["error"]) for row in previous_errors}
-    scored, skipped, failed = _write_results(results, [len(chunk) for chunk in chunks], out, errors, done,
+    scored, skipped, failed = _write_results(results, [len(chunk) for chunk in chunks], out_csv, errors_path, done,
                                              known_errors, _Progress(len(items), progress), thresholds)
     return ScoreSummary(len(items), scored, skipped, failed, time.perf_counter() - started, out_csv, errors_path)

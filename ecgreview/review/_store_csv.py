@@ -29,7 +29,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ecgreview._files import fsync_directory, write_atomically
+from ecgreview._durable_csv import append_durably, closing_prefix, header_line
+from ecgreview._files import write_atomically
 from ecgreview.errors import ReviewStoreError
 
 # Log under the public module's name, as before the split.
@@ -64,12 +65,6 @@ def _csv_line(cells: Sequence[str]) -> str:
     writer.writerow(cells[:-1])
     head = buffer.getvalue()[:-1]
     return (head + "," if len(cells) > 1 else "") + _quoted(cells[-1]) + "\n" if cells else "\n"
-
-
-def _header_line(columns: Sequence[str]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(columns)
-    return buffer.getvalue()
 
 
 def _decode(store: Path, data: bytes, *, first_line: int = 1) -> str:
@@ -134,10 +129,7 @@ def _repair_prefix(store: Path, handle: io.BufferedReader, size: int, header_byt
         after = handle.read(size - header_bytes)
     else:
         after = tail
-    # An odd number of quote characters means a partial row ends inside a quoted field: close it.
-    if after.count(b'"') % 2 == 1:
-        return b'"\n'
-    return b"" if after.endswith(b"\n") else b"\n"
+    return closing_prefix(after)
 
 
 def _check_utf8(store: Path, data: bytes, offset: int, *, cut: bool) -> None:
@@ -168,7 +160,7 @@ def _append_locked(store: Path, cells: Mapping[str, str], columns: Sequence[str]
     if handle is None or os.fstat(handle.fileno()).st_size == 0:
         if handle is not None:
             handle.close()
-        _write_durably(store, (_header_line(columns) + _csv_line([cells[c] for c in columns])).encode("utf-8"))
+        _write_durably(store, (header_line(columns) + _csv_line([cells[c] for c in columns])).encode("utf-8"))
         return
     with handle:
         header, header_bytes = _read_header(store, handle)
@@ -183,37 +175,8 @@ def _append_locked(store: Path, cells: Mapping[str, str], columns: Sequence[str]
 
 
 def _write_durably(store: Path, payload: bytes) -> None:
-    """Append ``payload`` and fsync; on failure truncate back to the previous size and re-raise.
-
-    A file created here gets mode :data:`STORE_MODE` whatever the umask, and its folder is fsynced.
-    """
-    try:
-        fd = os.open(store, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                     STORE_MODE)
-        created = True
-    except FileExistsError:
-        fd = os.open(store, os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0))
-        created = False
-    try:
-        if created and hasattr(os, "fchmod"):
-            os.fchmod(fd, STORE_MODE)
-        start = os.fstat(fd).st_size
-        try:
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        except OSError:
-            try:
-                os.ftruncate(fd, start)
-                os.fsync(fd)
-            except OSError:
-                logger.error("%s: could not remove a partly written row after a failed save", store)
-            raise
-    finally:
-        os.close(fd)
-    if created:
-        fsync_directory(store.parent)
+    """Append ``payload`` durably (:func:`ecgreview._durable_csv.append_durably`); a new store gets :data:`STORE_MODE`."""
+    append_durably(store, payload, mode=STORE_MODE)
 
 
 def _records(text: str) -> list[tuple[int, str, list[str] | None, str]]:
@@ -293,7 +256,7 @@ def _migrate(store: Path, header: Sequence[str], columns: Sequence[str]) -> list
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     backup = store.with_name(f"{store.name}.before-schema-upgrade-{stamp}.bak")
     write_atomically(backup, data, mode=STORE_MODE)
-    parts = [_header_line(new_header)]
+    parts = [header_line(new_header)]
     for _line, raw, cells, _error in _records(text):
         if cells and not _row_problem(cells, header):
             named = dict(zip(header, cells))
