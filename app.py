@@ -22,5 +22,43 @@ if __name__ == "__main__":  # a script run: sign in, then route
         st.Page(teaching.render, title="Teaching", url_path="teaching"),
         st.Page(evaluate.render, title="Cohort study", url_path="evaluate"),
     ]).run()
-else:  # imported by `streamlit run app.py` to serve it: the server, with its guards
-    app = st.App(__file__, middleware=server_guards.middleware())
+else:  # imported by `streamlit run app.py` to serve it: the server, with its guards, warmed before it serves
+    import asyncio
+    import contextlib
+    import logging
+    import threading
+    from collections.abc import AsyncIterator
+    from typing import Any
+
+    def _warm_up() -> None:
+        """Import the pages and fill the caches they use (resources.warm_up); log "ecgreview ready in X s"."""
+        from ecgreview.config import Settings
+        from ecgreview.ui import identity, resources  # noqa: F401 - imported once here, not on the first run
+        from ecgreview.ui.pages import evaluate, review, teaching, worklist  # noqa: F401
+
+        log, quiet = resources.server_log(), _NotThisThread()
+        streamlit_log = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
+        streamlit_log.addFilter(quiet)  # "missing ScriptRunContext": expected, no script runs at start
+        try:
+            log.info(resources.warm_up(Settings.from_env()).log_line())
+        except Exception:  # the server starts anyway; the pages load what they need and say what fails
+            log.exception("ecgreview warm-up failed; serving without it")
+        finally:
+            streamlit_log.removeFilter(quiet)
+
+    class _NotThisThread(logging.Filter):
+        """Drops the records logged by the thread that made it."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.thread = threading.get_ident()
+
+        def filter(self, record: logging.LogRecord) -> bool:
+            return record.thread != self.thread
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(_app: Any) -> AsyncIterator[None]:
+        await asyncio.to_thread(_warm_up)  # the runtime has started; no request is served before this ends
+        yield
+
+    app = st.App(__file__, middleware=server_guards.middleware(), lifespan=_lifespan)

@@ -9,11 +9,18 @@ a path, with a multi-file record read beside it, or an upload): the analysis (re
 DNN, device mapping, PHI audit) is kept in a cache bounded in bytes and shared by all
 sessions, and :func:`prefetch_case` prepares the case the reader will open next on a
 background thread. Figures are cached the same way, per case and view.
+
+:func:`warm_up` fills these caches at server start (``app.py``'s lifespan), before the first
+browser connects, so that the first case opens as fast as any other.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
+import time
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +29,15 @@ import streamlit as st
 
 from ecgreview.config import Settings
 from ecgreview.device.statements import StatementTable, load_statement_table
-from ecgreview.errors import EcgReadError
+from ecgreview.errors import EcgReadError, EcgReviewError
+from ecgreview.examples import demo_ecg_path
 from ecgreview.model.inference import InferenceModel
-from ecgreview.model.serving import load_inference_model
+from ecgreview.model.serving import installed_models, load_inference_model
 from ecgreview.record import THRESHOLDS
 from ecgreview.review.case import CaseAnalysis, CaseSource, analyse_case
 from ecgreview.review.case_cache import BoundedCache
 from ecgreview.review.index_updater import BackgroundIndexer
-from ecgreview.review.worklist import CaseIndex
+from ecgreview.review.worklist import INDEX_FILE, CaseIndex
 from ecgreview.security.audit import audit_file
 
 #: Memory the opened cases may take in one server process (records, probabilities, audits).
@@ -134,3 +142,95 @@ def cached_indexer(index_path: str, cases_dir: str, _settings: Settings) -> Back
     """The one background updater of ``index_path`` for ``cases_dir`` in this server process (all sessions)."""
     del index_path, cases_dir  # the cache key; the settings hold both
     return BackgroundIndexer(_settings)
+
+
+#: Cases opened (read, audited, through the DNN) at server start: the demo ECG and the worklist's first ones.
+WARM_CASES = 3
+
+
+@dataclass(frozen=True)
+class WarmUp:
+    """What :func:`warm_up` loaded before the first browser connected."""
+
+    elapsed_s: float
+    model: str
+    cases_opened: int
+    index_update_started: bool
+    problems: tuple[str, ...] = ()
+
+    def log_line(self) -> str:
+        """``ecgreview ready in 1.2 s (model …; 3 cases opened; index update started)``, then any problem."""
+        index = "index update started" if self.index_update_started else "index up to date"
+        problems = "".join(f"; not warmed: {problem}" for problem in self.problems)
+        return (f"ecgreview ready in {self.elapsed_s:.1f} s ({self.model}; {self.cases_opened} case(s) opened; "
+                f"{index}){problems}")
+
+
+def warm_up(settings: Settings, *, cases: int = WARM_CASES) -> WarmUp:
+    """Fill the caches the pages use, before the first browser connects (called once at server start).
+
+    Loads the statement table and the model the Review page would choose (the best installed weights,
+    through :func:`cached_model`), starts the index's background update, brings the worklist's tables up
+    to date, and opens the demo ECG (the Review page's default case) and the worklist's first ``cases`` cases
+    (:func:`open_case`). Nothing here raises: what could not be warmed is named in ``problems`` and the
+    page that needs it shows why, as it would have without a warm-up.
+    """
+    started, problems = time.perf_counter(), list[str]()
+    cached_statement_table()
+    model = _warm_model(settings, problems)
+    from ecgreview.ui import indexing  # imports this module
+
+    update_started = indexing.indexer(settings).request(model)
+    sources = _first_sources(settings, model, cases, problems)
+    opened = 0
+    for source in sources:
+        try:
+            open_case(source, model, thresholds=settings.thresholds)
+            opened += 1
+        except EcgReviewError as exc:
+            problems.append(str(exc))
+    label = model.identity.name if model is not None else "no model"
+    return WarmUp(time.perf_counter() - started, label, opened, update_started, tuple(problems))
+
+
+def _warm_model(settings: Settings, problems: list[str]) -> InferenceModel | None:
+    try:
+        paths = installed_models(settings)
+        if not paths:
+            return None
+        return cached_model(str(paths[0]), paths[0].stat().st_mtime_ns, settings.backend)
+    except (EcgReviewError, OSError) as exc:
+        problems.append(f"the model: {exc}")
+        return None
+
+
+def _first_sources(settings: Settings, model: InferenceModel | None, count: int,
+                   problems: list[str]) -> list[CaseSource]:
+    """The demo ECG (the Review page's default case) and the worklist's first ``count`` cases (by file)."""
+    from ecgreview.review.worklist_query import query_worklist, sync_dnn_calls, sync_listing, sync_readings
+
+    sources = [CaseSource.from_path(demo_ecg_path())]  # the Review page's case when none is chosen
+    index = cached_index(str(settings.home / INDEX_FILE))
+    model_sha256 = model.identity.sha256 if model is not None else ""
+    try:
+        sync_listing(index.path)
+        sync_dnn_calls(index.path, model_sha256=model_sha256, thresholds=settings.thresholds)
+        sync_readings(index.path, settings.reviews_path)
+        rows = query_worklist(index.path, model_sha256=model_sha256, thresholds=settings.thresholds, limit=count).rows
+    except EcgReviewError as exc:
+        problems.append(f"the worklist: {exc}")
+        return sources
+    paths = [index.find(sha256) for sha256 in rows["source_sha256"]]
+    return sources + [CaseSource.from_path(path) for path in paths if path is not None and path != demo_ecg_path()]
+
+
+def server_log() -> logging.Logger:
+    """The server's own log lines (``ecgreview.server``) on stderr, beside Streamlit's."""
+    logger = logging.getLogger("ecgreview.server")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger
