@@ -150,7 +150,15 @@ def test_teaching_session_from_the_demo_labels(server, page):
         for name in CLASSES:
             page.wait_for_function(call_shown_js(name, "absent"), timeout=TIMEOUT_MS)
         page.keyboard.press("s")
-        page.get_by_text(f"{case.source_name}: your answer beside the reference").wait_for(timeout=TIMEOUT_MS)
+        try:
+            page.get_by_text(f"{case.source_name}: your answer beside the reference").wait_for(timeout=TIMEOUT_MS)
+        except Exception:  # say what the page showed instead (a lost key, an error, a run that did not end)
+            page.screenshot(path=str(SCREENSHOTS / "failure-demo-teaching-submit.png"))
+            keys = page.evaluate("() => { const hub = window.__ecgreviewKeys; "
+                                 "return hub ? {seq: hub.seq, log: hub.log.slice(-10), case: hub.case} : null; }")
+            raise AssertionError(f"no feedback after S on {case.source_name}; keys {keys}; runs "
+                                 f"{page.evaluate('() => window.__ecgreviewRuns')}; page: "
+                                 f"{page.locator('[data-testid=stMain]').first.inner_text()[:1500]!r}")
         settle(page)
         page.get_by_role("button", name="Next case").click()
     page.get_by_text(re.compile(r"Session complete — \d+ of \d+ answers right")).wait_for(timeout=TIMEOUT_MS)
