@@ -100,7 +100,7 @@ def _wait_until_answering(server: OrthancServer, process: subprocess.Popen) -> N
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"Orthanc did not start: {server.log_path.read_text(errors='replace')[-4000:]}")
-        time.sleep(0.2)
+        time.sleep(0.2)  # the poll interval of a wait on a condition
 
 
 @contextmanager

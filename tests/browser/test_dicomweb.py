@@ -43,7 +43,7 @@ def _indexed_sha(home, sop_uid: str, *, timeout_s: float = 90) -> str:
             found = [case.source_sha256 for case in cases if case.path.name == f"{sop_uid}.dcm" and not case.error]
             if found:
                 return found[0]
-        time.sleep(0.5)
+        time.sleep(0.5)  # the poll interval of a wait on a condition
     raise AssertionError(f"the PACS instance {sop_uid} was not indexed within {timeout_s} s")
 
 

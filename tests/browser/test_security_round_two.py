@@ -25,6 +25,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -175,6 +176,30 @@ def test_password_guessing_is_slowed_down_and_logged(throttle_server):
 
 # -- 2. memory under anonymous sign-ins -------------------------------------------------------------------------------
 
+def _wait_until(condition: Callable[[], bool], what: str, *, timeout_s: float = TIMEOUT_S) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not seen within {timeout_s} s")
+        time.sleep(0.05)  # the poll interval of a wait on a condition
+
+
+def _settled_rss_mib(pid: int, *, timeout_s: float = 30.0) -> float:
+    """The process's RSS once it has stopped changing (within 1 MiB over 0.5 s): its idle memory.
+
+    After ``timeout_s`` without settling, the last sample.
+    """
+    deadline = time.monotonic() + timeout_s
+    last = _rss_mib(pid)
+    while True:
+        time.sleep(0.5)  # the poll interval of a wait on a condition (RSS steady over it)
+        now = _rss_mib(pid)
+        if abs(now - last) < 1.0 or time.monotonic() > deadline:
+            return now
+        last = now
+
+
 def _rss_mib(pid: int, field: str = "VmRSS") -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(f"{field}:"):
@@ -193,14 +218,13 @@ def test_peak_memory_of_anonymous_sign_ins_is_bounded(tmp_path):
         warm.run()
         warm.sign_in("root", "warm-up guess")  # imports and one argon2 check before measuring idle
         warm.close()
-        time.sleep(2)
-        idle_mib, peak_mib, answers = _rss_mib(server.pid), [0.0], []
+        idle_mib, peak_mib, answers = _settled_rss_mib(server.pid), [0.0], []
         done = threading.Event()
 
         def sample() -> None:
             while not done.is_set():
                 peak_mib[0] = max(peak_mib[0], _rss_mib(server.pid))
-                time.sleep(0.02)
+                time.sleep(0.02)  # the sampling period of the peak, not a wait for something
 
         def attacker(number: int) -> None:
             client = Client(server.url, cookie=_xsrf_cookie(server.url))
@@ -285,8 +309,7 @@ def test_the_owner_keeps_her_session_when_its_id_leaks(local_server, browser_pag
             with pytest.raises(InvalidStatus) as refused:
                 Client(url, cookie=cookie, session_id=session_id)
             assert refused.value.response.status_code == 403
-    time.sleep(1.0)
-    assert "refused websocket /_stcore/stream" in local_server.log()
+    _wait_until(lambda: "refused websocket /_stcore/stream" in local_server.log(), "the refusal in the server log")
     page.get_by_role("button", name="Save review").click()
     page.get_by_text("Saved review").first.wait_for(timeout=TIMEOUT_S * 1000)
     page.screenshot(path=str(SCREENSHOTS / "round-two-owner-kept-session.png"))

@@ -106,8 +106,8 @@ def _kill_writer_once(store: Path, acks: Path, run: int, rng: random.Random) -> 
     try:
         deadline = time.monotonic() + 60
         while len(_acknowledged(acks)) < before + 3 and time.monotonic() < deadline and writer.poll() is None:
-            time.sleep(0.005)
-        time.sleep(rng.uniform(0, 0.05))
+            time.sleep(0.005)  # the poll interval of a wait on a condition
+        time.sleep(rng.uniform(0, 0.05))  # the thing tested: a kill at a random moment of a save
     finally:
         os.kill(writer.pid, signal.SIGKILL)
         writer.wait()

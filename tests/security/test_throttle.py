@@ -154,7 +154,7 @@ def test_verification_slots_bound_the_work_at_once():
             with lock:
                 running[0] += 1
                 most[0] = max(most[0], running[0])
-            time.sleep(0.02)
+            time.sleep(0.02)  # the verification's work: a slot held long enough for the threads to overlap
             with lock:
                 running[0] -= 1
 
