@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 
+from ecgreview.review._store_cells import ids_from_cell
 from ecgreview.review.store import latest_reviews
 from ecgreview.study.design import _TIME_FORMAT, Assignment, StudyDesign
 from ecgreview.study.plan import AnalysisPlan
@@ -165,8 +166,9 @@ def pending_unaided(reviews: pd.DataFrame, *, reader: str, source_sha256: str,
     if unaided.empty:
         return None
     latest = latest_reviews(unaided).iloc[0]  # one reader, one case: one latest row
-    named = mine.loc[mine["reading_mode"] == "aided", "resolves_review_ids"].fillna("").str.split(";").explode()
-    return None if latest["review_id"] in set(named) else latest
+    named = {review_id for cell in mine.loc[mine["reading_mode"] == "aided", "resolves_review_ids"].fillna("")
+             for review_id in ids_from_cell(str(cell))}
+    return None if latest["review_id"] in named else latest
 
 
 def _session_two_opens(design: StudyDesign, rows: pd.DataFrame, reader: str) -> datetime | None:

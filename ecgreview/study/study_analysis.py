@@ -29,6 +29,7 @@ import pandas as pd
 from ecgreview import __version__
 from ecgreview.errors import ReviewStoreError
 from ecgreview.record import CLASSES
+from ecgreview.review._store_cells import thresholds_from_cell
 from ecgreview.review.modes import AIDED, STUDY_ROW_MODES, UNAIDED
 from ecgreview.review.protocol import clinical_readings
 from ecgreview.review.store import latest_reviews
@@ -221,7 +222,7 @@ def _deviations(plan: AnalysisPlan | None, rows: pd.DataFrame) -> list[str]:
         return notes
     planned = tuple(plan.thresholds)
     stored = rows["thresholds"].fillna("").replace("", pd.NA).dropna() if "thresholds" in rows else pd.Series()
-    differing = [text for text in stored.unique() if tuple(float(v) for v in str(text).split(";")) != planned]
+    differing = [text for text in stored.unique() if thresholds_from_cell(str(text)) != planned]
     if differing:
         count = int(stored.isin(differing).sum())
         notes.append(f"{count} reading(s) were shown other DNN thresholds than the plan's "
