@@ -96,7 +96,8 @@ def _settle(page, *, case: bool) -> None:
     if case:
         for test_id in ("ecg-trace", "device-panel", "dnn-panel"):
             page.locator(f".st-key-{test_id}").first.wait_for(state="visible", timeout=TIMEOUT_MS)
-        page.locator(".st-key-ecg-trace .js-plotly-plot").first.wait_for(state="visible", timeout=TIMEOUT_MS)
+        page.locator(".st-key-ecg-trace svg.ecg-paper-svg path.ecg-lead").first.wait_for(state="visible",
+                                                                                          timeout=TIMEOUT_MS)
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=TIMEOUT_MS)
 
 

@@ -28,11 +28,14 @@ import numpy as np
 import plotly.graph_objects as go
 from scipy import signal as scipy_signal
 
-from ecgreview.ecg_paper import LAYOUTS, STANDARD_GAIN_MM_MV, STANDARD_SPEED_MM_S, PaperLayout, paper_layout
+from ecgreview.ecg_paper import (
+    LAYOUTS, STANDARD_GAIN_MM_MV, STANDARD_SPEED_MM_S, LeadSegment, PaperLayout, paper_layout,
+)
 from ecgreview.record import CLASSES, THRESHOLDS, EcgRecord, Waveform, dnn_calls
 
 __all__ = ["CAPTION_MM", "CSS_PIXELS_PER_MM", "DEFAULT_PIXELS_PER_MM", "DisplayFilters", "LAYOUTS", "display_indices",
-           "figure_size_px", "filter_for_display",
+           "figure_size_px", "filter_for_display", "paper_caption", "paper_meta",
+           "segment_points_mm",
            "plot_ecg", "plot_lead", "plot_median_beats", "plot_probabilities"]
 
 _PAPER = "#fff5f5"
@@ -188,12 +191,8 @@ def _plot_paper(
         traces.append(go.Scatter(x=pulse_x_mm, y=pulse_y_mm, mode="lines", line={"color": _INK, "width": 1.4},
                                  hoverinfo="skip", showlegend=False))
         for segment in (item for item in paper.segments if item.row == row):
-            column = source.lead_names.index(segment.lead)
-            values_mv = source.signal_mv[segment.first_sample:segment.stop_sample, column]
-            columns = 0 if full_resolution else int((segment.stop_sample - segment.first_sample)
-                                                     / paper.sampling_rate_hz * paper.speed_mm_s * pixels_per_mm)
-            kept = display_indices(values_mv, columns)
-            x_mm, y_mm = paper.segment_mm(segment, values_mv[kept], segment.first_sample + kept)
+            x_mm, y_mm = segment_points_mm(source, paper, segment,
+                                           pixels_per_mm=0 if full_resolution else pixels_per_mm)
             traces.append(go.Scatter(  # float32 is exact to well under a pixel and halves what is sent
                 x=x_mm.astype(np.float32), y=y_mm.astype(np.float32), mode="lines",
                 line={"color": _INK, "width": 1.1}, name=segment.lead, showlegend=False, hoverinfo="skip"))
@@ -205,6 +204,13 @@ def _plot_paper(
                                    "y0": segment.baseline_mm - 3, "y1": segment.baseline_mm + 3,
                                    "line": {"color": _INK, "width": 1.5}})
     figure = go.Figure(data=traces, layout={"annotations": labels, "shapes": separators})
+    _paper_layout(figure, paper, pixels_per_mm, paper_caption(source, paper, derived=bool(derived), note=note))
+    return figure
+
+
+def paper_caption(source: EcgRecord | Waveform, paper: PaperLayout, *, derived: bool, note: str) -> str:
+    """The line printed under the traces: speed, gain, sampling rate, the page of a longer recording,
+    the derived-lead mark (``derived``: some lead shown is derived) and ``note``."""
     caption = f"{paper.speed_mm_s:g} mm/s · {paper.gain_mm_mv:g} mm/mV · {source.sampling_rate_hz:g} Hz"
     duration_s = source.signal_mv.shape[0] / source.sampling_rate_hz
     if paper.start_s > 0 or paper.start_s + paper.shown_s < duration_s - 1e-9:
@@ -213,8 +219,26 @@ def _plot_paper(
         caption += " · * derived lead"
     if note:
         caption += f" · {note}"
-    _paper_layout(figure, paper, pixels_per_mm, caption)
-    return figure
+    return caption
+
+
+def paper_meta(paper: PaperLayout) -> dict[str, object]:
+    """Sizes (mm) the screen box of a paper needs: the paper with its caption strip, and the 25 mm/s,
+    10 mm/mV paper of the same page (what Fit fills the column with)."""
+    return {"paper_mm": [paper.width_mm, paper.height_mm + CAPTION_MM],
+            "standard_width_mm": paper.width_at_speed_mm(STANDARD_SPEED_MM_S),
+            "standard_height_mm": paper.height_mm * STANDARD_GAIN_MM_MV / paper.gain_mm_mv + CAPTION_MM}
+
+
+def segment_points_mm(source: EcgRecord | Waveform, paper: PaperLayout, segment: LeadSegment, *,
+                      pixels_per_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) in mm of paper of the samples of ``segment`` drawn at ``pixels_per_mm`` (:func:`display_indices`
+    over the pixel columns it spans); ``pixels_per_mm`` 0 keeps every sample."""
+    values_mv = source.signal_mv[segment.first_sample:segment.stop_sample, source.lead_names.index(segment.lead)]
+    columns = int((segment.stop_sample - segment.first_sample) / paper.sampling_rate_hz * paper.speed_mm_s
+                  * pixels_per_mm)
+    kept = display_indices(values_mv, columns)
+    return paper.segment_mm(segment, values_mv[kept], segment.first_sample + kept)
 
 
 def figure_size_px(paper_width_mm: float, paper_height_mm: float, pixels_per_mm: float) -> tuple[int, int]:
@@ -234,9 +258,7 @@ def _paper_layout(figure: go.Figure, paper: PaperLayout, pixels_per_mm: float, c
     figure.update_layout(
         width=width_px, height=height_px, margin={"l": 0, "r": 0, "t": 0, "b": 0, "pad": 0}, autosize=False,
         plot_bgcolor=_PAPER, paper_bgcolor=_PAPER, dragmode="pan", hovermode="closest",
-        meta={"paper_mm": [paper.width_mm, paper.height_mm + CAPTION_MM], "pixels_per_mm": pixels_per_mm,
-              "standard_width_mm": paper.width_at_speed_mm(STANDARD_SPEED_MM_S),
-              "standard_height_mm": paper.height_mm * STANDARD_GAIN_MM_MV / paper.gain_mm_mv + CAPTION_MM},
+        meta={**paper_meta(paper), "pixels_per_mm": pixels_per_mm},
         annotations=[*figure.layout.annotations, {
             "text": caption, "x": 1, "y": -CAPTION_MM / 2, "xanchor": "left", "yanchor": "middle",
             "showarrow": False, "font": {"size": 12, "color": "#555"}}],

@@ -1,9 +1,12 @@
 """Widgets of the ECG viewer: layout, gain, speed, size, display filters, pages, single-lead zoom with calipers,
 median beats, and the printable report.
 
-The 12-lead figure is drawn once per case, page and view (:func:`ecgreview.ui.resources.cached_figure`)
-at display resolution; the median beats and the full-resolution caliper strip are drawn
-only when the reader asks for them.
+The 12-lead paper is the client-side ECG paper component (:mod:`ecgreview.ui.ecg_component`, SVG): its
+data is laid out once per case, page and view at display resolution and cached for all sessions
+(:func:`ecg_payload`); the component stays mounted from case to case and redraws in place, where a
+plotly figure was re-mounted (issue #23 item 5). The median beats and the full-resolution caliper
+strip are plotly figures, drawn only when the reader asks for them; :func:`ecg_figure` (plotly) draws
+the paper where a page wants the figure (the serial comparison).
 
 The paper keeps its proportions on screen: it sits in a box whose CSS width is the paper's
 width in mm times the pixels per mm, and whose height follows from the paper's aspect ratio.
@@ -15,6 +18,8 @@ full-screen button (top right of the ECG) shows the paper as large as the screen
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +44,8 @@ from ecgreview.report import AGREEMENT_MARKS, PAGE_SIZES_MM, reading_report_pdf,
 from ecgreview.review.calipers import CALIPER_INTERVALS, caliper_table, heart_rate_bpm, interval_ms, time_from_point
 from ecgreview.review.case import CaseAnalysis
 from ecgreview.review.store import read_reviews
-from ecgreview.ui import reading, resources, state
+from ecgreview.review.case_cache import BoundedCache
+from ecgreview.ui import ecg_component, reading, resources, state
 
 #: The 12-lead paper is a printout: no plotly toolbar (it covered V4), no zoom that would break the scale.
 _PAPER_CONFIG = {"displaylogo": False, "staticPlot": True}
@@ -51,6 +57,9 @@ SIZES = (FIT, TRUE_SIZE)
 _FIT_DRAWN_PX_PER_MM = 5.0
 _LEAD_ZOOMS = (1, 2, 4)
 _EXTRAS = ("Median beats", "Single lead · calipers")
+#: The ECG paper component's data by case, page and view, for every session of this process (~100 kB each).
+_PAYLOADS: BoundedCache[dict[str, Any]] = BoundedCache(64_000_000, size_of=lambda payload: 20_000 + sum(
+    len(segment["x"]) + len(segment["y"]) for segment in payload["segments"]))
 
 
 @dataclass(frozen=True)
@@ -160,21 +169,47 @@ def ecg_trace(record: EcgRecord, view: View) -> None:
                 f"Page ({record.duration_s:g} s recorded)", [_page_label(start) for start in starts],
                 default=_page_label(starts[0]), key=f"{state.VIEW_PAGE}-{record.source_sha256[:16]}", required=True,
                 help="Each page is 10 s of paper; the last one ends with the recording.")
-        paper_chart("ecg-paper", ecg_figure(record, view, page_start_s(record)), view, config=_PAPER_CONFIG,
-                    key="ecg-figure", screen_height=full_screen)
+        payload = ecg_payload(record, view, page_start_s(record))
+        with _paper_box("ecg-paper", payload["meta"], view, screen_height=full_screen):
+            ecg_component.ecg_paper(payload, key="ecg-figure")
+
+
+def ecg_payload(record: EcgRecord, view: View, start_s: float = 0.0) -> dict[str, Any]:
+    """The 12-lead paper of ``record`` in ``view`` from ``start_s`` as the ECG paper component draws it
+    (:func:`ecgreview.ui.ecg_component.paper_payload`); drawn once, cached for all sessions."""
+    pixels_per_mm = _drawn_px_per_mm(view)
+
+    def draw() -> dict[str, Any]:
+        return ecg_component.paper_payload(
+            filter_for_display(record, view.filters), layout=view.layout, speed_mm_s=view.speed_mm_s,
+            gain_mm_mv=view.gain_mm_mv, pixels_per_mm=pixels_per_mm, start_s=start_s, note=view.filters.describe())
+    return _PAYLOADS.get(("ecg", record.source_sha256, view, start_s, pixels_per_mm), draw)
 
 
 def paper_chart(box_key: str, figure: go.Figure, view: View, *, zoom: float = 1.0, screen_height: bool = False,
                 **chart_options: Any) -> Any:
     """Show a paper figure in a box of its own proportions, ``zoom`` times the view's pixels per mm.
 
-    The box scrolls sideways when the paper is wider than the column. Fit: the 25 mm/s paper is as
-    wide as the column unless the window is too low for that (a wide column: the teaching page);
-    ``screen_height`` (full screen) measures the height in the full-screen box instead.
+    The box scrolls sideways when the paper is wider than the column (:func:`_paper_box`).
     Returns what ``st.plotly_chart`` returns (the selection event when ``chart_options`` ask for one).
     """
-    width_mm, height_mm = figure.layout.meta["paper_mm"]
-    standard_mm, standard_height_mm = figure.layout.meta["standard_width_mm"], figure.layout.meta["standard_height_mm"]
+    figure.update_layout(width=None, height=None, autosize=True)  # the box sizes it (idempotent on a cached figure)
+    with _paper_box(box_key, figure.layout.meta, view, zoom=zoom, screen_height=screen_height):
+        return st.plotly_chart(figure, theme=None, width="stretch", height="stretch", **chart_options)
+
+
+@contextmanager
+def _paper_box(box_key: str, meta: Any, view: View, *, zoom: float = 1.0,
+               screen_height: bool = False) -> Iterator[None]:
+    """A box of the paper's proportions (``meta``: :func:`ecgreview.plots.paper_meta`), ``zoom`` times the view's
+    pixels per mm, that scrolls sideways when wider than the column.
+
+    Fit: the 25 mm/s paper is as wide as the column unless the window is too low for that (a wide
+    column: the teaching page); ``screen_height`` (full screen) measures the height in the
+    full-screen box instead.
+    """
+    width_mm, height_mm = meta["paper_mm"]
+    standard_mm, standard_height_mm = meta["standard_width_mm"], meta["standard_height_mm"]
     if view.size == TRUE_SIZE:
         width = f"{width_mm * true_size_px_per_mm()[0] * zoom:.2f}px"
     else:  # the standard paper is as wide as the column, and no taller than the window (less the page's header)
@@ -184,9 +219,8 @@ def paper_chart(box_key: str, figure: go.Figure, view: View, *, zoom: float = 1.
     st.html(f"<style>.st-key-{box_key}-scroll{{overflow-x:auto;container-type:inline-size}}"
             f".st-key-{box_key}{{width:{width} !important;max-width:none !important;flex-shrink:0;"
             f"aspect-ratio:{width_mm:.3f} / {height_mm:.3f};min-height:0 !important;overflow:hidden}}</style>")
-    figure.update_layout(width=None, height=None, autosize=True)  # the box sizes it (idempotent on a cached figure)
     with st.container(key=f"{box_key}-scroll"), st.container(key=box_key):
-        return st.plotly_chart(figure, theme=None, width="stretch", height="stretch", **chart_options)
+        yield
 
 
 def extras(record: EcgRecord, view: View) -> None:

@@ -10,7 +10,7 @@ __all__ = ["DEVICE_PANEL", "DNN_PANEL", "ECG", "TIMEOUT_MS", "app_run", "call_op
            "wait_for_figures_fitted", "wait_for_painted_grid"]
 
 #: The parts of the one-screen review page (Streamlit containers keyed in ecgreview/ui).
-ECG = ".st-key-ecg-trace .js-plotly-plot"
+ECG = ".st-key-ecg-trace svg.ecg-paper-svg"  # the ECG paper component (ecgreview/ui/ecg_component)
 DEVICE_PANEL = ".st-key-device-panel"
 DNN_PANEL = ".st-key-dnn-panel"
 

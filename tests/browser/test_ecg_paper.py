@@ -2,8 +2,8 @@
 10 mm per mV at the site's pixels per mm, full screen, no complex of the 21 bundled cases is cut off,
 a 15 s recording is shown whole in pages, age and sex in the header, and the PDF report downloads.
 
-Measurements are taken from what the browser drew: the box of the paper and the calibration pulse's
-SVG path (its coordinates in CSS px), and each lead's path against the figure."""
+Measurements are taken from what the browser drew (the ECG paper component's SVG): the box of the
+paper, the calibration pulse's path (its box in CSS px), and each lead's path against the paper."""
 
 from __future__ import annotations
 
@@ -21,21 +21,20 @@ VIEWPORT = {"width": 1600, "height": 1000}
 SITE_PIXELS_PER_MM = 4.0
 PAPER = ".st-key-ecg-paper"
 
-#: Per figure: the calibration pulse's height and width in CSS px (from its path), and the leads whose
-#: path leaves the figure (plotly would cut them off there), with a pixel of slack for the line's width.
+#: Per paper: the calibration pulse's height and width in CSS px (the box of its path as drawn), and the
+#: leads whose path leaves the paper (they would be cut off there), with a pixel of slack for the line's width.
 _MEASURE_JS = """selector => {
-  const plot = document.querySelector(selector);
-  const figure = plot.querySelector('.main-svg').getBoundingClientRect();
-  const paths = [...plot.querySelectorAll('.scatterlayer .trace path.js-line')];
-  const points = d => [...d.matchAll(/(-?[\\d.]+),(-?[\\d.]+)/g)].map(m => [Number(m[1]), Number(m[2])]);
-  const pulse = points(paths[0].getAttribute('d'));
-  const span = index => Math.max(...pulse.map(p => p[index])) - Math.min(...pulse.map(p => p[index]));
+  const paper = document.querySelector(selector);
+  const figure = paper.getBoundingClientRect();
+  const paths = [...paper.querySelectorAll('path.ecg-line')];
+  const pulse = paths[0].getBoundingClientRect();
   const outside = paths.slice(1).filter(path => {
     const box = path.getBoundingClientRect();
     return box.top < figure.top - 1.5 || box.bottom > figure.bottom + 1.5 ||
            box.left < figure.left - 1.5 || box.right > figure.right + 1.5;
   }).length;
-  return {pulseHeight: span(1), pulseWidth: span(0), outside, figureWidth: figure.width, figureHeight: figure.height};
+  return {pulseHeight: pulse.height, pulseWidth: pulse.width, outside, figureWidth: figure.width,
+          figureHeight: figure.height};
 }"""
 
 
@@ -46,14 +45,14 @@ def server_environment() -> dict[str, str]:
 
 
 def _measure(page) -> dict[str, float]:
-    page.locator(f"{ECG} .scatterlayer .trace").first.wait_for(timeout=TIMEOUT_MS)
+    page.locator(f"{ECG} path.ecg-line").first.wait_for(timeout=TIMEOUT_MS)
     return page.evaluate(_MEASURE_JS, ECG)
 
 
 #: What the paper looks like now: its place, size, first pulse and last trace ("" before it is drawn).
 _DRAWN_JS = """selector => {
   const plot = document.querySelector(selector);
-  const paths = plot ? [...plot.querySelectorAll('.scatterlayer .trace path.js-line')] : [];
+  const paths = plot ? [...plot.querySelectorAll('path.ecg-line')] : [];
   if (!paths.length) return '';
   const box = plot.getBoundingClientRect();
   const [first, last] = [paths[0], paths.at(-1)].map(path => path.getAttribute('d'));
@@ -63,6 +62,17 @@ _CHANGED_JS = f"""([selector, before]) => {{
   const now = ({_DRAWN_JS})(selector);
   return now !== '' && now !== before;
 }}"""
+
+
+#: Which drawing the paper shows (the component marks its SVG with the id of the data it drew).
+_DRAWING_ID_JS = "selector => document.querySelector(selector)?.dataset.drawn ?? ''"
+#: Whether the page shows another case than ``shown`` ("File <name>") and the paper another drawing than ``drawn``.
+_NEXT_CASE_JS = """([shown, selector, drawn]) => {
+  const header = [...document.querySelectorAll('p, span, div')].find(node => node.childElementCount === 0 &&
+    node.textContent.trim().startsWith('File '));
+  const paper = document.querySelector(selector);
+  return !!header && !header.textContent.trim().startsWith(shown + ' ') && !!paper && paper.dataset.drawn !== drawn;
+}"""
 
 
 def _redrawn(page, action) -> None:
@@ -171,8 +181,8 @@ def test_no_bundled_case_is_cut_off_and_a_15_s_recording_has_pages(server, page)
         following = page.get_by_role("button", name="Next case")
         if following.is_disabled():
             break
-        address = page.url
-        following.click()
-        page.wait_for_url(lambda current, address=address: current != address, timeout=TIMEOUT_MS)
+        drawn = page.evaluate(_DRAWING_ID_JS, ECG)
+        following.click()  # the paper stays mounted: wait for the next case's header and its drawing
+        page.wait_for_function(_NEXT_CASE_JS, arg=[f"File {name}", ECG, drawn], timeout=TIMEOUT_MS)
     assert len(seen) == 21 and "Q0050.hea" in seen and "E00004.hea" in seen
     assert not problems, "\n".join(problems)

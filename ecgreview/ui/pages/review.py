@@ -69,5 +69,5 @@ def _prefetch(settings: Settings, following: str | None, model: InferenceModel |
     """Open the next case of the worklist in the background while the reader reads this one."""
     source = components.find_case(settings, following) if following else None
     if source is not None:
-        resources.prefetch_case(source, model, lambda analysis: viewer.ecg_figure(analysis.record, view),
+        resources.prefetch_case(source, model, lambda analysis: viewer.ecg_payload(analysis.record, view),
                                 thresholds=settings.thresholds)
