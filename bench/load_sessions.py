@@ -4,8 +4,15 @@ Each session is a Streamlit ``AppTest`` of ``app.py`` in its own thread, as a br
 tab would be a session on the server: open the page (the demo ECG), answer every
 class, save. ``ECGREVIEW_HOME`` points at a temporary folder (or ``--home``).
 
-Run: ``.venv/bin/python bench/load_sessions.py --sessions 20``. Prints the open and
+Run: ``.venv/bin/python bench/load_sessions.py --sessions 20 [--profile]``. Prints the open and
 save latencies (p50, p95, max, in s) and the rows written; exit 1 when rows are lost.
+
+Baseline in the same run: the same number of concurrent sessions of a bare Streamlit page (a title and
+one button; its click run is timed as a save is), so that the figures read as a ratio to what Streamlit
+itself costs on this machine under this load (the load average is printed). Target (issue #23): save
+p95 <= 1 s with 20 sessions on the 2-core machine. ``--profile`` samples the script threads every 2 ms
+during the sessions' runs and prints the share of samples in each ecgreview function (cumulative):
+what a run repeats.
 """
 
 from __future__ import annotations
@@ -94,6 +101,45 @@ def _session(number: int, start_at: float) -> tuple[float, float]:
     return opened - started, saved - clicked
 
 
+_BARE_PAGE = """import streamlit as st
+
+st.title("Bare page")
+if st.button("Save"):
+    st.success("Saved")
+"""
+
+
+def _bare_session(script: str, start_at: float) -> tuple[float, float]:
+    """The baseline: a bare page opened and its button clicked, timed as a session's open and save."""
+    from streamlit.testing.v1 import AppTest
+
+    time.sleep(max(0.0, start_at - time.time()))
+    started = time.perf_counter()
+    app = AppTest.from_file(script, default_timeout=300).run()
+    opened = time.perf_counter()
+    app.button[0].click()
+    app.run()
+    if not app.success:
+        raise RuntimeError("the bare page did not answer its click")
+    return opened - started, time.perf_counter() - opened
+
+
+def run_baseline(sessions: int, folder: Path, *, mode: str = "threads") -> LoadReport:
+    """``sessions`` concurrent bare-page sessions (see :func:`_bare_session`), run as the app's are (``mode``)."""
+    script = folder / "bare_page.py"
+    script.write_text(_BARE_PAGE, encoding="utf-8")
+    report = LoadReport(sessions)
+    start_at = time.time() + (20.0 if mode == "processes" else 1.0)
+    executor = (ThreadPoolExecutor(max_workers=sessions) if mode == "threads" else
+                ProcessPoolExecutor(max_workers=sessions, mp_context=multiprocessing.get_context("spawn")))
+    with executor as pool:
+        for open_s, save_s in pool.map(_bare_session, [str(script)] * sessions, [start_at] * sessions):
+            report.open_s.append(open_s)
+            report.save_s.append(save_s)
+    report.wall_s = time.time() - start_at
+    return report
+
+
 def run_sessions(sessions: int, home: Path, *, mode: str = "threads") -> LoadReport:
     """Run ``sessions`` concurrent sessions with ``ECGREVIEW_HOME=home``; the report.
 
@@ -128,17 +174,80 @@ def run_sessions(sessions: int, home: Path, *, mode: str = "threads") -> LoadRep
     return report
 
 
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] if ordered else float("nan")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: run the benchmark and print the report; 1 when a session failed or a row is missing."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, default=20)
-    parser.add_argument("--mode", choices=("threads", "processes"), default="threads")
+    parser.add_argument("--mode", choices=("threads", "processes"), default="processes",
+                        help="AppTest sessions in threads of one process (as a server runs them; AppTest is not "
+                             "thread-safe: some sessions fail) or one process each (default)")
     parser.add_argument("--home", type=Path, help="ECGREVIEW_HOME to use (default: a new temporary folder)")
+    parser.add_argument("--profile", action="store_true", help="sample the script threads (threads mode)")
     args = parser.parse_args(argv)
+    if args.profile and args.mode != "threads":
+        parser.error("--profile samples the threads of this process: use it with --mode threads")
     with tempfile.TemporaryDirectory() as temporary:
-        report = run_sessions(args.sessions, args.home or Path(temporary), mode=args.mode)
+        baseline = run_baseline(args.sessions, Path(temporary), mode=args.mode)
+        sampler = _Sampler() if args.profile else None
+        report = run_sessions(args.sessions, args.home or Path(temporary) / "home", mode=args.mode)
+        if sampler is not None:
+            sampler.stop()
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        print(f"machine: {os.cpu_count()} CPUs, load average {load}; Python {sys.version.split()[0]}")
+        print(f"baseline, bare Streamlit page: {baseline.text().splitlines()[1].split(': ', 1)[1]} (open); "
+              f"{LoadReport._percentiles(baseline.save_s)} (click)")
         print(report.text())
+        if report.save_s and baseline.save_s:
+            print(f"save p95 vs bare page click p95: {_p95(report.save_s) / _p95(baseline.save_s):.1f}x")
+            met = _p95(report.save_s) <= 1.0
+            print(f"target: {'met   ' if met else 'MISSED'} save p95 <= 1 s with {args.sessions} sessions: "
+                  f"{_p95(report.save_s):.2f} s")
+        if sampler is not None:
+            print(sampler.text())
     return 0 if report.rows_written == args.sessions and not report.errors else 1
+
+
+class _Sampler:
+    """Samples the stacks of every other thread every 2 ms; counts, per ecgreview function, the samples it is in."""
+
+    def __init__(self, interval_s: float = 0.002) -> None:
+        import collections
+        import threading
+
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.samples = 0
+        self._interval_s, self._running = interval_s, True
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import threading
+        import traceback
+
+        own = threading.get_ident()
+        while self._running:
+            time.sleep(self._interval_s)
+            for ident, frame in sys._current_frames().items():
+                names = {f"{Path(entry.filename).name}:{entry.name}" for entry in traceback.extract_stack(frame)
+                         if "/ecgreview/" in entry.filename or entry.filename.endswith("app.py")}
+                if ident != own and names:
+                    self.samples += 1
+                    self.counts.update(names)
+
+    def stop(self) -> None:
+        self._running = False
+        self._thread.join()
+
+    def text(self, top: int = 25) -> str:
+        """The ``top`` functions by share of the samples taken in ecgreview code."""
+        lines = [f"profile: {self.samples} samples of script threads in ecgreview code (cumulative share)"]
+        lines += [f"  {count / max(self.samples, 1):6.1%}  {name}" for name, count in self.counts.most_common(top)]
+        return "\n".join(lines)
 
 
 if __name__ == "__main__":
