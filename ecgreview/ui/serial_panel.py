@@ -56,7 +56,7 @@ def render(settings: Settings, analysis: CaseAnalysis, view: viewer.View, model:
     if not priors:
         return
     sha = analysis.record.source_sha256
-    with st.container(key="serial-panel", border=True):
+    with st.container(key="serial-panel"):  # no border: the prior's paper is exactly as wide as the current one
         st.markdown(f"**Prior ECGs** · {len(priors)} of pseudonym {escape_markdown(analysis.record.pseudonym)}")
         by_sha = {case.source_sha256: case for case in priors}
         chosen = st.selectbox("Prior ECG", list(by_sha), key=f"serial-prior-{sha[:16]}",
@@ -92,13 +92,15 @@ def _papers(current: CaseAnalysis, prior: CaseAnalysis, case: ListedCase, view: 
         st.caption(_caption(case, view))
         viewer.paper_chart("serial-prior-paper", prior_figure, view, config=_PAPER_CONFIG, key="serial-prior-figure")
         return
+    st.caption(_caption(case, view))
+    acquired = current.record.acquisition_time
     left, right = st.columns(2, gap="small")
-    with left:
-        st.caption(f"Current ECG · {escape_markdown(current.record.source_name)}")
+    with left:  # one-line captions: the two papers start at the same height
+        st.caption("Current · " + escape_markdown(acquired.strftime("%Y-%m-%d %H:%M") if acquired else "time unknown"))
         viewer.paper_chart("serial-current-paper", viewer.ecg_figure(current.record, view, 0.0), view,
                            config=_PAPER_CONFIG, key="serial-current-figure")
     with right:
-        st.caption(_caption(case, view))
+        st.caption("Prior · " + escape_markdown(case.acquisition_time[:16]))
         viewer.paper_chart("serial-prior-paper", prior_figure, view, config=_PAPER_CONFIG, key="serial-prior-figure")
 
 

@@ -101,7 +101,7 @@ def index_status(settings: Settings, model: InferenceModel | None, *, quiet_chec
 
 def filter_controls(reviews: pd.DataFrame, *, blinded: bool, others: bool = True) -> tuple[WorklistFilters, str, bool]:
     """Filters (discordant only, disagreement only, not yet reviewed by me, class, reviewer) and the sort."""
-    columns = st.columns([2, 2, 2, 2, 2, 2, 1])
+    columns = st.columns([2.5, 2, 2, 2, 2, 1.5])
     discordant = columns[0].toggle("Discordant only", key="filter-discordant", disabled=blinded,
                                    help="DNN, device and readers disagree on a class (hidden in blinded mode).")
     disagreement = columns[0].toggle("Disagreement only", key="filter-disagreement", disabled=blinded,
