@@ -30,10 +30,11 @@ from ecgreview.record import CLASSES
 __all__ = ["SERIAL_SCHEMA", "ListedCase", "listed_cases_of", "refresh_serial"]
 
 SERIAL_SCHEMA = """
-CREATE INDEX IF NOT EXISTS listing_by_pseudonym_time ON listing (pseudonym, acquired);
+CREATE INDEX IF NOT EXISTS listing_by_pseudonym_time ON listing (pseudonym, acquired, source_sha256);
 CREATE TABLE IF NOT EXISTS serial (source_sha256 TEXT PRIMARY KEY, prior_sha256 TEXT, prior_acquired TEXT,
     new_mask INTEGER, resolved_mask INTEGER, disagreement_rank INTEGER);
 CREATE INDEX IF NOT EXISTS serial_by_disagreement ON serial (disagreement_rank, source_sha256);
+CREATE INDEX IF NOT EXISTS serial_by_prior ON serial (prior_sha256);
 """
 
 
