@@ -39,8 +39,10 @@ __all__ = ["PARALLEL_MIN_FILES", "IndexedRead", "default_workers", "read_file", 
 
 #: Fewer files than this are read in this process (a pool's start costs ~1 s of imports per worker).
 PARALLEL_MIN_FILES = 64
+#: Files a worker reads per task (fewer round trips between the processes; a new case is listed one task later).
+FILES_PER_TASK = 8
 #: Files submitted per worker at a time (bounds the inputs held in memory, ~200 kB each).
-IN_FLIGHT_PER_WORKER = 4
+IN_FLIGHT_PER_WORKER = 2 * FILES_PER_TASK
 
 #: The statement table of a worker process (set once by the pool's initializer).
 _WORKER_TABLE: StatementTable | None = None
@@ -135,9 +137,10 @@ def _start_worker(table: StatementTable) -> None:
     _WORKER_TABLE = table
 
 
-def _read_in_worker(path: str, size: int, mtime_ns: int, with_model_input: bool) -> IndexedRead:
+def _read_in_worker(task: Sequence[tuple[str, int, int]], with_model_input: bool) -> list[IndexedRead]:
     assert _WORKER_TABLE is not None, "the pool's initializer sets the table"
-    return read_file(path, size, mtime_ns, table=_WORKER_TABLE, with_model_input=with_model_input)
+    return [read_file(path, size, mtime_ns, table=_WORKER_TABLE, with_model_input=with_model_input)
+            for path, size, mtime_ns in task]
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -168,7 +171,8 @@ def read_files(work: Sequence[tuple[str, int, int]], *, table: StatementTable, w
     workers : int, optional
         Worker processes (default :func:`default_workers`); 1 reads here, in this process.
     max_in_flight : int, optional
-        Files submitted at once (default ``IN_FLIGHT_PER_WORKER`` per worker).
+        Files submitted at once (default ``IN_FLIGHT_PER_WORKER`` per worker), in tasks of up to
+        :data:`FILES_PER_TASK` files.
 
     Raises
     ------
@@ -190,21 +194,22 @@ def read_files(work: Sequence[tuple[str, int, int]], *, table: StatementTable, w
 
 def _read_in_pool(work: Sequence[tuple[str, int, int]], table: StatementTable, with_model_input: bool,
                   workers: int, max_in_flight: int) -> Iterator[IndexedRead]:
-    pending: set[Future[IndexedRead]] = set()
-    queue = iter(work)
+    per_task = max(1, min(FILES_PER_TASK, max_in_flight // workers, len(work) // workers))
+    tasks = (work[start:start + per_task] for start in range(0, len(work), per_task))
+    pending: set[Future[list[IndexedRead]]] = set()
     with ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_start_worker,
                              initargs=(table,)) as pool:
         try:
             while True:
-                for path, size, mtime_ns in queue:
-                    pending.add(pool.submit(_read_in_worker, path, size, mtime_ns, with_model_input))
-                    if len(pending) >= max_in_flight:
+                for task in tasks:
+                    pending.add(pool.submit(_read_in_worker, task, with_model_input))
+                    if len(pending) * per_task >= max_in_flight:
                         break
                 if not pending:
                     return
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    yield future.result()
+                    yield from future.result()
         finally:
             for future in pending:
                 future.cancel()

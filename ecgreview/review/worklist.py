@@ -218,7 +218,9 @@ class CaseIndex:
         rows: list[tuple[str, int, int, str, str, str]] = []
         inputs: list[tuple[str, np.ndarray]] = []
         predicted, done, last_commit = 0, 0, time.monotonic()
-        for read in read_files(work, table=table, with_model_input=model is not None, workers=workers):
+        in_flight = 2 * batch_size if model is not None else None  # workers read on while a batch is predicted
+        for read in read_files(work, table=table, with_model_input=model is not None, workers=workers,
+                               max_in_flight=in_flight):
             rows.append(read.row())
             failed.extend(error for error in (read.error, read.input_error) if error)
             if read.model_input is not None:
