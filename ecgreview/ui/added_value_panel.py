@@ -28,7 +28,7 @@ from ecgreview.study.design import StudyDesign, list_designs, load_design, studi
 from ecgreview.study.plan import UNCERTAIN_OPTIONS, AnalysisChoices
 from ecgreview.study.report import format_study, study_operating_points, study_roc_figure
 from ecgreview.study.study_analysis import StudyAnalysis, analyse_study
-from ecgreview.ui.text import escape_markdown
+from ecgreview.ui.text import escape_markdown, plural
 
 STUDY_CHOICE = "evaluate_study"
 UNCERTAIN_CHOICE = "evaluate_uncertain_as"
@@ -182,7 +182,7 @@ def _agreement(result: AddedValue) -> None:
     with st.container(key="added-value-agreement"):
         st.subheader("Inter-reader agreement: Fleiss' kappa, unaided vs aided")
         if result.agreement.empty:
-            st.info(f"{len(result.readers)} reader(s): Fleiss' kappa needs three or more.")
+            st.info(f"{plural(len(result.readers), 'reader')}: Fleiss' kappa needs three or more.")
             return
         st.dataframe(tables.agreement_table(result), hide_index=True)
         st.caption(escape_markdown(result.agreement["ci_method"].iloc[0]))

@@ -1,7 +1,8 @@
 """Sections of the cohort-study page beside Table 1: inter-reader kappa, discordant cases, unmapped statements.
 
-Every number comes from :mod:`ecgreview.study.cohort_report`; these functions only lay it out, each interval
-with its method, and say in words when a section has nothing to show.
+Every number comes from :mod:`ecgreview.study.cohort_report`; these functions only lay it out (headers in
+words, empty cells as a dash: :func:`ecgreview.ui.text.table_in_words`), each interval with its method, and
+say in words when a section has nothing to show.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import streamlit as st
 from ecgreview.study.agreement import COHEN_CI_METHOD
 from ecgreview.study.cohort import Cohort
 from ecgreview.study.cohort_report import discordant_cases, inter_reader_fleiss_kappa, unmapped_statements
+from ecgreview.ui.text import table_in_words
 
 __all__ = ["discordant_section", "kappa_tables", "unmapped_section"]
 
@@ -21,18 +23,16 @@ _DISCORDANT_ORDER = ("link", "case_pseudonym", "class", "dnn_probability", "dnn_
 
 def kappa_tables(cohort: Cohort, kappa: pd.DataFrame) -> None:
     """Cohen's kappa per pair of readers beside Fleiss' kappa of all readers, with their 95% CIs."""
-    numbers = {column: st.column_config.NumberColumn(format="%.3f") for column in (
-        "observed_agreement", "chance_agreement", "kappa", "standard_error", "ci_low", "ci_high")}
     cohen, fleiss = st.columns(2)
     cohen.markdown("**Cohen's kappa** (each pair of readers, cases both decided)")
-    cohen.dataframe(kappa.drop(columns="ci_method"), hide_index=True, column_config=numbers)
+    cohen.dataframe(table_in_words(kappa.drop(columns="ci_method")), hide_index=True)
     cohen.caption(f"95% CI: {COHEN_CI_METHOD}.")
     fleiss.markdown("**Fleiss' kappa** (all readers, cases every reader decided)")
     if len(cohort.readers) < 3:
         fleiss.caption("Fleiss' kappa needs three or more readers; with two, Cohen's kappa is the measure.")
         return
     table = inter_reader_fleiss_kappa(cohort)
-    fleiss.dataframe(table.drop(columns="ci_method"), hide_index=True, column_config=numbers)
+    fleiss.dataframe(table_in_words(table.drop(columns="ci_method")), hide_index=True)
     fleiss.caption(f"95% CI: {table['ci_method'].iloc[0]}.")
 
 
@@ -42,9 +42,9 @@ def discordant_section(cohort: Cohort) -> pd.DataFrame:
     st.subheader(f"Discordant cases ({discordant['source_sha256'].nunique()} ECGs, {len(discordant)} classes)")
     if cohort.reference.isna().all().all():
         st.caption("No case has a reference for any class, so no call can be discordant.")
-    st.dataframe(discordant, hide_index=True, column_order=_DISCORDANT_ORDER, column_config={
-        "link": st.column_config.LinkColumn("Open", display_text="open in review"),
-        "dnn_probability": st.column_config.NumberColumn(format="%.3f")})
+    shown = discordant[[column for column in _DISCORDANT_ORDER if column in discordant.columns]]
+    st.dataframe(table_in_words(shown), hide_index=True, column_config={
+        "Link": st.column_config.LinkColumn("Open", display_text="open in review")})
     return discordant
 
 
@@ -55,4 +55,4 @@ def unmapped_section(cohort: Cohort) -> None:
     if unmapped.empty:
         st.caption("Every device statement is known to the mapping table.")
     else:
-        st.dataframe(unmapped, hide_index=True)
+        st.dataframe(table_in_words(unmapped), hide_index=True)

@@ -22,13 +22,14 @@ from ecgreview.ui.text import escape_markdown
 
 INSTALL_HELP = """No model weights are installed, so no DNN opinion is shown. Reading and recording work.
 
-To add the official weights (Ribeiro et al. 2020, Zenodo DOI 10.5281/zenodo.3765717):
+To add the official weights (Ribeiro et al. 2020, Zenodo DOI 10.5281/zenodo.3765717), in the app's folder
+(the app's own Python: `.venv/bin/python`, as `start.sh` set it up):
 ```
-python -m ecgreview model install
+.venv/bin/python -m ecgreview model install
 ```
 downloads `model.zip` and checks its hash; offline, download it elsewhere and run
 ```
-python -m ecgreview model install model.zip
+.venv/bin/python -m ecgreview model install model.zip
 ```
 (a `model.hdf5` works too). Then reload this page. Or point `ECGREVIEW_MODEL` at a weights file (README)."""
 
@@ -288,13 +289,16 @@ def keep_upload(settings: Settings, source: CaseSource, source_sha256: str, *, f
     if source.data is not None and (force or uploaded):
         user = identity.current_user()
         label, kept_name = st.session_state.get(state.UPLOAD_NAMES, {}).get(source.name, (source.name, source.name))
+        where = st if force else st.sidebar  # on the Review page beside the uploader: the reading stays one screen
+        refusal = None
         try:
             save_upload(settings, source.data, kept_name, source_sha256, uploader=user.name if user else None)
         except OSError as exc:
-            st.warning(f"{escape_markdown(label)} was not kept for the worklist "
-                       f"({escape_markdown(exc.strerror or exc)}).")
+            refusal = f"({escape_markdown(exc.strerror or exc)})."
         except EcgReviewError as exc:  # the site's PHI policy
-            st.warning(f"{escape_markdown(label)} was not kept for the worklist — {escape_markdown(exc.reason)}")
+            refusal = f"— {escape_markdown(exc.reason)}"
+        if refusal:
+            where.warning(f"{escape_markdown(label)} was not kept for the worklist {refusal}")
 
 
 def case_neighbours(settings: Settings, source_sha256: str) -> tuple[str | None, str | None]:

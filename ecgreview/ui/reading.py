@@ -205,10 +205,9 @@ def class_grid(analysis: CaseAnalysis, *, hidden: bool | None = None, actions: t
     marks = {} if hidden else agreement_marks(analysis, _calls(sha))
     widths = [1.05, 1.45, 0.95, 3.0, 0.6]  # one line per class at 1280 px wide (the grid's CSS: components)
     head = st.columns(widths, vertical_alignment="bottom")
-    titles = ("Class · 1–6", "DNN p › thr.", "Device", "Your call", "" if hidden else "DNN")
+    titles = ("Class · 1–6", "DNN p › thr.", "Device", "Your call" if hidden else "Your call · ✓ ✗ vs DNN", "")
     for column, title in zip(head, titles):
-        column.caption(title, help=None if title != "DNN" else "✓ your call agrees with the DNN's, "
-                                                                  "✗ it disagrees (uncertain: no mark)")
+        column.caption(title)
     for index, name in enumerate(CLASSES):
         label, dnn, device, call, mark = st.columns(widths, vertical_alignment="center")
         label.button(name, key=f"cursor-{index}", on_click=_choose_class, args=(index,),

@@ -10,8 +10,19 @@ through :func:`escape_markdown` before it is put in markdown; or it is shown wit
 from __future__ import annotations
 
 import re
+from typing import Any
 
-__all__ = ["escape_markdown"]
+import pandas as pd
+from pandas.io.formats.style import Styler
+
+__all__ = ["column_words", "escape_markdown", "plural", "table_in_words"]
+
+#: Abbreviations a column name's parts are written as (STYLE.md's list, plus CI, F1, ID, SE).
+_WORDS = {"dnn": "DNN", "ci": "CI", "auc": "AUC", "sha256": "SHA-256", "f1": "F1", "id": "ID", "ids": "IDs",
+          "ecg": "ECG", "ecgs": "ECGs", "se": "SE", "qrs": "QRS", "qtc": "QTc", "rr": "RR", "csv": "CSV",
+          "mrmc": "MRMC", "p": "p", "s": "(s)", "ms": "(ms)"}
+#: What an empty cell shows (never "None", "nan" or "undefined").
+EMPTY_CELL = "—"
 
 #: Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping all of
 #: them also disarms Streamlit's own syntax (``:red[…]`` directives, ``$…$`` LaTeX, emoji
@@ -34,3 +45,26 @@ def escape_markdown(text: object) -> str:
     """
     flat = " ".join(str(text).split())
     return _PUNCTUATION.sub(r"\\\1", flat)
+
+
+def column_words(name: Any) -> Any:
+    """A snake_case column name in words: ``true_positives`` -> ``True positives``, ``dnn_call`` -> ``DNN call``,
+    ``reading_time_s`` -> ``Reading time (s)``; a name with a space or a capital, or not a string, is kept."""
+    if not isinstance(name, str) or not name or " " in name or name != name.lower():
+        return name
+    text = " ".join(_WORDS.get(part, part) for part in name.split("_") if part)
+    return text[:1].upper() + text[1:] if text[:1].islower() and name.split("_")[0] not in _WORDS else text
+
+
+def table_in_words(frame: pd.DataFrame, *, decimals: int = 3) -> Styler:
+    """``frame`` for ``st.dataframe``: column and index names in words (:func:`column_words`), decimal
+    numbers with ``decimals`` places, and empty cells (None, NaN) shown as a dash, never "None"."""
+    shown = frame.rename(columns=column_words)
+    shown.index = shown.index.set_names([column_words(name) for name in shown.index.names])
+    decimal = [column for column in shown.columns if pd.api.types.is_float_dtype(shown[column])]
+    return shown.style.format(na_rep=EMPTY_CELL).format(f"{{:.{decimals}f}}", subset=decimal, na_rep=EMPTY_CELL)
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 reader``, ``2 readers`` (``words``: the plural when it is not ``word + "s"``)."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"

@@ -13,8 +13,8 @@ def test_three_readers_show_fleiss_beside_cohen_with_intervals(reviews, tmp_path
             add_review(reviews, index, reader=reader, calls={"AF": call}, minute=10 * offset + index)
     app = _open(tmp_path)
     cohen, fleiss = app.dataframe[1].value, app.dataframe[2].value
-    assert {"ci_low", "ci_high", "standard_error"} <= set(cohen.columns) and len(cohen) == 3 * 6
-    assert {"ci_low", "ci_high", "kappa", "cases"} <= set(fleiss.columns) and set(fleiss["readers"]) == {3}
+    assert {"CI low", "CI high", "Standard error"} <= set(cohen.columns) and len(cohen) == 3 * 6
+    assert {"CI low", "CI high", "Kappa", "Cases"} <= set(fleiss.columns) and set(fleiss["Readers"]) == {3}
     captions = [caption.value for caption in app.caption]
     assert any("Fleiss, Cohen & Everitt (1969)" in text for text in captions)
     assert any("percentile bootstrap over subjects (cases), 2000 resamples, seed 0" in text for text in captions)

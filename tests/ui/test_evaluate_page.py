@@ -49,13 +49,14 @@ def test_pilot_cohort_shows_table_figure_kappa_and_discordant_links(reviews, tmp
     reference = escape_markdown("reader consensus (2 readers, 0 adjudicated cases)")  # file text is escaped
     assert f"**Reference:** {reference} · **Cases:** 40" in app.markdown[0].value
     table = app.dataframe[0].value
-    assert tuple(table.loc[("LBBB", "Built-in"), ["positives", "false_positives", "false_negatives"]]) == (10, 0, 1)
-    assert round(table.loc[("AF", "DNN"), "f1"], 3) == 0.919
+    assert tuple(table.loc[("LBBB", "Built-in"), ["Positives", "False positives", "False negatives"]]) == (10, 0, 1)
+    assert round(table.loc[("AF", "DNN"), "F1"], 3) == 0.919
+    assert not any("_" in str(column) for column in table.columns)  # headers in words (issue #21 polish)
     assert len(app.get("plotly_chart")) == 1
     kappa = app.dataframe[1].value
-    assert set(kappa["kappa"].dropna()) == {1.0}
+    assert set(kappa["Kappa"].dropna()) == {1.0}
     discordant = app.dataframe[2].value
-    assert f"./?case={case_sha256(30)}" in set(discordant["link"])
+    assert f"./?case={case_sha256(30)}" in set(discordant["Link"])
     assert [h.value for h in app.subheader if h.value.startswith("Discordant")] == ["Discordant cases (4 ECGs, 4 classes)"]
 
 
@@ -96,7 +97,7 @@ def _rewrite(store: Path, *, blank_dnn: bool) -> None:
 
 @pytest.mark.parametrize(("options", "says"), [
     ({"readers": 1}, ["One reader: no inter-reader kappa", "one reader; the analysis needs 2 or more",
-                      "1 reader(s): Fleiss' kappa needs three or more"]),
+                      "1 reader: Fleiss' kappa needs three or more"]),
     ({"positives": False}, []),
     ({"with_dnn": False}, ["Added value not analysed — no reader has both an unaided and an aided reading",
                            "aided reading needs the DNN's output"]),

@@ -26,7 +26,7 @@ from ecgreview.study.cohort_report import cohort_table, format_table, inter_read
 from ecgreview.study.design import StudyDesign
 from ecgreview.study.plan import AnalysisChoices
 from ecgreview.ui import added_value_panel, cohort_panels, components, identity
-from ecgreview.ui.text import escape_markdown
+from ecgreview.ui.text import escape_markdown, table_in_words
 
 REVIEW_UPLOADS = "evaluate_review_uploads"
 REFERENCE_KIND = "evaluate_reference_kind"
@@ -119,8 +119,7 @@ def _show(cohort: Cohort, table: pd.DataFrame) -> None:
     for note in cohort.notes:
         st.caption(escape_markdown(note))
     st.subheader("Table 1")
-    st.dataframe(table, column_config={score: st.column_config.NumberColumn(format="%.3f")
-                                       for score in ("f1", "sensitivity", "specificity", "precision")})
+    st.dataframe(table_in_words(table))  # headers in words, empty scores as a dash (the CSV keeps the names)
     text = format_table(table, title=table_title(cohort), notes=cohort.notes)
     figure = probability_figure(cohort)
     st.subheader("Figure 1")

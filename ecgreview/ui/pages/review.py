@@ -41,7 +41,7 @@ def render() -> None:
     with ecg:
         components.case_header(analysis.record, analysis.phi_audit)
         components.signal_check(analysis)
-        navigation, view_column = st.columns([5, 7], vertical_alignment="center")
+        navigation, view_column = st.columns([9, 11], vertical_alignment="center")
         with navigation:
             following = components.case_navigation(settings, sha)
         with view_column:
