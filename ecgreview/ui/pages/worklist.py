@@ -142,7 +142,9 @@ def case_table(rows: pd.DataFrame, page: WorklistPage, *, updating: bool = False
     st.caption(f"{shown} · click a row to open it · `O` opens the first case; on the case, "
                "`S` saves and moves to the next case of this list.")
     nonce = st.session_state.get("worklist-nonce", 0)
-    order = [column for column in _COLUMN_ORDER if column in rows.columns]
+    # the recording device's name: left out when no case on the page names one (never an empty column)
+    order = [column for column in _COLUMN_ORDER if column in rows.columns
+             and (column != "Device" or rows[column].fillna("").astype(str).str.strip().ne("").any())]
     event = st.dataframe(rows, hide_index=True, on_select="rerun", selection_mode=["single-row", "single-cell"],
                          column_order=order, key=f"{state.WORKLIST_SELECTION}-{nonce}")
     selection = event.selection if event else None  # a click on any cell of a row opens it, as the row's box does
@@ -169,6 +171,6 @@ def add_case(settings: Settings) -> None:
             except EcgReviewError as exc:
                 st.error(f"Cannot open this ECG — {escape_markdown(exc)}")
                 return
-            components.keep_upload(settings, source, record.source_sha256, force=True)
+            components.keep_upload(settings, source, record.source_sha256, force=True, file_name=upload.name)
             indexing.indexer(settings).request(max_age_s=0)  # list it soon; the page does not wait
             st.rerun()
