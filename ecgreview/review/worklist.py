@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -214,29 +215,38 @@ class CaseIndex:
         """Read ``work`` in parallel (:func:`~ecgreview.review.parallel_read.read_files`) and store each row in a
         short transaction once ``batch_size`` rows have arrived or :data:`COMMIT_INTERVAL_S` has passed (a new case
         is listed at once); model inputs are predicted in batches of ``batch_size`` through the same path as
-        ``score`` (:func:`~ecgreview.pipeline.predict_inputs`). Returns the number of predictions stored."""
+        ``score`` (:func:`~ecgreview.pipeline.predict_inputs`), one batch at a time on a thread of this process
+        while the next files are collected. Returns the number of predictions stored."""
         rows: list[tuple[str, int, int, str, str, str]] = []
         inputs: list[tuple[str, np.ndarray]] = []
+        predictions: list[tuple[str, str, str]] = []  # predicted, stored with the next rows
         predicted, done, last_commit = 0, 0, time.monotonic()
         in_flight = 2 * batch_size if model is not None else None  # workers read on while a batch is predicted
-        for read in read_files(work, table=table, with_model_input=model is not None, workers=workers,
-                               max_in_flight=in_flight):
-            rows.append(read.row())
-            failed.extend(error for error in (read.error, read.input_error) if error)
-            if read.model_input is not None:
-                inputs.append((read.source_sha256, read.model_input))
-            done += 1
-            predictions: list[tuple[str, str, str]] = []
-            if model is not None and len(inputs) >= batch_size:
-                predictions, inputs = self._predict(inputs, model), []
-            if predictions or len(rows) >= batch_size or time.monotonic() - last_commit >= COMMIT_INTERVAL_S:
-                predicted += self._store(rows, predictions)
-                rows, last_commit = [], time.monotonic()
-                if progress is not None:
-                    progress(done, len(work))
-        predictions = self._predict(inputs, model) if model is not None and inputs else []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecgreview-index-predict") as predictor:
+            running: Future[list[tuple[str, str, str]]] | None = None
+            for read in read_files(work, table=table, with_model_input=model is not None, workers=workers,
+                                   max_in_flight=in_flight):
+                rows.append(read.row())
+                failed.extend(error for error in (read.error, read.input_error) if error)
+                if read.model_input is not None:
+                    inputs.append((read.source_sha256, read.model_input))
+                done += 1
+                if model is not None and len(inputs) >= batch_size:
+                    predictions += running.result() if running is not None else []  # one batch at a time
+                    running, inputs = predictor.submit(self._predict, inputs, model), []
+                elif running is not None and running.done():
+                    predictions, running = predictions + running.result(), None
+                if len(rows) >= batch_size or time.monotonic() - last_commit >= COMMIT_INTERVAL_S:
+                    predicted += self._store(rows, predictions)
+                    rows, predictions, last_commit = [], [], time.monotonic()
+                    if progress is not None:
+                        progress(done, len(work))
+            predictions += running.result() if running is not None else []
+        if model is not None and inputs:
+            predictions += self._predict(inputs, model)
+        read_since_report = bool(rows)  # not only predictions
         predicted += self._store(rows, predictions)
-        if progress is not None and (rows or predictions):
+        if progress is not None and read_since_report:
             progress(done, len(work))
         return predicted
 
