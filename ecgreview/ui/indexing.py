@@ -33,7 +33,7 @@ REFRESH_S = 0.5
 
 def indexer(settings: Settings) -> BackgroundIndexer:
     """The background updater of this server process for the settings' index and case folder."""
-    return resources.cached_indexer(str(settings.home / INDEX_FILE), str(settings.cases_dir), settings)
+    return resources.indexer_for(settings)
 
 
 def request_update(settings: Settings, model: InferenceModel | None = None, *, max_age_s: float | None = None) -> None:

@@ -137,6 +137,11 @@ def cached_index(path: str) -> CaseIndex:
     return CaseIndex(path)
 
 
+def indexer_for(settings: Settings) -> BackgroundIndexer:
+    """The background updater of this server process for the settings' index and case folder."""
+    return cached_indexer(str(settings.home / INDEX_FILE), str(settings.cases_dir), settings)
+
+
 @st.cache_resource
 def cached_indexer(index_path: str, cases_dir: str, _settings: Settings) -> BackgroundIndexer:
     """The one background updater of ``index_path`` for ``cases_dir`` in this server process (all sessions)."""
@@ -178,9 +183,7 @@ def warm_up(settings: Settings, *, cases: int = WARM_CASES) -> WarmUp:
     started, problems = time.perf_counter(), list[str]()
     cached_statement_table()
     model = _warm_model(settings, problems)
-    from ecgreview.ui import indexing  # imports this module
-
-    update_started = indexing.indexer(settings).request(model)
+    update_started = indexer_for(settings).request(model)
     sources = _first_sources(settings, model, cases, problems)
     opened = 0
     for source in sources:
