@@ -48,6 +48,7 @@ section[data-testid='stSidebar']{width:15rem !important;min-width:15rem !importa
 .st-key-dnn-panel [data-testid='stButtonGroup'] button{padding:.1rem .4rem}
 .st-key-dnn-panel [data-testid='stButtonGroup'] button p{font-size:.85rem}
 .st-key-dnn-panel [data-testid='stButtonGroup']>div{flex-wrap:nowrap}
+.st-key-previous-case button,.st-key-next-case button{padding-left:.5rem;padding-right:.5rem}
 </style>"""
 
 
@@ -321,7 +322,7 @@ def case_navigation(settings: Settings, source_sha256: str) -> str | None:
     """Previous / next case of the current worklist order (keys B and N, through the reading keys' log:
     :func:`go_to_neighbour`); returns the next case."""
     previous, following = case_neighbours(settings, source_sha256)
-    back, forward = st.columns(2)
+    back, forward = st.columns([6, 5], gap="small")  # "Previous case" whole at 1280 px wide
     if back.button("Previous case", disabled=previous is None, key="previous-case", help="Key B"):
         open_case(previous)
     if forward.button("Next case", disabled=following is None, key="next-case", help="Key N"):

@@ -26,6 +26,10 @@ from tests.browser.reading_helpers import (
 pytestmark = pytest.mark.browser
 
 DEMO_CASES = Path(__file__).parents[2] / "ecgreview" / "data" / "demo_cases"
+#: JS: whether every text in the element is drawn whole: no part of it that cuts its text with an ellipsis
+#: has more text than room (``scrollWidth`` over ``clientWidth``, whole pixels).
+_TEXT_WHOLE_JS = """element => [element, ...element.querySelectorAll('*')]
+  .filter(e => getComputedStyle(e).textOverflow === 'ellipsis').every(e => e.scrollWidth <= e.clientWidth)"""
 #: The review page's ECG, as a box on screen (whatever draws the paper inside it).
 ECG_BOX = ".st-key-ecg-trace"
 
@@ -72,9 +76,10 @@ def test_ecg_calls_and_save_on_one_screen(server, screen):
         tops = {round(options.nth(index).bounding_box()["y"]) for index in range(options.count())}
         assert options.count() == 3 and len(tops) == 1, (name, tops)  # present, absent, uncertain: one line
     boxes["Save"] = _in_view(screen, ".st-key-save-review button", width=width, height=height)
-    headers = screen.locator(f"{DNN_PANEL} [data-testid=stCaptionContainer]")
-    for index in range(headers.count()):  # headers whole, on one line
-        assert headers.nth(index).evaluate("e => e.scrollWidth <= e.clientWidth + 1"), headers.nth(index).inner_text()
+    for label in ("Previous case", "Next case", "View:"):  # navigation and the View label whole
+        button = screen.get_by_role("button").filter(has_text=label).first
+        assert button.evaluate(_TEXT_WHOLE_JS), label
+    assert screen.locator(DNN_PANEL).first.evaluate(_TEXT_WHOLE_JS)  # headers, probabilities, calls: whole
     screen.screenshot(path=str(SCREENSHOTS / f"reading-surface-{width}x{height}.png"))
 
 
