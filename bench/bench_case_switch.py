@@ -65,10 +65,10 @@ _PROBE_JS = """(() => {
   new PerformanceObserver(list => list.getEntries().forEach(entry =>
     probe.longTasks.push([entry.startTime, entry.duration]))).observe({type: 'longtask', buffered: true});
 })()"""
-#: The ECG as drawn now: its first and last path (a plotly figure or the ECG paper component).
+#: The ECG as drawn now: the lines of its first and last lead (the ECG paper component, or a plotly figure).
 _DRAWN_JS = """() => {
-  const paths = [...document.querySelectorAll('.st-key-ecg-trace path')];
-  return paths.length ? paths[0].getAttribute('d') + '|' + paths.at(-1).getAttribute('d') + '|' + paths.length : '';
+  const paths = [...document.querySelectorAll('.st-key-ecg-trace :is(path.ecg-line, .scatterlayer path.js-line)')];
+  return paths.length > 1 ? paths[1].getAttribute('d') + '|' + paths.at(-1).getAttribute('d') : '';
 }"""
 #: The case shown: the "File <name>" of its header.
 _FILE_JS = """() => {
