@@ -57,3 +57,28 @@ def test_worklist_leaves_out_a_device_column_no_case_fills(tmp_path, monkeypatch
     order = list(app.dataframe[0].proto.column_order)
     assert "Device calls" in order and "Device" not in order and set(app.dataframe[0].value["File"]) == {
         "A0003.hea", "A0010.hea"}
+
+
+def test_teaching_picker_names_an_upload_by_the_file_name_chosen(tmp_path, monkeypatch):
+    import hashlib
+
+    from ecgreview.config import Settings
+    from ecgreview.review import uploads
+    from ecgreview.review.uploads import save_upload
+    from ecgreview.ui import state
+    from tests.io.dicom_fixtures import write_ecg_dicom
+    from tests.ui.reading_room_fixtures import run_after_indexing
+
+    home_with_case_folder(tmp_path, monkeypatch)
+    data = write_ecg_dicom(tmp_path, "elsewhere.dcm", statements=("SINUS BRADYCARDIA",)).read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    monkeypatch.setattr(uploads, "_upload_without_phi", lambda settings, data, name: data)  # as for a clean file
+    kept = save_upload(Settings.from_env(), data, "C:\\ward 4\\bed 4 (rest).dcm", sha)  # name mode: listed
+    assert kept.name == f"{sha[:12]}-bed_4_rest_.dcm"
+    app = open_page("teaching")
+    app.segmented_control(key=state.TEACHING_ROLE).set_value("Teacher")
+    app = run_after_indexing(app)
+    assert not app.exception, app.exception
+    options = app.multiselect(key="teaching-new-cases").options
+    assert any(option.startswith(f"{sha[:12]}-bed_4_rest_.dcm") for option in options), options
+    assert not any("upload-" in option for option in options)
