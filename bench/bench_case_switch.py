@@ -37,7 +37,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_reading_room import ARGS, REPO, TIMEOUT_MS, VIEWPORT, _server, _settle, _sign_in  # noqa: E402
+from bench_reading_room import ARGS, FILE_JS, REPO, TIMEOUT_MS, VIEWPORT, _server, _settle, _sign_in  # noqa: E402
 
 from ecgreview.examples import DEMO_CASES_DIR  # noqa: E402
 from ecgreview.io import list_case_files  # noqa: E402
@@ -70,16 +70,10 @@ _DRAWN_JS = """() => {
   const paths = [...document.querySelectorAll('.st-key-ecg-trace :is(path.ecg-line, .scatterlayer path.js-line)')];
   return paths.length > 1 ? paths[1].getAttribute('d') + '|' + paths.at(-1).getAttribute('d') : '';
 }"""
-#: The case shown: the "File <name>" of its header.
-_FILE_JS = """() => {
-  const node = [...document.querySelectorAll('p, span, div')].find(node => node.childElementCount === 0 &&
-    /^File \\S+/.test(node.textContent.trim()));
-  return node ? node.textContent.trim().split(/\\s+/)[1] : '';
-}"""
 #: Resolves to performance.now() at the first frame the switch away from case ``file`` is settled.
 _SETTLED_JS = f"""([file, before]) => {{
   if (document.querySelector('[data-testid="stStatusWidget"]')) return false;
-  const shown = ({_FILE_JS})();
+  const shown = ({FILE_JS})();
   if (shown === '' || shown === file) return false;
   const drawn = ({_DRAWN_JS})();
   return drawn !== '' && drawn !== before ? performance.now() : false;
@@ -189,7 +183,7 @@ def run(switches: int) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
             _sign_in(page)
             for _ in range(switches):
                 page.wait_for_timeout(1500)  # the reader reads; the next case is prefetched meanwhile
-                shown, before = page.evaluate(_FILE_JS), page.evaluate(_DRAWN_JS)
+                shown, before = page.evaluate(FILE_JS), page.evaluate(_DRAWN_JS)
                 cpu_before = app_meter.sample()
                 page.keyboard.press("n")
                 settled = page.wait_for_function(_SETTLED_JS, arg=[shown, before], polling="raf").json_value()
