@@ -2,17 +2,44 @@
 
 from __future__ import annotations
 
+import re
+import time
+
+from ecgreview.examples import DEMO_CASES_DIR
 from ecgreview.record import CLASSES
 from tests.browser.app_runs import TIMEOUT_MS, app_run, settle
 
-__all__ = ["DEVICE_PANEL", "DNN_PANEL", "ECG", "TIMEOUT_MS", "app_run", "call_option", "call_shown_js",
-           "keys_absent_for_every_class", "settle", "sign_in", "wait_for_case",
+__all__ = ["BUNDLED_CASES", "DEVICE_PANEL", "DNN_PANEL", "ECG", "TIMEOUT_MS", "app_run", "call_option", "call_shown_js",
+           "keys_absent_for_every_class", "open_worklist", "settle", "sign_in", "wait_for_case",
            "wait_for_figures_fitted", "wait_for_painted_grid"]
 
 #: The parts of the one-screen review page (Streamlit containers keyed in ecgreview/ui).
 ECG = ".st-key-ecg-trace svg.ecg-paper-svg"  # the ECG paper component (ecgreview/ui/ecg_component)
 DEVICE_PANEL = ".st-key-device-panel"
 DNN_PANEL = ".st-key-dnn-panel"
+
+
+#: The worklist on the bundled cases: the demo folder's WFDB records and the Mortara demo ECG (``case_paths``).
+BUNDLED_CASES = len(list(DEMO_CASES_DIR.glob("*.hea"))) + 1
+
+
+def open_worklist(page, url: str, *, cases: int) -> None:
+    """Open the worklist page once it lists all ``cases`` cases of the server's folder.
+
+    The server starts indexing at start-up and lists rows as they are read, so an early page may show part
+    of them: the page is opened again until all are there.
+    """
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while True:
+        page.goto(f"{url}/worklist")
+        page.get_by_role("heading", name="Worklist").wait_for(timeout=TIMEOUT_MS)
+        shown = page.get_by_text(re.compile(r"\d+ (of \d+ cases|cases indexed so far)")).first
+        shown.wait_for(timeout=TIMEOUT_MS)
+        settle(page)
+        if re.search(rf"\b{cases} of {cases} cases", shown.inner_text()):
+            return
+        assert time.monotonic() < deadline, f"the worklist still shows {shown.inner_text()!r}, not {cases} cases"
+        time.sleep(0.5)  # the poll interval of a wait for the index
 
 
 def wait_for_case(page, *, opinions: bool = True) -> None:

@@ -5,11 +5,10 @@ every case opens from the worklist on one screen, a teaching session from the fi
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
-from ecgreview.examples import DEMO_CASES_DIR, demo_ecg_path
+from ecgreview.examples import demo_ecg_path
 from ecgreview.record import CLASSES, THRESHOLDS
 from ecgreview.review.store import read_reviews
 from ecgreview.review.teaching import TeachingCase, create_session, reference_from_labels
@@ -17,6 +16,8 @@ from ecgreview.review.worklist import INDEX_FILE, CaseIndex
 from ecgreview.review.worklist_query import query_worklist, sync_listing
 from tests.browser.conftest import SCREENSHOTS
 from tests.browser.reading_helpers import (
+    BUNDLED_CASES,
+    open_worklist,
     DEVICE_PANEL,
     DNN_PANEL,
     ECG,
@@ -41,24 +42,8 @@ def server_environment(fixture_weights) -> dict[str, str]:
     return {"ECGREVIEW_MODEL": str(fixture_weights)}
 
 
-#: The worklist on the bundled cases: the demo folder's WFDB records and the Mortara demo ECG (case_paths).
-BUNDLED_CASES = len(list(DEMO_CASES_DIR.glob("*.hea"))) + 1
-
-
 def _open_worklist(page, url: str) -> None:
-    """The worklist page once it lists every bundled case. The server starts indexing them at start-up and lists
-    rows as they are read, so an early page may show part of them: it is opened again until all are there."""
-    deadline = time.monotonic() + TIMEOUT_MS / 1000
-    while True:
-        page.goto(f"{url}/worklist")
-        page.get_by_role("heading", name="Worklist").wait_for(timeout=TIMEOUT_MS)
-        shown = page.get_by_text(re.compile(r"\d+ (of \d+ cases|cases indexed so far)")).first
-        shown.wait_for(timeout=TIMEOUT_MS)
-        settle(page)
-        if re.search(rf"\b{BUNDLED_CASES} of {BUNDLED_CASES} cases", shown.inner_text()):
-            return
-        assert time.monotonic() < deadline, f"the worklist still shows {shown.inner_text()!r}"
-        time.sleep(0.5)  # the poll interval of a wait for the index
+    open_worklist(page, url, cases=BUNDLED_CASES)
 
 
 def _worklist(server) -> list[tuple[str, str]]:

@@ -4,18 +4,21 @@ save and next, a 3-case teaching session as a student, and the CSV afterwards.""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from ecgreview.record import CLASSES, THRESHOLDS
 from ecgreview.review.store import read_reviews
 from ecgreview.review.teaching import TeachingCase, create_session
+from ecgreview.io import list_case_files
 from ecgreview.review.worklist import CaseIndex
 from tests.browser.conftest import SCREENSHOTS
 from tests.browser.reading_helpers import (
     TIMEOUT_MS,
     app_run,
     keys_absent_for_every_class,
+    open_worklist,
     settle,
     sign_in,
     wait_for_case,
@@ -59,12 +62,14 @@ def _press(page, key: str, done) -> None:
         raise
 
 
-def _open_worklist(page, url: str) -> None:
+def _cases(environment: dict[str, str]) -> int:
+    """How many cases the module's server lists: the files of its case folder."""
+    return len(list_case_files(Path(environment["ECGREVIEW_CASES"])))
+
+
+def _open_worklist(page, url: str, cases: int) -> None:
     page.set_viewport_size({"width": 1500, "height": 2400})  # Streamlit scrolls inside: a tall window shows all
-    page.goto(f"{url}/worklist")
-    page.get_by_role("heading", name="Worklist").wait_for(timeout=TIMEOUT_MS)
-    page.get_by_text(re.compile(r"\d+ of \d+ cases")).wait_for(timeout=TIMEOUT_MS)
-    settle(page)
+    open_worklist(page, url, cases=cases)
 
 
 def _place_caliper(page, time_s: float, placed: str) -> None:
@@ -81,9 +86,9 @@ def _place_caliper(page, time_s: float, placed: str) -> None:
     settle(page)
 
 
-def test_worklist_calipers_keyboard_save_and_next(server, page):
+def test_worklist_calipers_keyboard_save_and_next(server, page, server_environment):
     url, home = server
-    _open_worklist(page, url)
+    _open_worklist(page, url, _cases(server_environment))
     _shot(page, "worklist-all")
     with app_run(page):
         page.get_by_text("Discordant only", exact=True).click()
@@ -128,9 +133,9 @@ def test_worklist_calipers_keyboard_save_and_next(server, page):
     assert rows.iloc[0]["model_status"] == "unverified"
 
 
-def test_teaching_session_as_student(server, page):
+def test_teaching_session_as_student(server, page, server_environment):
     url, home = server
-    _open_worklist(page, url)  # builds the index
+    _open_worklist(page, url, _cases(server_environment))  # builds the index
     cases = {case.source_name: case for case in CaseIndex(home / "worklist-index.sqlite").cases(thresholds=THRESHOLDS)}
     absent = dict.fromkeys(CLASSES, "absent")
     chosen = [("syn-af.dcm", absent | {"AF": "present"}), ("syn-rbbb.dcm", absent | {"RBBB": "present"}),
@@ -165,9 +170,9 @@ def test_teaching_session_as_student(server, page):
     _shot(page, "teaching-teacher-table")
 
 
-def test_case_link_opens_review(server, page):
+def test_case_link_opens_review(server, page, server_environment):
     url, home = server
-    _open_worklist(page, url)
+    _open_worklist(page, url, _cases(server_environment))
     sha = next(case.source_sha256 for case in CaseIndex(home / "worklist-index.sqlite").cases(thresholds=THRESHOLDS)
                if case.source_name == "demo.dcm")
     page.goto(f"{url}/?case={sha}")  # the review page is the default page: its address is the root
@@ -176,9 +181,9 @@ def test_case_link_opens_review(server, page):
     _shot(page, "review-case-link")
 
 
-def test_a_click_on_any_cell_of_a_worklist_row_opens_its_case(server, page):
+def test_a_click_on_any_cell_of_a_worklist_row_opens_its_case(server, page, server_environment):
     url, home = server
-    _open_worklist(page, url)
+    _open_worklist(page, url, _cases(server_environment))
     grid = page.locator('[data-testid="stDataFrame"]').last
     box = grid.bounding_box()
     row_px = 35  # glide-data-grid's default row height, the header row included

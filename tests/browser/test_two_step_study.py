@@ -14,11 +14,13 @@ from ecgreview.review.worklist import INDEX_FILE, CaseIndex
 from ecgreview.study.design import create_design, save_design
 from tests.browser.conftest import SCREENSHOTS
 from tests.browser.reading_helpers import (
+    BUNDLED_CASES,
     DEVICE_PANEL,
     DNN_PANEL,
     TIMEOUT_MS,
     call_shown_js,
     keys_absent_for_every_class,
+    open_worklist,
     settle,
     sign_in,
     wait_for_case,
@@ -96,8 +98,7 @@ def _wait_until_scrolled_to(page, selector: str) -> None:
 def test_a_five_case_two_step_study_then_the_cohort_page(server, page):
     url, home = server
     page.set_viewport_size(VIEWPORT)
-    page.goto(f"{url}/worklist")
-    page.get_by_text(re.compile(r"\d+ of \d+ cases")).first.wait_for(timeout=TIMEOUT_MS)  # the index is built
+    open_worklist(page, url, cases=BUNDLED_CASES)  # the index is built
     cases = [case.source_sha256 for case in CaseIndex(home / INDEX_FILE).cases(thresholds=THRESHOLDS) if not case.error][:5]
     design = create_design("demo-study", cases, [READER], seed=7)
     save_design(design, home / "studies")
