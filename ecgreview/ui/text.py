@@ -58,11 +58,18 @@ def column_words(name: Any) -> Any:
 
 def table_in_words(frame: pd.DataFrame, *, decimals: int = 3) -> Styler:
     """``frame`` for ``st.dataframe``: column and index names in words (:func:`column_words`), decimal
-    numbers with ``decimals`` places, and empty cells (None, NaN) shown as a dash, never "None"."""
+    numbers with ``decimals`` places, and empty cells (None, NaN) shown as a dash, never "None" (a column
+    with an empty cell is shown as text: the grid has no other way to draw one)."""
     shown = frame.rename(columns=column_words)
     shown.index = shown.index.set_names([column_words(name) for name in shown.index.names])
+    for column in shown.columns:  # the grid draws an empty cell as "None" whatever the format: write it out
+        empty = shown[column].isna()
+        if empty.any() and pd.api.types.is_float_dtype(shown[column]):
+            shown[column] = [EMPTY_CELL if gap else f"{value:.{decimals}f}" for value, gap in zip(shown[column], empty)]
+        elif empty.any():
+            shown[column] = shown[column].astype(object).where(~empty, EMPTY_CELL)
     decimal = [column for column in shown.columns if pd.api.types.is_float_dtype(shown[column])]
-    return shown.style.format(na_rep=EMPTY_CELL).format(f"{{:.{decimals}f}}", subset=decimal, na_rep=EMPTY_CELL)
+    return shown.style.format(f"{{:.{decimals}f}}", subset=decimal)
 
 
 def plural(count: int, word: str, words: str | None = None) -> str:

@@ -145,3 +145,14 @@ def test_two_uploads_are_two_cases_named_as_chosen(server, page, tmp_path):
     assert page.get_by_text("not available for this format").count() == 1
     assert not page.locator("[data-testid=stBadge]").filter(has_text="PHI audit").count()
     page.screenshot(path=str(SCREENSHOTS / "reading-surface-two-uploads.png"), full_page=True)
+
+
+@pytest.mark.parametrize("screen", [(1280, 800)], indirect=True, ids=["1280x800"])
+def test_worklist_filter_labels_whole(server, screen):
+    screen.goto(f"{server.url}/worklist")
+    screen.get_by_text("Descending", exact=True).first.wait_for(timeout=TIMEOUT_MS)
+    settle(screen)
+    for label in ("Discordant only", "Disagreement only", "Not reviewed by me", "Descending", "Sort by"):
+        holder = screen.locator("label").filter(has_text=label).first
+        assert holder.evaluate(_TEXT_WHOLE_JS), label
+    screen.screenshot(path=str(SCREENSHOTS / "reading-surface-worklist-1280x800.png"))

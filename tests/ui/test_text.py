@@ -27,6 +27,7 @@ def test_table_in_words_shows_no_none_nan_or_snake_case():
     for text in ("None", "nan", ">undefined<", "row_number", "true_"):
         assert text not in html, text
     assert "Precision" in html and "Row number" in html
+    assert not table_in_words(frame).data.isna().any().any()  # the grid would draw an empty cell as "None"
 
 
 def test_plural():

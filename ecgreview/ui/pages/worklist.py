@@ -101,21 +101,23 @@ def index_status(settings: Settings, model: InferenceModel | None, *, quiet_chec
 
 def filter_controls(reviews: pd.DataFrame, *, blinded: bool, others: bool = True) -> tuple[WorklistFilters, str, bool]:
     """Filters (discordant only, disagreement only, not yet reviewed by me, class, reviewer) and the sort."""
-    columns = st.columns([2.5, 2, 2, 2, 2, 1.5])
-    discordant = columns[0].toggle("Discordant only", key="filter-discordant", disabled=blinded,
+    toggles, columns = st.columns(4), st.columns(4)  # four to a row: every label whole at 1280 px wide
+    discordant = toggles[0].toggle("Discordant only", key="filter-discordant", disabled=blinded,
                                    help="DNN, device and readers disagree on a class (hidden in blinded mode).")
-    disagreement = columns[0].toggle("Disagreement only", key="filter-disagreement", disabled=blinded,
+    disagreement = toggles[1].toggle("Disagreement only", key="filter-disagreement", disabled=blinded,
                                      help="Discordant, or the DNN changed a call since the prior ECG of the "
                                           "pseudonym (hidden in blinded mode). Sort by disagreement: most first.")
-    mine = columns[1].toggle("Not reviewed by me", key="filter-mine")
-    class_name = columns[2].selectbox("Class called present", [_ANY, *CLASSES], key="filter-class",
+    mine = toggles[2].toggle("Not reviewed by me", key="filter-mine")
+    class_name = columns[0].selectbox("Class called present", [_ANY, *CLASSES], key="filter-class",
                                       disabled=blinded)
     readers = sorted(set(reviews.loc[reviews["role"].isin(READING_ROLES), "reader"])) if others else []
-    reviewer = columns[3].selectbox("Reviewer", [_ANY, *readers], key="filter-reviewer")
+    reviewer = columns[1].selectbox("Reviewer", [_ANY, *readers], key="filter-reviewer")
     sorts = sort_options(blinded=blinded, others=others)
-    sort_by = columns[4].selectbox("Sort by", sorts, key="worklist-sort")
+    sort_by = columns[2].selectbox("Sort by", sorts, key="worklist-sort")
     sort_by = sort_by if sort_by in sorts else sorts[0]  # a value kept from before, or sent by a client
-    descending = columns[5].toggle("Descending", key="worklist-descending")
+    with columns[3]:
+        st.html("<div style='height:1.9rem'></div>")  # the toggle level with the boxes beside it
+        descending = st.toggle("Descending", key="worklist-descending")
     filters = WorklistFilters(discordant_only=discordant and not blinded, unreviewed_by_me=mine,
                               class_name=None if class_name == _ANY or blinded else class_name,
                               reviewer=None if reviewer == _ANY else reviewer,
