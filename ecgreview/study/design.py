@@ -41,7 +41,7 @@ from ecgreview._files import write_atomically
 from ecgreview.errors import ConfigError
 from ecgreview.study.plan import AnalysisPlan, plan_from_document
 
-__all__ = ["Assignment", "StudyDesign", "create_design", "designs_for_reader", "list_designs", "load_design",
+__all__ = ["TIME_FORMAT", "Assignment", "StudyDesign", "create_design", "designs_for_reader", "list_designs", "load_design",
            "save_design", "session_label", "studies_dir"]
 
 DESIGN_FORMAT = "ecgreview-study-design/1"
@@ -51,7 +51,8 @@ _STUDY_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _MAX_CASES, _MAX_READERS = 100_000, 1_000
 _MAX_DESIGN_BYTES = 64 * 1024 * 1024
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+#: How a design file writes its UTC times (created, replaced).
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,7 @@ def create_design(
             sessions = [(1, [(cases[i], "two_step") for i in rng.permutation(len(cases))])]
         schedule[reader] = tuple(Assignment(number, position, case, mode) for number, items in sessions
                                  for position, (case, mode) in enumerate(items))
-    created = (created_at_utc or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime(_TIME_FORMAT)
+    created = (created_at_utc or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime(TIME_FORMAT)
     if plan is not None and not isinstance(plan, AnalysisPlan):
         raise ValueError(f"plan must be an AnalysisPlan or None; got {type(plan).__name__}")
     if plan is not None and not plan.frozen_at_utc:
@@ -274,7 +275,7 @@ def _design_from_document(document: object) -> StudyDesign:
                                  document["crossover"], document["washout_days"])
     if not isinstance(document["seed"], int) or not isinstance(document["crossover"], bool):
         raise ValueError("seed must be an integer and crossover true or false")
-    datetime.strptime(document["created_at_utc"], _TIME_FORMAT)
+    datetime.strptime(document["created_at_utc"], TIME_FORMAT)
     raw = document["schedule"]
     if not isinstance(raw, dict) or sorted(raw) != sorted(names):
         raise ValueError("schedule must have exactly one entry per reader")

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ecgreview.review._store_cells import ids_from_cell
 from ecgreview.review.store import latest_reviews
-from ecgreview.study.design import _TIME_FORMAT, Assignment, StudyDesign
+from ecgreview.study.design import TIME_FORMAT, Assignment, StudyDesign
 from ecgreview.study.plan import AnalysisPlan
 
 __all__ = ["ReaderProgress", "SessionProgress", "assignment_status", "pending_unaided", "progress", "replace_plan",
@@ -203,5 +203,5 @@ def replace_plan(design: StudyDesign, plan: AnalysisPlan, reviews: pd.DataFrame,
         raise ValueError(f"study {design.study_id!r} has {len(rows)} reading(s) already (the first saved "
                          f"{rows['saved_at_utc'].min()}): its analysis plan is frozen once reading begins and cannot "
                          "change; analyse another choice as a labelled sensitivity analysis")
-    stamp = (now_utc or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime(_TIME_FORMAT)
+    stamp = (now_utc or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime(TIME_FORMAT)
     return replace(design, plan=replace(plan, frozen_at_utc=stamp))
