@@ -22,8 +22,7 @@ from ecgreview.review.export import (
     waveform_dataset,
 )
 from ecgreview.review.modes import DONE
-from ecgreview.review.protocol import latest_readings
-from ecgreview.review.store import read_reviews
+from ecgreview.review.readings import case_readings
 from ecgreview.review.worklist import INDEX_FILE
 from ecgreview.ui import identity, resources, two_step
 from ecgreview.ui.text import escape_markdown
@@ -36,16 +35,15 @@ _MINE, _CONSENSUS = "My reading", "Consensus"
 def _choices(settings: Settings, source_sha256: str, reader: str) -> dict[str, str | None]:
     """What may be exported now: label -> the reader to export (None: the consensus)."""
     try:
-        reviews = read_reviews(settings.reviews_path)
+        readings = case_readings(settings.reviews_path, source_sha256)
     except EcgReviewError:
         return {}  # the decision panel says why the store cannot be read
-    readings = latest_readings(reviews, source_sha256)
     choices: dict[str, str | None] = {}
     if reader and (readings["reader"] == reader).any():
         choices[_MINE] = reader
     if identity.may_see_other_readings() and len(readings):
         try:
-            consensus_to_export(reviews, source_sha256)
+            consensus_to_export(readings, source_sha256)
             choices[_CONSENSUS] = None
         except ExportError:
             pass  # no consensus yet (a tie): nothing to offer

@@ -24,7 +24,8 @@ from ecgreview.report import AGREEMENT_MARKS
 from ecgreview.review.case import CaseAnalysis
 from ecgreview.review.consensus import classes_to_adjudicate
 from ecgreview.review.modes import ADJUDICATION, DONE, SESSION_MODES, TWO_STEP, UNAIDED, mode_label
-from ecgreview.review.protocol import clinical_readings, latest_readings, mode_unavailable_reason
+from ecgreview.review.protocol import clinical_readings, mode_unavailable_reason
+from ecgreview.review.readings import case_readings
 from ecgreview.review.store import READER_CALLS, append_review, dnn_agreement, read_reviews
 from ecgreview.ui import components, identity, session_values, state, two_step
 from ecgreview.ui.keys import apply_keys, key_log
@@ -298,7 +299,7 @@ def readers_panel_data(settings: Settings, analysis: CaseAnalysis) -> list[str]:
 
 def _readings(settings: Settings, source_sha256: str) -> pd.DataFrame:
     try:
-        return latest_readings(read_reviews(settings.reviews_path), source_sha256)
+        return case_readings(settings.reviews_path, source_sha256)  # grouped once per version of the store
     except EcgReviewError as exc:
         st.error(f"Cannot read earlier reviews — {escape_markdown(exc)}")
         return pd.DataFrame(columns=["reader", "role", "review_id", "source_sha256",
@@ -364,8 +365,7 @@ def earlier_reviews(settings: Settings, source_sha256: str) -> None:
     except EcgReviewError as exc:
         st.error(f"Cannot read earlier reviews — {escape_markdown(exc)}")
         return
-    earlier = clinical_readings(frame)
-    earlier = earlier[earlier["source_sha256"] == source_sha256]  # teaching answers stay in the teaching views
+    earlier = clinical_readings(frame[frame["source_sha256"] == source_sha256])  # teaching answers stay there
     st.subheader(f"Earlier reviews of this case ({len(earlier)})")
     if len(earlier):
         columns = ["saved_at_utc", "reader", "role", "reading_mode", *[f"reader_call_{c}" for c in CLASSES], "comment"]

@@ -1,0 +1,59 @@
+"""A case's latest clinical readings, per version of the review store (review/readings.py)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from ecgreview.record import CLASSES
+from ecgreview.review import readings
+from ecgreview.review.protocol import latest_readings
+from ecgreview.review.store import Review, ReviewStoreError, append_review, read_reviews
+
+SHA_A, SHA_B = "a" * 64, "b" * 64
+
+
+def _review(reader: str, sha: str, af: str, **options: object) -> Review:
+    calls = dict.fromkeys(CLASSES, "absent") | {"AF": af}
+    return Review.create(reader=reader, reader_calls=calls, source_sha256=sha, opinions_seen=True, **options)
+
+
+def test_the_same_rows_as_the_one_latest_rule_and_a_save_is_seen_at_once(tmp_path):
+    store = tmp_path / "reviews.csv"
+    assert readings.case_readings(store, SHA_A).empty  # no store yet
+    for review in (_review("Dr A", SHA_A, "present"), _review("Dr B", SHA_A, "absent"),
+                   _review("Dr A", SHA_B, "absent"), _review("Dr A", SHA_A, "uncertain"),  # a correction
+                   _review("Student S", SHA_A, "present", role="student", reading_mode="teaching",
+                           session_id="t-1")):  # never a clinical reading
+        append_review(store, review)
+    for sha in (SHA_A, SHA_B, "c" * 64):
+        expected = latest_readings(read_reviews(store), sha)
+        pd.testing.assert_frame_equal(readings.case_readings(store, sha).reset_index(drop=True),
+                                      expected.reset_index(drop=True))
+    assert list(readings.case_readings(store, SHA_A)["reader_call_AF"]) == ["absent", "uncertain"]
+    append_review(store, _review("Dr B", SHA_A, "present"))
+    assert list(readings.case_readings(store, SHA_A)["reader_call_AF"]) == ["uncertain", "present"]
+
+
+def test_the_store_is_grouped_once_per_version_and_the_rows_handed_out_are_copies(tmp_path, monkeypatch):
+    store = tmp_path / "reviews.csv"
+    append_review(store, _review("Dr A", SHA_A, "present"))
+    calls = []
+    real = readings.latest_readings
+    monkeypatch.setattr(readings, "latest_readings", lambda frame: calls.append(1) or real(frame))
+    first = readings.case_readings(store, SHA_A)
+    first.loc[:, "reader"] = "changed by a caller"
+    for _ in range(5):
+        assert list(readings.case_readings(store, SHA_A)["reader"]) == ["Dr A"]
+        assert readings.case_readings(store, SHA_B).empty
+    assert len(calls) == 1
+    append_review(store, _review("Dr B", SHA_B, "absent"))
+    assert list(readings.case_readings(store, SHA_B)["reader"]) == ["Dr B"]
+    assert len(calls) == 2
+
+
+def test_a_store_that_cannot_be_read_raises_the_stores_error(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the review folder should be")
+    with pytest.raises(ReviewStoreError):
+        readings.case_readings(blocker / "reviews.csv", SHA_A)
