@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TextIO
 
 from ecgreview.errors import EcgReviewError
-from ecgreview.security.audit import audit_file, deidentify_dicom
+from ecgreview.security.phi import audit_file
+from ecgreview.security.phi.dicom import deidentify_dicom
 
 
 def _expand(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[str]]:

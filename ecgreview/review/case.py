@@ -191,7 +191,7 @@ def analyse_case(
 ) -> CaseAnalysis:
     """Map the device's statements, check the signal's plausibility and, when a model is given, run the DNN.
 
-    ``phi_audit`` is the source file's audit summary (:func:`ecgreview.security.audit.audit_dicom`),
+    ``phi_audit`` is the source file's audit summary (:func:`ecgreview.security.phi.dicom.audit_dicom`),
     carried into the review. ``thresholds`` are the site's (``Settings.thresholds``).
 
     Raises

@@ -186,7 +186,7 @@ class Review:
         device_calls : mapping of str to str, optional
             Free text per class (``definite``, ``possible``...); a missing class is ``""``.
         phi_audit : str, optional
-            One-line PHI audit of the source file (:meth:`ecgreview.security.audit.PhiAudit.summary`).
+            One-line PHI audit of the source file (:meth:`ecgreview.security.findings.PhiAudit.summary`).
         signal_findings : str, optional
             The record's plausibility findings (:func:`ecgreview.plausibility.finding_codes`, e.g.
             ``"amplitude:II;flat:V3"``); empty when none were found.

@@ -1,6 +1,6 @@
 """Uploaded cases kept for the worklist, under the site's PHI policy (issue #22 item 6).
 
-An upload is audited for PHI before anything is written (:func:`ecgreview.security.audit.audit_file`);
+An upload is audited for PHI before anything is written (:func:`ecgreview.security.phi.audit_file`);
 what is kept is either clean as uploaded or a de-identified DICOM copy, never the identifying
 original. With sign-in, an upload waits in ``home/uploads-pending/<uploader>`` (listed by no
 worklist) until an administrator moves it into the case folder.
@@ -23,7 +23,8 @@ from ecgreview.config import Settings
 from ecgreview.errors import EcgReadError, ReviewStoreError
 from ecgreview.io import bundle_files, group_record_files
 from ecgreview.review.case import CaseSource
-from ecgreview.security.audit import audit_file, deidentify_bytes
+from ecgreview.security.phi import audit_file
+from ecgreview.security.phi.dicom import deidentify_bytes
 
 __all__ = ["PENDING_UPLOADS_DIR", "UPLOADS_DIR", "UploadedCase", "save_upload", "upload_file_name", "uploaded_cases"]
 
@@ -96,7 +97,7 @@ def uploaded_cases(files: Sequence[tuple[str, bytes]]) -> list[UploadedCase]:
 def save_upload(settings: Settings, data: bytes, name: str, source_sha256: str, *, uploader: str | None = None) -> Path:
     """Keep an uploaded case (once per content) as the site's PHI policy allows; returns where it is kept.
 
-    The file's PHI audit (:func:`ecgreview.security.audit.audit_file`) decides: a clean file is
+    The file's PHI audit (:func:`ecgreview.security.phi.audit_file`) decides: a clean file is
     kept as it is; a file with findings is refused, or with ``Settings.upload_phi == "deidentify"``
     a DICOM file is kept as its de-identified copy only (an XML file has no de-identification and
     is refused); a format without a PHI audit (WFDB, SCP-ECG …) is refused, as it cannot be checked.

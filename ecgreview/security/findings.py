@@ -43,7 +43,7 @@ class PhiFinding:
     location: str = ""
 
     def __str__(self) -> str:
-        if self.vr == "XML":  # an XML element or attribute (ecgreview.security.phi): the tag is its path
+        if self.vr == "XML":  # an XML element or attribute (ecgreview.security.phi.xml): the tag is its path
             return f"{self.tag}: {self.category} (action {self.action})"
         where = f" in {self.location}" if self.location else ""
         return f"{self.tag} {self.keyword or 'private tag'} {self.vr}{where}: {self.category} (action {self.action})"

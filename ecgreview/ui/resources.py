@@ -38,7 +38,7 @@ from ecgreview.review.case import CaseAnalysis, CaseSource, analyse_case
 from ecgreview.review.case_cache import BoundedCache
 from ecgreview.review.index_updater import BackgroundIndexer
 from ecgreview.review.worklist import INDEX_FILE, CaseIndex
-from ecgreview.security.audit import audit_file
+from ecgreview.security.phi import audit_file
 
 #: Memory the opened cases may take in one server process (records, probabilities, audits).
 CASE_CACHE_BYTES = 512 * 1024 * 1024

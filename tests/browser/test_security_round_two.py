@@ -44,7 +44,7 @@ from ecgreview.security.auth import add_user
 from ecgreview.security.boundary import PROXY_SECRET_HEADER
 from tests.browser.conftest import CHROMIUM_ARGS, SCREENSHOTS, AppServer, _chromium, serving
 from tests.io.dicom_fixtures import write_dataset
-from tests.security.test_audit import planted_dataset
+from tests.security.test_phi import planted_dataset
 
 pytestmark = pytest.mark.browser
 

@@ -13,7 +13,7 @@ from ecgreview.examples import demo_ecg_path
 from ecgreview.io import read_ecg
 from ecgreview.review.uploads import UPLOADS_DIR, save_upload, upload_file_name, uploaded_cases
 from tests.io.dicom_fixtures import write_dataset
-from tests.security.test_audit import planted_dataset
+from tests.security.test_phi import planted_dataset
 
 DEMO_CASES = Path(__file__).parents[2] / "ecgreview" / "data" / "demo_cases"
 

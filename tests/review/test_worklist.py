@@ -23,7 +23,7 @@ from ecgreview.review.worklist import (
     neighbours,
     save_upload,
 )
-from ecgreview.security.audit import deidentify_bytes
+from ecgreview.security.phi.dicom import deidentify_bytes
 from tests.io.dicom_fixtures import write_ecg_dicom
 
 

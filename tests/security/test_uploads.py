@@ -13,9 +13,9 @@ from ecgreview.errors import ReviewStoreError
 from ecgreview.io import read_ecg
 from ecgreview.review.uploads import PENDING_UPLOADS_DIR, UPLOADS_DIR, save_upload
 from ecgreview.review.worklist import case_paths
-from ecgreview.security.audit import audit_file
+from ecgreview.security.phi import audit_file
 from tests.io.dicom_fixtures import PATIENT_BIRTH_DATE, PATIENT_NAME, write_dataset
-from tests.security.test_audit import PLANTED, PRIVATE_NAME, _muse, planted_dataset
+from tests.security.test_phi import PLANTED, PRIVATE_NAME, _muse, planted_dataset
 
 
 @pytest.fixture

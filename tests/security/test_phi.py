@@ -1,4 +1,4 @@
-"""Tests of the PHI audit and de-identification (ecgreview.security.audit)."""
+"""Tests of the PHI audit (ecgreview.security.phi): DICOM audit and de-identification, XML audit, audit_file."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from ecgreview.cli.audit import register as register_cli
 from ecgreview.errors import EcgReadError
 from ecgreview.examples import demo_ecg_path
 from ecgreview.io import read_ecg
-from ecgreview.security.audit import PhiAudit, audit_dicom, deidentify_dicom
+from ecgreview.security.phi import PhiAudit
+from ecgreview.security.phi.dicom import audit_dicom, deidentify_dicom
 from tests.io.dicom_fixtures import (
     OTHER_PATIENT_ID,
     PATIENT_BIRTH_DATE,
@@ -181,7 +182,7 @@ def test_cli_registration(tmp_path: Path, planted_file: Path, capsys: pytest.Cap
 
 def test_audit_of_uploaded_bytes_matches_the_file():
     from ecgreview.examples import demo_ecg_path
-    from ecgreview.security.audit import audit_dicom
+    from ecgreview.security.phi.dicom import audit_dicom
 
     path = demo_ecg_path()
     from_bytes = audit_dicom(path.read_bytes(), name=path.name)
@@ -189,7 +190,7 @@ def test_audit_of_uploaded_bytes_matches_the_file():
     assert from_bytes.source == path.name and from_bytes.status == "findings"
 
 
-# -- XML ECGs (ecgreview.security.phi) ---------------------------------------------------------------------------------
+# -- XML ECGs (ecgreview.security.phi.xml) -----------------------------------------------------------------------------
 
 XML_NAME, XML_FIRST_NAME, XML_BIRTH_DATE = "Mustermann", "Erika", "19640812"
 
@@ -220,7 +221,7 @@ def _philips(name: str = XML_NAME, birth: str = "1964-08-12") -> bytes:
     (_philips, "generalpatientdata/name/lastname", "generalpatientdata/age/dateofbirth", (XML_NAME, "1964-08-12")),
 ])
 def test_xml_audit_names_the_elements_and_never_their_values(make, name_path, birth_path, values, tmp_path) -> None:
-    from ecgreview.security.audit import audit_file
+    from ecgreview.security.phi import audit_file
 
     path = tmp_path / "planted.xml"
     path.write_bytes(make())
@@ -240,7 +241,7 @@ def test_xml_audit_names_the_elements_and_never_their_values(make, name_path, bi
 
 
 def test_xml_without_identifying_values_is_clean() -> None:
-    from ecgreview.security.audit import audit_file
+    from ecgreview.security.phi import audit_file
 
     for data in (_aecg(name="", birth=""), _muse(name="", birth="").replace(b"Erika", b"")):
         audit = audit_file(data, "empty.xml")
@@ -249,7 +250,7 @@ def test_xml_without_identifying_values_is_clean() -> None:
 
 
 def test_audit_file_dispatches_by_content(planted_file: Path) -> None:
-    from ecgreview.security.audit import audit_file
+    from ecgreview.security.phi import audit_file
 
     assert audit_file(planted_file.read_bytes(), "upload.bin").findings == audit_dicom(planted_file).findings
     assert audit_file(planted_file).status == "findings"
@@ -260,7 +261,7 @@ def test_audit_file_dispatches_by_content(planted_file: Path) -> None:
 
 
 def test_real_xml_files_are_audited(corpus_dir: Path) -> None:
-    from ecgreview.security.audit import audit_file
+    from ecgreview.security.phi import audit_file
 
     for path in sorted((corpus_dir / "other").glob("*.xml")):
         audit = audit_file(path)

@@ -1,4 +1,4 @@
-"""PHI audit and de-identification of DICOM ECG files (DICOM PS3.15 Annex E); PHI audit of XML ECGs.
+"""PHI audit and de-identification of DICOM ECG files (DICOM PS3.15 Annex E).
 
 :func:`audit_dicom` lists the attributes of a file that the Basic Application Level
 Confidentiality Profile (PS3.15 Table E.1-1) would remove, empty or replace, plus
@@ -17,8 +17,8 @@ holds the device's interpretation statements and measurements that readers revie
 PatientID (0010,0020) is the pseudonym of a pseudonymized file and is kept
 (de-identification sets it to the given or a salted-hash pseudonym).
 
-:func:`audit_file` picks the audit by content: DICOM, or HL7 aECG / GE MUSE / Philips
-Sierra XML (:func:`ecgreview.security.phi.audit_xml`, the same findings and summary).
+The XML ECGs have theirs (:func:`ecgreview.security.phi.xml.audit_xml`, the same findings and
+summary); :func:`ecgreview.security.phi.audit_file` picks one of the two by content.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from ecgreview._files import write_atomically
 from ecgreview.errors import EcgReadError, EcgReviewError
 from ecgreview.security.findings import DUMMY_VALUES, PhiAudit, PhiFinding
 
-__all__ = ["PhiAudit", "PhiFinding", "audit_dicom", "audit_file", "deidentify_bytes", "deidentify_dicom"]
+__all__ = ["audit_dicom", "deidentify_bytes", "deidentify_dicom"]
 
 #: VRs whose values are identifying wherever they occur (PS3.15 lists nearly every PN, DA, DT, TM).
 _GENERIC_VRS: dict[str, str] = {"PN": "person name", "DA": "date or time", "DT": "date or time", "TM": "date or time"}
@@ -127,42 +127,6 @@ def audit_dicom(path_or_dataset: str | os.PathLike[str] | bytes | Dataset, *, na
     except Exception as exc:  # deferred parsing of a malformed element
         raise EcgReadError(source or None, f"malformed DICOM ({type(exc).__name__}: {exc})") from exc
     return PhiAudit(os.path.basename(source), tuple(findings), tuple(kept))
-
-
-def audit_file(path_or_bytes: str | os.PathLike[str] | bytes, name: str | None = None) -> PhiAudit:
-    """Audit a DICOM or XML ECG file (HL7 aECG, GE MUSE, Philips Sierra), chosen by content.
-
-    Parameters
-    ----------
-    path_or_bytes : str, os.PathLike or bytes
-        The file, or its bytes (an upload).
-    name : str, optional
-        File name of the bytes (its ``.dcm`` suffix is a hint for preamble-less DICOM).
-
-    Returns
-    -------
-    PhiAudit
-        As :func:`audit_dicom` or :func:`ecgreview.security.phi.audit_xml`; findings never hold values.
-
-    Raises
-    ------
-    EcgReadError
-        If the file is neither DICOM nor XML (WFDB, SCP-ECG: no PHI audit), or cannot be read.
-    """
-    from ecgreview.io import _looks_like_dicom
-    from ecgreview.io._source import _load_source
-    from ecgreview.io._xml import _root_tag
-    from ecgreview.security.phi import audit_xml
-
-    data, source_name = _load_source(path_or_bytes, name)
-    if _looks_like_dicom(data):
-        return audit_dicom(data, name=source_name)
-    if _root_tag(data, source_name or None) is not None:
-        return audit_xml(data, name=source_name)
-    if source_name.lower().endswith((".dcm", ".dicom")):
-        return audit_dicom(data, name=source_name)
-    raise EcgReadError(source_name or None, "no PHI audit for this format (DICOM and HL7 aECG, GE MUSE or "
-                                            "Philips Sierra XML only)")
 
 
 def _read(source: str | io.BytesIO, label: str) -> Dataset:

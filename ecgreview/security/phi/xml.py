@@ -4,9 +4,9 @@
 person or could help to: patient name, birth date, identifiers, patient
 characteristics (sex, age, race, height, weight), addresses and contacts,
 physicians and operators, institution and location, dates and times, free text and
-device identity, in the categories of the DICOM audit (:mod:`ecgreview.security.audit`). A
+device identity, in the categories of the DICOM audit (:mod:`ecgreview.security.phi.dicom`). A
 finding names the element's path, never its value, so the result can be shown and
-logged freely; :meth:`~ecgreview.security.audit.PhiAudit.summary` gives the same one-line
+logged freely; :meth:`~ecgreview.security.findings.PhiAudit.summary` gives the same one-line
 badge as for DICOM.
 
 The patient id element (``PatientDemographics/PatientID``, ``generalpatientdata/
