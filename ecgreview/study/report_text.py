@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from ecgreview.plural import plural
 from ecgreview.record import CLASSES
 from ecgreview.study.added_value import ALL_READERS, MODES, AddedValue, bootstrap_method
 from ecgreview.study.added_value_mrmc import PER_READER_METHOD
@@ -64,8 +65,8 @@ def _p_value(value: object) -> str:
 
 def _mrmc_lines(result: AddedValue) -> list[str]:
     method = result.mrmc["ci_method"].iloc[0] if len(result.mrmc) else ""
-    lines = [f"Primary analysis: aided - unaided by OR–Hillis over the {len(result.readers)} readers and "
-             f"{len(result.cases)} cases ({result.mrmc_analysis}) [{method}]",
+    lines = [f"Primary analysis: aided - unaided by OR–Hillis over the {plural(len(result.readers), 'reader')} and "
+             f"{plural(len(result.cases), 'case')} ({result.mrmc_analysis}) [{method}]",
              f"  {'class':6} {'figure':12} {'cases P/N':>10} {'unaided [CI]':>22} {'aided [CI]':>22} "
              f"{'aided - unaided [CI]':>25} {'df':>6} {'p':>6}"]
     for row in result.mrmc.to_dict("records"):
@@ -136,7 +137,7 @@ def _change_lines(result: AddedValue) -> list[str]:
 
 def _agreement_lines(result: AddedValue) -> list[str]:
     if result.agreement.empty:
-        return ["", f"Fleiss' kappa: not computed ({len(result.readers)} reader(s); it needs three or more)"]
+        return ["", f"Fleiss' kappa: not computed ({plural(len(result.readers), 'reader')}; it needs three or more)"]
     lines = ["", f"Inter-reader agreement, Fleiss' kappa unaided vs aided [{result.agreement['ci_method'].iloc[0]}]"]
     table = result.agreement.set_index(["class", "mode"])
     for name in CLASSES:
@@ -160,7 +161,8 @@ def format_added_value(result: AddedValue) -> str:
     """One run as text (three decimals; ``n/a`` = undefined, zero denominator)."""
     percent = f"{result.confidence * 100:g}%"
     lines = [f"Added value: unaided vs aided reading{f' - {result.label}' if result.label else ''}. Reference: "
-             f"{result.reference_label or 'as given'}; {len(result.cases)} cases, {len(result.readers)} readers; "
+             f"{result.reference_label or 'as given'}; {plural(len(result.cases), 'case')}, "
+             f"{plural(len(result.readers), 'reader')}; "
              f"uncertain counted as {result.uncertain_as}", ""]
     lines += _mrmc_lines(result) + _mrmc_reader_lines(result) + _bootstrap_lines(result) + _change_lines(result)
     lines += _agreement_lines(result) + _time_lines(result)

@@ -34,7 +34,7 @@ from ecgreview.study.plan import UNCERTAIN_OPTIONS, AnalysisPlan
 from ecgreview.study.progress import assignment_status, progress
 from ecgreview.ui import identity, state
 from ecgreview.ui.navigation import open_review
-from ecgreview.ui.text import escape_markdown
+from ecgreview.ui.text import escape_markdown, plural
 from ecgreview.ui.two_step import StudyCase
 
 _NONCE = "study-table-nonce"
@@ -156,5 +156,5 @@ def _builder(settings: Settings, worklist: WorklistPage, all_cases: Callable[[],
     except (ValueError, EcgReviewError) as exc:
         st.error(f"Study not created — {escape_markdown(str(exc))}")
         return
-    st.success(f"Created study {escape_markdown(design.study_id)}: {len(design.case_ids)} cases, "
-               f"{len(design.readers)} readers, seed {design.seed}; saved to {escape_markdown(str(path))}.")
+    st.success(f"Created study {escape_markdown(design.study_id)}: {plural(len(design.case_ids), 'case')}, "
+               f"{plural(len(design.readers), 'reader')}, seed {design.seed}; saved to {escape_markdown(str(path))}.")

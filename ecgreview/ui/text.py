@@ -15,6 +15,8 @@ from typing import Any
 import pandas as pd
 from pandas.io.formats.style import Styler
 
+from ecgreview.plural import plural
+
 __all__ = ["column_words", "escape_markdown", "plural", "table_in_words"]
 
 #: Abbreviations a column name's parts are written as (STYLE.md's list, plus CI, F1, ID, SE).
@@ -70,8 +72,3 @@ def table_in_words(frame: pd.DataFrame, *, decimals: int = 3) -> Styler:
             shown[column] = shown[column].astype(object).where(~empty, EMPTY_CELL)
     decimal = [column for column in shown.columns if pd.api.types.is_float_dtype(shown[column])]
     return shown.style.format(f"{{:.{decimals}f}}", subset=decimal)
-
-
-def plural(count: int, word: str, words: str | None = None) -> str:
-    """``1 reader``, ``2 readers`` (``words``: the plural when it is not ``word + "s"``)."""
-    return f"{count} {word if count == 1 else (words or word + 's')}"

@@ -127,7 +127,7 @@ def test_evaluate_added_value_prints_or_hillis_first_and_names_every_method(stor
         in text
     assert re.search(r"^  AF     sensitivity +4/6 +0\.750 \[", text, re.M)
     assert "No pre-specified analysis plan: every result below is exploratory." in text
-    assert "Fleiss' kappa: not computed (2 reader(s); it needs three or more)" in text
+    assert "Fleiss' kappa: not computed (2 readers; it needs three or more)" in text
     mrmc = pd.read_csv(tmp_path / "out" / "mrmc.csv").set_index(["class", "figure_of_merit"])
     assert mrmc.loc[("AF", "sensitivity"), "difference"] == pytest.approx(0.0)
     assert mrmc.loc[("RBBB", "sensitivity"), "not_computed"].startswith("OR–Hillis not computed: 0 positive")
