@@ -36,7 +36,6 @@ from ecgreview.io.dicom import read_dicom_ecg
 from ecgreview.io.hl7_aecg import HL7_NAMESPACE, read_hl7_aecg
 from ecgreview.io.mortara_xml import read_mortara_xml
 from ecgreview.io.muse_xml import read_muse_xml
-from ecgreview.io.philips_xml import read_philips_xml
 from ecgreview.io.scp import looks_like_scp, read_scp_ecg
 from ecgreview.io.sierra_xml import read_sierra_xml
 from ecgreview.io.wfdb import read_wfdb_ecg, read_wfdb_files
@@ -44,7 +43,7 @@ from ecgreview.record import EcgRecord
 
 __all__ = [
     "READ_FORMATS", "bundle_files", "group_record_files", "list_case_files", "read_cardiosoft_xml", "read_dicom_ecg", "read_ecg",
-    "read_ecg_files", "read_hl7_aecg", "read_mortara_xml", "read_muse_xml", "read_philips_xml", "read_scp_ecg",
+    "read_ecg_files", "read_hl7_aecg", "read_mortara_xml", "read_muse_xml", "read_scp_ecg",
     "read_sierra_xml", "read_wfdb_ecg", "read_wfdb_files", "record_files",
 ]
 

@@ -8,7 +8,7 @@ Version 1.03 (PageWriter Trim/Touch firmware before 1.04) keeps what 1.04 puts o
 ``<repbeat>``, and the measurements as ``mean*`` elements. ecgdatakit reads all
 of that (and the same XLI compression), so 1.03 goes through
 :mod:`ecgreview.io._ecgdatakit`; 1.04 and later stay on
-:func:`~ecgreview.io.philips_xml.read_philips_xml`, which agrees with ecgdatakit
+:func:`~ecgreview.io._sierra_104.read_sierra_104`, which agrees with ecgdatakit
 sample for sample on the corpus file (see ``docs/formats.md``).
 """
 
@@ -24,16 +24,14 @@ from ecgreview.io import _ecgdatakit
 from ecgreview.io._limits import check_base64_length, check_signal_shape
 from ecgreview.io._source import _load_source
 from ecgreview.io._xml import _compact_text, _number, _parse_xml, _text
-from ecgreview.io.philips_xml import _xli_decode, read_philips_xml
+from ecgreview.io._sierra_104 import REPBEAT_PADDING, read_sierra_104
+from ecgreview.io._xli import XLI_CHUNK_HEADER_BYTES, xli_decode
 from ecgreview.record import EcgRecord
 
 __all__ = ["read_sierra_xml"]
 
 #: Document versions read through ecgdatakit (older than our reader's 1.04).
 _LEGACY_VERSIONS = ("1.03",)
-#: Representative beats are padded after the beat with the int16 maximum (as in 1.04).
-_REPBEAT_PADDING = 32767
-_XLI_CHUNK_HEADER_BYTES = 8
 
 
 def read_sierra_xml(path_or_bytes: str | os.PathLike[str] | bytes, *, name: str | None = None) -> EcgRecord:
@@ -64,7 +62,7 @@ def read_sierra_xml(path_or_bytes: str | os.PathLike[str] | bytes, *, name: str 
     root = _parse_xml(data, source, "Philips Sierra")  # our safe parse first: entities are refused here
     version = _text(root, "documentinfo/documentversion")
     if version not in _LEGACY_VERSIONS:
-        record = read_philips_xml(data, name=source_name)
+        record = read_sierra_104(data, name=source_name)
         return record.replace(source_format=f"Philips Sierra ECG XML {version}".rstrip())
     parsed_element = root.find("waveforms/parsedwaveforms")
     if parsed_element is None:
@@ -73,7 +71,7 @@ def read_sierra_xml(path_or_bytes: str | os.PathLike[str] | bytes, *, name: str 
     format_name = f"Philips Sierra ECG XML {version}"
     parsed = _ecgdatakit._parse(data, "sierra", source, format_name)
     return _ecgdatakit._record_from_parsed(
-        parsed, data, source_name, format_name=format_name, manufacturer="Philips", median_padding_count=_REPBEAT_PADDING
+        parsed, data, source_name, format_name=format_name, manufacturer="Philips", median_padding_count=REPBEAT_PADDING
     )
 
 
@@ -107,14 +105,14 @@ def _check_declared_shape(root: ElementTree.Element, parsed: ElementTree.Element
     except (binascii.Error, ValueError) as exc:
         raise EcgReadError(source, f"{where}: waveform data is not valid base64 ({exc})") from exc
     offset, number = 0, 0
-    while offset + _XLI_CHUNK_HEADER_BYTES <= len(raw):
+    while offset + XLI_CHUNK_HEADER_BYTES <= len(raw):
         number += 1
         size = int.from_bytes(raw[offset:offset + 4], "little", signed=True)
         if size <= 0 or size > 2 * lead_bytes:
             raise EcgReadError(source, f"{where}: XLI chunk {number} declares {size:,} bytes; a lead of "
                                        f"{samples:,} samples needs at most {2 * lead_bytes:,}")
-        offset += _XLI_CHUNK_HEADER_BYTES + size
+        offset += XLI_CHUNK_HEADER_BYTES + size
     # Our LZW stops at the declared size (ecgdatakit's has no output bound): run it first, so no chunk
     # that inflates beyond the declared samples ever reaches the library. Same codec as 1.04.
-    _xli_decode(raw, number, samples, source)
+    xli_decode(raw, number, samples, source)
 

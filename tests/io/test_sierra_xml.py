@@ -1,5 +1,5 @@
 """Philips Sierra ECG XML of every version (:mod:`ecgreview.io.sierra_xml`): 1.04 through our reader, 1.03
-through ecgdatakit after our own bounds, on files written here (XLI writer: ``test_philips_xml.py``).
+through ecgdatakit after our own bounds, on files written here (XLI writer: ``test_sierra_104.py``).
 The same recording in 1.03 and 1.04 from the corpus file is in ``test_vendor_formats.py``."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import pytest
 
 from ecgreview.errors import EcgReadError
 from ecgreview.io import read_ecg
-from ecgreview.io.philips_xml import read_philips_xml
+from ecgreview.io._sierra_104 import read_sierra_104
 from ecgreview.io.sierra_xml import read_sierra_xml
 from ecgreview.record import LEAD_ORDER
 from tests.io import vendor_fixtures as fixtures
-from tests.io.test_philips_xml import RESOLUTION_UV, _xli_chunk, _xli_stored, philips_xml
+from tests.io.test_sierra_104 import RESOLUTION_UV, _xli_chunk, _xli_stored, philips_xml
 
 RATE_HZ = 500
 
@@ -53,7 +53,7 @@ def test_version_104_goes_through_our_reader_and_is_named():
     data = _with_version(philips_xml(fixtures.synthetic_counts(1000, seed=21), compression="XLI"), "1.04.01")
     record = read_sierra_xml(data, name="s.xml")
     assert record.source_format == "Philips Sierra ECG XML 1.04.01"
-    np.testing.assert_array_equal(record.signal_mv, read_philips_xml(data).signal_mv)
+    np.testing.assert_array_equal(record.signal_mv, read_sierra_104(data).signal_mv)
     unversioned = read_sierra_xml(philips_xml(fixtures.synthetic_counts(1000, seed=21)))
     assert unversioned.source_format == "Philips Sierra ECG XML"
 

@@ -15,7 +15,8 @@ import pytest
 
 from ecgreview.device.statements import map_statements
 from ecgreview.errors import EcgReadError
-from ecgreview.io import read_ecg, read_philips_xml
+from ecgreview.io import read_ecg
+from ecgreview.io._sierra_104 import read_sierra_104
 from ecgreview.io.scp import read_scp_ecg
 from ecgreview.record import LEAD_ORDER, THRESHOLDS
 from tests.io import vendor_fixtures as fixtures
@@ -74,7 +75,7 @@ def test_truncated_or_forged_scp_is_a_clear_error(other_dir: Path) -> None:
 def test_sierra_103_reads_like_the_same_waveforms_in_104(other_dir: Path) -> None:
     data = fixtures.sierra_103_from_104(other_dir / fixtures.SIERRA_104)
     record = read_ecg(data, name="trim3.xml")
-    reference = read_philips_xml(other_dir / fixtures.SIERRA_104)
+    reference = read_sierra_104(other_dir / fixtures.SIERRA_104)
     assert record.source_format == "Philips Sierra ECG XML 1.03"
     np.testing.assert_array_equal(record.signal_mv, reference.signal_mv)
     np.testing.assert_array_equal(record.median_beats.signal_mv, reference.median_beats.signal_mv)

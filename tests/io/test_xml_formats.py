@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from ecgreview.errors import EcgReadError
-from ecgreview.io import read_dicom_ecg, read_ecg, read_hl7_aecg, read_muse_xml, read_philips_xml
+from ecgreview.io import read_dicom_ecg, read_ecg, read_hl7_aecg, read_muse_xml
+from ecgreview.io._sierra_104 import read_sierra_104
 from ecgreview.record import LEAD_ORDER, Measurement
 
 HL7 = "ecgtoolkit_Example_HL7aECG.xml"
@@ -23,7 +24,7 @@ def other_dir(corpus_dir: Path) -> Path:
 
 @pytest.mark.parametrize(
     ("file_name", "reader", "rate_hz", "duration_s"),
-    [(HL7, read_hl7_aecg, 500, 10.0), (MUSE, read_muse_xml, 500, 10.0), (PHILIPS, read_philips_xml, 500, 11.0)],
+    [(HL7, read_hl7_aecg, 500, 10.0), (MUSE, read_muse_xml, 500, 10.0), (PHILIPS, read_sierra_104, 500, 11.0)],
 )
 def test_real_file_reads_as_12_leads(other_dir: Path, file_name: str, reader: object, rate_hz: float, duration_s: float) -> None:
     record = reader(other_dir / file_name)  # type: ignore[operator]
@@ -54,7 +55,7 @@ def test_muse_matches_its_dicom_conversion(corpus_dir: Path, other_dir: Path) ->
 
 
 def test_philips_xli_decodes_to_consistent_leads(other_dir: Path) -> None:
-    record = read_philips_xml(other_dir / PHILIPS)
+    record = read_sierra_104(other_dir / PHILIPS)
     assert record.statements[0].startswith("SINUS RHYTHM") and record.device == "Philips PageWriter Touch"
     assert Measurement("QRS", 84.0, "ms") in record.measurements
     before_calibration = slice(0, 5300)  # the last second holds a 1 mV calibration pulse per lead

@@ -1,9 +1,10 @@
-"""Philips Sierra ECG XML 1.04 (:mod:`ecgreview.io.philips_xml`) on files written here: plain and XLI-compressed
-waveforms, the limb leads XLI stores as residuals, the header, and a clear message for each malformed part.
+"""Philips Sierra ECG XML 1.04 (:mod:`ecgreview.io._sierra_104`, XLI: :mod:`ecgreview.io._xli`) on files written
+here: plain and XLI-compressed waveforms, the limb leads XLI stores as residuals, the header, and a clear
+message for each malformed part.
 
-The XLI writer below follows the format as the reader's docstring states it (per lead: an 8-byte header,
-LZW with 10-bit codes most significant bit first, high bytes then low bytes, a second-difference
-prediction with residual + 64); the corpus file is read in ``test_xml_formats.py``.
+The XLI writer below follows the format as the decoder's docstring (:mod:`ecgreview.io._xli`) states it
+(per lead: an 8-byte header, LZW with 10-bit codes most significant bit first, high bytes then low bytes,
+a second-difference prediction with residual + 64); the corpus file is read in ``test_xml_formats.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 
 from ecgreview.errors import EcgReadError
 from ecgreview.io import read_ecg
-from ecgreview.io.philips_xml import read_philips_xml
+from ecgreview.io._sierra_104 import read_sierra_104
 from ecgreview.record import LEAD_ORDER
 from tests.io import vendor_fixtures as fixtures
 
@@ -96,7 +97,7 @@ def philips_xml(counts: np.ndarray, *, compression: str = "Uncompressed", offset
 @pytest.mark.parametrize("compression", ["Uncompressed", "XLI"])
 def test_waveforms_plain_and_xli_read_as_written(compression):
     counts = fixtures.synthetic_counts(5000, seed=11)
-    record = read_philips_xml(philips_xml(counts, compression=compression), name="p.xml")
+    record = read_sierra_104(philips_xml(counts, compression=compression), name="p.xml")
     assert record.lead_names == LEAD_ORDER and record.sampling_rate_hz == RATE_HZ
     np.testing.assert_allclose(record.signal_mv, counts * RESOLUTION_UV / 1000, atol=1e-6)
     assert record.derived_leads == frozenset()
@@ -104,12 +105,12 @@ def test_waveforms_plain_and_xli_read_as_written(compression):
 
 def test_signal_offset_is_removed():
     counts = fixtures.synthetic_counts(1000, seed=12)
-    record = read_philips_xml(philips_xml(counts, offset=100))
+    record = read_sierra_104(philips_xml(counts, offset=100))
     np.testing.assert_allclose(record.signal_mv, counts * RESOLUTION_UV / 1000, atol=1e-6)
 
 
 def test_header_statements_and_measurements():
-    record = read_philips_xml(philips_xml(fixtures.synthetic_counts(1000)), name="p.xml")
+    record = read_sierra_104(philips_xml(fixtures.synthetic_counts(1000)), name="p.xml")
     assert record.statements[0] == "Sinus rhythm" and "Left axis deviation" in record.statements[1]
     assert record.pseudonym == "PSEUDO-PH-2" and "Rossi" not in repr(record)
     assert record.manufacturer == "Philips" and record.device_model == "PageWriter TC70"
@@ -121,9 +122,9 @@ def test_header_statements_and_measurements():
 def test_utf16_file_and_content_dispatch():
     counts = fixtures.synthetic_counts(1000, seed=13)
     utf16 = philips_xml(counts, encoding="utf-16")
-    np.testing.assert_array_equal(read_philips_xml(utf16).signal_mv, read_philips_xml(philips_xml(counts)).signal_mv)
+    np.testing.assert_array_equal(read_sierra_104(utf16).signal_mv, read_sierra_104(philips_xml(counts)).signal_mv)
     plain = philips_xml(counts)
-    assert read_ecg(plain, name="no-suffix").source_sha256 == read_philips_xml(plain).source_sha256
+    assert read_ecg(plain, name="no-suffix").source_sha256 == read_sierra_104(plain).source_sha256
 
 
 def _xli_with_chunk_cut(text: str) -> str:
@@ -154,9 +155,9 @@ def _xli_with_chunk_cut(text: str) -> str:
 def test_malformed_parts_are_named(compression, edit, message):
     text = philips_xml(fixtures.synthetic_counts(1000), compression=compression).decode()
     with pytest.raises(EcgReadError, match=r"^p\.xml: " + message):
-        read_philips_xml(edit(text).encode(), name="p.xml")
+        read_sierra_104(edit(text).encode(), name="p.xml")
 
 
 def test_another_root_is_not_philips():
     with pytest.raises(EcgReadError, match=r"^p\.xml: not a Philips Sierra ECG XML: root element is <ecg>"):
-        read_philips_xml(b"<?xml version='1.0'?><ecg/>", name="p.xml")
+        read_sierra_104(b"<?xml version='1.0'?><ecg/>", name="p.xml")

@@ -1,12 +1,9 @@
-"""Read Philips Sierra ECG XML (root ``restingecgdata``, versions 1.03/1.04) into an :class:`EcgRecord`.
+"""Our reader of Philips Sierra ECG XML 1.04.x (root ``restingecgdata``); every version: :mod:`.sierra_xml`.
 
 The rhythm signal is ``waveforms/parsedwaveforms``: base64, either plain
-little-endian int16 (leads one after another) or XLI-compressed. XLI stores each
-lead as a chunk: an 8-byte header (int32 compressed size, int16 code, int16
-first value), LZW with 10-bit codes (MSB first), the decompressed bytes holding
-the high bytes of all samples then the low bytes, and a second-difference
-prediction (residual + 64). In XLI files, leads III, aVR, aVL and aVF are stored
-as residuals of their Einthoven/Goldberger estimates and are reconstructed.
+little-endian int16 (leads one after another) or XLI-compressed (decoded by
+:mod:`ecgreview.io._xli`). In XLI files, leads III, aVR, aVL and aVF are stored
+as residuals of their Einthoven/Goldberger estimates and are reconstructed here.
 Amplitudes are in ``resolution`` µV per unit. Facts from the public format
 description of sierra-ecg-tools (MIT); the code here is our own.
 
@@ -28,6 +25,7 @@ import numpy as np
 from ecgreview.errors import EcgReadError
 from ecgreview.io._limits import MAX_SAMPLES_PER_LEAD, check_base64_length, check_signal_shape
 from ecgreview.io._source import _load_source
+from ecgreview.io._xli import xli_decode
 from ecgreview.io._xml import (
     _compact_text,
     _datetime,
@@ -42,7 +40,7 @@ from ecgreview.io._xml import (
 from ecgreview.io.leads import normalize_lead_name
 from ecgreview.record import EcgRecord, Measurement, Waveform
 
-__all__ = ["read_philips_xml"]
+__all__ = ["REPBEAT_PADDING", "read_sierra_104"]
 
 #: globalmeasurements elements -> (measurement name, unit).
 _MEASUREMENT_ELEMENTS: dict[str, tuple[str, str]] = {
@@ -50,15 +48,13 @@ _MEASUREMENT_ELEMENTS: dict[str, tuple[str, str]] = {
     "print": ("PR", "ms"), "qrsdur": ("QRS", "ms"), "qtint": ("QT", "ms"), "qtcb": ("QTc", "ms"),
     "pfrontaxis": ("P axis", "deg"), "qrsfrontaxis": ("QRS axis", "deg"), "tfrontaxis": ("T axis", "deg"),
 }
-_XLI_CODE_BITS = 10
-#: Representative beats are padded after the beat with the int16 maximum.
-_REPBEAT_PADDING = 32767
-_XLI_CHUNK_HEADER_BYTES = 8
+#: Representative beats are padded after the beat with the int16 maximum (1.03 and 1.04 alike).
+REPBEAT_PADDING = 32767
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S",)
 
 
-def read_philips_xml(path_or_bytes: str | os.PathLike[str] | bytes, *, name: str | None = None) -> EcgRecord:
-    """Read a Philips Sierra ECG XML file.
+def read_sierra_104(path_or_bytes: str | os.PathLike[str] | bytes, *, name: str | None = None) -> EcgRecord:
+    """Read a Philips Sierra ECG XML file of version 1.04.x (or without a version).
 
     Parameters
     ----------
@@ -131,7 +127,7 @@ def _read_rhythm(parsed: ElementTree.Element, source: str | None) -> tuple[Wavef
     raw = _base64(_compact_text(parsed), where, source, max_bytes=2 * plain_bytes + 64 * len(labels) + 4096)
     compression = parsed.get("compression") or parsed.get("compressmethod") or "Uncompressed"
     if compression.upper() == "XLI":
-        leads = _reconstruct_limb_leads(_xli_decode(raw, len(labels), sample_count, source), labels)
+        leads = _reconstruct_limb_leads(xli_decode(raw, len(labels), sample_count, source), labels)
     elif compression.lower() in ("uncompressed", "none", ""):
         leads = _split_plain(raw, len(labels), sample_count, source)
     else:
@@ -160,82 +156,6 @@ def _split_plain(raw: bytes, lead_count: int, sample_count: int, source: str | N
         raise EcgReadError(source, f"parsedwaveforms: {len(raw)} bytes, expected {expected}; the file may be truncated")
     samples = np.frombuffer(raw, dtype="<i2", count=lead_count * sample_count).astype(np.int64)
     return list(samples.reshape(lead_count, sample_count))
-
-
-def _xli_decode(raw: bytes, lead_count: int, sample_count: int, source: str | None) -> list[np.ndarray]:
-    """Decode ``lead_count`` XLI chunks into int64 sample arrays of ``sample_count``."""
-    leads, offset = [], 0
-    for number in range(1, lead_count + 1):
-        header = raw[offset:offset + _XLI_CHUNK_HEADER_BYTES]
-        size = int.from_bytes(header[:4], "little", signed=True) if len(header) == _XLI_CHUNK_HEADER_BYTES else -1
-        chunk = raw[offset + _XLI_CHUNK_HEADER_BYTES:offset + _XLI_CHUNK_HEADER_BYTES + max(size, 0)]
-        if size <= 0 or len(chunk) < size:
-            raise EcgReadError(source, f"parsedwaveforms: XLI chunk {number} of {lead_count} is missing or truncated")
-        first_value = int.from_bytes(header[6:8], "little", signed=True)
-        offset += _XLI_CHUNK_HEADER_BYTES + size
-        samples = _xli_predict(_xli_unpack(_lzw_decode(chunk, number, source, 2 * sample_count)), first_value)
-        if len(samples) < sample_count:
-            raise EcgReadError(
-                source, f"parsedwaveforms: XLI chunk {number} holds {len(samples)} samples, expected {sample_count}"
-            )
-        leads.append(samples[:sample_count])
-    return leads
-
-
-def _lzw_decode(chunk: bytes, number: int, source: str | None, max_bytes: int) -> bytes:
-    """LZW with fixed 10-bit codes, most significant bit first, no dictionary reset.
-
-    Decoding stops at ``max_bytes`` (two bytes per declared sample): a chunk that
-    inflates further holds more samples than the header declares, and is refused
-    before it costs more than the declared signal.
-    """
-    # Every code gives at least one byte, so max_bytes + 1 codes are all that can be used.
-    code_count = min(len(chunk) * 8 // _XLI_CODE_BITS, max_bytes + 1)
-    bits = np.unpackbits(np.frombuffer(chunk[:(code_count * _XLI_CODE_BITS + 7) // 8], dtype=np.uint8))
-    usable = code_count * _XLI_CODE_BITS
-    codes = bits[:usable].reshape(-1, _XLI_CODE_BITS) @ (1 << np.arange(_XLI_CODE_BITS - 1, -1, -1))
-    max_code = (1 << _XLI_CODE_BITS) - 2
-    table = [bytes([value]) for value in range(256)]
-    output, previous = bytearray(), b""
-    for code in codes.tolist():
-        if code > max_code:
-            break
-        if code < len(table):
-            entry = table[code]
-        elif code == len(table) and previous:
-            entry = previous + previous[:1]
-        else:
-            raise EcgReadError(source, f"parsedwaveforms: XLI chunk {number} is corrupt (LZW code {code} undefined)")
-        if previous and len(table) <= max_code:
-            table.append(previous + entry[:1])
-        output += entry
-        previous = entry
-        if len(output) > max_bytes:
-            raise EcgReadError(source, f"parsedwaveforms: XLI chunk {number} inflates beyond the declared "
-                                       f"{max_bytes // 2:,} samples per lead (durationperchannel × samplespersecond)")
-    return bytes(output)
-
-
-def _xli_unpack(data: bytes) -> np.ndarray:
-    """int16 values whose high bytes fill the first half of ``data`` and low bytes the second."""
-    padded = np.frombuffer(data + b"\0" * (len(data) % 2), dtype=np.uint8)
-    half = len(padded) // 2
-    words = (padded[:half].astype(np.uint16) << 8) | padded[half:2 * half]
-    return words.view(np.int16).astype(np.int64)
-
-
-def _xli_predict(residuals: np.ndarray, first_value: int) -> np.ndarray:
-    """Undo the second-difference prediction: sample = 2·previous − before − (residual − 64), lagged."""
-    values = residuals.tolist()
-    if len(values) < 2:
-        return np.asarray(values, dtype=np.int64)
-    before, previous, last = values[0], values[1], first_value
-    for index in range(2, len(values)):
-        current = 2 * previous - before - last
-        last = values[index] - 64
-        values[index] = current
-        before, previous = previous, current
-    return np.asarray(values, dtype=np.int64)
 
 
 def _reconstruct_limb_leads(leads: list[np.ndarray], labels: list[str]) -> list[np.ndarray]:
@@ -268,7 +188,7 @@ def _read_repbeats(repbeats: ElementTree.Element | None, source: str | None) -> 
                       max_bytes=2 * MAX_SAMPLES_PER_LEAD)
         if lead is not None and raw:
             samples = np.frombuffer(raw[: len(raw) - len(raw) % 2], dtype="<i2")
-            leads[lead] = np.where(samples == _REPBEAT_PADDING, np.nan, samples * resolution_uv / 1000.0)
+            leads[lead] = np.where(samples == REPBEAT_PADDING, np.nan, samples * resolution_uv / 1000.0)
     try:
         median = _waveform(leads, rate, "repbeats", source, missing_allowed=True)[0] if leads else None
     except EcgReadError:
