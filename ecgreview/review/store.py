@@ -485,7 +485,8 @@ def read_review_tail(path: str | os.PathLike[str], *, start: int) -> tuple[pd.Da
     For a reader that has read the store up to ``start`` and follows what is appended (rows are
     only ever appended): it reads the header line and the new bytes, never the whole file. A row
     still being written (no line end yet) is left for the next call: the returned end is the end
-    of the last complete line.
+    of the last complete line (the one place that rule is written). ``start=0`` reads every
+    complete row, for a reader that starts following the store.
 
     Returns
     -------
@@ -502,6 +503,7 @@ def read_review_tail(path: str | os.PathLike[str], *, start: int) -> tuple[pd.Da
         with store.open("rb") as handle:
             header = handle.readline()
             size = os.fstat(handle.fileno()).st_size
+            start = start or len(header)
             if start > size or start < len(header):
                 raise ReviewStoreError(store, f"cannot follow the store from byte {start} (it holds {size})")
             handle.seek(start)

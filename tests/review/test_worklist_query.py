@@ -14,17 +14,10 @@ from hypothesis import strategies as st
 
 from ecgreview.record import CLASSES, THRESHOLDS
 from ecgreview.review.consensus import calls_disagree
-from ecgreview.review.store import append_review, read_reviews
+from ecgreview.review.store import append_review, read_review_tail, read_reviews
 from ecgreview.review.worklist import CaseIndex
-from ecgreview.review.worklist_query import (
-    WorklistFilters,
-    _mask,
-    query_worklist,
-    sync_dnn_calls,
-    sync_listing,
-    sync_readings,
-    worklist_neighbours,
-)
+from ecgreview.review.worklist_query import WorklistFilters, query_worklist, worklist_neighbours
+from ecgreview.review.worklist_sync import _mask, sync_dnn_calls, sync_listing, sync_readings
 from tests.io.dicom_fixtures import build_ecg_dataset, write_dataset
 from tests.review.test_worklist import FakeModel, _review, folder  # noqa: F401  (fixture)
 
@@ -99,12 +92,14 @@ def test_saves_are_followed_from_the_end_of_the_store_and_a_replaced_store_is_re
     append_review(store, _review(shas["af.dcm"], "Dr A", {"AF": "present"}))
     assert _page(index, store).rows.set_index("File").loc["sinus.dcm", "Reviews"] == ""
     assert not sync_readings(index.path, store)  # nothing appended
-    import ecgreview.review.worklist_query as module
+    import ecgreview.review.worklist_sync as module
 
-    def whole_store_read(*args, **kwargs):
-        raise AssertionError("the whole store was read for an appended row")
+    def tail_only(path, *, start):
+        if start == 0:
+            raise AssertionError("the whole store was read for an appended row")
+        return read_review_tail(path, start=start)
 
-    monkeypatch.setattr(module, "read_reviews", whole_store_read)
+    monkeypatch.setattr(module, "read_review_tail", tail_only)
     append_review(store, _review(shas["sinus.dcm"], "Dr A", {"AF": "absent"}))  # any writer, any process
     append_review(store, _review(shas["sinus.dcm"], "Dr B", {}))
     append_review(store, _review(shas["af.dcm"], "Dr A", {"AF": "absent"}))  # Dr A corrects the AF case
