@@ -32,7 +32,7 @@ from ecgreview.review.calipers import heart_rate_bpm
 from ecgreview.review.case import CaseAnalysis
 
 __all__ = ["CHANGES", "INTERVALS", "Acquired", "call_change", "change_masks", "change_summary", "change_table",
-           "changed_classes",
+           "changed_classes", "disagreement_count",
            "disagreement_reason", "interval_changes", "prior_cases"]
 
 #: What a class's call did between the prior ECG and this one.
@@ -174,14 +174,27 @@ def interval_changes(current: EcgRecord, prior: EcgRecord) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def disagreement_count(*, discordant_count: int, new_mask: int = 0, resolved_mask: int = 0,
+                       device_new_mask: int = 0, device_resolved_mask: int = 0) -> int:
+    """How much a worklist row disagrees (the worklist's ``disagreement_rank`` is minus this): the discordant
+    classes, plus the classes whose call changed since the prior, by the DNN or the device (a class both
+    changed counts once).
+
+    The change masks are :func:`change_masks`' (DNN: :func:`ecgreview.record.dnn_calls`; device:
+    :func:`ecgreview.device.statements.device_calls`, 0 unless both ECGs carry statements).
+    """
+    return discordant_count + bin(new_mask | resolved_mask | device_new_mask | device_resolved_mask).count("1")
+
+
 def disagreement_reason(
     *, discordant_mask: int, dnn_mask: int | None, device_positive: int, device_negative: int,
     readers_present: int = 0, readers_absent: int = 0, new_mask: int = 0, resolved_mask: int = 0,
-    prior_acquired: str = "",
+    prior_acquired: str = "", device_new_mask: int = 0, device_resolved_mask: int = 0,
 ) -> str:
     """Why a worklist row disagrees, in words: for each discordant class who calls it and who does not
-    ("DNN AF, device no AF"), then the DNN's changes against the prior ("new DNN LBBB vs 2019-03-02",
-    "DNN AF resolved vs 2019-03-02"). Empty when nothing disagrees.
+    ("DNN AF, device no AF"), then the DNN's and the device's changes against the prior ("new DNN LBBB vs
+    2019-03-02", "DNN AF resolved vs 2019-03-02", "new device LBBB vs 2019-03-02"). Empty when nothing
+    disagrees.
 
     ``discordant_mask`` is the one discordance rule's result
     (:func:`ecgreview.review.consensus.calls_disagree`, as the worklist's ``opinions`` table keeps it);
@@ -200,4 +213,6 @@ def disagreement_reason(
     when = f" vs {prior_acquired[:10]}" if prior_acquired else ""
     parts += [f"new DNN {name}{when}" for name in changed_classes(new_mask)]
     parts += [f"DNN {name} resolved{when}" for name in changed_classes(resolved_mask)]
+    parts += [f"new device {name}{when}" for name in changed_classes(device_new_mask)]
+    parts += [f"device {name} resolved{when}" for name in changed_classes(device_resolved_mask)]
     return "; ".join(parts)

@@ -9,9 +9,12 @@ A part of :mod:`ecgreview.review.worklist_query` (same SQLite file, same ``listi
   earlier; ties in acquisition time broken by SHA-256, as there); the tests check the SQL against it.
 * ``new_mask``, ``resolved_mask``: the DNN's calls now against the prior's
   (:func:`ecgreview.review.serial.change_masks`); 0 without a DNN output for both.
-* ``disagreement_rank``: minus (the discordant classes between DNN, device and readers, the one
-  discordance rule kept in ``opinions``, plus the DNN's changed classes): ascending order puts the
-  most disagreement first.
+* ``device_new_mask``, ``device_resolved_mask``: the device's calls now against the prior's (the statement
+  mapper's: ``possible`` counts, a negated or historical statement gives no call); 0 unless both ECGs carry
+  statements.
+* ``disagreement_rank``: minus :func:`ecgreview.review.serial.disagreement_count` (the discordant classes
+  between DNN, device and readers, the one discordance rule kept in ``opinions``, plus the classes the DNN
+  or the device changed): ascending order puts the most disagreement first.
 
 The table follows ``opinions``: it is rebuilt whole when the opinions are, and otherwise only for the
 changed cases, the cases of their pseudonyms and the cases whose prior changed.
@@ -32,7 +35,8 @@ __all__ = ["SERIAL_SCHEMA", "ListedCase", "listed_cases_of", "refresh_serial"]
 SERIAL_SCHEMA = """
 CREATE INDEX IF NOT EXISTS listing_by_pseudonym_time ON listing (pseudonym, acquired, source_sha256);
 CREATE TABLE IF NOT EXISTS serial (source_sha256 TEXT PRIMARY KEY, prior_sha256 TEXT, prior_acquired TEXT,
-    new_mask INTEGER, resolved_mask INTEGER, disagreement_rank INTEGER);
+    new_mask INTEGER, resolved_mask INTEGER, disagreement_rank INTEGER, device_new_mask INTEGER,
+    device_resolved_mask INTEGER);
 CREATE INDEX IF NOT EXISTS serial_by_disagreement ON serial (disagreement_rank, source_sha256);
 CREATE INDEX IF NOT EXISTS serial_by_prior ON serial (prior_sha256);
 """
@@ -48,8 +52,13 @@ _PRIOR = ("(SELECT q.rowid FROM listing q WHERE l.pseudonym != '' AND l.acquired
 _BOTH = "d.mask IS NOT NULL AND pd.mask IS NOT NULL"
 _NEW = f"(CASE WHEN {_BOTH} THEN d.mask & ~pd.mask ELSE 0 END)"
 _RESOLVED = f"(CASE WHEN {_BOTH} THEN pd.mask & ~d.mask ELSE 0 END)"
+#: The device's calls (``device_positive``: definite or possible) where both ECGs carry statements.
+_DEVICE_BOTH = "l.has_statements = 1 AND p.has_statements = 1"
+_DEVICE_NEW = f"(CASE WHEN {_DEVICE_BOTH} THEN l.device_positive & ~p.device_positive ELSE 0 END)"
+_DEVICE_RESOLVED = f"(CASE WHEN {_DEVICE_BOTH} THEN p.device_positive & ~l.device_positive ELSE 0 END)"
 _ROWS = (f"SELECT o.source_sha256, p.source_sha256, COALESCE(p.acquired, ''), {_NEW}, {_RESOLVED}, "
-         f"-(o.discordant_count + {_popcount(f'{_NEW} | {_RESOLVED}')}) "
+         f"-(o.discordant_count + {_popcount(f'{_NEW} | {_RESOLVED} | {_DEVICE_NEW} | {_DEVICE_RESOLVED}')}), "
+         f"{_DEVICE_NEW}, {_DEVICE_RESOLVED} "
          "FROM opinions o CROSS JOIN listing l ON l.source_sha256 = o.source_sha256 AND l.first_of_content = 1 "
          f"LEFT JOIN listing p ON p.rowid = {_PRIOR} "
          "LEFT JOIN dnn_masks d ON d.source_sha256 = l.source_sha256 AND d.calls_key = ? "
@@ -65,6 +74,12 @@ def refresh_serial(connection: sqlite3.Connection, key: str, *, everything: bool
     """Bring ``serial`` up to date for the DNN calls ``key`` after ``opinions`` (before ``opinions_dirty``
     is cleared): all cases when ``everything`` (the opinions were rebuilt) or the table was made for
     another key, else the cases the changed ones affect."""
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(serial)")}
+    if "device_new_mask" not in columns:  # an index made before the device's changes counted: rebuilt
+        connection.execute("DROP TABLE IF EXISTS serial")
+        for statement in filter(str.strip, SERIAL_SCHEMA.split(";")):  # in the caller's transaction
+            connection.execute(statement)
+        everything = True
     known = connection.execute("SELECT value FROM worklist_meta WHERE name = 'serial'").fetchone()
     if everything or known is None or known[0] != key:
         connection.execute("DELETE FROM serial")

@@ -22,6 +22,7 @@ from ecgreview.review.serial import (
     change_masks,
     change_summary,
     change_table,
+    disagreement_count,
     disagreement_reason,
     interval_changes,
     prior_cases,
@@ -128,6 +129,18 @@ def test_reasons_name_who_disagrees_and_what_changed_since_the_prior():
                                new_mask=_bit("LBBB"), resolved_mask=af, prior_acquired="2019-03-02 10:00:00") == \
         "new DNN LBBB vs 2019-03-02; DNN AF resolved vs 2019-03-02"
     assert disagreement_reason(discordant_mask=0, dnn_mask=None, device_positive=af, device_negative=0) == ""
+    assert disagreement_reason(discordant_mask=0, dnn_mask=0, device_positive=_bit("LBBB"), device_negative=0,
+                               device_new_mask=_bit("LBBB"), device_resolved_mask=af,
+                               prior_acquired="2019-03-02 10:15:00") == \
+        "new device LBBB vs 2019-03-02; device AF resolved vs 2019-03-02"
+
+
+def test_disagreement_counts_discordance_and_the_dnn_and_device_changes():
+    af, lbbb = _bit("AF"), _bit("LBBB")
+    assert disagreement_count(discordant_count=0) == 0
+    assert disagreement_count(discordant_count=2, new_mask=af, resolved_mask=lbbb) == 4
+    assert disagreement_count(discordant_count=1, device_new_mask=af, device_resolved_mask=lbbb) == 3
+    assert disagreement_count(discordant_count=1, new_mask=af, device_new_mask=af) == 2  # AF changed: once
 
 
 # -- the worklist's SQL against the Python rule, on random listings ---------------------------------------------------
@@ -152,13 +165,15 @@ def test_the_sql_prior_and_changes_are_the_python_rule(empty_index, seed):
     cases = [Case(f"{number:064x}", generator.choice(_PSEUDONYMS), generator.choice(_TIMES))
              for number in range(generator.randint(1, 9))]
     masks = {case.source_sha256: generator.choice([None, *range(64)]) for case in cases}
+    device = {case.source_sha256: generator.choice([None, *range(64)]) for case in cases}  # None: no statements
     discordant = {case.source_sha256: generator.randint(0, 3) for case in cases}
     with closing(sqlite3.connect(empty_index)) as connection, connection:
         for table in ("listing", "opinions", "dnn_masks", "serial", "opinions_dirty", "worklist_meta"):
             connection.execute(f"DELETE FROM {table}")
-        connection.executemany("INSERT INTO listing VALUES (?, ?, 1, ?, ?, ?, '', 0, 0, 0, 0)",
+        connection.executemany("INSERT INTO listing VALUES (?, ?, 1, ?, ?, ?, '', ?, ?, 0, 0)",
                                [(f"/{c.source_sha256}", c.source_sha256, c.source_sha256[-4:], c.pseudonym,
-                                 c.acquisition_time) for c in cases])
+                                 c.acquisition_time, int(device[c.source_sha256] is not None),
+                                 device[c.source_sha256] or 0) for c in cases])
         connection.executemany("INSERT INTO opinions VALUES (?, 0, 0, 0, ?)", list(discordant.items()))
         connection.executemany("INSERT INTO dnn_masks VALUES (?, ?, ?)",
                                [(key, sha, mask) for sha, mask in masks.items() if mask is not None])
@@ -169,6 +184,12 @@ def test_the_sql_prior_and_changes_are_the_python_rule(empty_index, seed):
         prior = priors[0] if priors else None
         now, before = masks[case.source_sha256], masks[prior.source_sha256] if prior else None
         new, resolved = change_masks(before, now) if now is not None and before is not None else (0, 0)
+        device_now, device_before = device[case.source_sha256], device[prior.source_sha256] if prior else None
+        device_new, device_resolved = (change_masks(device_before, device_now)
+                                       if device_now is not None and device_before is not None else (0, 0))
+        count = disagreement_count(discordant_count=discordant[case.source_sha256], new_mask=new,
+                                   resolved_mask=resolved, device_new_mask=device_new,
+                                   device_resolved_mask=device_resolved)
         expected = (prior.source_sha256 if prior else None, prior.acquisition_time if prior else "", new, resolved,
-                    -(discordant[case.source_sha256] + bin(new | resolved).count("1")))
+                    -count, device_new, device_resolved)
         assert rows[case.source_sha256] == expected, case
