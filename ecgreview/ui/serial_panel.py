@@ -23,13 +23,15 @@ from ecgreview.review.worklist_serial import ListedCase, listed_cases_of
 from ecgreview.ui import components, reading, resources, viewer
 from ecgreview.ui.text import escape_markdown
 
-__all__ = ["ARRANGEMENTS", "SHOW_PRIOR_KEY", "priors_of", "render"]
+__all__ = ["ARRANGEMENTS", "SHOW_PRIOR_KEY", "SHOW_PRIOR_SHORTCUT", "priors_of", "render"]
 
 #: How the prior is drawn: under the current ECG (one column, the same width: the rhythm strips line up), or
 #: both side by side (each at half the column).
 ARRANGEMENTS = ("Stacked", "Side by side")
 #: The "Show prior ECG" toggle (kept from case to case: a reader who compares keeps comparing).
 SHOW_PRIOR_KEY = "serial-show-prior"
+#: The key that shows or hides the prior (a button shortcut: one press, one rerun; V for "view prior").
+SHOW_PRIOR_SHORTCUT = "V"
 _ARRANGEMENT_KEY = "serial-arrangement"
 _PAPER_CONFIG = {"displaylogo": False, "staticPlot": True}
 
@@ -62,9 +64,12 @@ def render(settings: Settings, analysis: CaseAnalysis, view: viewer.View, model:
         chosen = st.selectbox("Prior ECG", list(by_sha), key=f"serial-prior-{sha[:16]}",
                               format_func=lambda key: f"{by_sha[key].acquisition_time[:16]} · "
                                                       f"{by_sha[key].source_name}")
-        toggle, arrangement_column = st.columns([1, 1], vertical_alignment="center")
+        toggle, key_column, arrangement_column = st.columns([2, 1, 2], vertical_alignment="center")
         shown = toggle.toggle("Show prior ECG", key=SHOW_PRIOR_KEY,
-                              help="The prior on the same paper: layout, speed and gain of the current ECG.")
+                              help="The prior on the same paper: layout, speed and gain of the current ECG. "
+                                   f"Key `{SHOW_PRIOR_SHORTCUT}` shows or hides it.")
+        key_column.button("Toggle prior", key="serial-show-prior-key", type="tertiary", on_click=_flip_prior,
+                          shortcut=SHOW_PRIOR_SHORTCUT, help="Show or hide the prior ECG")
         arrangement = arrangement_column.segmented_control("Arrangement", ARRANGEMENTS, default=ARRANGEMENTS[0],
                                                            key=_ARRANGEMENT_KEY, required=True) or ARRANGEMENTS[0]
         prior = components.analyse(settings, CaseSource.from_path(by_sha[chosen].path), model)
@@ -76,6 +81,11 @@ def render(settings: Settings, analysis: CaseAnalysis, view: viewer.View, model:
             st.caption("Changes since the prior (DNN, device, intervals) are shown once the opinions are.")
             return
         _changes(analysis, prior, by_sha[chosen])
+
+
+def _flip_prior() -> None:
+    """Key V: the show-prior toggle's opposite (before the toggle is drawn again)."""
+    st.session_state[SHOW_PRIOR_KEY] = not st.session_state.get(SHOW_PRIOR_KEY, False)
 
 
 def _caption(case: ListedCase, view: viewer.View) -> str:

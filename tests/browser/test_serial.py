@@ -106,3 +106,22 @@ def test_the_disagreement_sort_opens_the_most_disagreeing_case_first(server, pag
     page.wait_for_url(re.compile(r"case=[0-9a-f]{64}"), timeout=TIMEOUT_MS)
     assert re.search(r"case=([0-9a-f]{64})", page.url).group(1) == first["source_sha256"]
     wait_for_case(page)
+
+
+def test_key_v_shows_and_hides_the_prior(server, page, pair_folder):
+    url, _ = server
+    _, _, current = pair_folder
+    _open_worklist(page, url)
+    page.set_viewport_size({"width": 1500, "height": 2600})
+    page.goto(f"{url}/?case={read_ecg(current).source_sha256}")
+    wait_for_case(page)
+    page.locator(".st-key-serial-panel").get_by_text("Prior ECGs").wait_for(timeout=TIMEOUT_MS)
+    assert page.locator(_PRIOR_PAPER).count() == 0  # drawn on request only
+    page.evaluate("document.activeElement && document.activeElement.blur()")  # no text box has the focus
+    with app_run(page):
+        page.keyboard.press("v")
+    page.locator(_PRIOR_PAPER).wait_for(state="visible", timeout=TIMEOUT_MS)
+    assert page.get_by_role("switch", name="Show prior ECG").is_checked()  # the toggle follows the key
+    with app_run(page):
+        page.keyboard.press("v")
+    page.locator(_PRIOR_PAPER).wait_for(state="detached", timeout=TIMEOUT_MS)
