@@ -8,7 +8,9 @@ Modality ``ECG``, the classes :func:`~ecgreview.io.dicom.read_dicom_ecg` reads) 
 folders 0700). The worklist lists that cache beside the case folder
 (:func:`ecgreview.review.worklist.case_paths`), and the index's updater syncs before each update,
 so a server's ECGs end in the same index, worklist and background updater as a folder's.
-An instance deleted on the server stays in the cache (readings refer to it).
+An instance deleted on the server stays in the cache (readings refer to it). The search is incremental:
+only the studies dated from the last sync's high-water mark on, with a full search on the first sync, daily
+and on demand (``full=True``; :mod:`ecgreview.io.dicomweb_state`).
 
 :func:`store_datasets` sends new instances (a reading's DICOM SR) with STOW-RS;
 :func:`retrieve_dataset` reads one back.
@@ -24,13 +26,13 @@ the server are checked before they name a file, so a server cannot write outside
 from __future__ import annotations
 
 import io
-import ipaddress
 import logging
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -38,7 +40,9 @@ from urllib.parse import urlsplit
 from ecgreview._files import write_atomically
 from ecgreview.config import Settings
 from ecgreview.errors import ConfigError, EcgReviewError
+from ecgreview.io._dicomweb_auth import BearerToken, check_credentials
 from ecgreview.io.dicom import HEMODYNAMIC_SOP_CLASS, SOP_CLASSES
+from ecgreview.io.dicomweb_state import incremental_from, next_state, read_state, write_state
 
 if TYPE_CHECKING:
     import requests
@@ -88,6 +92,8 @@ class InstanceKey:
     series_uid: str
     sop_uid: str
     sop_class_uid: str = ""
+    #: The study's date as the server gives it (``YYYYMMDD``; ``""`` when it has none).
+    study_date: str = ""
 
     def cache_path(self, cache: Path) -> Path:
         """``<cache>/<study>/<series>/<sop>.dcm``."""
@@ -97,11 +103,13 @@ class InstanceKey:
 @dataclass(frozen=True)
 class DicomwebSync:
     """What :func:`sync_dicomweb` did: instances found on the server, retrieved now, and failures
-    (``server: reason``); the others were in the cache already."""
+    (``server: reason``); the others were in the cache already. ``searched_from``: the first StudyDate
+    an incremental search asked for (``""``: a full search)."""
 
     found: int
     retrieved: int
     failed: tuple[str, ...] = ()
+    searched_from: str = ""
 
     @property
     def cached_before(self) -> int:
@@ -153,32 +161,11 @@ def _checked_url(settings: Settings) -> str:
                                                     "would be logged); use ECGREVIEW_DICOMWEB_TOKEN")
     if _port(parts) is None and ":" in parts.netloc.rsplit("]", 1)[-1]:
         raise ConfigError("ECGREVIEW_DICOMWEB_URL", "the port must be a number from 1 to 65535")
-    _check_credentials(settings, https=parts.scheme == "https", host=parts.hostname)
+    check_credentials(settings, https=parts.scheme == "https", host=parts.hostname)
     bundle = settings.dicomweb_ca_bundle
     if bundle is not None and not Path(bundle).is_file():
         raise ConfigError("ECGREVIEW_DICOMWEB_CA_BUNDLE", f"{bundle}: no such file (a PEM file of CA certificates)")
     return url.rstrip("/")
-
-
-def _check_credentials(settings: Settings, *, https: bool, host: str) -> None:
-    user, password, token = settings.dicomweb_user, settings.dicomweb_password, settings.dicomweb_token
-    if bool(user) != bool(password):
-        raise ConfigError("ECGREVIEW_DICOMWEB_USER",
-                          "set both ECGREVIEW_DICOMWEB_USER and ECGREVIEW_DICOMWEB_PASSWORD, or neither")
-    if user and token:
-        raise ConfigError("ECGREVIEW_DICOMWEB_TOKEN", "set a token or a user and password, not both")
-    if (user or token) and not https and not _is_loopback(host):
-        raise ConfigError("ECGREVIEW_DICOMWEB_URL", "credentials are sent only over https:// (or to this machine); "
-                                                    "the address is http://")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def open_client(settings: Settings, *, timeout_s: tuple[float, float] = TIMEOUT_S) -> DICOMwebClient:
@@ -200,27 +187,13 @@ def open_client(settings: Settings, *, timeout_s: tuple[float, float] = TIMEOUT_
     if settings.dicomweb_user and settings.dicomweb_password:
         session.auth = requests.auth.HTTPBasicAuth(settings.dicomweb_user, settings.dicomweb_password)
     elif settings.dicomweb_token:
-        session.auth = _BearerToken(settings.dicomweb_token)
+        session.auth = BearerToken(settings.dicomweb_token)
     try:
         client = DICOMwebClient(url, session=session, timeout=timeout_s)
     except ValueError as exc:  # the client's own check of the address
         raise ConfigError("ECGREVIEW_DICOMWEB_URL", f"not a DICOMweb address ({exc})") from exc
     client.set_http_retry_params(max_attempts=RETRY_ATTEMPTS, wait_exponential_multiplier=RETRY_MULTIPLIER_MS)
     return client
-
-
-class _BearerToken:
-    """``Authorization: Bearer <token>`` on each request (a requests auth callable); its repr hides the token."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        return request
-
-    def __repr__(self) -> str:
-        return "_BearerToken(<hidden>)"
 
 
 @contextmanager
@@ -270,15 +243,18 @@ def _instance_key(item: dict[str, Any]) -> InstanceKey | None:
     study, series, sop = value("0020000D"), value("0020000E"), value("00080018")
     if not all(len(uid) <= 64 and _UID.match(uid) for uid in (study, series, sop)):
         return None
-    return InstanceKey(study, series, sop, sop_class_uid=value("00080016"))
+    return InstanceKey(study, series, sop, sop_class_uid=value("00080016"), study_date=value("00080020"))
 
 
 def search_ecg_instances(client: DICOMwebClient, *, label: str = "DICOMweb", page_size: int = PAGE_SIZE,
-                         skipped: list[str] | None = None) -> list[InstanceKey]:
+                         skipped: list[str] | None = None, study_date_from: str | None = None) -> list[InstanceKey]:
     """The ECG waveform instances on the server (QIDO-RS, :data:`ECG_SEARCHES`, page by page).
 
     Parameters
     ----------
+    study_date_from : str, optional
+        ``YYYYMMDD``: only the instances of studies dated that day or later (``StudyDate=YYYYMMDD-``);
+        None: every instance.
     page_size : int
         Instances asked for per request (``limit``); the next page starts at ``offset``.
     skipped : list of str, optional
@@ -286,13 +262,17 @@ def search_ecg_instances(client: DICOMwebClient, *, label: str = "DICOMweb", pag
     """
     if page_size < 1:
         raise ValueError(f"page_size must be >= 1; got {page_size}")
+    if study_date_from is not None and not re.fullmatch(r"[0-9]{8}", study_date_from):
+        raise ValueError(f"study_date_from must be a date as YYYYMMDD; got {study_date_from!r}")
+    dates = {"StudyDate": f"{study_date_from}-"} if study_date_from else {}
     found: dict[str, InstanceKey] = {}
     for filters in ECG_SEARCHES:
         offset = 0
         while True:
             with _server_errors(label, "searching (QIDO-RS)"):
-                page = client.search_for_instances(search_filters=dict(filters), limit=page_size, offset=offset,
-                                                   fields=["StudyInstanceUID", "SeriesInstanceUID"])
+                page = client.search_for_instances(search_filters={**filters, **dates}, limit=page_size,
+                                                   offset=offset,
+                                                   fields=["StudyInstanceUID", "SeriesInstanceUID", "StudyDate"])
             keys = [_instance_key(item) for item in page]
             if skipped is not None:
                 skipped += [f"{label}: a search result without valid UIDs was skipped" for key in keys if key is None]
@@ -305,8 +285,9 @@ def search_ecg_instances(client: DICOMwebClient, *, label: str = "DICOMweb", pag
 
 
 def sync_dicomweb(settings: Settings, *, client: DICOMwebClient | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> DicomwebSync:
-    """Retrieve the server's ECG instances that are not in the cache yet (see the module docstring).
+                  progress: Callable[[int, int], None] | None = None, full: bool = False,
+                  now_utc: datetime | None = None) -> DicomwebSync:
+    """Retrieve the server's new ECG instances that are not in the cache yet (see the module docstring).
 
     Parameters
     ----------
@@ -316,6 +297,11 @@ def sync_dicomweb(settings: Settings, *, client: DICOMwebClient | None = None,
         Default :func:`open_client`.
     progress : callable, optional
         Called as ``progress(done, total)`` over the instances to retrieve.
+    full : bool
+        Search every ECG instance, not only the studies from the high-water mark on
+        (:func:`ecgreview.io.dicomweb_state.incremental_from`).
+    now_utc : datetime, optional
+        The time of the sync (default: now), for the mark.
 
     Returns
     -------
@@ -332,8 +318,12 @@ def sync_dicomweb(settings: Settings, *, client: DICOMwebClient | None = None,
     label = server_label(settings)
     client = client or open_client(settings)
     failed: list[str] = []
-    keys = search_ecg_instances(client, label=label, skipped=failed)
-    cache = dicomweb_cache(settings)
+    cache, now_utc = dicomweb_cache(settings), now_utc or datetime.now(timezone.utc)
+    state = read_state(cache)
+    since = None if full else incremental_from(state, server=label, now_utc=now_utc)
+    keys = search_ecg_instances(client, label=label, skipped=failed, study_date_from=since)
+    write_state(cache, next_state(state, server=label, study_dates=[key.study_date for key in keys],
+                                  full=since is None, now_utc=now_utc))
     missing = [key for key in keys if not key.cache_path(cache).is_file()]
     retrieved = 0
     for done, key in enumerate(missing):
@@ -344,8 +334,9 @@ def sync_dicomweb(settings: Settings, *, client: DICOMwebClient | None = None,
             failed.append(str(exc) if isinstance(exc, DicomwebError) else f"{label}: {key.sop_uid}: not kept ({exc})")
         if progress is not None:
             progress(done + 1, len(missing))
-    _LOG.info("%s: %d ECG instance(s) found, %d retrieved, %d failed", label, len(keys), retrieved, len(failed))
-    return DicomwebSync(found=len(keys), retrieved=retrieved, failed=tuple(failed))
+    _LOG.info("%s: %d ECG instance(s) found (studies from %s), %d retrieved, %d failed", label, len(keys),
+              since or "any date", retrieved, len(failed))
+    return DicomwebSync(found=len(keys), retrieved=retrieved, failed=tuple(failed), searched_from=since or "")
 
 
 def _retrieve_into_cache(client: DICOMwebClient, key: InstanceKey, cache: Path, label: str) -> Path:

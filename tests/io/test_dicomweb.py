@@ -9,6 +9,7 @@ import ssl
 import subprocess
 import threading
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from ecgreview.config import Settings
 from ecgreview.errors import ConfigError
 from ecgreview.examples import demo_ecg_path
 from ecgreview.io import read_ecg
+from ecgreview.io.dicomweb_state import LOOKBACK_DAYS, read_state
 from ecgreview.io.dicomweb import (
     DicomwebError,
     _instance_key,
@@ -92,8 +94,8 @@ def test_sync_retrieves_the_ecgs_once_into_the_cache_and_they_read_as_the_origin
         assert oct(cached.stat().st_mode & 0o777) == oct(0o600)
         np.testing.assert_array_equal(read_ecg(cached).signal_mv, read_ecg(_bytes(original)).signal_mv)
     assert len(list(cache.rglob("*.dcm"))) == 2  # the CT is not an ECG
-    again = sync_dicomweb(settings)
-    assert (again.found, again.retrieved, again.cached_before) == (2, 0, 2)  # incremental: nothing new
+    again = sync_dicomweb(settings, full=True)
+    assert (again.found, again.retrieved, again.cached_before) == (2, 0, 2)  # nothing new: nothing retrieved
 
 
 def test_only_new_instances_are_retrieved(loaded, tmp_path):
@@ -101,9 +103,10 @@ def test_only_new_instances_are_retrieved(loaded, tmp_path):
     settings = server.settings(tmp_path / "home")
     sync_dicomweb(settings)
     newcomer = ecg_with_uids(sample_count=1500)
+    newcomer.StudyDate = datetime.now(timezone.utc).strftime("%Y%m%d")  # recorded today: an incremental search
     store_datasets(settings, [newcomer])
     update = sync_dicomweb(settings)
-    assert (update.retrieved, update.found) == (1, 3)
+    assert update.searched_from != "" and update.retrieved == 1
     assert len(list(dicomweb_cache(settings).rglob("*.dcm"))) == 3
 
 
@@ -251,3 +254,45 @@ def test_a_case_outside_the_cache_did_not_come_from_the_server(tmp_path):
                         dicomweb_url="https://pacs.example.org/dicom-web")
     assert not came_from_dicomweb(settings, demo_ecg_path())
     assert not came_from_dicomweb(replace(settings, dicomweb_url=None), dicomweb_cache(settings) / "a.dcm")
+
+
+def _dated_ecg(study_date: str) -> Dataset:
+    dataset = ecg_with_uids()
+    dataset.StudyDate = study_date
+    return dataset
+
+
+def test_a_second_sync_asks_only_for_the_studies_from_the_mark_on_and_a_full_search_finds_the_rest(loaded, tmp_path):
+    server, _ = loaded
+    settings = server.settings(tmp_path / "home")
+    now = datetime(2024, 3, 12, 12, 0, tzinfo=timezone.utc)
+    store_datasets(settings, [_dated_ecg("20240310"), _dated_ecg("20990101")])  # a study dated in the future
+    client = open_client(settings)
+    asked: list[dict] = []
+    search = client.search_for_instances
+
+    def counting(**options):
+        asked.append(options["search_filters"])
+        return search(**options)
+
+    client.search_for_instances = counting  # type: ignore[method-assign,assignment]
+    first = sync_dicomweb(settings, client=client, now_utc=now)
+    assert first.searched_from == "" and all("StudyDate" not in filters for filters in asked)  # the first: full
+    state = read_state(dicomweb_cache(settings))
+    assert state is not None and state.study_date_mark == "20240310"  # 2099 is no mark
+    late, archived = _dated_ecg("20240311"), _dated_ecg("20190302")  # new, and an old prior imported late
+    store_datasets(settings, [late, archived])
+    asked.clear()
+    second = sync_dicomweb(settings, client=client, now_utc=now + timedelta(hours=1))
+    since = (datetime(2024, 3, 10) - timedelta(days=LOOKBACK_DAYS)).strftime("%Y%m%d")
+    assert second.searched_from == since and {filters["StudyDate"] for filters in asked} == {f"{since}-"}
+    assert second.retrieved == 1  # 2024-03-11; the studies from the mark on (2024-03-10, 2099, ...) are cached
+    cache = dicomweb_cache(settings)
+    assert (cache / late.StudyInstanceUID / late.SeriesInstanceUID / f"{late.SOPInstanceUID}.dcm").is_file()
+    archived_path = cache / archived.StudyInstanceUID / archived.SeriesInstanceUID / f"{archived.SOPInstanceUID}.dcm"
+    assert not archived_path.exists()
+    everything = sync_dicomweb(settings, client=client, full=True, now_utc=now + timedelta(hours=2))
+    assert everything.searched_from == "" and everything.retrieved == 1 and archived_path.is_file()
+    assert everything.found > second.found
+    a_day_later = sync_dicomweb(settings, client=client, now_utc=now + timedelta(hours=27))
+    assert a_day_later.searched_from == "" and a_day_later.retrieved == 0  # the daily full search

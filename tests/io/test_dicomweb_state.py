@@ -1,0 +1,60 @@
+"""The DICOMweb sync's high-water mark (ecgreview.io.dicomweb_state): when a search may be incremental,
+from which study date, and what the next mark is."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from ecgreview.io.dicomweb_state import (
+    FULL_SEARCH_INTERVAL_S,
+    SyncState,
+    incremental_from,
+    next_state,
+    read_state,
+    write_state,
+)
+
+NOW = datetime(2024, 3, 12, 12, 0, tzinfo=timezone.utc)
+SERVER = "http://127.0.0.1:8042/dicom-web"
+
+
+def test_the_mark_is_the_newest_study_date_up_to_today():
+    state = next_state(None, server=SERVER, study_dates=["20240301", "", "20991231", "2024-03-05", "20240310"],
+                       full=True, now_utc=NOW)
+    assert state == SyncState(SERVER, "20240310", NOW.isoformat())
+    later = next_state(state, server=SERVER, study_dates=["20240308"], full=False, now_utc=NOW)
+    assert later.study_date_mark == "20240310" and later.full_search_utc == NOW.isoformat()  # never backwards
+
+
+def test_an_incremental_search_starts_a_lookback_before_the_mark():
+    state = SyncState(SERVER, "20240310", NOW.isoformat())
+    assert incremental_from(state, server=SERVER, now_utc=NOW, lookback_days=7) == "20240303"
+    assert incremental_from(state, server=SERVER, now_utc=NOW, lookback_days=0) == "20240310"
+    with pytest.raises(ValueError, match="lookback_days must be >= 0"):
+        incremental_from(state, server=SERVER, now_utc=NOW, lookback_days=-1)
+
+
+@pytest.mark.parametrize("state", [None, SyncState("https://other/dicom-web", "20240310", NOW.isoformat()),
+                                   SyncState(SERVER, "", NOW.isoformat()), SyncState(SERVER, "20240310", ""),
+                                   SyncState(SERVER, "2024031x", NOW.isoformat())])
+def test_no_usable_state_means_a_full_search(state):
+    assert incremental_from(state, server=SERVER, now_utc=NOW) is None
+
+
+def test_a_full_search_at_least_daily():
+    state = SyncState(SERVER, "20240310", NOW.isoformat())
+    almost = NOW + timedelta(seconds=FULL_SEARCH_INTERVAL_S - 1)
+    assert incremental_from(state, server=SERVER, now_utc=almost) is not None
+    assert incremental_from(state, server=SERVER, now_utc=almost + timedelta(seconds=1)) is None
+
+
+def test_the_state_is_kept_beside_the_cache_and_a_bad_file_means_none(tmp_path):
+    state = SyncState(SERVER, "20240310", NOW.isoformat())
+    write_state(tmp_path / "cache", state)
+    assert read_state(tmp_path / "cache") == state
+    assert oct((tmp_path / "cache" / "sync-state.json").stat().st_mode & 0o777) == oct(0o600)
+    (tmp_path / "cache" / "sync-state.json").write_text("{not json", encoding="utf-8")
+    assert read_state(tmp_path / "cache") is None
+    assert read_state(tmp_path / "nothing") is None
