@@ -48,7 +48,7 @@ from ecgreview.review._store_cells import (
     statements_from_cell,
     thresholds_from_cell,
 )
-from ecgreview.review.store import _read_cached
+from ecgreview.review._store_read import _read_cached
 
 __all__ = ["PROBABILITY_COLUMNS", "read_reviews_typed", "typed_reviews"]
 

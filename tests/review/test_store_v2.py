@@ -11,6 +11,7 @@ import pytest
 from ecgreview.errors import ReviewStoreError
 from ecgreview.record import CLASSES
 from ecgreview.review import _store_csv as _review_csv
+from ecgreview.review import _store_read
 from ecgreview.review import store as reviews
 from ecgreview.review.store import REVIEW_COLUMNS, SCHEMA_VERSION, Review, append_review, read_reviews
 from tests.review.v01_fixture import (
@@ -180,8 +181,8 @@ def test_reads_parse_once_per_change(tmp_path: Path, monkeypatch: pytest.MonkeyP
     append_review(store, Review.create(reader="Dr A", reader_calls=CALLS, source_sha256="a" * 64,
                                        opinions_seen=True))
     parses = []
-    real = reviews._parse
-    monkeypatch.setattr(reviews, "_parse", lambda *args: parses.append(1) or real(*args))
+    real = _store_read._parse
+    monkeypatch.setattr(_store_read, "_parse", lambda *args: parses.append(1) or real(*args))
     first = read_reviews(store)
     first.loc[0, "reader"] = "changed by a caller"  # a caller's change never reaches the cache
     assert read_reviews(store)["reader"].tolist() == ["Dr A"] and len(parses) == 1
