@@ -323,11 +323,17 @@ def case_navigation(settings: Settings, source_sha256: str) -> str | None:
     :func:`go_to_neighbour`); returns the next case."""
     previous, following = case_neighbours(settings, source_sha256)
     back, forward = st.columns([6, 5], gap="small")  # "Previous case" whole at 1280 px wide
-    if back.button("Previous case", disabled=previous is None, key="previous-case", help="Key B"):
-        open_case(previous)
-    if forward.button("Next case", disabled=following is None, key="next-case", help="Key N"):
-        open_case(following)
+    back.button("Previous case", disabled=previous is None, key="previous-case", help="Key B",
+                on_click=_show_case, args=(previous,))  # set before the click's run: one run, not two
+    forward.button("Next case", disabled=following is None, key="next-case", help="Key N",
+                   on_click=_show_case, args=(following,))
     return following
+
+
+def _show_case(source_sha256: str | None) -> None:
+    """A button's callback: the run that follows shows this case (``?case=``)."""
+    if source_sha256:
+        st.query_params[state.QUERY_CASE] = source_sha256
 
 
 def go_to_neighbour(settings: Settings, source_sha256: str, direction: str) -> None:

@@ -26,7 +26,8 @@ from ecgreview.review.consensus import classes_to_adjudicate
 from ecgreview.review.modes import ADJUDICATION, DONE, SESSION_MODES, TWO_STEP, UNAIDED, mode_label
 from ecgreview.review.protocol import clinical_readings, mode_unavailable_reason
 from ecgreview.review.readings import case_readings
-from ecgreview.review.store import READER_CALLS, append_review, dnn_agreement, read_reviews
+from ecgreview.review.case_cache import BoundedCache
+from ecgreview.review.store import READER_CALLS, StoreStamp, append_review, dnn_agreement, read_reviews
 from ecgreview.ui import components, identity, session_values, state, two_step
 from ecgreview.ui.keys import apply_keys, key_log
 from ecgreview.ui.text import escape_markdown
@@ -247,6 +248,11 @@ def decision_panel(settings: Settings, analysis: CaseAnalysis, reader: str, foll
                    resolves: list[str], model_loaded: bool) -> None:
     """The DNN and device beside the reader's calls, a comment, Save / Save and next (reruns on its own)."""
     sha = analysis.record.source_sha256
+    action = take_key_action(sha)
+    if action == "next" and following:  # before drawing anything: the app reruns on that case at once
+        components.open_case(following)
+    elif action in ("next", "previous"):
+        components.go_to_neighbour(settings, sha, action)
     current = two_step.reading(sha)
     with st.container(key="dnn-panel"):
         if current.is_study or current.unavailable_reason:
@@ -257,9 +263,6 @@ def decision_panel(settings: Settings, analysis: CaseAnalysis, reader: str, foll
         elif not current.opinions_hidden:
             components.model_caption(analysis, model_loaded=model_loaded)
         class_grid(analysis, actions=("save", "next", "previous"))
-    action = take_key_action(sha)
-    if action in ("next", "previous"):
-        components.go_to_neighbour(settings, sha, action)
     two_step.confidence_input(sha)
     if resolves and current.step == ADJUDICATION and identity.may_adjudicate():
         st.checkbox(f"Record my reading as the consensus (adjudicator; resolves the {len(resolves)} readings)",
@@ -361,12 +364,24 @@ def mark_shown(source_sha256: str) -> None:
 def earlier_reviews(settings: Settings, source_sha256: str) -> None:
     """All rows of this case in the review store (corrections are new rows)."""
     try:
-        frame = read_reviews(settings.reviews_path)
-    except EcgReviewError as exc:
+        stamp = StoreStamp.of(settings.reviews_path)  # before reading: a save in between only leaves a key unused
+        earlier = _EARLIER.get((str(settings.reviews_path), stamp, source_sha256),
+                               lambda: _earlier_rows(settings, source_sha256))
+    except (EcgReviewError, OSError) as exc:
         st.error(f"Cannot read earlier reviews — {escape_markdown(exc)}")
         return
-    earlier = clinical_readings(frame[frame["source_sha256"] == source_sha256])  # teaching answers stay there
     st.subheader(f"Earlier reviews of this case ({len(earlier)})")
     if len(earlier):
-        columns = ["saved_at_utc", "reader", "role", "reading_mode", *[f"reader_call_{c}" for c in CLASSES], "comment"]
-        st.dataframe(pd.DataFrame(earlier[columns]), hide_index=True)
+        st.dataframe(earlier, hide_index=True)
+
+
+#: The earlier reviews of a case per version of the store (every rerun of every session shows them).
+_EARLIER: BoundedCache[pd.DataFrame] = BoundedCache(
+    32_000_000, size_of=lambda frame: int(frame.memory_usage(deep=True).sum()))
+
+
+def _earlier_rows(settings: Settings, source_sha256: str) -> pd.DataFrame:
+    frame = read_reviews(settings.reviews_path)
+    earlier = clinical_readings(frame[frame["source_sha256"] == source_sha256])  # teaching answers stay there
+    columns = ["saved_at_utc", "reader", "role", "reading_mode", *[f"reader_call_{c}" for c in CLASSES], "comment"]
+    return pd.DataFrame(earlier[columns])
