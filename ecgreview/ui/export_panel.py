@@ -8,12 +8,14 @@ have its SR stored back there.
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from ecgreview.config import Settings
 from ecgreview.errors import EcgReviewError
 from ecgreview.io.dicomweb import came_from_dicomweb, server_label
 from ecgreview.review.case import CaseAnalysis
+from ecgreview.review.case_cache import BoundedCache
 from ecgreview.review.export import (
     ExportError,
     consensus_to_export,
@@ -23,6 +25,7 @@ from ecgreview.review.export import (
 )
 from ecgreview.review.modes import DONE
 from ecgreview.review.readings import case_readings
+from ecgreview.review.store import StoreStamp
 from ecgreview.review.worklist import INDEX_FILE
 from ecgreview.ui import identity, resources, two_step
 from ecgreview.ui.text import escape_markdown
@@ -30,24 +33,40 @@ from ecgreview.ui.text import escape_markdown
 __all__ = ["export_section"]
 
 _MINE, _CONSENSUS = "My reading", "Consensus"
+#: Cases x store versions whose consensus check is kept (a few bytes each).
+_MAX_KNOWN = 4096
 
 
 def _choices(settings: Settings, source_sha256: str, reader: str) -> dict[str, str | None]:
     """What may be exported now: label -> the reader to export (None: the consensus)."""
     try:
+        stamp = StoreStamp.of(settings.reviews_path)  # before reading: a save in between only makes a key unused
         readings = case_readings(settings.reviews_path, source_sha256)
-    except EcgReviewError:
+    except (EcgReviewError, OSError):
         return {}  # the decision panel says why the store cannot be read
     choices: dict[str, str | None] = {}
     if reader and (readings["reader"] == reader).any():
         choices[_MINE] = reader
-    if identity.may_see_other_readings() and len(readings):
+    if identity.may_see_other_readings() and len(readings) and _has_consensus(
+            str(settings.reviews_path), stamp, source_sha256, readings):
+        choices[_CONSENSUS] = None
+    return choices
+
+
+#: Whether a case has a consensus to export, per version of the store (every rerun of every session asks).
+_CONSENSUS_KNOWN: BoundedCache[bool] = BoundedCache(_MAX_KNOWN, size_of=lambda _: 1)
+
+
+def _has_consensus(reviews_path: str, stamp: StoreStamp | None, source_sha256: str, readings: pd.DataFrame) -> bool:
+    """Whether the case's ``readings`` (of the store at ``stamp``) have a consensus to export: asked of
+    :func:`~ecgreview.review.export.consensus_to_export` once per case and version of the store."""
+    def exportable() -> bool:
         try:
             consensus_to_export(readings, source_sha256)
-            choices[_CONSENSUS] = None
         except ExportError:
-            pass  # no consensus yet (a tie): nothing to offer
-    return choices
+            return False  # no consensus yet (a tie): nothing to offer
+        return True
+    return _CONSENSUS_KNOWN.get((reviews_path, stamp, source_sha256), exportable)
 
 
 def export_section(settings: Settings, analysis: CaseAnalysis, reader: str) -> None:

@@ -43,7 +43,7 @@ from ecgreview.record import EcgRecord
 from ecgreview.report import AGREEMENT_MARKS, PAGE_SIZES_MM, reading_report_pdf, report_reading
 from ecgreview.review.calipers import CALIPER_INTERVALS, caliper_table, heart_rate_bpm, interval_ms, time_from_point
 from ecgreview.review.case import CaseAnalysis
-from ecgreview.review.store import read_reviews
+from ecgreview.review.readings import case_readings
 from ecgreview.review.case_cache import BoundedCache
 from ecgreview.ui import ecg_component, reading, resources, state
 
@@ -305,7 +305,8 @@ def report_download(settings: Settings, analysis: CaseAnalysis, reader: str) -> 
     if reading.opinions_hidden(record.source_sha256):
         return
     try:
-        chosen = report_reading(read_reviews(settings.reviews_path), record.source_sha256, reader=reader or "")
+        chosen = report_reading(case_readings(settings.reviews_path, record.source_sha256),  # once per store version
+                                record.source_sha256, reader=reader or "")
     except (EcgReviewError, ValueError) as exc:
         st.caption(f"Report: the review store cannot be read ({exc}).")
         return
