@@ -40,7 +40,10 @@ else:  # imported by `streamlit run app.py` to serve it: the server, with its gu
         streamlit_log = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
         streamlit_log.addFilter(quiet)  # "missing ScriptRunContext": expected, no script runs at start
         try:
-            log.info(resources.warm_up(Settings.from_env()).log_line())
+            warm = resources.warm_up(Settings.from_env())
+            st.empty()  # draws nothing outside a session, but Streamlit's first element of a process looks at every
+            # loaded module (its "use streamlit run" check, 0.3-1 s): paid here, not on the first reader's run
+            log.info(warm.log_line())
         except Exception:  # the server starts anyway; the pages load what they need and say what fails
             log.exception("ecgreview warm-up failed; serving without it")
         finally:
