@@ -40,7 +40,7 @@ from ecgreview.io._xml import (
 from ecgreview.io.leads import normalize_lead_name
 from ecgreview.record import EcgRecord, Measurement, Waveform
 
-__all__ = ["REPBEAT_PADDING", "read_sierra_104"]
+__all__ = ["REPBEAT_PADDING", "read_sierra_104", "record_from_root"]
 
 #: globalmeasurements elements -> (measurement name, unit).
 _MEASUREMENT_ELEMENTS: dict[str, tuple[str, str]] = {
@@ -56,29 +56,17 @@ _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S",)
 def read_sierra_104(path_or_bytes: str | os.PathLike[str] | bytes, *, name: str | None = None) -> EcgRecord:
     """Read a Philips Sierra ECG XML file of version 1.04.x (or without a version).
 
-    Parameters
-    ----------
-    path_or_bytes : str, os.PathLike or bytes
-        A file path, or the file's bytes (any XML encoding, e.g. UTF-16).
-    name : str, optional
-        File name for the record and for error messages.
-
-    Returns
-    -------
-    EcgRecord
-        ``signal_mv`` (samples, 12) float32 in mV in ``LEAD_ORDER``, the sampling
-        rate in Hz, the device's statements, measurements (ms, deg, bpm) and
-        representative beats.
-
-    Raises
-    ------
-    EcgReadError
-        If the XML is malformed or truncated, not Sierra ECG XML, or its
-        waveforms cannot be decoded (unknown encoding or compression, corrupt XLI).
+    As :func:`ecgreview.io.sierra_xml.read_sierra_xml` (the reader of every version: same parameters,
+    record and errors), without looking at the version.
     """
     data, source_name = _load_source(path_or_bytes, name)
+    return record_from_root(_parse_xml(data, source_name or None, "Philips Sierra"), data, source_name)
+
+
+def record_from_root(root: ElementTree.Element, data: bytes, source_name: str) -> EcgRecord:
+    """The record of a parsed Sierra 1.04.x document: ``root`` parsed from ``data`` (the file's bytes, for
+    ``source_sha256``); ``source_name`` names the record and the errors. Raises EcgReadError."""
     source = source_name or None
-    root = _parse_xml(data, source, "Philips Sierra")
     if root.tag != "restingecgdata":
         raise EcgReadError(source, f"not a Philips Sierra ECG XML: root element is <{root.tag}>, expected <restingecgdata>")
     parsed = root.find("waveforms/parsedwaveforms")

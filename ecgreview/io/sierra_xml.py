@@ -8,7 +8,7 @@ Version 1.03 (PageWriter Trim/Touch firmware before 1.04) keeps what 1.04 puts o
 ``<repbeat>``, and the measurements as ``mean*`` elements. ecgdatakit reads all
 of that (and the same XLI compression), so 1.03 goes through
 :mod:`ecgreview.io._ecgdatakit`; 1.04 and later stay on
-:func:`~ecgreview.io._sierra_104.read_sierra_104`, which agrees with ecgdatakit
+:func:`~ecgreview.io._sierra_104.record_from_root`, which agrees with ecgdatakit
 sample for sample on the corpus file (see ``docs/formats.md``).
 """
 
@@ -24,7 +24,7 @@ from ecgreview.io import _ecgdatakit
 from ecgreview.io._limits import check_base64_length, check_signal_shape
 from ecgreview.io._source import _load_source
 from ecgreview.io._xml import _compact_text, _number, _parse_xml, _text
-from ecgreview.io._sierra_104 import REPBEAT_PADDING, read_sierra_104
+from ecgreview.io._sierra_104 import REPBEAT_PADDING, record_from_root
 from ecgreview.io._xli import XLI_CHUNK_HEADER_BYTES, xli_decode
 from ecgreview.record import EcgRecord
 
@@ -62,7 +62,7 @@ def read_sierra_xml(path_or_bytes: str | os.PathLike[str] | bytes, *, name: str 
     root = _parse_xml(data, source, "Philips Sierra")  # our safe parse first: entities are refused here
     version = _text(root, "documentinfo/documentversion")
     if version not in _LEGACY_VERSIONS:
-        record = read_sierra_104(data, name=source_name)
+        record = record_from_root(root, data, source_name)  # parsed once
         return record.replace(source_format=f"Philips Sierra ECG XML {version}".rstrip())
     parsed_element = root.find("waveforms/parsedwaveforms")
     if parsed_element is None:

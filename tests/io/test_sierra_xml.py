@@ -11,6 +11,7 @@ import pytest
 
 from ecgreview.errors import EcgReadError
 from ecgreview.io import read_ecg
+from ecgreview.io import _sierra_104, _xml, sierra_xml
 from ecgreview.io._sierra_104 import read_sierra_104
 from ecgreview.io.sierra_xml import read_sierra_xml
 from ecgreview.record import LEAD_ORDER
@@ -56,6 +57,15 @@ def test_version_104_goes_through_our_reader_and_is_named():
     np.testing.assert_array_equal(record.signal_mv, read_sierra_104(data).signal_mv)
     unversioned = read_sierra_xml(philips_xml(fixtures.synthetic_counts(1000, seed=21)))
     assert unversioned.source_format == "Philips Sierra ECG XML"
+
+
+def test_a_104_file_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    parses = []
+    real = _xml._parse_xml
+    for module in (sierra_xml, _sierra_104):
+        monkeypatch.setattr(module, "_parse_xml", lambda *args: parses.append(1) or real(*args))
+    read_sierra_xml(philips_xml(fixtures.synthetic_counts(1000, seed=22), compression="XLI"), name="s.xml")
+    assert len(parses) == 1  # the version is read from the tree the record is read from
 
 
 def test_version_103_reads_the_xli_rhythm_as_written():
