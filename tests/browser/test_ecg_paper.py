@@ -13,7 +13,7 @@ import re
 import pytest
 
 from tests.browser.conftest import SCREENSHOTS
-from tests.browser.reading_helpers import ECG, TIMEOUT_MS, settle, wait_for_case
+from tests.browser.reading_helpers import BUNDLED_CASES, ECG, TIMEOUT_MS, open_worklist, settle, wait_for_case
 
 pytestmark = pytest.mark.browser
 
@@ -154,13 +154,7 @@ def test_the_report_downloads_as_a_pdf(server, page, tmp_path):
 def test_no_bundled_case_is_cut_off_and_a_15_s_recording_has_pages(server, page):
     url, _ = server
     page.set_viewport_size(VIEWPORT)
-    for _ in range(60):  # the server indexes at start-up and lists rows as they are read: wait for all 21
-        page.goto(f"{url}/worklist")
-        page.get_by_role("heading", name="Worklist").wait_for(timeout=TIMEOUT_MS)
-        settle(page)
-        if page.get_by_text(re.compile(r"\b21 of 21 cases")).count():
-            break
-        page.wait_for_timeout(1000)  # the poll interval of a wait for the index
+    open_worklist(page, url, cases=BUNDLED_CASES)
     page.get_by_role("button", name="Open first case").click()
     seen, problems, in_place = [], [], 0
     while True:
@@ -191,7 +185,7 @@ def test_no_bundled_case_is_cut_off_and_a_15_s_recording_has_pages(server, page)
         following.click()  # the paper stays mounted: wait for the next case's header and its drawing
         page.wait_for_function(_NEXT_CASE_JS, arg=[f"File {name}", ECG, drawn], timeout=TIMEOUT_MS)
         in_place += page.evaluate("selector => document.querySelector(selector).__shownBefore === true", ECG)
-    assert len(seen) == 21 and "Q0050.hea" in seen and "E00004.hea" in seen
+    assert len(seen) == BUNDLED_CASES and "Q0050.hea" in seen and "E00004.hea" in seen
     assert not problems, "\n".join(problems)
     # The paper is redrawn in place (the same SVG element, new data), not mounted anew, when the page above
     # it keeps its shape (18 of the 20 switches on 2026-12-03); a case with pages above the paper mounts a new one.

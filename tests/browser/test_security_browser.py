@@ -28,6 +28,7 @@ from ecgreview.examples import demo_ecg_path
 from ecgreview.security.auth import add_user
 from ecgreview.security.boundary import PROXY_SECRET_HEADER
 from tests.browser.conftest import serving
+from tests.browser.reading_helpers import ECG
 
 pytestmark = pytest.mark.browser
 
@@ -260,7 +261,7 @@ def test_production_review_page_works_under_its_policy(production_server, page):
     page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text
             else None)
     page.goto(url)
-    page.locator(".js-plotly-plot").first.wait_for(timeout=90_000)
+    page.locator(ECG).first.wait_for(timeout=90_000)  # the ECG paper component: its script runs under the policy
     page.get_by_text("RITMO SINUSALE").first.wait_for(timeout=60_000)
     blocked = page.evaluate("""async () => {
         const image = new Image();

@@ -43,6 +43,7 @@ from ecgreview.review.teaching import TeachingCase, create_session
 from ecgreview.security.auth import add_user
 from ecgreview.security.boundary import PROXY_SECRET_HEADER
 from tests.browser.conftest import CHROMIUM_ARGS, SCREENSHOTS, AppServer, _chromium, serving
+from tests.browser.reading_helpers import ECG
 from tests.io.dicom_fixtures import write_dataset
 from tests.security.test_phi import planted_dataset
 
@@ -327,7 +328,7 @@ def test_a_student_cannot_open_a_teaching_case_on_the_review_page(local_server, 
     page.get_by_text("belongs to the teaching session round-two").first.wait_for(timeout=TIMEOUT_S * 1000)
     page.screenshot(path=str(SCREENSHOTS / "round-two-student-teaching-case.png"))
     assert page.get_by_role("button", name="Save review").count() == 0
-    assert page.locator(".js-plotly-plot").count() == 0
+    assert page.locator(ECG).count() == 0 and page.locator(".js-plotly-plot").count() == 0  # no trace at all
 
 
 def test_an_upload_with_phi_is_not_kept(local_server, browser_page, tmp_path):
