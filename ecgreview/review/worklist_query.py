@@ -166,7 +166,8 @@ def query_worklist(
             f"SELECT l.source_sha256, l.file, l.pseudonym, l.acquired, l.device, l.has_statements, "
             f"l.device_positive, l.device_possible, (SELECT mask FROM dnn_masks d WHERE d.calls_key = ? "
             f"AND d.source_sha256 = l.source_sha256), r.readers, r.adjudicated, o.discordant, l.device_negative, "
-            f"r.present, r.absent, s.new_mask, s.resolved_mask, s.prior_acquired, s.disagreement_rank "
+            f"r.present, r.absent, s.new_mask, s.resolved_mask, s.prior_acquired, s.disagreement_rank, "
+            f"s.device_new_mask, s.device_resolved_mask "
             f"{joins} WHERE {where} AND l.first_of_content = 1 ORDER BY {order} LIMIT ? OFFSET ?",
             [key, *parameters, limit, offset]).fetchall()
     return WorklistPage(pd.DataFrame([_row(row, reader.strip()) for row in rows], columns=_COLUMNS),
@@ -225,10 +226,11 @@ _COLUMNS = ["source_sha256", "File", "Pseudonym", "Acquired", "Device", "DNN cal
 def _row(row: tuple, reader: str) -> dict:
     sha, file, pseudonym, acquired, device, has_statements, positive, possible, dnn, readers, adjudicated = row[:11]
     disc = row[11]
-    negative, present, absent, new, resolved, prior_acquired, rank = row[12:]
+    negative, present, absent, new, resolved, prior_acquired, rank, device_new, device_resolved = row[12:]
     reason = disagreement_reason(discordant_mask=disc or 0, dnn_mask=dnn, device_positive=positive,
                                  device_negative=negative, readers_present=present or 0, readers_absent=absent or 0,
-                                 new_mask=new or 0, resolved_mask=resolved or 0, prior_acquired=prior_acquired or "")
+                                 new_mask=new or 0, resolved_mask=resolved or 0, prior_acquired=prior_acquired or "",
+                                 device_new_mask=device_new or 0, device_resolved_mask=device_resolved or 0)
     names = json.loads(readers) if readers else []
     device_calls = [f"{name} (possible)" if possible >> index & 1 else name
                     for index, name in enumerate(CLASSES) if positive >> index & 1]

@@ -207,7 +207,7 @@ def test_disagreement_sort_puts_dnn_device_disagreement_and_new_dnn_calls_first(
     assert list(page.rows["File"])[0] == "sinus.dcm"  # DNN AF against device sinus, and AF new since 2019
     assert rows.loc["sinus.dcm", "Reason"] == "DNN AF, device no AF; new DNN AF vs 2019-03-02"
     assert rows.loc["sinus.dcm", "Disagreement"] == 2 and rows.loc["sinus.dcm", "Prior"].startswith("2019-03-02")
-    assert rows.loc["af.dcm", "Reason"] == "new DNN AF vs 2019-03-02"
+    assert rows.loc["af.dcm", "Reason"] == "new DNN AF vs 2019-03-02; new device AF vs 2019-03-02"  # prior: sinus
     assert rows.loc["demo.dcm", "Reason"] == "DNN AF, device no AF"  # another pseudonym: no prior
     assert list(page.rows["File"])[-1] == "prior.dcm" and rows.loc["prior.dcm", "Reason"] == ""
     assert list(page.rows["Disagreement"]) == sorted(page.rows["Disagreement"], reverse=True)
@@ -218,8 +218,8 @@ def test_disagreement_sort_puts_dnn_device_disagreement_and_new_dnn_calls_first(
 
 def test_a_reading_changes_the_disagreement_and_its_reason(indexed, folder):  # noqa: F811
     index, shas, store = indexed
-    _add_prior(index, folder, [0.0, 0.0, 0.0, 0.0, 0.9, 0.0])  # AF on the prior too: no change
-    assert _page(index, store).rows.set_index("File").loc["af.dcm", "Reason"] == ""
+    _add_prior(index, folder, [0.0, 0.0, 0.0, 0.0, 0.9, 0.0])  # DNN AF on the prior too: no DNN change
+    assert _page(index, store).rows.set_index("File").loc["af.dcm", "Reason"] == "new device AF vs 2019-03-02"
     append_review(store, _review(shas["af.dcm"], "Dr A", {}))  # Dr A: no AF
     rows = _page(index, store, sort_by="disagreement").rows.set_index("File")
-    assert rows.loc["af.dcm", "Reason"] == "DNN and device AF, readers no AF"
+    assert rows.loc["af.dcm", "Reason"] == "DNN and device AF, readers no AF; new device AF vs 2019-03-02"
