@@ -40,7 +40,9 @@ else:  # imported by `streamlit run app.py` to serve it: the server, with its gu
         streamlit_log = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
         streamlit_log.addFilter(quiet)  # "missing ScriptRunContext": expected, no script runs at start
         try:
-            warm = resources.warm_up(Settings.from_env())
+            settings = Settings.from_env()
+            _convert_in_a_child(settings)
+            warm = resources.warm_up(settings)
             st.empty()  # draws nothing outside a session, but Streamlit's first element of a process looks at every
             # loaded module (its "use streamlit run" check, 0.3-1 s): paid here, not on the first reader's run
             log.info(warm.log_line())
@@ -48,6 +50,23 @@ else:  # imported by `streamlit run app.py` to serve it: the server, with its gu
             log.exception("ecgreview warm-up failed; serving without it")
         finally:
             streamlit_log.removeFilter(quiet)
+
+    _CONVERT = ("import sys; from ecgreview.model.onnx_backend import load_onnx_model, onnx_available; "
+                "onnx_available()[0] and load_onnx_model(sys.argv[1])")
+
+    def _convert_in_a_child(settings: Any) -> None:
+        """Convert the weights the pages serve to ONNX in a child process (cached beside them), unless a
+        conversion is there: converting imports Keras, and in a server with Keras loaded Streamlit runs
+        ``keras.backend.clear_session()`` (a full ``gc.collect``) after every script run (bench/README)."""
+        import subprocess
+        import sys
+
+        from ecgreview.model.serving import installed_models
+
+        paths = installed_models(settings) if settings.backend != "tensorflow" else []
+        if paths and not any(paths[0].parent.glob(f"{paths[0].stem}.*.onnx")):
+            subprocess.run([sys.executable, "-c", _CONVERT, str(paths[0])], check=False, timeout=900,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # the server loads it, or says why
 
     class _NotThisThread(logging.Filter):
         """Drops the records logged by the thread that made it."""
