@@ -294,8 +294,8 @@ def decision_panel(settings: Settings, analysis: CaseAnalysis, reader: str, foll
 
 def readers_panel_data(settings: Settings, analysis: CaseAnalysis) -> list[str]:
     """The review ids an adjudication of this case would resolve: the readers' latest readings when they disagree."""
-    readings = _readings(settings, analysis.record.source_sha256)
-    if not classes_to_adjudicate(readings):
+    readings, disputed = _disputed(settings, analysis.record.source_sha256)
+    if not disputed:
         return []
     return list(readings.loc[readings["role"].isin(CONSENSUS_ROLES), "review_id"])
 
@@ -309,13 +309,29 @@ def _readings(settings: Settings, source_sha256: str) -> pd.DataFrame:
                                      *[f"reader_call_{name}" for name in CLASSES]])
 
 
+#: The classes a case's readers disagree on, per version of the store (two panels of every session's run ask).
+_DISPUTED: BoundedCache[list[str]] = BoundedCache(100_000, size_of=lambda classes: 1 + len(classes))
+
+
+def _disputed(settings: Settings, source_sha256: str) -> tuple[pd.DataFrame, list[str]]:
+    """The case's latest readings and the classes they disagree on (:func:`classes_to_adjudicate`)."""
+    try:
+        stamp = StoreStamp.of(settings.reviews_path)  # before reading: a save in between only leaves a key unused
+    except OSError:
+        stamp = None  # the readings below say what is wrong
+    readings = _readings(settings, source_sha256)
+    if stamp is None or readings.empty:
+        return readings, list(classes_to_adjudicate(readings))
+    return readings, _DISPUTED.get((str(settings.reviews_path), stamp, source_sha256),
+                                   lambda: list(classes_to_adjudicate(readings)))
+
+
 def readers_table(settings: Settings, analysis: CaseAnalysis) -> None:
     """Other readers' latest readings of this case and where they disagree."""
-    readings = _readings(settings, analysis.record.source_sha256)
+    readings, disputed = _disputed(settings, analysis.record.source_sha256)
     readers = readings[readings["role"].isin(CONSENSUS_ROLES)]
     if len(readers) < 2:
         return
-    disputed = classes_to_adjudicate(readings)
     st.markdown(f"**{len(readers)} readers** · " + (f"disagree on {', '.join(disputed)}" if disputed else "agree"))
     shown = readings[["reader", "role", *[f"reader_call_{name}" for name in CLASSES]]]
     st.dataframe(shown.rename(columns=lambda c: c.removeprefix("reader_call_")), hide_index=True)
