@@ -20,7 +20,7 @@ from ecgreview.review.serial import change_summary, change_table, interval_chang
 from ecgreview.review.worklist import INDEX_FILE
 from ecgreview.review.worklist_query import sync_listing
 from ecgreview.review.worklist_serial import ListedCase, listed_cases_of
-from ecgreview.ui import components, reading, resources, viewer
+from ecgreview.ui import components, decision_panel, resources, viewer
 from ecgreview.ui.text import escape_markdown
 
 __all__ = ["ARRANGEMENTS", "SHOW_PRIOR_KEY", "SHOW_PRIOR_SHORTCUT", "priors_of", "render"]
@@ -77,7 +77,7 @@ def render(settings: Settings, analysis: CaseAnalysis, view: viewer.View, model:
             return
         if shown:
             _papers(analysis, prior, by_sha[chosen], view, arrangement)
-        if reading.opinions_hidden(sha):
+        if decision_panel.opinions_hidden(sha):
             st.caption("Changes since the prior (DNN, device, intervals) are shown once the opinions are.")
             return
         _changes(analysis, prior, by_sha[chosen])

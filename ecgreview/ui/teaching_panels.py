@@ -23,7 +23,7 @@ from ecgreview.review.teaching import (
 )
 from ecgreview.review.protocol import latest_readings
 from ecgreview.review.worklist import IndexedCase
-from ecgreview.ui import components, indexing, reading, state, viewer
+from ecgreview.ui import components, decision_panel, indexing, state, viewer
 from ecgreview.ui.text import escape_markdown
 
 REFERENCE_SOURCES = ("consensus reviews", "labels in the files")
@@ -90,11 +90,11 @@ def answer_case(settings: Settings, session: TeachingSession, case: TeachingCase
     position = [item.source_sha256 for item in session.cases].index(case.source_sha256) + 1
     st.subheader(f"Case {position} of {len(session.cases)} · {escape_markdown(case.source_name)}")
     viewer.ecg_trace(analysis.record, viewer.current_view())
-    st.caption(reading.KEYS_HELP.split(" · `S`")[0] + " · `S` submit")
-    reading.class_grid(analysis, hidden=True, actions=("save",))  # S through the reading keys' log
-    calls = reading.call_inputs(case.source_sha256)
+    st.caption(decision_panel.KEYS_HELP.split(" · `S`")[0] + " · `S` submit")
+    decision_panel.class_grid(analysis, hidden=True, actions=("save",))  # S through the reading keys' log
+    calls = decision_panel.call_inputs(case.source_sha256)
     submitted = st.button("Submit answer", type="primary", key="teaching-submit", help="Key S")
-    if not (submitted or reading.take_key_action(case.source_sha256) == "save"):
+    if not (submitted or decision_panel.take_key_action(case.source_sha256) == "save"):
         return
     if not student or any(call is None for call in calls.values()):
         st.error("Not saved — enter your name and answer every class.")

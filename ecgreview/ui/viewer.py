@@ -45,7 +45,7 @@ from ecgreview.review.calipers import CALIPER_INTERVALS, caliper_table, heart_ra
 from ecgreview.review.case import CaseAnalysis
 from ecgreview.review.readings import case_readings
 from ecgreview.review.case_cache import BoundedCache
-from ecgreview.ui import ecg_component, reading, resources, state
+from ecgreview.ui import decision_panel, ecg_component, resources, state
 
 #: The 12-lead paper is a printout: no plotly toolbar (it covered V4), no zoom that would break the scale.
 _PAPER_CONFIG = {"displaylogo": False, "staticPlot": True}
@@ -290,7 +290,7 @@ def caliper_results(record: EcgRecord, points: list[float]) -> None:
         points.clear()
         intervals.clear()
         st.rerun()
-    hidden = reading.opinions_hidden(record.source_sha256)  # blinded, or the unaided step of a two-step reading
+    hidden = decision_panel.opinions_hidden(record.source_sha256)  # blinded, or the unaided step of a two-step reading
     st.table(pd.DataFrame(caliper_table(intervals, record.measurements, show_device=not hidden)).set_index("Measure"))
 
 
@@ -302,7 +302,7 @@ def report_download(settings: Settings, analysis: CaseAnalysis, reader: str) -> 
     the report prints them. The PDF is drawn when the button is pressed, not on every rerun.
     """
     record = analysis.record
-    if reading.opinions_hidden(record.source_sha256):
+    if decision_panel.opinions_hidden(record.source_sha256):
         return
     try:
         chosen = report_reading(case_readings(settings.reviews_path, record.source_sha256),  # once per store version

@@ -41,7 +41,7 @@ def test_stored_and_read_back_as_not_available(tmp_path):
 
 def test_shown_alike_on_the_review_page_and_in_teaching_feedback():
     pytest.importorskip("streamlit")
-    from ecgreview.ui.reading import _opinion_cells
+    from ecgreview.ui.decision_panel import _opinion_cells
 
     analysis = _analysis(())
     assert {row["Device"] for row in analysis.class_rows()} == {NOT_AVAILABLE}

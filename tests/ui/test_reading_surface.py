@@ -12,7 +12,7 @@ import numpy as np
 from ecgreview.record import CLASSES, THRESHOLDS, dnn_calls
 from ecgreview.review.store import dnn_agreement
 from ecgreview.ui import components
-from ecgreview.ui.reading import agreement_marks
+from ecgreview.ui.decision_panel import agreement_marks
 from tests.ui.reading_room_fixtures import home_with_case_folder, open_page
 
 

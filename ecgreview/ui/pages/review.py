@@ -7,7 +7,7 @@ import streamlit as st
 from ecgreview.config import Settings
 from ecgreview.model.inference import InferenceModel
 from ecgreview.review.modes import DONE
-from ecgreview.ui import components, identity, reading, resources, serial_panel, two_step, viewer
+from ecgreview.ui import components, decision_panel, identity, resources, serial_panel, two_step, viewer
 from ecgreview.ui.export_panel import export_section
 
 
@@ -21,7 +21,7 @@ def render() -> None:
         mode_slot = st.container()
         model = components.model_panel(settings)
         with mode_slot:
-            reading.reading_mode(dnn_installed=model is not None)
+            decision_panel.reading_mode(dnn_installed=model is not None)
         source = components.worklist_case(settings) or components.case_picker(settings)
     if source is None:
         return
@@ -34,9 +34,9 @@ def render() -> None:
         st.warning(refusal)
         return
     components.keep_upload(settings, source, sha)
-    reading.mark_shown(sha)
-    reading.prepare_case(settings, analysis, reader)
-    resolves = reading.readers_panel_data(settings, analysis) if identity.may_adjudicate() else []
+    decision_panel.mark_shown(sha)
+    decision_panel.prepare_case(settings, analysis, reader)
+    resolves = decision_panel.readers_panel_data(settings, analysis) if identity.may_adjudicate() else []
     ecg, decision = st.columns([53, 47], gap="small")
     with ecg:
         components.case_header(analysis.record, analysis.phi_audit)
@@ -48,9 +48,9 @@ def render() -> None:
             view = viewer.viewing_controls()
         viewer.ecg_trace(analysis.record, view)
     with decision:
-        st.markdown("**Your reading** · " + reading.KEYS_HELP_SHORT)
-        reading.decision_panel(settings, analysis, reader, following, resolves, model is not None)
-        if not reading.opinions_hidden(sha):
+        st.markdown("**Your reading** · " + decision_panel.KEYS_HELP_SHORT)
+        decision_panel.decision_panel(settings, analysis, reader, following, resolves, model is not None)
+        if not decision_panel.opinions_hidden(sha):
             components.device_panel(analysis)
     with ecg:
         serial_panel.render(settings, analysis, view, model)  # the prior ECG of the pseudonym, and what changed
@@ -59,8 +59,8 @@ def render() -> None:
     current = two_step.reading(sha)
     others = identity.may_see_other_readings() and (not current.is_study or current.step == DONE)  # never mid-study
     if others and not current.opinions_hidden:
-        reading.readers_table(settings, analysis)
-        reading.earlier_reviews(settings, sha)
+        decision_panel.readers_table(settings, analysis)
+        decision_panel.earlier_reviews(settings, sha)
     export_section(settings, analysis, reader)  # the saved reading as DICOM SR / FHIR
     _prefetch(settings, following, model, view)
 

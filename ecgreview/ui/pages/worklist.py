@@ -18,7 +18,7 @@ from ecgreview.review.store import read_reviews
 from ecgreview.review.worklist import INDEX_FILE
 from ecgreview.review.worklist_query import SORT_KEYS, WorklistFilters, WorklistPage, case_names
 from ecgreview.security.auth import READING_ROLES
-from ecgreview.ui import components, identity, indexing, reading, resources, state, study_panel
+from ecgreview.ui import components, decision_panel, identity, indexing, resources, state, study_panel
 from ecgreview.ui.navigation import open_review
 from ecgreview.ui.text import escape_markdown
 
@@ -46,7 +46,7 @@ def render() -> None:
         mode_slot = st.container()
         model = components.model_panel(settings)
         with mode_slot:
-            mode = reading.reading_mode(dnn_installed=model is not None)
+            mode = decision_panel.reading_mode(dnn_installed=model is not None)
     if settings.cases_dir == DEMO_CASES_DIR:
         st.caption(DEMO_CASES_ATTRIBUTION)
     indexing.request_update(settings, model)  # in the background; the page shows what is indexed now
