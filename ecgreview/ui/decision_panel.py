@@ -28,7 +28,7 @@ from ecgreview.review.protocol import clinical_readings, mode_unavailable_reason
 from ecgreview.review.readings import case_readings
 from ecgreview.review.case_cache import BoundedCache
 from ecgreview.review.store import READER_CALLS, StoreStamp, append_review, dnn_agreement, read_reviews
-from ecgreview.ui import components, identity, session_values, state, two_step
+from ecgreview.ui import case_navigation, case_panels, identity, session_values, state, two_step
 from ecgreview.ui.keys import apply_keys, key_log
 from ecgreview.ui.text import escape_markdown
 
@@ -205,7 +205,7 @@ def class_grid(analysis: CaseAnalysis, *, hidden: bool | None = None, actions: t
             confidence=two_step.reading(sha).is_study)
     cursor = st.session_state.setdefault(state.CLASS_CURSOR, 0)
     marks = {} if hidden else agreement_marks(analysis, _calls(sha))
-    widths = [1.05, 1.45, 0.95, 3.0, 0.6]  # one line per class at 1280 px wide (the grid's CSS: components)
+    widths = [1.05, 1.45, 0.95, 3.0, 0.6]  # one line per class at 1280 px wide (the grid's CSS: page_setup)
     head = st.columns(widths, vertical_alignment="bottom")
     titles = ("Class · 1–6", "DNN p › thr.", "Device", "Your call" if hidden else "Your call · ✓ ✗ vs DNN", "")
     for column, title in zip(head, titles):
@@ -250,9 +250,9 @@ def decision_panel(settings: Settings, analysis: CaseAnalysis, reader: str, foll
     sha = analysis.record.source_sha256
     action = take_key_action(sha)
     if action == "next" and following:  # before drawing anything: the app reruns on that case at once
-        components.open_case(following)
+        case_navigation.open_case(following)
     elif action in ("next", "previous"):
-        components.go_to_neighbour(settings, sha, action)
+        case_navigation.go_to_neighbour(settings, sha, action)
     current = two_step.reading(sha)
     with st.container(key="dnn-panel"):
         if current.is_study or current.unavailable_reason:
@@ -261,7 +261,7 @@ def decision_panel(settings: Settings, analysis: CaseAnalysis, reader: str, foll
             st.caption("Blinded reading: the DNN and device opinions (and other readers' reviews) are shown "
                        "after you save your calls.")
         elif not current.opinions_hidden:
-            components.model_caption(analysis, model_loaded=model_loaded)
+            case_panels.model_caption(analysis, model_loaded=model_loaded)
         class_grid(analysis, actions=("save", "next", "previous"))
     two_step.confidence_input(sha)
     if resolves and current.step == ADJUDICATION and identity.may_adjudicate():
@@ -365,7 +365,7 @@ def save_reading(settings: Settings, analysis: CaseAnalysis, reader: str, calls:
     role = " as the consensus (adjudicator)" if adjudicate else (
         f" ({review.reading_mode} reading)" if current.is_study else "")
     st.session_state[state.LAST_SAVED] = (sha, f"Saved review {review.review_id[:8]} of "
-                                               f"{escape_markdown(components.case_label(analysis.record.source_name))}{role}.", None)
+                                               f"{escape_markdown(case_panels.case_label(analysis.record.source_name))}{role}.", None)
     st.session_state[state.FORM_NONCE] = st.session_state.get(state.FORM_NONCE, 0) + 1
     st.session_state[state.CLASS_CURSOR] = 0
     st.session_state.get(state.CASE_SHOWN_AT, {}).pop(sha, None)

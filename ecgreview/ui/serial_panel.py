@@ -20,7 +20,7 @@ from ecgreview.review.serial import change_summary, change_table, interval_chang
 from ecgreview.review.worklist import INDEX_FILE
 from ecgreview.review.worklist_query import sync_listing
 from ecgreview.review.worklist_serial import ListedCase, listed_cases_of
-from ecgreview.ui import components, decision_panel, resources, viewer
+from ecgreview.ui import case_panels, decision_panel, resources, viewer
 from ecgreview.ui.text import escape_markdown
 
 __all__ = ["ARRANGEMENTS", "SHOW_PRIOR_KEY", "SHOW_PRIOR_SHORTCUT", "priors_of", "render"]
@@ -72,7 +72,7 @@ def render(settings: Settings, analysis: CaseAnalysis, view: viewer.View, model:
                           shortcut=SHOW_PRIOR_SHORTCUT, help="Show or hide the prior ECG")
         arrangement = arrangement_column.segmented_control("Arrangement", ARRANGEMENTS, default=ARRANGEMENTS[0],
                                                            key=_ARRANGEMENT_KEY, required=True) or ARRANGEMENTS[0]
-        prior = components.analyse(settings, CaseSource.from_path(by_sha[chosen].path), model)
+        prior = case_panels.analyse(settings, CaseSource.from_path(by_sha[chosen].path), model)
         if prior is None:
             return
         if shown:

@@ -23,7 +23,7 @@ from ecgreview.review.teaching import (
 )
 from ecgreview.review.protocol import latest_readings
 from ecgreview.review.worklist import IndexedCase
-from ecgreview.ui import components, decision_panel, indexing, state, viewer
+from ecgreview.ui import case_navigation, case_panels, decision_panel, indexing, state, viewer
 from ecgreview.ui.text import escape_markdown
 
 REFERENCE_SOURCES = ("consensus reviews", "labels in the files")
@@ -76,12 +76,12 @@ def results(session: TeachingSession, reviews: pd.DataFrame) -> None:
 
 def case_analysis(settings: Settings, case: TeachingCase, model: InferenceModel | None) -> CaseAnalysis | None:
     """Read and analyse one session case, found by its SHA-256 in the worklist index."""
-    source = components.find_case(settings, case.source_sha256)
+    source = case_navigation.find_case(settings, case.source_sha256)
     if source is None:
         if not indexing.progress_panel(settings):
             st.error(f"{escape_markdown(case.source_name)}: the case file is not in the case folder or the uploads.")
         return None
-    return components.analyse(settings, source, model)
+    return case_panels.analyse(settings, source, model)
 
 
 def answer_case(settings: Settings, session: TeachingSession, case: TeachingCase, analysis: CaseAnalysis,

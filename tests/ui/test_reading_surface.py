@@ -11,7 +11,7 @@ import numpy as np
 
 from ecgreview.record import CLASSES, THRESHOLDS, dnn_calls
 from ecgreview.review.store import dnn_agreement
-from ecgreview.ui import components
+from ecgreview.ui import page_setup
 from ecgreview.ui.decision_panel import agreement_marks
 from tests.ui.reading_room_fixtures import home_with_case_folder, open_page
 
@@ -35,7 +35,7 @@ def test_no_mark_without_a_dnn_output():
 
 
 def test_weights_popover_gives_the_command_a_start_sh_user_runs():
-    commands = [line for line in components.INSTALL_HELP.splitlines() if "-m ecgreview" in line]
+    commands = [line for line in page_setup.INSTALL_HELP.splitlines() if "-m ecgreview" in line]
     assert commands and all(line.startswith(".venv/bin/python -m ecgreview model install") for line in commands)
 
 

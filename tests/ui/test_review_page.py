@@ -105,8 +105,8 @@ def test_unwritable_review_store_keeps_the_answers(home, tmp_path, monkeypatch):
 _ANALYSE_SCRIPT = """
 from ecgreview.config import Settings
 from ecgreview.review.case import CaseSource
-from ecgreview.ui import components
-components.analyse(Settings.from_env(), CaseSource.from_path({header!r}), None)
+from ecgreview.ui import case_panels
+case_panels.analyse(Settings.from_env(), CaseSource.from_path({header!r}), None)
 """
 
 

@@ -25,7 +25,7 @@ from ecgreview.study.cohort import CONSENSUS, Cohort, load_cohort
 from ecgreview.study.cohort_report import cohort_table, format_table, inter_reader_kappa, probability_figure, table_title
 from ecgreview.study.design import StudyDesign
 from ecgreview.study.plan import AnalysisChoices
-from ecgreview.ui import added_value_panel, cohort_panels, components, identity
+from ecgreview.ui import added_value_panel, cohort_panels, identity, page_setup
 from ecgreview.ui.text import escape_markdown, table_in_words
 
 REVIEW_UPLOADS = "evaluate_review_uploads"
@@ -39,7 +39,7 @@ KIND_CONSENSUS, KIND_READER, KIND_CLINICAL = "Reader consensus", "One reader", "
 
 def render() -> None:
     """Draw the page."""
-    settings = components.page_settings("Cohort study")
+    settings = page_setup.page_settings("Cohort study")
     if settings is None or not identity.require(CLINICIAN_ROLES, "Cohort study"):
         return
     with st.sidebar:

@@ -7,25 +7,25 @@ import streamlit as st
 from ecgreview.config import Settings
 from ecgreview.model.inference import InferenceModel
 from ecgreview.review.modes import DONE
-from ecgreview.ui import components, decision_panel, identity, resources, serial_panel, two_step, viewer
+from ecgreview.ui import case_navigation, case_panels, decision_panel, identity, page_setup, resources, serial_panel, two_step, viewer
 from ecgreview.ui.export_panel import export_section
 
 
 def render() -> None:
     """Draw the page."""
-    settings = components.page_settings("ECG review", compact=True)
+    settings = page_setup.page_settings("ECG review", compact=True)
     if settings is None:
         return
     with st.sidebar:
-        reader = components.reader_input()
+        reader = page_setup.reader_input()
         mode_slot = st.container()
-        model = components.model_panel(settings)
+        model = page_setup.model_panel(settings)
         with mode_slot:
             decision_panel.reading_mode(dnn_installed=model is not None)
-        source = components.worklist_case(settings) or components.case_picker(settings)
+        source = case_navigation.worklist_case(settings) or case_navigation.case_picker(settings)
     if source is None:
         return
-    analysis = components.analyse(settings, source, model)
+    analysis = case_panels.analyse(settings, source, model)
     if analysis is None:
         return
     sha = analysis.record.source_sha256
@@ -33,17 +33,17 @@ def render() -> None:
     if refusal is not None:
         st.warning(refusal)
         return
-    components.keep_upload(settings, source, sha)
+    case_navigation.keep_upload(settings, source, sha)
     decision_panel.mark_shown(sha)
     decision_panel.prepare_case(settings, analysis, reader)
     resolves = decision_panel.readers_panel_data(settings, analysis) if identity.may_adjudicate() else []
     ecg, decision = st.columns([53, 47], gap="small")
     with ecg:
-        components.case_header(analysis.record, analysis.phi_audit)
-        components.signal_check(analysis)
+        case_panels.case_header(analysis.record, analysis.phi_audit)
+        case_panels.signal_check(analysis)
         navigation, view_column = st.columns([9, 11], vertical_alignment="center")
         with navigation:
-            following = components.case_navigation(settings, sha)
+            following = case_navigation.case_navigation(settings, sha)
         with view_column:
             view = viewer.viewing_controls()
         viewer.ecg_trace(analysis.record, view)
@@ -51,7 +51,7 @@ def render() -> None:
         st.markdown("**Your reading** · " + decision_panel.KEYS_HELP_SHORT)
         decision_panel.decision_panel(settings, analysis, reader, following, resolves, model is not None)
         if not decision_panel.opinions_hidden(sha):
-            components.device_panel(analysis)
+            case_panels.device_panel(analysis)
     with ecg:
         serial_panel.render(settings, analysis, view, model)  # the prior ECG of the pseudonym, and what changed
         viewer.extras(analysis.record, view)
@@ -67,7 +67,7 @@ def render() -> None:
 
 def _prefetch(settings: Settings, following: str | None, model: InferenceModel | None, view: viewer.View) -> None:
     """Open the next case of the worklist in the background while the reader reads this one."""
-    source = components.find_case(settings, following) if following else None
+    source = case_navigation.find_case(settings, following) if following else None
     if source is not None:
         resources.prefetch_case(source, model, lambda analysis: viewer.ecg_payload(analysis.record, view),
                                 thresholds=settings.thresholds)

@@ -10,7 +10,7 @@ from ecgreview.errors import EcgReviewError
 from ecgreview.model.inference import InferenceModel
 from ecgreview.review.store import read_reviews
 from ecgreview.review.teaching import TeachingSession, list_sessions, load_session, next_case, sessions_dir
-from ecgreview.ui import components, identity, state, teaching_panels
+from ecgreview.ui import identity, page_setup, state, teaching_panels
 from ecgreview.ui.text import escape_markdown
 
 ROLES = ("Student", "Teacher")
@@ -18,7 +18,7 @@ ROLES = ("Student", "Teacher")
 
 def render() -> None:
     """Draw the page."""
-    settings = components.page_settings("Teaching")
+    settings = page_setup.page_settings("Teaching")
     if settings is None:
         return
     try:
@@ -27,10 +27,10 @@ def render() -> None:
         st.error(f"Cannot read the review store — {escape_markdown(exc)}")
         return
     with st.sidebar:
-        reader = components.reader_input()
+        reader = page_setup.reader_input()
         role = (st.segmented_control("I am a", ROLES, default="Student", key=state.TEACHING_ROLE, required=True)
                 if identity.may("teacher") else "Student")
-        model = components.model_panel(settings)
+        model = page_setup.model_panel(settings)
     session = choose_session(settings)
     if role == "Teacher":
         teaching_panels.prepare_session(settings, reviews)

@@ -18,7 +18,7 @@ from ecgreview.review.store import read_reviews
 from ecgreview.review.worklist import INDEX_FILE
 from ecgreview.review.worklist_query import SORT_KEYS, WorklistFilters, WorklistPage, case_names
 from ecgreview.security.auth import READING_ROLES
-from ecgreview.ui import components, decision_panel, identity, indexing, resources, state, study_panel
+from ecgreview.ui import case_navigation, decision_panel, identity, indexing, page_setup, resources, state, study_panel
 from ecgreview.ui.navigation import open_review
 from ecgreview.ui.text import escape_markdown
 
@@ -38,13 +38,13 @@ PAGE_SIZE = 200
 
 def render() -> None:
     """Draw the page."""
-    settings = components.page_settings("Worklist")
+    settings = page_setup.page_settings("Worklist")
     if settings is None:
         return
     with st.sidebar:
-        reader = components.reader_input()
+        reader = page_setup.reader_input()
         mode_slot = st.container()
-        model = components.model_panel(settings)
+        model = page_setup.model_panel(settings)
         with mode_slot:
             mode = decision_panel.reading_mode(dnn_installed=model is not None)
     if settings.cases_dir == DEMO_CASES_DIR:
@@ -173,6 +173,6 @@ def add_case(settings: Settings) -> None:
             except EcgReviewError as exc:
                 st.error(f"Cannot open this ECG — {escape_markdown(exc)}")
                 return
-            components.keep_upload(settings, source, record.source_sha256, force=True, file_name=upload.name)
+            case_navigation.keep_upload(settings, source, record.source_sha256, force=True, file_name=upload.name)
             indexing.indexer(settings).request(max_age_s=0)  # list it soon; the page does not wait
             st.rerun()
