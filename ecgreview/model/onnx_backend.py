@@ -13,6 +13,8 @@ writes the file atomically (or keeps it in memory when the folder is read-only).
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -26,7 +28,8 @@ from ecgreview.model.inference import DEFAULT_BATCH_SIZE, MODEL_LEADS, predict_i
 from ecgreview.model.provenance import WeightsIdentity, identify_weights, provenance
 from ecgreview.record import MODEL_SAMPLES
 
-__all__ = ["ONNX_OPSET", "OnnxModel", "convert_to_onnx", "load_onnx_model", "onnx_cache_path", "onnx_available"]
+__all__ = ["ONNX_OPSET", "OnnxModel", "convert_in_child_process", "convert_to_onnx", "load_onnx_model",
+           "onnx_cache_path", "onnx_available"]
 
 #: ONNX operator set of the converted model.
 ONNX_OPSET = 17
@@ -207,3 +210,30 @@ def load_onnx_model(path: str | Path, *, threads: int | None = None, keras_model
                         f"onnx {versions['onnx']}, opset {ONNX_OPSET})")
     facts["onnx_file"] = onnx_path.name if onnx_path else ""
     return OnnxModel(path=path, identity=identity, provenance=facts, onnx_path=onnx_path, session=session)
+
+
+_CONVERT = ("import sys; from ecgreview.model.onnx_backend import load_onnx_model, onnx_available; "
+            "onnx_available()[0] and load_onnx_model(sys.argv[1])")
+
+
+def convert_in_child_process(weights_path: str | Path, *, timeout_s: float = 900.0) -> bool:
+    """Cache the ONNX conversion of ``weights_path`` beside it, converting in a child process if it is not there.
+
+    Converting imports Keras and TensorFlow. A long-running server should not hold them: in a
+    process with Keras loaded, Streamlit clears the Keras session (a full garbage collection)
+    after every script run (bench/README.md, "Case switch"). The child's errors are not raised:
+    :func:`load_onnx_model` in the caller converts again and says what fails.
+
+    Returns
+    -------
+    bool
+        Whether the conversion of these weights (by their SHA-256) is now cached.
+    """
+    path = Path(weights_path)
+    if not path.is_file():
+        return False
+    cached = onnx_cache_path(path, identify_weights(path).sha256)
+    if not cached.exists():
+        subprocess.run([sys.executable, "-c", _CONVERT, str(path)], check=False, timeout=timeout_s,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cached.exists()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,3 +105,23 @@ def test_load_inference_model_picks_the_backend(tmp_path):
     np.testing.assert_allclose(onnx.predict_probabilities(batch), tensorflow.predict_probabilities(batch), atol=1e-5)
     with pytest.raises(ValueError, match="backend must be one of auto, tensorflow, onnx"):
         load_inference_model(path, backend="torch")
+
+
+_CHILD_CHECK = """
+import sys
+from ecgreview.model.onnx_backend import convert_in_child_process
+cached = convert_in_child_process(sys.argv[1])
+print(cached, any(name == "keras" or name.startswith(("keras.", "tensorflow")) for name in sys.modules))
+"""
+
+
+def test_the_conversion_runs_in_a_child_and_this_process_never_imports_keras(fixture_weights, tmp_path):
+    weights = Path(shutil.copy(fixture_weights, tmp_path / "model.hdf5"))  # no conversion cached beside it
+    sha256 = onnx_backend.identify_weights(weights).sha256
+    assert not onnx_backend.onnx_cache_path(weights, sha256).exists()
+    run = subprocess.run([sys.executable, "-c", _CHILD_CHECK, str(weights)], capture_output=True, text=True,
+                         timeout=900, check=True)
+    assert run.stdout.split() == ["True", "False"], run.stdout + run.stderr  # cached; Keras stayed in the child
+    assert onnx_backend.onnx_cache_path(weights, sha256).exists()
+    assert onnx_backend.convert_in_child_process(weights)  # cached: no child this time
+    assert not onnx_backend.convert_in_child_process(tmp_path / "missing.hdf5")

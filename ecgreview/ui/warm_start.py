@@ -1,0 +1,66 @@
+"""The server's start: before it answers anything, the caches the pages use are filled and one log line says
+when it is ready (``ecgreview ready in X s``).
+
+``app.py`` hands :func:`lifespan` to ``st.App``. The weights are converted to ONNX in a child process
+(:func:`ecgreview.model.onnx_backend.convert_in_child_process`) so that this server never imports Keras;
+then :func:`ecgreview.ui.resources.warm_up` loads the model, the statement table and the first cases, and
+starts the index. A failure is logged and the server starts anyway: the pages load what they need and
+say what fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+import streamlit as st
+
+__all__ = ["lifespan"]
+
+
+class _NotThisThread(logging.Filter):
+    """Drops the records logged by the thread that made it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thread = threading.get_ident()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread != self.thread
+
+
+def _warm_up() -> None:
+    """Import the pages, convert the weights in a child, fill the caches (resources.warm_up); log the ready line."""
+    from ecgreview.config import Settings
+    from ecgreview.model.onnx_backend import convert_in_child_process
+    from ecgreview.model.serving import installed_models
+    from ecgreview.ui import identity, resources  # noqa: F401 - imported once here, not on the first run
+    from ecgreview.ui.pages import evaluate, review, teaching, worklist  # noqa: F401
+
+    log, quiet = resources.server_log(), _NotThisThread()
+    streamlit_log = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
+    streamlit_log.addFilter(quiet)  # "missing ScriptRunContext": expected, no script runs at start
+    try:
+        settings = Settings.from_env()
+        served = installed_models(settings) if settings.backend != "tensorflow" else []
+        if served:
+            convert_in_child_process(served[0])
+        warm = resources.warm_up(settings)
+        st.empty()  # draws nothing outside a session, but Streamlit's first element of a process looks at every
+        # loaded module (its "use streamlit run" check, 0.3-1 s): paid here, not on the first reader's run
+        log.info(warm.log_line())
+    except Exception:  # the server starts anyway; the pages load what they need and say what fails
+        log.exception("ecgreview warm-up failed; serving without it")
+    finally:
+        streamlit_log.removeFilter(quiet)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(_app: Any) -> AsyncIterator[None]:
+    """``st.App``'s lifespan: the warm-up runs once the runtime has started; no request is served before it ends."""
+    await asyncio.to_thread(_warm_up)
+    yield
