@@ -23,6 +23,4 @@ if __name__ == "__main__":  # a script run: sign in, then route
         st.Page(evaluate.render, title="Cohort study", url_path="evaluate"),
     ]).run()
 else:  # imported by `streamlit run app.py` to serve it: the server, with its guards, warmed before it serves
-    from ecgreview.ui import warm_start
-
-    app = st.App(__file__, middleware=server_guards.middleware(), lifespan=warm_start.lifespan)
+    app = st.App(__file__, **server_guards.app_options())  # a literal st.App call: how streamlit run finds it

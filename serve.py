@@ -3,7 +3,7 @@
 ``streamlit run serve.py`` (the Dockerfile's command before ``app.py`` served itself) and
 ``streamlit run app.py`` are the same: ``app.py`` as an ``st.App`` with the middleware of
 :func:`ecgreview.ui.server_guards.middleware` (security headers, websocket origin, proxy boundary,
-session and upload checks, the Streamlit version check). Kept so that existing deployments and
+session and upload checks, the Streamlit version check) and the warm start before the first request. Kept so that existing deployments and
 scripts that run ``serve.py`` keep working.
 """
 
@@ -13,4 +13,4 @@ import streamlit as st
 
 from ecgreview.ui import server_guards
 
-app = st.App("app.py", middleware=server_guards.middleware())
+app = st.App("app.py", **server_guards.app_options())  # a literal st.App call: how streamlit run finds it
