@@ -11,6 +11,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ecgreview.ui import server_guards
+from ecgreview.ui import serving
 
-app = st.App("app.py", **server_guards.app_options())  # a literal st.App call: how streamlit run finds it
+app = st.App("app.py", **serving.app_options())  # a literal st.App call: how streamlit run finds it

@@ -17,7 +17,6 @@ browser connects, so that the first case opens as fast as any other.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from ecgreview.review.case_cache import BoundedCache
 from ecgreview.review.index_updater import BackgroundIndexer
 from ecgreview.review.worklist import INDEX_FILE, CaseIndex
 from ecgreview.security.phi import audit_file
+from ecgreview.ui.server_guards import server_logger
 
 #: Memory the opened cases may take in one server process (records, probabilities, audits).
 CASE_CACHE_BYTES = 512 * 1024 * 1024
@@ -229,11 +229,4 @@ def _first_sources(settings: Settings, model: InferenceModel | None, count: int,
 
 def server_log() -> logging.Logger:
     """The server's own log lines (``ecgreview.server``) on stderr, beside Streamlit's."""
-    logger = logging.getLogger("ecgreview.server")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-    return logger
+    return server_logger("ecgreview.server")

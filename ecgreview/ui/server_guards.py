@@ -46,8 +46,8 @@ from ecgreview.security.auth import ADMIN, User, proxy_user_name
 from ecgreview.security.boundary import (Headers, browser_binding, header_values, origin_allowed, parse_cookies, proxy_refusal,
                                          requested_session_id)
 
-__all__ = ["SECURITY_HEADERS", "STREAMLIT_VERSION", "app_options", "check_streamlit_version", "connection_binding",
-           "forget_session", "install", "middleware", "register_session", "signed_in_user_of"]
+__all__ = ["SECURITY_HEADERS", "STREAMLIT_VERSION", "check_streamlit_version", "connection_binding",
+           "forget_session", "install", "middleware", "register_session", "server_logger", "signed_in_user_of"]
 
 #: The Streamlit these guards were written for: the pin of requirements.txt (a test keeps them equal).
 STREAMLIT_VERSION = "1.67.0"
@@ -154,18 +154,22 @@ def install() -> None:
         if _STATE["installed"]:
             return
         check_streamlit_version()
-        _configure_log()
+        server_logger(LOGGER.name)
         _patch_uploads_and_cache()
         _STATE["installed"] = True
 
 
-def _configure_log() -> None:
-    if not LOGGER.handlers:
+def server_logger(name: str) -> logging.Logger:
+    """The server's own log ``name`` (``ecgreview.security``, ``ecgreview.server``): INFO and above on stderr,
+    beside Streamlit's lines, in one format."""
+    logger = logging.getLogger(name)
+    if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        LOGGER.addHandler(handler)
-    LOGGER.setLevel(logging.INFO)
-    LOGGER.propagate = False
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return logger
 
 
 def _patch_uploads_and_cache() -> None:
@@ -212,15 +216,6 @@ def middleware() -> list[Any]:
     if problem is not None:
         raise ConfigError("ECGREVIEW_AUTH", problem)
     return [Middleware(GuardsMiddleware, settings=settings)]
-
-
-def app_options() -> dict[str, Any]:
-    """The options of the ``st.App`` that serves ``app.py``: these guards as its middleware, and the warm start
-    (:func:`ecgreview.ui.warm_start.lifespan`) before the first request. ``app.py`` and ``serve.py`` both pass them
-    (``st.App(script, **app_options())``: the call itself stays in the script, where ``streamlit run`` finds it)."""
-    from ecgreview.ui import warm_start
-
-    return {"middleware": middleware(), "lifespan": warm_start.lifespan}
 
 
 class GuardsMiddleware:

@@ -66,17 +66,17 @@ def test_every_streamlit_patch_lives_in_server_guards():
 @pytest.mark.parametrize("script", ["app.py", "serve.py"])
 def test_both_entry_points_are_served_with_the_guards(script):
     """``streamlit run app.py`` (README, start.sh) and ``streamlit run serve.py`` both serve an st.App, with the
-    guards as its middleware and the warm start as its lifespan (server_guards.app_options)."""
+    guards as its middleware and the warm start as its lifespan (ui/serving.app_options)."""
     found = discover_asgi_app(REPO / script)  # found by the literal st.App call (a helper returning one is not)
     assert found.is_asgi_app and found.app_name == "app"
-    assert "st.App(" in (REPO / script).read_text() and "**server_guards.app_options()" in (REPO / script).read_text()
+    assert "st.App(" in (REPO / script).read_text() and "**serving.app_options()" in (REPO / script).read_text()
 
 
 def test_the_app_options_are_the_guards_and_the_warm_start(tmp_path, monkeypatch):
-    from ecgreview.ui import warm_start
+    from ecgreview.ui import serving, warm_start
 
     monkeypatch.setenv("ECGREVIEW_HOME", str(tmp_path))
-    options = server_guards.app_options()
+    options = serving.app_options()
     assert [entry.cls for entry in options["middleware"]] == [server_guards.GuardsMiddleware]
     assert options["lifespan"] is warm_start.lifespan
 
