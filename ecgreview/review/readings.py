@@ -5,41 +5,70 @@ table, whether an adjudication is due, the export choices), and every reader's s
 every run, while the store changes only when someone saves. Here the store's latest clinical
 readings (:func:`ecgreview.review.protocol.latest_readings`, the one rule) are grouped by case once
 per version of the file (its inode, size and modification time: :class:`~ecgreview.review.store.StoreStamp`),
-so that each later question costs a ``stat`` and a dictionary lookup.
+together with every clinical reading of each case (the "earlier reviews"), so that each later question
+costs a ``stat`` and a dictionary lookup.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from ecgreview.review.protocol import latest_readings
+from ecgreview.review.protocol import clinical_readings, latest_readings
 from ecgreview.review.store import StoreStamp, read_reviews
 
-__all__ = ["case_readings"]
+__all__ = ["case_history", "case_readings"]
 
 _MAX_STORES = 4
-_cache: dict[str, tuple[StoreStamp | None | object, dict[str, pd.DataFrame], pd.DataFrame]] = {}
+
+
+@dataclass(frozen=True)
+class _Grouped:
+    """One version of a store, grouped by case: its clinical rows, and the latest reading per reader."""
+
+    stamp: object
+    history: dict[str, pd.DataFrame]
+    latest: dict[str, pd.DataFrame]
+    empty: pd.DataFrame
+
+
+_cache: dict[str, _Grouped] = {}
 _lock = threading.Lock()
 
 
-def _stamp(path: Path) -> StoreStamp | None | object:
-    """The store's stamp; for a path that cannot even be looked at, a value equal to no other (never cached:
-    :func:`read_reviews` then says what is wrong)."""
+def _stamp(path: Path) -> object:
+    """The store's stamp (None when it does not exist); for a path that cannot even be looked at, a value
+    equal to no other (never cached: :func:`read_reviews` then says what is wrong)."""
     try:
         return StoreStamp.of(path)
     except OSError:
         return object()
 
 
-def _by_case(path: Path) -> tuple[StoreStamp | None | object, dict[str, pd.DataFrame], pd.DataFrame]:
+def _group(path: Path) -> _Grouped:
     stamp = _stamp(path)  # taken before reading: a save in between only makes the next call read again
-    latest = latest_readings(read_reviews(path))
-    groups = {str(sha): rows for sha, rows in latest.groupby("source_sha256", sort=False)}
-    return stamp, groups, latest.iloc[0:0]
+    clinical = clinical_readings(read_reviews(path))
+    return _Grouped(stamp, {str(sha): rows for sha, rows in clinical.groupby("source_sha256", sort=False)},
+                    {str(sha): rows for sha, rows in latest_readings(clinical).groupby("source_sha256", sort=False)},
+                    clinical.iloc[0:0])
+
+
+def _grouped(reviews_path: str | os.PathLike[str]) -> _Grouped:
+    path = Path(reviews_path).absolute()
+    key = str(path)
+    with _lock:
+        cached = _cache.get(key)
+    if cached is None or cached.stamp != _stamp(path):
+        cached = _group(path)
+        with _lock:
+            if key not in _cache and len(_cache) >= _MAX_STORES:
+                _cache.pop(next(iter(_cache)))
+            _cache[key] = cached
+    return cached
 
 
 def case_readings(reviews_path: str | os.PathLike[str], source_sha256: str) -> pd.DataFrame:
@@ -53,15 +82,22 @@ def case_readings(reviews_path: str | os.PathLike[str], source_sha256: str) -> p
     ReviewStoreError
         The store cannot be read (as :func:`~ecgreview.review.store.read_reviews`).
     """
-    path = Path(reviews_path).absolute()
-    key = str(path)
-    with _lock:
-        cached = _cache.get(key)
-    if cached is None or cached[0] != _stamp(path):
-        cached = _by_case(path)
-        with _lock:
-            if key not in _cache and len(_cache) >= _MAX_STORES:
-                _cache.pop(next(iter(_cache)))
-            _cache[key] = cached
-    rows = cached[1].get(source_sha256)
-    return (rows if rows is not None else cached[2]).copy()  # a copy: the cached rows stay as read
+    grouped = _grouped(reviews_path)
+    rows = grouped.latest.get(source_sha256)
+    return (rows if rows is not None else grouped.empty).copy()  # a copy: the cached rows stay as read
+
+
+def case_history(reviews_path: str | os.PathLike[str], source_sha256: str) -> pd.DataFrame:
+    """Every clinical reading of one case, corrections included (rows of the review store, in save order).
+
+    The same rows as ``clinical_readings(read_reviews(reviews_path))`` of that case; teaching answers
+    are not among them.
+
+    Raises
+    ------
+    ReviewStoreError
+        The store cannot be read (as :func:`~ecgreview.review.store.read_reviews`).
+    """
+    grouped = _grouped(reviews_path)
+    rows = grouped.history.get(source_sha256)
+    return (rows if rows is not None else grouped.empty).copy()

@@ -22,12 +22,12 @@ from ecgreview.errors import EcgReviewError
 from ecgreview.record import CLASSES
 from ecgreview.report import AGREEMENT_MARKS
 from ecgreview.review.case import CaseAnalysis
+from ecgreview.review.case_cache import BoundedCache
 from ecgreview.review.consensus import classes_to_adjudicate
 from ecgreview.review.modes import ADJUDICATION, DONE, SESSION_MODES, TWO_STEP, UNAIDED, mode_label
-from ecgreview.review.protocol import clinical_readings, mode_unavailable_reason
-from ecgreview.review.readings import case_readings
-from ecgreview.review.case_cache import BoundedCache
-from ecgreview.review.store import READER_CALLS, StoreStamp, append_review, dnn_agreement, read_reviews
+from ecgreview.review.protocol import mode_unavailable_reason
+from ecgreview.review.readings import case_history, case_readings
+from ecgreview.review.store import READER_CALLS, StoreStamp, append_review, dnn_agreement
 from ecgreview.ui import case_navigation, case_panels, identity, session_values, state, two_step
 from ecgreview.ui.keys import apply_keys, key_log
 from ecgreview.ui.text import escape_markdown
@@ -378,26 +378,14 @@ def mark_shown(source_sha256: str) -> None:
 
 
 def earlier_reviews(settings: Settings, source_sha256: str) -> None:
-    """All rows of this case in the review store (corrections are new rows)."""
+    """All clinical rows of this case in the review store (corrections are new rows; teaching answers stay in the
+    teaching views), from the store grouped once per version (:func:`~ecgreview.review.readings.case_history`)."""
     try:
-        stamp = StoreStamp.of(settings.reviews_path)  # before reading: a save in between only leaves a key unused
-        earlier = _EARLIER.get((str(settings.reviews_path), stamp, source_sha256),
-                               lambda: _earlier_rows(settings, source_sha256))
-    except (EcgReviewError, OSError) as exc:
+        earlier = case_history(settings.reviews_path, source_sha256)
+    except EcgReviewError as exc:
         st.error(f"Cannot read earlier reviews — {escape_markdown(exc)}")
         return
     st.subheader(f"Earlier reviews of this case ({len(earlier)})")
     if len(earlier):
-        st.dataframe(earlier, hide_index=True)
-
-
-#: The earlier reviews of a case per version of the store (every rerun of every session shows them).
-_EARLIER: BoundedCache[pd.DataFrame] = BoundedCache(
-    32_000_000, size_of=lambda frame: int(frame.memory_usage(deep=True).sum()))
-
-
-def _earlier_rows(settings: Settings, source_sha256: str) -> pd.DataFrame:
-    frame = read_reviews(settings.reviews_path)
-    earlier = clinical_readings(frame[frame["source_sha256"] == source_sha256])  # teaching answers stay there
-    columns = ["saved_at_utc", "reader", "role", "reading_mode", *[f"reader_call_{c}" for c in CLASSES], "comment"]
-    return pd.DataFrame(earlier[columns])
+        columns = ["saved_at_utc", "reader", "role", "reading_mode", *[f"reader_call_{c}" for c in CLASSES], "comment"]
+        st.dataframe(pd.DataFrame(earlier[columns]), hide_index=True)

@@ -7,7 +7,7 @@ import pytest
 
 from ecgreview.record import CLASSES
 from ecgreview.review import readings
-from ecgreview.review.protocol import latest_readings
+from ecgreview.review.protocol import clinical_readings, latest_readings
 from ecgreview.review.store import Review, ReviewStoreError, append_review, read_reviews
 
 SHA_A, SHA_B = "a" * 64, "b" * 64
@@ -31,6 +31,12 @@ def test_the_same_rows_as_the_one_latest_rule_and_a_save_is_seen_at_once(tmp_pat
         pd.testing.assert_frame_equal(readings.case_readings(store, sha).reset_index(drop=True),
                                       expected.reset_index(drop=True))
     assert list(readings.case_readings(store, SHA_A)["reader_call_AF"]) == ["absent", "uncertain"]
+    history = readings.case_history(store, SHA_A)  # every clinical row, corrections included; no teaching answer
+    expected = clinical_readings(read_reviews(store))
+    pd.testing.assert_frame_equal(history.reset_index(drop=True),
+                                  expected[expected["source_sha256"] == SHA_A].reset_index(drop=True))
+    assert list(history["reader_call_AF"]) == ["present", "absent", "uncertain"]
+    assert readings.case_history(store, "c" * 64).empty
     append_review(store, _review("Dr B", SHA_A, "present"))
     assert list(readings.case_readings(store, SHA_A)["reader_call_AF"]) == ["uncertain", "present"]
 
