@@ -38,6 +38,10 @@ environment variable        config file key        default
 ``ECGREVIEW_DICOMWEB_TOKEN`` ``dicomweb_token``    unset; a bearer token instead (never logged)
 ``ECGREVIEW_DICOMWEB_CA_BUNDLE`` ``dicomweb_ca_bundle``  unset: the system's CAs; a PEM file of CAs to trust
                                                    (TLS certificates are always verified)
+``ECGREVIEW_SERIAL_LINK``   ``serial_link``        ``patient-id``: prior ECGs are linked by patient id (WFDB
+                                                   records never); ``record-prefix:<regex>``: WFDB records also,
+                                                   by the regex's group in the record name
+                                                   (:func:`ecgreview.review.serial.link_key`)
 ==========================  =====================  ===========================================
 
 ``name`` mode trusts a typed name and is for one workstation: the app refuses to serve it on an
@@ -62,11 +66,13 @@ from typing import Any
 from ecgreview.errors import ConfigError
 from ecgreview.examples import DEMO_CASES_DIR
 from ecgreview.record import CLASSES, THRESHOLDS
+from ecgreview.review.serial_link import DEFAULT_LINK_RULE, parse_link_rule
 
 _KEYS = {"model", "models_dir", "reviews", "cases", "backend", "auth", "users", "proxy_header", "proxy_roles_header",
          "thresholds", "proxy_secret", "proxy_sources", "upload_phi", "signin_free", "signin_max_delay_s",
          "signin_lockout", "signin_concurrency"}
 _KEYS |= {"screen_px_per_mm"}  # the ECG at true size (ecgreview.ui.viewer)
+_KEYS |= {"serial_link"}  # the serial comparison's linking rule (ecgreview.review.serial)
 #: The DICOMweb case source's keys (``ECGREVIEW_DICOMWEB_*``; :mod:`ecgreview.io.dicomweb`).
 _DICOMWEB_KEYS = {"dicomweb_url", "dicomweb_user", "dicomweb_password", "dicomweb_token", "dicomweb_ca_bundle"}
 _KEYS |= _DICOMWEB_KEYS
@@ -121,6 +127,9 @@ class Settings:
     dicomweb_token: str | None = field(default=None, repr=False)
     #: CA certificates (PEM) to verify the server's TLS certificate with (None: the system's).
     dicomweb_ca_bundle: Path | None = None
+    #: How prior ECGs are linked to a patient (:func:`ecgreview.review.serial.link_key`): ``patient-id`` or
+    #: ``record-prefix:<regex>``.
+    serial_link: str = "patient-id"
 
     @property
     def user_file(self) -> Path:
@@ -160,6 +169,8 @@ class Settings:
             screen_px_per_mm=parse_screen_px_per_mm(pick("ECGREVIEW_SCREEN_PX_PER_MM", "screen_px_per_mm")),
             **_security_values(pick),
             **_dicomweb_values(pick),
+            serial_link=parse_serial_link(pick("ECGREVIEW_SERIAL_LINK", "serial_link"), source=(
+                "ECGREVIEW_SERIAL_LINK" if env.get("ECGREVIEW_SERIAL_LINK") else str(config_path))),
         )
 
 
@@ -257,6 +268,25 @@ def _read_config_file(path: Path) -> dict[str, str]:
     if bad:
         raise ConfigError(path, f"setting(s) {bad} must be strings (paths)")
     return {key: os.path.expanduser(value) for key, value in values.items()}
+
+
+def parse_serial_link(text: str | None, *, source: str = "ECGREVIEW_SERIAL_LINK") -> str:
+    """The serial comparison's linking rule (:func:`ecgreview.review.serial.parse_link_rule`); ``patient-id``
+    when unset or blank.
+
+    Raises
+    ------
+    ConfigError
+        Not ``patient-id`` or ``record-prefix:<regex>`` with a regex that compiles and has a group; names
+        ``source`` and the setting.
+    """
+    if text is None or not text.strip():
+        return DEFAULT_LINK_RULE
+    try:
+        parse_link_rule(text.strip())
+    except ValueError as exc:
+        raise ConfigError(source, f"serial_link: {exc}") from exc
+    return text.strip()
 
 
 #: Plausible screen pixels per mm: 1 (25 dpi) to 40 (1000 dpi).

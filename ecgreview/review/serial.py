@@ -1,12 +1,14 @@
 """Serial comparison: the prior ECGs of a patient's pseudonym, and what changed since the prior.
 
-**Linking** (:func:`prior_cases`, the one rule; the worklist's SQL, :mod:`ecgreview.review.worklist_serial`,
-is tested against it): two ECGs belong to one patient when they carry the same non-empty
-pseudonym (DICOM PatientID, or the patient id of an XML or SCP file). WFDB records carry no
-patient id, so they are never linked. An ECG's *priors* are the other ECGs (other content:
-another SHA-256) of its pseudonym acquired strictly earlier, newest first; an ECG without an
-acquisition time has no priors and is no one's prior. Times are compared as the index stores
-them (ISO 8601 text, the device's local time).
+**Linking** (:func:`~ecgreview.review.serial_link.link_key`, the one rule of who is one patient, in
+:mod:`ecgreview.review.serial_link`, and :func:`prior_cases`; the worklist's SQL,
+:mod:`ecgreview.review.worklist_serial`, compares the same keys and is tested against it): two ECGs belong to
+one patient when they have the same non-empty *link key* under the site's linking rule
+(``Settings.serial_link``: ``patient-id``, the default, or ``record-prefix:<regex>`` for WFDB record names).
+An ECG's *priors* are the other ECGs (other content: another SHA-256) of its link key acquired strictly
+earlier, newest first; an ECG without an acquisition time (a WFDB header without base date and time) has
+no priors and is no one's prior. Times are compared as the index stores them (ISO 8601 text, the device's
+local time).
 
 **Call changes** (:func:`call_change`, :func:`change_masks`): per class, a call present now and
 absent on the prior is ``new``, absent now and present on the prior ``resolved``; unchanged
@@ -30,6 +32,7 @@ from ecgreview.device.statements import device_calls
 from ecgreview.record import CLASSES, EcgRecord, Measurement
 from ecgreview.review.calipers import heart_rate_bpm
 from ecgreview.review.case import CaseAnalysis
+from ecgreview.review.serial_link import DEFAULT_LINK_RULE, link_key
 
 __all__ = ["CHANGES", "INTERVALS", "Acquired", "call_change", "change_masks", "change_summary", "change_table",
            "changed_classes", "disagreement_count",
@@ -51,6 +54,9 @@ class Acquired(Protocol):
     def source_sha256(self) -> str: ...
 
     @property
+    def source_name(self) -> str: ...
+
+    @property
     def pseudonym(self) -> str: ...
 
     @property
@@ -60,23 +66,27 @@ class Acquired(Protocol):
 CaseT = TypeVar("CaseT", bound=Acquired)
 
 
-def prior_cases(current: Acquired, cases: Sequence[CaseT]) -> list[CaseT]:
-    """The priors of ``current`` among ``cases``: same non-empty pseudonym, other content, acquired
-    strictly earlier; newest first (ties by SHA-256, descending), one per content (see the module docstring).
+def prior_cases(current: Acquired, cases: Sequence[CaseT], *, rule: str = DEFAULT_LINK_RULE) -> list[CaseT]:
+    """The priors of ``current`` among ``cases``: the same non-empty :func:`link_key` under ``rule``, other
+    content, acquired strictly earlier; newest first (ties by SHA-256, descending), one per content (see the
+    module docstring).
 
     Parameters
     ----------
     current : Acquired
         The case read now (``acquisition_time`` as the index stores it, ISO 8601 text).
     cases : sequence of Acquired
-        Candidate cases (any pseudonyms; ``current`` itself may be among them).
+        Candidate cases (any keys; ``current`` itself may be among them).
+    rule : str
+        The linking rule (``Settings.serial_link``).
     """
-    if not current.pseudonym or not current.acquisition_time:
+    key = link_key(current.pseudonym, current.source_name, rule)
+    if not key or not current.acquisition_time:
         return []
     seen, priors = {current.source_sha256}, []
     for case in sorted(cases, key=lambda item: (item.acquisition_time, item.source_sha256), reverse=True):
-        if (case.pseudonym == current.pseudonym and case.acquisition_time
-                and case.acquisition_time < current.acquisition_time and case.source_sha256 not in seen):
+        if (case.acquisition_time and case.acquisition_time < current.acquisition_time
+                and case.source_sha256 not in seen and link_key(case.pseudonym, case.source_name, rule) == key):
             seen.add(case.source_sha256)
             priors.append(case)
     return priors

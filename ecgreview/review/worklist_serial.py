@@ -4,9 +4,11 @@ disagreement count the worklist sorts and filters by.
 A part of :mod:`ecgreview.review.worklist_query` (same SQLite file, same ``listing``, ``dnn_masks`` and
 ``opinions`` tables), kept in a module of its own. Per case (one row per content) the ``serial`` table holds:
 
-* ``prior_sha256``, ``prior_acquired``: the newest prior ECG of the case's pseudonym, by the linking rule of
-  :func:`ecgreview.review.serial.prior_cases` (same non-empty pseudonym, other content, acquired strictly
-  earlier; ties in acquisition time broken by SHA-256, as there); the tests check the SQL against it.
+* ``prior_sha256``, ``prior_acquired``: the newest prior ECG of the case's patient, by the linking rule of
+  :func:`ecgreview.review.serial.prior_cases` (same non-empty link key, other content, acquired strictly
+  earlier; ties in acquisition time broken by SHA-256, as there); the tests check the SQL against it. The
+  key is the listing's ``link_key`` column, :func:`ecgreview.review.serial.link_key` under the configured
+  rule, computed when the listing is synced (:func:`ecgreview.review.worklist_sync.sync_listing`).
 * ``new_mask``, ``resolved_mask``: the DNN's calls now against the prior's
   (:func:`ecgreview.review.serial.change_masks`); 0 without a DNN output for both.
 * ``device_new_mask``, ``device_resolved_mask``: the device's calls now against the prior's (the statement
@@ -17,7 +19,7 @@ A part of :mod:`ecgreview.review.worklist_query` (same SQLite file, same ``listi
   or the device changed): ascending order puts the most disagreement first.
 
 The table follows ``opinions``: it is rebuilt whole when the opinions are, and otherwise only for the
-changed cases, the cases of their pseudonyms and the cases whose prior changed.
+changed cases, the cases of their link keys and the cases whose prior changed.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from ecgreview.record import CLASSES
 __all__ = ["SERIAL_SCHEMA", "ListedCase", "listed_cases_of", "refresh_serial"]
 
 SERIAL_SCHEMA = """
-CREATE INDEX IF NOT EXISTS listing_by_pseudonym_time ON listing (pseudonym, acquired, source_sha256);
+CREATE INDEX IF NOT EXISTS listing_by_link_time ON listing (link_key, acquired, source_sha256);
 CREATE TABLE IF NOT EXISTS serial (source_sha256 TEXT PRIMARY KEY, prior_sha256 TEXT, prior_acquired TEXT,
     new_mask INTEGER, resolved_mask INTEGER, disagreement_rank INTEGER, device_new_mask INTEGER,
     device_resolved_mask INTEGER);
@@ -46,7 +48,7 @@ def _popcount(expression: str) -> str:
     return "(" + " + ".join(f"(({expression}) >> {index} & 1)" for index in range(len(CLASSES))) + ")"
 
 
-_PRIOR = ("(SELECT q.rowid FROM listing q WHERE l.pseudonym != '' AND l.acquired != '' AND q.pseudonym = l.pseudonym "
+_PRIOR = ("(SELECT q.rowid FROM listing q WHERE l.link_key != '' AND l.acquired != '' AND q.link_key = l.link_key "
           "AND q.first_of_content = 1 AND q.acquired != '' AND q.acquired < l.acquired "
           "AND q.source_sha256 != l.source_sha256 ORDER BY q.acquired DESC, q.source_sha256 DESC LIMIT 1)")
 _BOTH = "d.mask IS NOT NULL AND pd.mask IS NOT NULL"
@@ -64,8 +66,8 @@ _ROWS = (f"SELECT o.source_sha256, p.source_sha256, COALESCE(p.acquired, ''), {_
          "LEFT JOIN dnn_masks d ON d.source_sha256 = l.source_sha256 AND d.calls_key = ? "
          "LEFT JOIN dnn_masks pd ON pd.source_sha256 = p.source_sha256 AND pd.calls_key = ?")
 #: The cases whose serial row may change when the cases in ``opinions_dirty`` did.
-_AFFECTED = ("SELECT source_sha256 FROM opinions_dirty UNION SELECT a.source_sha256 FROM listing a WHERE a.pseudonym "
-             "IN (SELECT b.pseudonym FROM listing b WHERE b.pseudonym != '' AND b.source_sha256 IN "
+_AFFECTED = ("SELECT source_sha256 FROM opinions_dirty UNION SELECT a.source_sha256 FROM listing a WHERE a.link_key "
+             "IN (SELECT b.link_key FROM listing b WHERE b.link_key != '' AND b.source_sha256 IN "
              "(SELECT source_sha256 FROM opinions_dirty)) UNION SELECT source_sha256 FROM serial WHERE prior_sha256 IN "
              "(SELECT source_sha256 FROM opinions_dirty)")
 
@@ -98,7 +100,7 @@ def refresh_serial(connection: sqlite3.Connection, key: str, *, everything: bool
 
 
 class ListedCase(NamedTuple):
-    """One listed case of a pseudonym (what :func:`ecgreview.review.serial.prior_cases` links)."""
+    """One listed case of a link key (what :func:`ecgreview.review.serial.prior_cases` links)."""
 
     source_sha256: str
     path: Path
@@ -107,16 +109,17 @@ class ListedCase(NamedTuple):
     acquisition_time: str
 
 
-def listed_cases_of(index_path: str | Path, pseudonyms: Sequence[str]) -> list[ListedCase]:
-    """The listed cases (one per content) of ``pseudonyms``, oldest first: an index lookup per pseudonym.
+def listed_cases_of(index_path: str | Path, link_keys: Sequence[str]) -> list[ListedCase]:
+    """The listed cases (one per content) of ``link_keys`` (:func:`ecgreview.review.serial.link_key`), oldest
+    first: an index lookup per key.
 
-    Call :func:`ecgreview.review.worklist_query.sync_listing` first.
+    Call :func:`ecgreview.review.worklist_query.sync_listing` first, with the linking rule the keys were made by.
     """
-    wanted = sorted({name for name in pseudonyms if name.strip()})
+    wanted = sorted({key for key in link_keys if key})
     if not wanted:
         return []
     with closing(sqlite3.connect(index_path, timeout=30)) as connection:
         rows = connection.execute(
             f"SELECT source_sha256, path, file, pseudonym, acquired FROM listing WHERE first_of_content = 1 "
-            f"AND pseudonym IN ({','.join('?' * len(wanted))}) ORDER BY acquired, source_sha256", wanted).fetchall()
+            f"AND link_key IN ({','.join('?' * len(wanted))}) ORDER BY acquired, source_sha256", wanted).fetchall()
     return [ListedCase(sha, Path(path), file, pseudonym, acquired) for sha, path, file, pseudonym, acquired in rows]

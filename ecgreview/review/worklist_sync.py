@@ -4,10 +4,12 @@ The case index (:class:`ecgreview.review.worklist.CaseIndex`) keeps the files; t
 in the same SQLite file, what a worklist row needs, so that a page of rows
 (:mod:`ecgreview.review.worklist_query`) and the totals cost the same at 1,000 and at 100,000 cases:
 
-* ``listing``: one row per indexed file (file name, pseudonym, acquisition time, device, and the
-  device's calls as bit masks, one bit per class in :data:`~ecgreview.record.CLASSES` order). SQL
+* ``listing``: one row per indexed file (file name, pseudonym, acquisition time, device, the
+  device's calls as bit masks, one bit per class in :data:`~ecgreview.record.CLASSES` order, and the
+  serial comparison's ``link_key``, :func:`ecgreview.review.serial.link_key` under the linking rule
+  :func:`sync_listing` was given, kept in ``worklist_meta``: another rule recomputes every key). SQL
   triggers on the index's ``files`` table mark changed files; :func:`sync_listing` re-derives only
-  those.
+  those. An index made before ``link_key`` existed gains the column (nothing else changes) and its keys.
 * ``readings`` and ``reading_summary``: each reader's latest clinical reading per case
   (:func:`ecgreview.review.protocol.latest_readings`, the one rule) as masks of ``present`` and
   ``absent`` calls. :func:`sync_readings` follows the append-only review store: it reads only the
@@ -46,6 +48,7 @@ import pandas as pd
 from ecgreview.device.statement_table import NEGATIVE_STRENGTHS, POSITIVE_STRENGTHS
 from ecgreview.record import CLASSES, dnn_calls
 from ecgreview.review.protocol import latest_readings
+from ecgreview.review.serial_link import DEFAULT_LINK_RULE, link_key, parse_link_rule
 from ecgreview.review.store import StoreStamp, read_review_tail
 from ecgreview.review.worklist_serial import SERIAL_SCHEMA, _popcount, refresh_serial
 
@@ -56,7 +59,7 @@ _ALL = (1 << len(CLASSES)) - 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS listing (path TEXT PRIMARY KEY, source_sha256 TEXT, first_of_content INTEGER,
     file TEXT, pseudonym TEXT, acquired TEXT, device TEXT, has_statements INTEGER,
-    device_positive INTEGER, device_negative INTEGER, device_possible INTEGER);
+    device_positive INTEGER, device_negative INTEGER, device_possible INTEGER, link_key TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS listing_by_file ON listing (first_of_content, file, path);
 CREATE INDEX IF NOT EXISTS listing_by_acquired ON listing (first_of_content, acquired, path);
 CREATE INDEX IF NOT EXISTS listing_by_pseudonym ON listing (first_of_content, pseudonym, path);
@@ -104,36 +107,90 @@ def _make_schema(connection: sqlite3.Connection, index_path: str | Path) -> None
     try:
         status = os.stat(index_path)
     except OSError:  # not a plain file (":memory:", or gone already): no key to remember it by
-        connection.executescript(_SCHEMA + SERIAL_SCHEMA)
+        _run_schema(connection)
         return
     key = (status.st_dev, status.st_ino)
     if _schema_made.get(key) == cookie:
         return
-    connection.executescript(_SCHEMA + SERIAL_SCHEMA)
+    _run_schema(connection)
     _schema_made[key] = connection.execute("PRAGMA schema_version").fetchone()[0]
+
+
+def _run_schema(connection: sqlite3.Connection) -> None:
+    """The schema script, with the listing's ``link_key`` added to an index made before it (the serial
+    schema indexes that column)."""
+    connection.executescript(_SCHEMA)
+    if "link_key" not in {row[1] for row in connection.execute("PRAGMA table_info(listing)")}:
+        try:
+            connection.execute("ALTER TABLE listing ADD COLUMN link_key TEXT NOT NULL DEFAULT ''")
+        except sqlite3.OperationalError as exc:  # another process added it first
+            if "duplicate column" not in str(exc):
+                raise
+        connection.execute("DROP INDEX IF EXISTS listing_by_pseudonym_time")  # the serial SQL's, before link_key
+        connection.execute("DELETE FROM worklist_meta WHERE name = 'link_rule'")  # every key computed next sync
+        connection.commit()
+    connection.executescript(SERIAL_SCHEMA)
 
 
 def _mask(bits: Sequence[bool]) -> int:
     return sum(1 << index for index, bit in enumerate(bits) if bit)
 
 
-def _listing_row(path: str, sha256: str, metadata: str) -> tuple:
+_LISTING_COLUMNS = ("path, source_sha256, first_of_content, file, pseudonym, acquired, device, has_statements, "
+                    "device_positive, device_negative, device_possible, link_key")
+
+
+def _listing_row(path: str, sha256: str, metadata: str, *, rule: str) -> tuple:
     facts = json.loads(metadata or "{}")
     calls = facts.get("device_calls", {})
     has_statements = bool(facts.get("statements"))
     strengths = [calls.get(name, "") if has_statements else "" for name in CLASSES]
-    return (path, sha256, 0, facts.get("source_name", Path(path).name), facts.get("pseudonym", ""),
+    source_name, pseudonym = facts.get("source_name", Path(path).name), facts.get("pseudonym", "")
+    return (path, sha256, 0, source_name, pseudonym,
             facts.get("acquisition_time", ""), facts.get("device", ""), int(has_statements),
             _mask([s in POSITIVE_STRENGTHS for s in strengths]), _mask([s in NEGATIVE_STRENGTHS for s in strengths]),
-            _mask([s == "possible" for s in strengths]))
+            _mask([s == "possible" for s in strengths]), link_key(pseudonym, source_name, rule))
 
 
-def sync_listing(index_path: str | Path) -> int:
+def _link_rule(connection: sqlite3.Connection, link_rule: str | None) -> str:
+    """The linking rule of this sync (``link_rule``, or the index's when None); when it is not the one the
+    listing's keys were made by, every key is computed again and ``serial`` rebuilt at its next refresh."""
+    stored = connection.execute("SELECT value FROM worklist_meta WHERE name = 'link_rule'").fetchone()
+    rule = link_rule if link_rule is not None else (stored[0] if stored else DEFAULT_LINK_RULE)
+    parse_link_rule(rule)  # ValueError before anything changes
+    if stored is None or stored[0] != rule:
+        keys = [(link_key(pseudonym, file, rule), path) for path, file, pseudonym in connection.execute(
+            "SELECT path, file, pseudonym FROM listing")]
+        connection.executemany("UPDATE listing SET link_key = ? WHERE path = ?", keys)
+        connection.execute("INSERT OR REPLACE INTO worklist_meta VALUES ('link_rule', ?)", (rule,))
+        connection.execute("DELETE FROM worklist_meta WHERE name = 'serial'")  # every prior found again
+    return rule
+
+
+def sync_listing(index_path: str | Path, *, link_rule: str | None = None) -> int:
     """Re-derive the listing rows of files the index added, changed or removed since the last call.
 
-    Returns the number of files re-derived (all of them the first time on an older index).
+    Parameters
+    ----------
+    index_path : str or Path
+        The case index.
+    link_rule : str, optional
+        The serial comparison's linking rule (``Settings.serial_link``,
+        :func:`ecgreview.review.serial.parse_link_rule`); None: the rule the index's keys were made by
+        (``patient-id`` on a new index). Another rule than before recomputes every row's ``link_key``.
+
+    Returns
+    -------
+    int
+        The number of files re-derived (all of them the first time on an older index).
+
+    Raises
+    ------
+    ValueError
+        ``link_rule`` is not a linking rule.
     """
     with _connect(index_path) as connection:
+        rule = _link_rule(connection, link_rule)
         if connection.execute("SELECT value FROM worklist_meta WHERE name = 'listing'").fetchone() is None:
             connection.execute("INSERT OR IGNORE INTO listing_dirty SELECT path FROM files")
             connection.execute("INSERT INTO worklist_meta VALUES ('listing', '1')")
@@ -146,8 +203,8 @@ def sync_listing(index_path: str | Path) -> int:
         connection.execute(f"DELETE FROM listing WHERE path IN ({placeholders})", dirty)
         rows = connection.execute(f"SELECT path, source_sha256, metadata FROM files WHERE path IN ({placeholders}) "
                                   "AND error = '' AND source_sha256 != ''", dirty).fetchall()
-        connection.executemany("INSERT INTO listing VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                               [_listing_row(*row) for row in rows])
+        connection.executemany(f"INSERT INTO listing ({_LISTING_COLUMNS}) VALUES ({', '.join('?' * 12)})",
+                               [_listing_row(*row, rule=rule) for row in rows])
         touched |= {row[1] for row in rows}
         connection.executemany(  # one row per content, at its first path
             "UPDATE listing SET first_of_content = (path = (SELECT MIN(path) FROM listing AS other "

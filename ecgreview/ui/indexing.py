@@ -61,7 +61,7 @@ def worklist_page(settings: Settings, model: InferenceModel | None, *, reader: s
     """
     index_path = resources.cached_index(str(settings.home / INDEX_FILE)).path  # the index's tables exist
     model_sha256 = model.identity.sha256 if model is not None else ""
-    sync_listing(index_path)
+    sync_listing(index_path, link_rule=settings.serial_link)
     sync_dnn_calls(index_path, model_sha256=model_sha256, thresholds=settings.thresholds)
     sync_readings(index_path, settings.reviews_path)
     options = _query_options(settings, model_sha256, reader, filters, sort_by, descending)
@@ -75,7 +75,7 @@ def neighbours(settings: Settings, source_sha256: str) -> tuple[str | None, str 
     options = st.session_state.get(state.WORKLIST_QUERY) or _query_options(
         settings, "", "", WorklistFilters(), "file", False)
     index_path = resources.cached_index(str(settings.home / INDEX_FILE)).path  # the index's tables exist
-    sync_listing(index_path)
+    sync_listing(index_path, link_rule=settings.serial_link)
     return worklist_neighbours(index_path, source_sha256, **options)
 
 

@@ -216,7 +216,7 @@ def _first_sources(settings: Settings, model: InferenceModel | None, count: int,
     index = cached_index(str(settings.home / INDEX_FILE))
     model_sha256 = model.identity.sha256 if model is not None else ""
     try:
-        sync_listing(index.path)
+        sync_listing(index.path, link_rule=settings.serial_link)
         sync_dnn_calls(index.path, model_sha256=model_sha256, thresholds=settings.thresholds)
         sync_readings(index.path, settings.reviews_path)
         rows = query_worklist(index.path, model_sha256=model_sha256, thresholds=settings.thresholds, limit=count).rows

@@ -1,5 +1,6 @@
-"""The Review page's serial comparison: the prior ECGs of the case's pseudonym, the chosen prior stacked
-under (or beside) the current ECG on the same paper, and what changed since it (DNN, device, intervals).
+"""The Review page's serial comparison: the prior ECGs of the case's patient (the site's linking rule,
+``Settings.serial_link``), the chosen prior stacked under (or beside) the current ECG on the same paper, and
+what changed since it (DNN, device, intervals).
 
 Linking and the change rules are the library's (:mod:`ecgreview.review.serial`); this panel only draws them.
 While the reading's opinions are hidden (blinded, two-step before the unaided row, students), the prior's
@@ -17,6 +18,7 @@ from ecgreview.config import Settings
 from ecgreview.model.inference import InferenceModel
 from ecgreview.review.case import CaseAnalysis, CaseSource
 from ecgreview.review.serial import change_summary, change_table, interval_changes, prior_cases
+from ecgreview.review.serial_link import describe_link_key, link_key
 from ecgreview.review.worklist import INDEX_FILE
 from ecgreview.review.worklist_query import sync_listing
 from ecgreview.review.worklist_serial import ListedCase, listed_cases_of
@@ -37,18 +39,20 @@ _PAPER_CONFIG = {"displaylogo": False, "staticPlot": True}
 
 
 def priors_of(settings: Settings, analysis: CaseAnalysis) -> list[ListedCase]:
-    """The listed priors of the case (:func:`ecgreview.review.serial.prior_cases`), newest first."""
+    """The listed priors of the case (:func:`ecgreview.review.serial.prior_cases` under ``settings.serial_link``),
+    newest first."""
     record = analysis.record
-    if not record.pseudonym:
+    key = link_key(record.pseudonym, record.source_name, settings.serial_link)
+    if not key:
         return []
     index_path = resources.cached_index(str(settings.home / INDEX_FILE)).path  # the index's tables exist
-    sync_listing(index_path)
-    linked = listed_cases_of(index_path, [record.pseudonym])
+    sync_listing(index_path, link_rule=settings.serial_link)
+    linked = listed_cases_of(index_path, [key])
     current = next((case for case in linked if case.source_sha256 == record.source_sha256), None)
     if current is None:  # not indexed yet (a fresh upload): its time as the index will store it
         when = record.acquisition_time.isoformat(sep=" ") if record.acquisition_time else ""
         current = ListedCase(record.source_sha256, Path(), record.source_name, record.pseudonym, when)
-    return prior_cases(current, linked)
+    return prior_cases(current, linked, rule=settings.serial_link)
 
 
 def render(settings: Settings, analysis: CaseAnalysis, view: viewer.View, model: InferenceModel | None) -> None:
@@ -59,7 +63,8 @@ def render(settings: Settings, analysis: CaseAnalysis, view: viewer.View, model:
         return
     sha = analysis.record.source_sha256
     with st.container(key="serial-panel"):  # no border: the prior's paper is exactly as wide as the current one
-        st.markdown(f"**Prior ECGs** · {len(priors)} of pseudonym {escape_markdown(analysis.record.pseudonym)}")
+        key = link_key(analysis.record.pseudonym, analysis.record.source_name, settings.serial_link)
+        st.markdown(f"**Prior ECGs** · {len(priors)} of {escape_markdown(describe_link_key(key))}")
         by_sha = {case.source_sha256: case for case in priors}
         chosen = st.selectbox("Prior ECG", list(by_sha), key=f"serial-prior-{sha[:16]}",
                               format_func=lambda key: f"{by_sha[key].acquisition_time[:16]} · "

@@ -5,11 +5,17 @@ The signals are the bundled demo cases (``ecgreview/data/demo_cases``, see its A
 HR00001 (PTB-XL, labelled sinus rhythm) is the "prior" and Q0033 (CPSC-Extra, labelled LBBB) is the
 "current" ECG. The device statements and measurements are written for the test (what a device would
 print for such ECGs); they are not the recordings' own. No identifying data: no name, no birth date.
+
+:func:`write_wfdb_pair` writes the same two recordings as a CONSTRUCTED WFDB pair: the demo headers renamed to
+``PT01_2019`` and ``PT01_2024`` (record name and file stem; the signal files are copied unchanged) with the
+base date and time of the DICOM pair, for the ``record-prefix`` linking rule (:data:`WFDB_PAIR_RULE`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import shutil
 
 import numpy as np
 
@@ -47,3 +53,26 @@ def write_serial_pair(folder: Path) -> tuple[Path, Path]:
         dataset.Manufacturer, dataset.ManufacturerModelName = "Constructed pair", "test fixture"
         paths.append(write_dataset(dataset, folder / name))
     return paths[0], paths[1]
+
+
+#: The linking rule that links the constructed WFDB pair (the record name's part before ``_``).
+WFDB_PAIR_RULE = r"record-prefix:^(?P<patient>[A-Z]+[0-9]+)_"
+#: (record name, demo record, base time and date as a WFDB header writes them) of the WFDB pair, prior first.
+WFDB_PAIR = (("PT01_2019", "HR00001", "10:15:00 02/03/2019"), ("PT01_2024", "Q0033", "14:30:15 05/03/2024"))
+
+
+def write_wfdb_pair(folder: Path) -> tuple[Path, Path]:
+    """Write the constructed WFDB pair into ``folder``; returns the (prior, current) header paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    headers = []
+    for record_name, demo, base in WFDB_PAIR:
+        lines = (DEMO_CASES_DIR / f"{demo}.hea").read_text(encoding="ascii").splitlines()
+        name, signals, rate, samples = lines[0].split()[:4]
+        assert name == demo, name
+        lines[0] = f"{record_name} {signals} {rate} {samples} {base}"
+        for signal_file in {line.split()[0] for line in lines[1:int(signals) + 1]}:
+            shutil.copyfile(DEMO_CASES_DIR / signal_file, folder / signal_file)
+        header = folder / f"{record_name}.hea"
+        header.write_text("\n".join(lines) + "\n", encoding="ascii")
+        headers.append(header)
+    return headers[0], headers[1]

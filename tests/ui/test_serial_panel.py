@@ -1,5 +1,6 @@
 """The Review page's serial panel (AppTest): the prior ECG of the pseudonym listed, shown on the same paper on
-request, and the per-class and interval change tables, hidden while the reading is blinded."""
+request, and the per-class and interval change tables, hidden while the reading is blinded; a WFDB record's prior
+by the ``record-prefix`` linking rule when the site configures it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from ecgreview.io import read_ecg
 from ecgreview.review.modes import BLINDED
 from ecgreview.ui import state
 from ecgreview.ui.serial_panel import SHOW_PRIOR_KEY
-from tests.review.serial_fixtures import write_serial_pair
+from tests.review.serial_fixtures import WFDB_PAIR_RULE, write_serial_pair, write_wfdb_pair
 from tests.ui.reading_room_fixtures import ENV_VARIABLES, open_page
 
 
@@ -24,6 +25,16 @@ def pair(tmp_path, monkeypatch) -> tuple[Path, Path]:
     monkeypatch.setenv("ECGREVIEW_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("ECGREVIEW_CASES", str(tmp_path / "cases"))
     return write_serial_pair(tmp_path / "cases")
+
+
+@pytest.fixture
+def wfdb_pair(tmp_path, monkeypatch) -> tuple[Path, Path]:
+    """A home whose case folder holds only the constructed WFDB pair (prior, current headers)."""
+    for variable in ENV_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("ECGREVIEW_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ECGREVIEW_CASES", str(tmp_path / "cases"))
+    return write_wfdb_pair(tmp_path / "cases")
 
 
 def _ok(app: AppTest) -> AppTest:
@@ -85,3 +96,16 @@ def test_blinded_reading_shows_no_changes(pair):
     assert "**Prior ECGs** · 1 of pseudonym" in texts and "New LBBB" not in texts
     assert "are shown once the opinions are" in texts
     assert not [element for element in app.dataframe if "Device change" in element.value.columns]
+
+
+def test_a_wfdb_prior_is_linked_by_record_prefix_when_configured(wfdb_pair, monkeypatch):
+    prior, current = wfdb_pair
+    assert "Prior ECGs" not in _texts(_open(current))  # the default rule: WFDB records are not linked
+    monkeypatch.setenv("ECGREVIEW_SERIAL_LINK", WFDB_PAIR_RULE)
+    app = _open(current)
+    texts = _texts(app)
+    assert "**Prior ECGs** · 1 of record prefix PT01" in texts
+    assert "**Since 2019\\-03\\-02:**" in texts
+    chosen = app.selectbox(key=next(key for key in _keys(app) if key.startswith("serial-prior-")))
+    assert chosen.value == read_ecg(prior).source_sha256
+    assert "Prior ECGs" not in _texts(_open(prior))  # the older record has no prior
