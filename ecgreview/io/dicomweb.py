@@ -10,7 +10,8 @@ folders 0700). The worklist lists that cache beside the case folder
 so a server's ECGs end in the same index, worklist and background updater as a folder's.
 An instance deleted on the server stays in the cache (readings refer to it). The search is incremental:
 only the studies dated from the last sync's high-water mark on, with a full search on the first sync, daily
-and on demand (``full=True``; :mod:`ecgreview.io.dicomweb_state`).
+and on demand (``full=True``, or a request left by the Worklist page's button,
+:func:`ecgreview.io.dicomweb_state.request_full_search`; :mod:`ecgreview.io.dicomweb_state`).
 
 :func:`store_datasets` sends new instances (a reading's DICOM SR) with STOW-RS;
 :func:`retrieve_dataset` reads one back.
@@ -42,6 +43,7 @@ from ecgreview.config import Settings
 from ecgreview.errors import ConfigError, EcgReviewError
 from ecgreview.io._dicomweb_auth import BearerToken, check_credentials
 from ecgreview.io.dicom import HEMODYNAMIC_SOP_CLASS, SOP_CLASSES
+from ecgreview.io import dicomweb_state
 from ecgreview.io.dicomweb_state import incremental_from, next_state, read_state, write_state
 
 if TYPE_CHECKING:
@@ -299,7 +301,8 @@ def sync_dicomweb(settings: Settings, *, client: DICOMwebClient | None = None,
         Called as ``progress(done, total)`` over the instances to retrieve.
     full : bool
         Search every ECG instance, not only the studies from the high-water mark on
-        (:func:`ecgreview.io.dicomweb_state.incremental_from`).
+        (:func:`ecgreview.io.dicomweb_state.incremental_from`); a pending
+        :func:`~ecgreview.io.dicomweb_state.request_full_search` does the same, and is cleared by it.
     now_utc : datetime, optional
         The time of the sync (default: now), for the mark.
 
@@ -319,11 +322,12 @@ def sync_dicomweb(settings: Settings, *, client: DICOMwebClient | None = None,
     client = client or open_client(settings)
     failed: list[str] = []
     cache, now_utc = dicomweb_cache(settings), now_utc or datetime.now(timezone.utc)
-    state = read_state(cache)
-    since = None if full else incremental_from(state, server=label, now_utc=now_utc)
+    state, requested = read_state(cache), dicomweb_state.full_search_request(cache)
+    since = None if full or requested else incremental_from(state, server=label, now_utc=now_utc)
     keys = search_ecg_instances(client, label=label, skipped=failed, study_date_from=since)
     write_state(cache, next_state(state, server=label, study_dates=[key.study_date for key in keys],
                                   full=since is None, now_utc=now_utc))
+    dicomweb_state.clear_full_search_request(cache, requested)  # answered (a failed search leaves it for the next sync)
     missing = [key for key in keys if not key.cache_path(cache).is_file()]
     retrieved = 0
     for done, key in enumerate(missing):

@@ -8,7 +8,11 @@ search (every ECG instance) runs on the first sync, when the server changes, whe
 least every :data:`FULL_SEARCH_INTERVAL_S`: it is what finds an instance without a StudyDate, or an old
 study imported late (a prior ECG from an archive).
 
-The mark is kept in ``<cache>/sync-state.json`` beside the retrieved instances.
+The mark is kept in ``<cache>/sync-state.json`` beside the retrieved instances. A full search is asked for
+(the Worklist page's button) by :func:`request_full_search`, which leaves ``<cache>/full-search-requested``
+for the next sync, run by the index's background updater under its lock like every sync; the sync that
+searches everything removes the request it saw (:func:`clear_full_search_request`), and a request made
+while it ran stays for the next one.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from pathlib import Path
 
 from ecgreview._files import write_atomically
 
-__all__ = ["FULL_SEARCH_INTERVAL_S", "LOOKBACK_DAYS", "STATE_FILE", "SyncState", "incremental_from",
-           "next_state", "read_state", "write_state"]
+__all__ = ["FULL_SEARCH_INTERVAL_S", "FULL_SEARCH_REQUEST_FILE", "LOOKBACK_DAYS", "STATE_FILE", "SyncState",
+           "clear_full_search_request", "full_search_request", "incremental_from", "next_state", "read_state",
+           "request_full_search", "write_state"]
 
 #: The file in the cache folder that holds the mark.
 STATE_FILE = "sync-state.json"
@@ -29,6 +34,8 @@ STATE_FILE = "sync-state.json"
 LOOKBACK_DAYS = 7
 #: The longest time between two full searches, in seconds (one day).
 FULL_SEARCH_INTERVAL_S = 24 * 3600.0
+#: The file in the cache folder that asks the next sync for a full search (it holds when it was asked, UTC).
+FULL_SEARCH_REQUEST_FILE = "full-search-requested"
 
 
 @dataclass(frozen=True)
@@ -91,3 +98,29 @@ def _is_date(text: str, today: date) -> bool:
         return len(text) == 8 and datetime.strptime(text, "%Y%m%d").date() <= today
     except ValueError:
         return False
+
+
+def request_full_search(cache: Path, *, now_utc: datetime) -> None:
+    """Ask the next sync for a full search (see the module docstring); ``now_utc`` is kept as when it was asked."""
+    cache.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_atomically(cache / FULL_SEARCH_REQUEST_FILE, now_utc.astimezone(timezone.utc).isoformat().encode("ascii"),
+                     mode=0o600)
+
+
+def full_search_request(cache: Path) -> str:
+    """When a full search not run yet was asked for (UTC, ISO 8601), or ``""``: none asked for. A request
+    that cannot be read still counts (``"unknown"``): the next sync searches everything."""
+    path = cache / FULL_SEARCH_REQUEST_FILE
+    try:
+        return path.read_text(encoding="ascii").strip() or "unknown"
+    except FileNotFoundError:
+        return ""
+    except (OSError, UnicodeDecodeError):
+        return "unknown" if path.exists() else ""
+
+
+def clear_full_search_request(cache: Path, seen: str) -> None:
+    """Remove the request a full search has answered: the one read as ``seen`` (:func:`full_search_request`)
+    before the search; a request made since, while the search ran, stays."""
+    if seen and full_search_request(cache) == seen:
+        (cache / FULL_SEARCH_REQUEST_FILE).unlink(missing_ok=True)

@@ -19,6 +19,7 @@ from ecgreview.review.worklist import INDEX_FILE
 from ecgreview.review.worklist_query import SORT_KEYS, WorklistFilters, WorklistPage, case_names
 from ecgreview.security.auth import READING_ROLES
 from ecgreview.ui import case_navigation, decision_panel, identity, indexing, page_setup, resources, state, study_panel
+from ecgreview.ui.dicomweb_panel import dicomweb_source
 from ecgreview.ui.navigation import open_review
 from ecgreview.ui.text import escape_markdown
 
@@ -61,6 +62,7 @@ def render() -> None:
     page = _page(settings, model, reader=reader, filters=filters, sort_by=sort_by, descending=descending)
     with status:
         updating = index_status(settings, model, quiet_check=page.total > 0)
+        dicomweb_source(settings, model)  # the DICOMweb server's line and its full search (nothing without one)
     with studies:
         index_path = settings.home / INDEX_FILE
         study_panel.render(settings, reader, reviews, case_names=lambda hashes: case_names(index_path, hashes),
