@@ -88,10 +88,11 @@ def device_panel(analysis: CaseAnalysis) -> None:
     """The device's own statements and the measurements it made (0 and empty are "not measured")."""
     record = analysis.record
     with st.container(key="device-panel"):
-        st.markdown("**Device statements**")
-        if record.statements:
-            st.markdown("\n".join(f"- {escape_markdown(text)}" for text in record.statements))
+        if record.statements:  # the heading and the list as one element (one message, not two)
+            st.markdown("**Device statements**\n\n"
+                        + "\n".join(f"- {escape_markdown(text)}" for text in record.statements))
         else:
+            st.markdown("**Device statements**")
             st.caption("The file carries no device statements: the device's calls are not available (n/a), "
                        "never absent.")
         if analysis.device.unmapped:

@@ -64,3 +64,4 @@ VIEW_LEAD_ZOOM = "view_lead_zoom"  # magnification of the single-lead view over 
 REPORT_PAPER = "report_paper"  # "A4" or "Letter": the printable report's page size
 UPLOAD_CHOICE = "upload_choice"  # which case of a multi-case upload the Review page shows
 UPLOAD_NAMES = "upload_names"  # {internal upload name: the file name the user chose}, for messages and pickers
+PREFETCHED = "prefetched_cases"  # {(source_sha256, viewer.View)}: next cases this session asked to prefetch

@@ -7,7 +7,8 @@ import streamlit as st
 from ecgreview.config import Settings
 from ecgreview.model.inference import InferenceModel
 from ecgreview.review.modes import DONE
-from ecgreview.ui import case_navigation, case_panels, decision_panel, identity, page_setup, resources, serial_panel, two_step, viewer
+from ecgreview.ui import (case_navigation, case_panels, decision_panel, identity, page_setup, resources, serial_panel,
+                          state, two_step, viewer)
 from ecgreview.ui.export_panel import export_section
 
 
@@ -66,8 +67,13 @@ def render() -> None:
 
 
 def _prefetch(settings: Settings, following: str | None, model: InferenceModel | None, view: viewer.View) -> None:
-    """Open the next case of the worklist in the background while the reader reads this one."""
-    source = case_navigation.find_case(settings, following) if following else None
-    if source is not None:
+    """Open the next case of the worklist in the background while the reader reads this one: asked once per
+    session, next case and view (after the run's last element), not again on every rerun of the case."""
+    asked = st.session_state.setdefault(state.PREFETCHED, set())
+    if not following or (following, view) in asked:
+        return
+    source = case_navigation.find_case(settings, following)
+    if source is not None:  # a case not indexed yet is asked again on the next run
+        asked.add((following, view))
         resources.prefetch_case(source, model, lambda analysis: viewer.ecg_payload(analysis.record, view),
                                 thresholds=settings.thresholds)

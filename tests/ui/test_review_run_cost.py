@@ -1,0 +1,69 @@
+"""What a Review-page run repeats (issue #23 item 4): a save does not draw the saved case's panel before the app
+reruns, and the next case is asked to be prefetched once per session, not on every rerun."""
+
+from __future__ import annotations
+
+from ecgreview.record import CLASSES
+from ecgreview.review.store import read_reviews
+from ecgreview.ui import decision_panel, resources
+from tests.ui.reading_room_fixtures import click_calls, open_page
+
+
+def _counting(monkeypatch, module, name: str) -> list[object]:
+    """Count the calls of ``module.name`` (the app runs in this process, so AppTest's runs call the patched one)."""
+    calls: list[object] = []
+    original = getattr(module, name)
+
+    def counted(*args, **kwargs):
+        calls.append(args[0] if args else None)
+        return original(*args, **kwargs)
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+def _first_worklist_case():
+    app = open_page("worklist")  # the bundled demo cases: each has a next case in the worklist's order
+    next(button for button in app.button if button.label == "Open first case").click()
+    app.run()
+    assert not app.exception, app.exception
+    app.text_input(key="reader_name_widget").input("Dr Cost").run()
+    return app
+
+
+def test_save_and_next_draws_the_class_grid_once_for_the_next_case(home, monkeypatch):
+    app = _first_worklist_case()
+    click_calls(app, dict.fromkeys(CLASSES, "absent"))
+    saved_case = app.query_params["case"]
+    drawn = _counting(monkeypatch, decision_panel, "class_grid")
+    app.button(key="save-and-next").click()
+    app.run()
+    assert not app.exception, app.exception
+    assert any("Saved review" in success.value for success in app.success)
+    assert len(read_reviews(home / "reviews.csv")) == 1
+    assert app.query_params["case"] != saved_case
+    assert [analysis.record.source_sha256 for analysis in drawn] == [app.query_params["case"]]  # not the saved one
+
+
+def test_a_failed_save_still_draws_the_panel_and_says_why(home, monkeypatch):
+    app = _first_worklist_case()
+    click_calls(app, {CLASSES[0]: "present"})
+    drawn = _counting(monkeypatch, decision_panel, "class_grid")
+    app.button(key="save-review").click()
+    app.run()
+    assert not app.exception, app.exception
+    assert len(drawn) == 1 and any("answer every class" in error.value for error in app.error)
+    assert not (home / "reviews.csv").exists() or len(read_reviews(home / "reviews.csv")) == 0
+
+
+def test_the_next_case_is_prefetched_once_per_session(home, monkeypatch):
+    app = _first_worklist_case()
+    asked = _counting(monkeypatch, resources, "prefetch_case")
+    for _ in range(3):
+        app.run()
+        assert not app.exception, app.exception
+    assert len(asked) == 0  # asked on the case's first run, before the counting began
+    app.button(key="next-case").click()
+    app.run()
+    app.run()
+    assert not app.exception, app.exception
+    assert len(asked) == 1  # the case after the new one: once, not once per run
