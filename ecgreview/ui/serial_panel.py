@@ -32,8 +32,9 @@ __all__ = ["ARRANGEMENTS", "SHOW_PRIOR_KEY", "SHOW_PRIOR_SHORTCUT", "priors_of",
 ARRANGEMENTS = ("Stacked", "Side by side")
 #: The "Show prior ECG" toggle (kept from case to case: a reader who compares keeps comparing).
 SHOW_PRIOR_KEY = "serial-show-prior"
-#: The key that shows or hides the prior (a button shortcut: one press, one rerun; V for "view prior").
-SHOW_PRIOR_SHORTCUT = "V"
+#: The key that shows or hides the prior (a button shortcut: one press, one rerun; V for "view prior"; the key help
+#: names it: :data:`ecgreview.ui.decision_panel.PRIOR_KEY`).
+SHOW_PRIOR_SHORTCUT = decision_panel.PRIOR_KEY
 _ARRANGEMENT_KEY = "serial-arrangement"
 _PAPER_CONFIG = {"displaylogo": False, "staticPlot": True}
 

@@ -11,8 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from ecgreview.io import read_ecg
 from ecgreview.review.modes import BLINDED
-from ecgreview.ui import state
-from ecgreview.ui.serial_panel import SHOW_PRIOR_KEY
+from ecgreview.ui import decision_panel, state
+from ecgreview.ui.serial_panel import SHOW_PRIOR_KEY, SHOW_PRIOR_SHORTCUT
 from tests.review.serial_fixtures import WFDB_PAIR_RULE, write_serial_pair, write_wfdb_pair
 from tests.ui.reading_room_fixtures import ENV_VARIABLES, open_page
 
@@ -109,3 +109,12 @@ def test_a_wfdb_prior_is_linked_by_record_prefix_when_configured(wfdb_pair, monk
     chosen = app.selectbox(key=next(key for key in _keys(app) if key.startswith("serial-prior-")))
     assert chosen.value == read_ecg(prior).source_sha256
     assert "Prior ECGs" not in _texts(_open(prior))  # the older record has no prior
+
+
+def test_the_key_help_names_v_on_the_review_page_only(pair):
+    _, current = pair
+    texts = _texts(_open(current))
+    assert f"`{SHOW_PRIOR_SHORTCUT}` prior ECG" in texts  # the Review page's "Your reading" line
+    assert f"`{SHOW_PRIOR_SHORTCUT}` show or hide the prior ECG" in decision_panel.KEYS_HELP
+    teaching_help = decision_panel.KEYS_HELP.split(" · `S`")[0]  # what the teaching page (no serial panel) shows
+    assert f"`{SHOW_PRIOR_SHORTCUT}`" not in teaching_help and "`B`" not in teaching_help
