@@ -212,7 +212,8 @@ def class_grid(analysis: CaseAnalysis, *, hidden: bool | None = None, actions: t
     head = st.columns(widths, vertical_alignment="bottom")
     titles = ("Class · 1–6", "DNN p › thr.", "Device", "Your call" if hidden else "Your call · ✓ ✗ vs DNN", "")
     for column, title in zip(head, titles):
-        column.caption(title)
+        if title:  # an empty element would be one more message each run
+            column.caption(title)
     for index, name in enumerate(CLASSES):
         label, dnn, device, call, mark = st.columns(widths, vertical_alignment="center")
         label.button(name, key=f"cursor-{index}", on_click=_choose_class, args=(index,),
@@ -226,7 +227,8 @@ def class_grid(analysis: CaseAnalysis, *, hidden: bool | None = None, actions: t
             st.segmented_control(name, READER_CALLS, default=_calls(sha)[name], key=widget_key,
                                  label_visibility="collapsed", on_change=_call_clicked, args=(sha, name, widget_key))
         with mark.container(key=f"agreement-{name}"):
-            st.markdown(marks.get(name, ""))
+            if marks.get(name):  # none before a call, none while the DNN is hidden
+                st.markdown(marks[name])
     setters = st.columns(len(READER_CALLS))
     for column, value in zip(setters, READER_CALLS):
         column.button(f"{value} · {_CALL_KEYS[value]}", key=f"set-call-{value}", on_click=_set_call,
@@ -257,6 +259,11 @@ def decision_panel(settings: Settings, analysis: CaseAnalysis, reader: str, foll
     elif action in ("next", "previous"):
         case_navigation.go_to_neighbour(settings, sha, action)
     current = two_step.reading(sha)
+    first_step = current.mode == TWO_STEP and current.step == UNAIDED
+    closed = current.step == DONE or bool(current.unavailable_reason)
+    comment_key = f"comment-{sha[:16]}-{st.session_state.get(state.FORM_NONCE, 0)}"
+    problem = _save_if_asked(settings, analysis, reader, resolves, following, comment_key, action=action,
+                             closed=closed, first_step=first_step)  # before drawing: a save reruns the app
     with st.container(key="dnn-panel"):
         if current.is_study or current.unavailable_reason:
             st.markdown(two_step.caption(sha, has_next=following is not None))
@@ -270,20 +277,14 @@ def decision_panel(settings: Settings, analysis: CaseAnalysis, reader: str, foll
     if resolves and current.step == ADJUDICATION and identity.may_adjudicate():
         st.checkbox(f"Record my reading as the consensus (adjudicator; resolves the {len(resolves)} readings)",
                     key=adjudicate_key())
-    comment = st.text_area("Comment", key=f"comment-{sha[:16]}-{st.session_state.get(state.FORM_NONCE, 0)}",
-                           height=68, placeholder="Comment (optional)", label_visibility="collapsed")
+    st.text_area("Comment", key=comment_key, height=68, placeholder="Comment (optional)", label_visibility="collapsed")
     save_column, next_column = st.columns(2)
-    first_step = current.mode == TWO_STEP and current.step == UNAIDED
-    closed = current.step == DONE or bool(current.unavailable_reason)
-    save = save_column.button("Save unaided reading" if first_step else "Save review", type="primary",
-                              key="save-review", width="stretch", disabled=closed)
-    save_next = next_column.button("Save and show DNN" if first_step else "Save and next", key="save-and-next",
-                                   width="stretch", disabled=closed, help="Key S (after the calls pressed before it)")
-    save_next = save_next or (action == "save" and not closed)
-    if (save or save_next) and save_reading(settings, analysis, reader, call_inputs(sha), comment, resolves):
-        if save_next and following and not first_step:
-            st.query_params[state.QUERY_CASE] = following
-        st.rerun(scope="app")
+    save_column.button("Save unaided reading" if first_step else "Save review", type="primary",
+                       key=_SAVE_KEY, width="stretch", disabled=closed)
+    next_column.button("Save and show DNN" if first_step else "Save and next", key=_SAVE_NEXT_KEY,
+                       width="stretch", disabled=closed, help="Key S (after the calls pressed before it)")
+    if problem:  # below the buttons, as before: the answers stay in the form
+        st.error(problem)
     saved = st.session_state.get(state.LAST_SAVED)
     if saved:  # on the saved case and on the case opened next (the message names the case), never later
         saved_sha, text, next_sha = saved
@@ -293,6 +294,28 @@ def decision_panel(settings: Settings, analysis: CaseAnalysis, reader: str, foll
         else:
             st.session_state[state.LAST_SAVED] = None
 
+
+
+_SAVE_KEY, _SAVE_NEXT_KEY = "save-review", "save-and-next"
+
+
+def _save_if_asked(settings: Settings, analysis: CaseAnalysis, reader: str, resolves: list[str], following: str | None,
+                   comment_key: str, *, action: str | None, closed: bool, first_step: bool) -> str | None:
+    """Save when Save, Save and next or the S key asked for it, before the panel is drawn: a saved reading reruns
+    the app at once (on the next case for Save and next), so the saved case's panel is not drawn for nothing.
+    Returns why it was not saved (None: nothing asked)."""
+    save = bool(st.session_state.get(_SAVE_KEY)) and not closed  # a button's value in the run its click started
+    save_next = (bool(st.session_state.get(_SAVE_NEXT_KEY)) or action == "save") and not closed
+    if not (save or save_next):
+        return None
+    sha = analysis.record.source_sha256
+    comment = st.session_state.get(comment_key) or ""  # the text area's value, as the browser sent it
+    problem = save_reading(settings, analysis, reader, call_inputs(sha), comment, resolves)
+    if problem is None:
+        if save_next and following and not first_step:
+            st.query_params[state.QUERY_CASE] = following
+        st.rerun(scope="app")
+    return problem
 
 
 def readers_panel_data(settings: Settings, analysis: CaseAnalysis) -> list[str]:
@@ -341,14 +364,14 @@ def readers_table(settings: Settings, analysis: CaseAnalysis) -> None:
 
 
 def save_reading(settings: Settings, analysis: CaseAnalysis, reader: str, calls: dict, comment: str,
-                 resolves: list[str]) -> bool:
-    """Validate and append the reading; True when saved. Errors keep the answers in place."""
+                 resolves: list[str]) -> str | None:
+    """Validate and append the reading; None when saved, else why not (the panel shows it; the answers stay in
+    the form)."""
     unanswered = [name for name, call in calls.items() if call is None]
     if not reader or unanswered:
         problems = (["enter your name under Reader in the sidebar"] if not reader else []) + (
             [f"answer every class ({', '.join(unanswered)} still open)"] if unanswered else [])
-        st.error(f"Not saved — {'; '.join(problems)}. Your answers are still in the form.")
-        return False
+        return f"Not saved — {'; '.join(problems)}. Your answers are still in the form."
     sha = analysis.record.source_sha256
     current = two_step.reading(sha)
     adjudicate = (bool(resolves) and current.step == ADJUDICATION and identity.may_adjudicate()
@@ -362,8 +385,7 @@ def save_reading(settings: Settings, analysis: CaseAnalysis, reader: str, calls:
             reading_time_s=None if shown_at is None else round(time.monotonic() - shown_at, 1), **fields)
         append_review(settings.reviews_path, review)
     except (ValueError, EcgReviewError) as exc:
-        st.error(f"Not saved — {escape_markdown(exc)}. Your answers are still in the form.")
-        return False
+        return f"Not saved — {escape_markdown(exc)}. Your answers are still in the form."
     two_step.saved(sha, review)
     role = " as the consensus (adjudicator)" if adjudicate else (
         f" ({review.reading_mode} reading)" if current.is_study else "")
@@ -372,7 +394,7 @@ def save_reading(settings: Settings, analysis: CaseAnalysis, reader: str, calls:
     st.session_state[state.FORM_NONCE] = st.session_state.get(state.FORM_NONCE, 0) + 1
     st.session_state[state.CLASS_CURSOR] = 0
     st.session_state.get(state.CASE_SHOWN_AT, {}).pop(sha, None)
-    return True
+    return None
 
 
 def mark_shown(source_sha256: str) -> None:
