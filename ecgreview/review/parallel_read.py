@@ -39,10 +39,15 @@ __all__ = ["PARALLEL_MIN_FILES", "IndexedRead", "default_workers", "read_file", 
 
 #: Fewer files than this are read in this process (a pool's start costs ~1 s of imports per worker).
 PARALLEL_MIN_FILES = 64
-#: Files a worker reads per task (fewer round trips between the processes; a new case is listed one task later).
+#: Files a worker reads per task with model inputs (fewer round trips; a new case is listed one task later).
 FILES_PER_TASK = 8
-#: Files submitted per worker at a time (bounds the inputs held in memory, ~200 kB each).
+#: Files submitted per worker at a time with model inputs (bounds the inputs held in memory, ~200 kB each).
 IN_FLIGHT_PER_WORKER = 2 * FILES_PER_TASK
+#: Files per task without model inputs (a result is ~1 kB: the same chunks as a bare parallel read).
+METADATA_FILES_PER_TASK = 16
+#: Files submitted per worker at a time without model inputs: four tasks, so that a worker never waits for a
+#: parent busy committing (or not scheduled on a loaded machine) to hand it the next one.
+METADATA_IN_FLIGHT_PER_WORKER = 4 * METADATA_FILES_PER_TASK
 
 #: The statement table of a worker process (set once by the pool's initializer).
 _WORKER_TABLE: StatementTable | None = None
@@ -171,8 +176,9 @@ def read_files(work: Sequence[tuple[str, int, int]], *, table: StatementTable, w
     workers : int, optional
         Worker processes (default :func:`default_workers`); 1 reads here, in this process.
     max_in_flight : int, optional
-        Files submitted at once (default ``IN_FLIGHT_PER_WORKER`` per worker), in tasks of up to
-        :data:`FILES_PER_TASK` files.
+        Files submitted at once (default :data:`IN_FLIGHT_PER_WORKER` per worker with model inputs,
+        :data:`METADATA_IN_FLIGHT_PER_WORKER` without), in tasks of up to :data:`FILES_PER_TASK` files
+        (:data:`METADATA_FILES_PER_TASK` without model inputs).
 
     Raises
     ------
@@ -182,7 +188,8 @@ def read_files(work: Sequence[tuple[str, int, int]], *, table: StatementTable, w
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise ValueError(f"workers must be at least 1; got {workers}")
-    max_in_flight = IN_FLIGHT_PER_WORKER * workers if max_in_flight is None else max_in_flight
+    if max_in_flight is None:
+        max_in_flight = (IN_FLIGHT_PER_WORKER if with_model_input else METADATA_IN_FLIGHT_PER_WORKER) * workers
     if max_in_flight < 1:
         raise ValueError(f"max_in_flight must be at least 1; got {max_in_flight}")
     if workers == 1 or len(work) < PARALLEL_MIN_FILES:
@@ -194,7 +201,8 @@ def read_files(work: Sequence[tuple[str, int, int]], *, table: StatementTable, w
 
 def _read_in_pool(work: Sequence[tuple[str, int, int]], table: StatementTable, with_model_input: bool,
                   workers: int, max_in_flight: int) -> Iterator[IndexedRead]:
-    per_task = max(1, min(FILES_PER_TASK, max_in_flight // workers, len(work) // workers))
+    files_per_task = FILES_PER_TASK if with_model_input else METADATA_FILES_PER_TASK
+    per_task = max(1, min(files_per_task, max_in_flight // workers, len(work) // workers))
     tasks = (work[start:start + per_task] for start in range(0, len(work), per_task))
     pending: set[Future[list[IndexedRead]]] = set()
     with ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_start_worker,

@@ -136,6 +136,19 @@ class CaseIndex:
         with closing(sqlite3.connect(self.path, timeout=30)) as connection, connection:
             yield connection
 
+    @contextmanager
+    def _writer(self) -> Iterator[sqlite3.Connection]:
+        """One connection for a whole read-and-store pass, each batch committed in its own transaction.
+
+        Opening and closing a connection per batch made every close checkpoint the WAL into the file (the
+        last connection to close does) and every commit wait for an fsync. ``synchronous=NORMAL`` (WAL mode)
+        keeps the file consistent on a crash but lets the last commits before a power loss be lost: the
+        index is rebuilt from the files, and a row that was not kept is read again by the next update.
+        """
+        with closing(sqlite3.connect(self.path, timeout=30)) as connection:
+            connection.execute("PRAGMA synchronous=NORMAL")
+            yield connection
+
     def update(
         self, paths: Sequence[Path], *, model: InferenceModel | None = None, table: StatementTable | None = None,
         prune: bool = False, progress: Callable[[int, int], None] | None = None, batch_size: int = 32,
@@ -222,7 +235,8 @@ class CaseIndex:
         predictions: list[tuple[str, str, str]] = []  # predicted, stored with the next rows
         predicted, done, last_commit = 0, 0, time.monotonic()
         in_flight = 2 * batch_size if model is not None else None  # workers read on while a batch is predicted
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecgreview-index-predict") as predictor:
+        with self._writer() as connection, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecgreview-index-predict") as predictor:
             running: Future[list[tuple[str, str, str]]] | None = None
             for read in read_files(work, table=table, with_model_input=model is not None, workers=workers,
                                    max_in_flight=in_flight):
@@ -237,26 +251,18 @@ class CaseIndex:
                 elif running is not None and running.done():
                     predictions, running = predictions + running.result(), None
                 if len(rows) >= batch_size or time.monotonic() - last_commit >= COMMIT_INTERVAL_S:
-                    predicted += self._store(rows, predictions)
+                    predicted += _store(connection, rows, predictions)
                     rows, predictions, last_commit = [], [], time.monotonic()
                     if progress is not None:
                         progress(done, len(work))
             predictions += running.result() if running is not None else []
-        if model is not None and inputs:
-            predictions += self._predict(inputs, model)
-        read_since_report = bool(rows)  # not only predictions
-        predicted += self._store(rows, predictions)
+            if model is not None and inputs:
+                predictions += self._predict(inputs, model)
+            read_since_report = bool(rows)  # not only predictions
+            predicted += _store(connection, rows, predictions)
         if progress is not None and read_since_report:
             progress(done, len(work))
         return predicted
-
-    def _store(self, rows: list[tuple[str, int, int, str, str, str]], predictions: list[tuple[str, str, str]]) -> int:
-        """Store files rows and predictions in one short transaction; the number of predictions."""
-        if rows or predictions:
-            with self._connect() as connection:
-                connection.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
-                connection.executemany("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?)", predictions)
-        return len(predictions)
 
     @staticmethod
     def _predict(inputs: list[tuple[str, np.ndarray]], model: InferenceModel) -> list[tuple[str, str, str]]:
@@ -293,6 +299,16 @@ class CaseIndex:
             rows = connection.execute("SELECT path FROM files WHERE source_sha256 = ?",
                                       (source_sha256.strip().lower(),)).fetchall()
         return next((Path(row[0]) for row in rows if Path(row[0]).is_file()), None)
+
+
+def _store(connection: sqlite3.Connection, rows: list[tuple[str, int, int, str, str, str]],
+           predictions: list[tuple[str, str, str]]) -> int:
+    """Store files rows and predictions in one short transaction on ``connection``; the number of predictions."""
+    if rows or predictions:
+        with connection:
+            connection.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
+            connection.executemany("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?)", predictions)
+    return len(predictions)
 
 
 def _indexed_case(path: str, sha256: str, metadata: str, error: str, probabilities: str | None, *,
