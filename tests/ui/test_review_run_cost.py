@@ -67,3 +67,11 @@ def test_the_next_case_is_prefetched_once_per_session(home, monkeypatch):
     app.run()
     assert not app.exception, app.exception
     assert len(asked) == 1  # the case after the new one: once, not once per run
+
+
+def test_streamlit_runs_no_full_garbage_collection_after_every_run():
+    import tomllib
+    from pathlib import Path
+
+    options = tomllib.loads((Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml").read_text())
+    assert options["runner"]["postScriptGC"] is False  # a full gc.collect() per run was most of a switch's CPU
