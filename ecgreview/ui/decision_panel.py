@@ -212,8 +212,7 @@ def class_grid(analysis: CaseAnalysis, *, hidden: bool | None = None, actions: t
     head = st.columns(widths, vertical_alignment="bottom")
     titles = ("Class · 1–6", "DNN p › thr.", "Device", "Your call" if hidden else "Your call · ✓ ✗ vs DNN", "")
     for column, title in zip(head, titles):
-        if title:  # an empty element would be one more message each run
-            column.caption(title)
+        column.caption(title)
     for index, name in enumerate(CLASSES):
         label, dnn, device, call, mark = st.columns(widths, vertical_alignment="center")
         label.button(name, key=f"cursor-{index}", on_click=_choose_class, args=(index,),
@@ -226,9 +225,8 @@ def class_grid(analysis: CaseAnalysis, *, hidden: bool | None = None, actions: t
         with call.container(key=f"call-{name}"):
             st.segmented_control(name, READER_CALLS, default=_calls(sha)[name], key=widget_key,
                                  label_visibility="collapsed", on_change=_call_clicked, args=(sha, name, widget_key))
-        with mark.container(key=f"agreement-{name}"):
-            if marks.get(name):  # none before a call, none while the DNN is hidden
-                st.markdown(marks[name])
+        with mark.container(key=f"agreement-{name}"):  # drawn when empty too: the browser shows no empty block
+            st.markdown(marks.get(name, ""))
     setters = st.columns(len(READER_CALLS))
     for column, value in zip(setters, READER_CALLS):
         column.button(f"{value} · {_CALL_KEYS[value]}", key=f"set-call-{value}", on_click=_set_call,
