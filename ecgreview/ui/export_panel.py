@@ -1,7 +1,8 @@
 """The Review page's export section: a saved reading (or the case's consensus) as DICOM SR and FHIR.
 
-Shown once the reader has a saved clinical reading of the case, or the case has a consensus, and
-never while opinions are hidden or mid-study. The files are built when a download button is
+Offered once the reader has a saved clinical reading of the case, or the case has a consensus, and
+never while opinions are hidden or mid-study; its content is drawn only when the reader opens it (a toggle:
+the consensus check and the widgets are not part of every run). The files are built when a download button is
 clicked (:func:`ecgreview.review.export.reading_documents`); a case from the DICOMweb server can
 have its SR stored back there.
 """
@@ -37,8 +38,10 @@ _MINE, _CONSENSUS = "My reading", "Consensus"
 _MAX_KNOWN = 4096
 
 
-def _choices(settings: Settings, source_sha256: str, reader: str) -> dict[str, str | None]:
-    """What may be exported now: label -> the reader to export (None: the consensus)."""
+def _choices(settings: Settings, source_sha256: str, reader: str, *, consensus: bool = True) -> dict[str, str | None]:
+    """What may be exported now: label -> the reader to export (None: the consensus). ``consensus=False``
+    leaves the consensus check out (asked only when the panel is open, or when it alone decides whether
+    the panel is offered)."""
     try:
         stamp = StoreStamp.of(settings.reviews_path)  # before reading: a save in between only makes a key unused
         readings = case_readings(settings.reviews_path, source_sha256)
@@ -47,7 +50,7 @@ def _choices(settings: Settings, source_sha256: str, reader: str) -> dict[str, s
     choices: dict[str, str | None] = {}
     if reader and (readings["reader"] == reader).any():
         choices[_MINE] = reader
-    if identity.may_see_other_readings() and len(readings) and _has_consensus(
+    if consensus and identity.may_see_other_readings() and len(readings) and _has_consensus(
             str(settings.reviews_path), stamp, source_sha256, readings):
         choices[_CONSENSUS] = None
     return choices
@@ -75,29 +78,37 @@ def export_section(settings: Settings, analysis: CaseAnalysis, reader: str) -> N
     current = two_step.reading(sha)
     if current.opinions_hidden or (current.is_study and current.step != DONE):
         return
-    choices = _choices(settings, sha, reader.strip())
+    choices = _choices(settings, sha, reader.strip(), consensus=False)  # the reader's own reading offers the panel
     if not choices:
-        return
+        choices = _choices(settings, sha, reader.strip())  # else only a consensus does
+        if not choices:
+            return
+    # drawn when the reader opens it, not on every run as an expander's content is (the consensus check, the widgets)
+    if st.toggle("Export the reading (DICOM SR, HL7 FHIR)", key="export-open"):
+        _export_choices(settings, sha, _choices(settings, sha, reader.strip()) or choices)
+
+
+def _export_choices(settings: Settings, sha: str, choices: dict[str, str | None]) -> None:
+    """The open export panel: which reading, and its downloads."""
     path = resources.cached_index(str(settings.home / INDEX_FILE)).find(sha)
     is_dicom = path is not None and waveform_dataset(path) is not None
-    with st.expander("Export the reading (DICOM SR, HL7 FHIR)", key="export-panel"):
-        label = st.radio("Export", list(choices), horizontal=True, key="export-kind")
-        who = choices[label]
-        stem = f"{sha[:12]}-{'consensus' if who is None else 'reading'}"
-        sr_column, fhir_column, store_column = st.columns(3)
-        sr_column.download_button(
-            "DICOM SR", data=lambda: reading_documents(settings, sha, reader=who).sr_file or b"",
-            file_name=f"{stem}.sr.dcm", mime="application/dicom", key="export-sr", on_click="ignore",
-            disabled=not is_dicom, help=None if is_dicom else "A DICOM SR references a DICOM waveform; this case "
-                                                              "is another format (FHIR only)")
-        fhir_column.download_button(
-            "FHIR JSON", data=lambda: reading_documents(settings, sha, reader=who, with_sr=is_dicom).fhir_json,
-            file_name=f"{stem}.fhir.json", mime="application/fhir+json", key="export-fhir", on_click="ignore")
-        if is_dicom and path is not None and came_from_dicomweb(settings, path):
-            if store_column.button("Store the SR in the PACS", key="export-store"):
-                _store(settings, sha, who)
-        st.caption("Calls as SNOMED CT findings, the DNN's probabilities with the model's SHA-256, the device's "
-                   "statements; the patient only by pseudonym; comments are not exported.")
+    label = st.radio("Export", list(choices), horizontal=True, key="export-kind")
+    who = choices[label]
+    stem = f"{sha[:12]}-{'consensus' if who is None else 'reading'}"
+    sr_column, fhir_column, store_column = st.columns(3)
+    sr_column.download_button(
+        "DICOM SR", data=lambda: reading_documents(settings, sha, reader=who).sr_file or b"",
+        file_name=f"{stem}.sr.dcm", mime="application/dicom", key="export-sr", on_click="ignore",
+        disabled=not is_dicom, help=None if is_dicom else "A DICOM SR references a DICOM waveform; this case "
+                                                          "is another format (FHIR only)")
+    fhir_column.download_button(
+        "FHIR JSON", data=lambda: reading_documents(settings, sha, reader=who, with_sr=is_dicom).fhir_json,
+        file_name=f"{stem}.fhir.json", mime="application/fhir+json", key="export-fhir", on_click="ignore")
+    if is_dicom and path is not None and came_from_dicomweb(settings, path):
+        if store_column.button("Store the SR in the PACS", key="export-store"):
+            _store(settings, sha, who)
+    st.caption("Calls as SNOMED CT findings, the DNN's probabilities with the model's SHA-256, the device's "
+               "statements; the patient only by pseudonym; comments are not exported.")
 
 
 def _store(settings: Settings, source_sha256: str, reader: str | None) -> None:

@@ -75,3 +75,20 @@ def test_streamlit_runs_no_full_garbage_collection_after_every_run():
 
     options = tomllib.loads((Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml").read_text())
     assert options["runner"]["postScriptGC"] is False  # a full gc.collect() per run was most of a switch's CPU
+
+
+def test_the_export_panel_is_drawn_and_checks_the_consensus_only_when_opened(home, monkeypatch):
+    from ecgreview.ui import export_panel
+    from tests.ui.test_review_page import _answer, _open
+
+    checked = _counting(monkeypatch, export_panel, "consensus_to_export")
+    app = _answer(_open(), reader="Dr Export", calls=dict.fromkeys(CLASSES, "absent"))
+    toggle = app.toggle(key="export-open")
+    assert toggle.label == "Export the reading (DICOM SR, HL7 FHIR)" and not toggle.value
+    assert not checked and not [radio for radio in app.radio if radio.key == "export-kind"]
+    toggle.set_value(True).run()
+    assert not app.exception, app.exception
+    assert len(checked) == 1  # once for this version of the store
+    assert app.radio(key="export-kind").options == ["My reading", "Consensus"]
+    assert [button.label for button in app.get("download_button") if button.key in ("export-sr", "export-fhir")] \
+        == ["DICOM SR", "FHIR JSON"]
