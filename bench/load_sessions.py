@@ -5,7 +5,9 @@ tab would be a session on the server: open the page (the demo ECG), answer every
 class, save. ``ECGREVIEW_HOME`` points at a temporary folder (or ``--home``).
 
 Run: ``.venv/bin/python bench/load_sessions.py --sessions 20 [--profile]``. Prints the open and
-save latencies (p50, p95, max, in s) and the rows written; exit 1 when rows are lost.
+save latencies (p50, p95, max, in s) and the rows written; exit 1 when rows are lost. The saves are
+clicked together, once every session has opened its case (``--staggered``: each as soon as its session
+has opened, so that early saves share the cores with other sessions' first runs).
 
 Baseline in the same run: the same number of concurrent sessions of a bare Streamlit page (a title and
 one button; its click run is timed as a save is), so that the figures read as a ratio to what Streamlit
@@ -23,10 +25,12 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -67,10 +71,13 @@ class LoadReport:
         ])
 
 
-def _session(number: int, start_at: float) -> tuple[float, float]:
+def _session(number: int, start_at: float, opened_all: Any = None) -> tuple[float, float]:
     """One reader: open the app, answer every class, save; the open and save latencies (s).
 
-    Waits until the wall-clock time ``start_at`` so that all sessions start together.
+    Waits until the wall-clock time ``start_at`` so that all sessions start together, and, with
+    ``opened_all`` (a barrier of all sessions), until every session has opened its case and
+    answered, so that the saves are clicked together and do not share the cores with other
+    sessions' first run (2 CPU s each: imports, the case read).
     """
     from streamlit import config as streamlit_config
     from streamlit.testing.v1 import AppTest
@@ -80,15 +87,22 @@ def _session(number: int, start_at: float) -> tuple[float, float]:
     streamlit_config.set_option("client.showErrorDetails", "full")  # the benchmark reports real errors
     time.sleep(max(0.0, start_at - time.time()))
     started = time.perf_counter()
-    app = AppTest.from_file(APP, default_timeout=300).run()
+    try:
+        app = AppTest.from_file(APP, default_timeout=300).run()
+        if app.exception:
+            raise RuntimeError(f"session {number} failed to open: {app.exception}")
+    except Exception:
+        if opened_all is not None:
+            opened_all.abort()  # the others stop waiting for this one
+        raise
     opened = time.perf_counter()
-    if app.exception:
-        raise RuntimeError(f"session {number} failed to open: {app.exception}")
     app.text_input(key="reader_name_widget").input(f"Load Reader {number:02d}")
     for control in app.button_group:
         if control.label in CLASSES:
             control.set_value("absent")
     button = next(button for button in app.button if button.label == "Save review")
+    if opened_all is not None:
+        opened_all.wait(timeout=900)
     clicked = time.perf_counter()
     button.click()
     app.run()
@@ -109,39 +123,61 @@ if st.button("Save"):
 """
 
 
-def _bare_session(script: str, start_at: float) -> tuple[float, float]:
-    """The baseline: a bare page opened and its button clicked, timed as a session's open and save."""
+def _bare_session(script: str, start_at: float, opened_all: Any = None) -> tuple[float, float]:
+    """The baseline: a bare page opened and its button clicked (with ``opened_all``, together), timed as a
+    session's open and save."""
     from streamlit.testing.v1 import AppTest
 
     time.sleep(max(0.0, start_at - time.time()))
     started = time.perf_counter()
     app = AppTest.from_file(script, default_timeout=300).run()
     opened = time.perf_counter()
+    if opened_all is not None:
+        opened_all.wait(timeout=900)
+    clicked = time.perf_counter()
     app.button[0].click()
     app.run()
     if not app.success:
         raise RuntimeError("the bare page did not answer its click")
-    return opened - started, time.perf_counter() - opened
+    return opened - started, time.perf_counter() - clicked
 
 
-def run_baseline(sessions: int, folder: Path, *, mode: str = "threads") -> LoadReport:
-    """``sessions`` concurrent bare-page sessions (see :func:`_bare_session`), run as the app's are (``mode``)."""
+def run_baseline(sessions: int, folder: Path, *, mode: str = "threads", together: bool = True) -> LoadReport:
+    """``sessions`` concurrent bare-page sessions (see :func:`_bare_session`), run as the app's are (``mode``,
+    ``together``)."""
     script = folder / "bare_page.py"
     script.write_text(_BARE_PAGE, encoding="utf-8")
     report = LoadReport(sessions)
     start_at = time.time() + (20.0 if mode == "processes" else 1.0)
     executor = (ThreadPoolExecutor(max_workers=sessions) if mode == "threads" else
                 ProcessPoolExecutor(max_workers=sessions, mp_context=multiprocessing.get_context("spawn")))
+    manager, opened_all = _barrier(sessions, mode=mode, together=together)
     with executor as pool:
-        for open_s, save_s in pool.map(_bare_session, [str(script)] * sessions, [start_at] * sessions):
+        for open_s, save_s in pool.map(_bare_session, [str(script)] * sessions, [start_at] * sessions,
+                                       [opened_all] * sessions):
             report.open_s.append(open_s)
             report.save_s.append(save_s)
     report.wall_s = time.time() - start_at
+    if manager is not None:
+        manager.shutdown()
     return report
 
 
-def run_sessions(sessions: int, home: Path, *, mode: str = "threads") -> LoadReport:
+def _barrier(sessions: int, *, mode: str, together: bool) -> tuple[Any, Any]:
+    """(the manager process to shut down or None, a barrier for ``sessions`` sessions or None)."""
+    if not together:
+        return None, None
+    if mode == "threads":
+        return None, threading.Barrier(sessions)
+    manager = multiprocessing.get_context("spawn").Manager()
+    return manager, manager.Barrier(sessions)
+
+
+def run_sessions(sessions: int, home: Path, *, mode: str = "threads", together: bool = True) -> LoadReport:
     """Run ``sessions`` concurrent sessions with ``ECGREVIEW_HOME=home``; the report.
+
+    ``together``: the saves are clicked at once, after every session has opened (a barrier);
+    otherwise each session saves as soon as it has opened, while others are still opening.
 
     ``mode`` ``"threads"`` runs every AppTest in a thread of this process (as the Streamlit
     server runs sessions); ``"processes"`` runs each in its own process (spawn), which
@@ -158,8 +194,9 @@ def run_sessions(sessions: int, home: Path, *, mode: str = "threads") -> LoadRep
     start_at = time.time() + (20.0 if mode == "processes" else 1.0)  # after the processes have imported
     executor = (ThreadPoolExecutor(max_workers=sessions) if mode == "threads" else
                 ProcessPoolExecutor(max_workers=sessions, mp_context=multiprocessing.get_context("spawn")))
+    manager, opened_all = _barrier(sessions, mode=mode, together=together)
     with executor as pool:
-        futures = [pool.submit(_session, number, start_at) for number in range(sessions)]
+        futures = [pool.submit(_session, number, start_at, opened_all) for number in range(sessions)]
         for future in futures:
             try:
                 open_s, save_s = future.result()
@@ -169,6 +206,8 @@ def run_sessions(sessions: int, home: Path, *, mode: str = "threads") -> LoadRep
             report.open_s.append(open_s)
             report.save_s.append(save_s)
     report.wall_s = time.time() - start_at  # from the common start, not counting imports
+    if manager is not None:
+        manager.shutdown()
     store = home / "reviews.csv"
     report.rows_written = len(read_reviews(store)) if store.exists() else 0
     return report
@@ -188,19 +227,25 @@ def main(argv: list[str] | None = None) -> int:
                              "thread-safe: some sessions fail) or one process each (default)")
     parser.add_argument("--home", type=Path, help="ECGREVIEW_HOME to use (default: a new temporary folder)")
     parser.add_argument("--profile", action="store_true", help="sample the script threads (threads mode)")
+    parser.add_argument("--staggered", action="store_true",
+                        help="each session saves as soon as it has opened (the figures before 2026-12-03 23:30), "
+                             "not all together once every session has opened")
     args = parser.parse_args(argv)
     if args.profile and args.mode != "threads":
         parser.error("--profile samples the threads of this process: use it with --mode threads")
     with tempfile.TemporaryDirectory() as temporary:
-        baseline = run_baseline(args.sessions, Path(temporary), mode=args.mode)
+        baseline = run_baseline(args.sessions, Path(temporary), mode=args.mode, together=not args.staggered)
         sampler = _Sampler() if args.profile else None
-        report = run_sessions(args.sessions, args.home or Path(temporary) / "home", mode=args.mode)
+        report = run_sessions(args.sessions, args.home or Path(temporary) / "home", mode=args.mode,
+                              together=not args.staggered)
         if sampler is not None:
             sampler.stop()
         load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
         print(f"machine: {os.cpu_count()} CPUs, load average {load}; Python {sys.version.split()[0]}")
         print(f"baseline, bare Streamlit page: {baseline.text().splitlines()[1].split(': ', 1)[1]} (open); "
               f"{LoadReport._percentiles(baseline.save_s)} (click)")
+        together = "each when its session opened" if args.staggered else "all together, once every session opened"
+        print(f"saves: {together}")
         print(report.text())
         if report.save_s and baseline.save_s:
             print(f"save p95 vs bare page click p95: {_p95(report.save_s) / _p95(baseline.save_s):.1f}x")
