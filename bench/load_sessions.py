@@ -47,6 +47,7 @@ class LoadReport:
     sessions: int
     open_s: list[float] = field(default_factory=list)
     save_s: list[float] = field(default_factory=list)
+    save_cpu_s: list[float] = field(default_factory=list)
     rows_written: int = 0
     errors: list[str] = field(default_factory=list)
     wall_s: float = 0.0
@@ -65,14 +66,16 @@ class LoadReport:
             f"{self.sessions} concurrent sessions in {self.wall_s:.1f} s",
             f"open (demo ECG shown): {self._percentiles(self.open_s)}",
             f"save (click to saved): {self._percentiles(self.save_s)}",
+            f"save, CPU of its process: {self._percentiles(self.save_cpu_s)}",
             f"open + save:           {self._percentiles([a + b for a, b in zip(self.open_s, self.save_s)])}",
             f"rows written: {self.rows_written} (expected {self.sessions})",
             *(f"error: {error}" for error in self.errors),
         ])
 
 
-def _session(number: int, start_at: float, opened_all: Any = None) -> tuple[float, float]:
-    """One reader: open the app, answer every class, save; the open and save latencies (s).
+def _session(number: int, start_at: float, opened_all: Any = None) -> tuple[float, float, float]:
+    """One reader: open the app, answer every class, save; the open and save latencies (s), and the CPU
+    seconds its process used for the save (every thread: the script's and AppTest's).
 
     Waits until the wall-clock time ``start_at`` so that all sessions start together, and, with
     ``opened_all`` (a barrier of all sessions), until every session has opened its case and
@@ -103,16 +106,16 @@ def _session(number: int, start_at: float, opened_all: Any = None) -> tuple[floa
     button = next(button for button in app.button if button.label == "Save review")
     if opened_all is not None:
         opened_all.wait(timeout=900)
-    clicked = time.perf_counter()
+    clicked, cpu_before = time.perf_counter(), time.process_time()
     button.click()
     app.run()
-    saved = time.perf_counter()
+    saved, cpu_after = time.perf_counter(), time.process_time()
     if app.exception or not any("Saved review" in success.value for success in app.success):
         shown = [f"{kind}: {element.value}" for kind in ("error", "warning", "success", "toast")
                  for element in getattr(app, kind, [])]
         answers = {control.label: control.value for control in app.button_group if control.label in CLASSES}
         raise RuntimeError(f"session {number} did not save: {app.exception or shown}; form after run: {answers}")
-    return opened - started, saved - clicked
+    return opened - started, saved - clicked, cpu_after - cpu_before
 
 
 _BARE_PAGE = """import streamlit as st
@@ -199,12 +202,13 @@ def run_sessions(sessions: int, home: Path, *, mode: str = "threads", together: 
         futures = [pool.submit(_session, number, start_at, opened_all) for number in range(sessions)]
         for future in futures:
             try:
-                open_s, save_s = future.result()
+                open_s, save_s, save_cpu_s = future.result()
             except Exception as exc:  # noqa: BLE001 - reported, then counted by the caller
                 report.errors.append(str(exc)[:500])
                 continue
             report.open_s.append(open_s)
             report.save_s.append(save_s)
+            report.save_cpu_s.append(save_cpu_s)
     report.wall_s = time.time() - start_at  # from the common start, not counting imports
     if manager is not None:
         manager.shutdown()
