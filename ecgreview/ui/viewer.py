@@ -44,6 +44,7 @@ from ecgreview.report import AGREEMENT_MARKS, PAGE_SIZES_MM, reading_report_pdf,
 from ecgreview.review.calipers import CALIPER_INTERVALS, caliper_table, heart_rate_bpm, interval_ms, time_from_point
 from ecgreview.review.case import CaseAnalysis
 from ecgreview.review.readings import case_readings
+from ecgreview.review.store import Review, StoreStamp
 from ecgreview.review.case_cache import BoundedCache
 from ecgreview.ui import decision_panel, ecg_component, resources, state
 
@@ -294,6 +295,21 @@ def caliper_results(record: EcgRecord, points: list[float]) -> None:
     st.table(pd.DataFrame(caliper_table(intervals, record.measurements, show_device=not hidden)).set_index("Measure"))
 
 
+#: The reading a report prints, per store version, case and reader (every run that shows the report asks).
+_REPORT_READINGS: BoundedCache[Review | None] = BoundedCache(4096, size_of=lambda _: 1)
+
+
+def _report_reading(settings: Settings, source_sha256: str, reader: str) -> Review | None:
+    """:func:`~ecgreview.report.report_reading` of the case's readings, once per version of the store."""
+    def choose() -> Review | None:
+        return report_reading(case_readings(settings.reviews_path, source_sha256), source_sha256, reader=reader)
+    try:
+        stamp = StoreStamp.of(settings.reviews_path)  # before reading: a save in between only leaves a key unused
+    except OSError:
+        return choose()  # it says what is wrong
+    return _REPORT_READINGS.get((str(settings.reviews_path), stamp, source_sha256, reader), choose)
+
+
 def report_download(settings: Settings, analysis: CaseAnalysis, reader: str) -> None:
     """Download the printable report (PDF, A4 or US Letter) of the reader's latest reading of this case; above it,
     the saved reading's agreement with the DNN per class.
@@ -305,8 +321,7 @@ def report_download(settings: Settings, analysis: CaseAnalysis, reader: str) -> 
     if decision_panel.opinions_hidden(record.source_sha256):
         return
     try:
-        chosen = report_reading(case_readings(settings.reviews_path, record.source_sha256),  # once per store version
-                                record.source_sha256, reader=reader or "")
+        chosen = _report_reading(settings, record.source_sha256, reader or "")
     except (EcgReviewError, ValueError) as exc:
         st.caption(f"Report: the review store cannot be read ({exc}).")
         return

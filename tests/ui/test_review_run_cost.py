@@ -92,3 +92,19 @@ def test_the_export_panel_is_drawn_and_checks_the_consensus_only_when_opened(hom
     assert app.radio(key="export-kind").options == ["My reading", "Consensus"]
     assert [button.label for button in app.get("download_button") if button.key in ("export-sr", "export-fhir")] \
         == ["DICOM SR", "FHIR JSON"]
+
+
+def test_the_report_reading_is_chosen_once_per_store_version(home, monkeypatch):
+    from ecgreview.ui import viewer
+    from tests.ui.test_review_page import _answer, _open
+
+    chosen = _counting(monkeypatch, viewer, "report_reading")
+    app = _answer(_open(), reader="Dr Report", calls=dict.fromkeys(CLASSES, "absent"))
+    saved = len(chosen)
+    app.run()
+    app.run()
+    assert not app.exception, app.exception
+    assert saved >= 1 and len(chosen) == saved  # reruns on the same version of the store ask no more
+    assert any(caption.value.startswith("Your reading saved ") for caption in app.caption)  # the cached reading
+    _answer(app, reader="Dr Report", calls=dict.fromkeys(CLASSES, "present"))  # a correction: a new version
+    assert len(chosen) == saved + 1
