@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +24,7 @@ import pandas as pd
 from ecgreview.review.protocol import clinical_readings, latest_readings
 from ecgreview.review.store import StoreStamp, read_reviews
 
-__all__ = ["case_history", "case_readings"]
+__all__ = ["case_history", "case_readings", "one_version", "store_version"]
 
 _MAX_STORES = 4
 
@@ -38,6 +41,25 @@ class _Grouped:
 
 _cache: dict[str, _Grouped] = {}
 _lock = threading.Lock()
+#: Inside :func:`one_version`: the version of each store answered from so far (path -> grouped rows).
+_pinned: ContextVar[dict[str, _Grouped] | None] = ContextVar("ecgreview_pinned_store_versions", default=None)
+
+
+@contextmanager
+def one_version() -> Iterator[None]:
+    """Answer every question about a store inside the block from one version of it: the first one read there.
+
+    A page run asks for the case's readings several times; while other readers save, each ask would
+    otherwise find a new version and group the whole store again, and the panels of one page would
+    show different versions. The block's first question reads (or finds cached) the version it
+    answers from; later ones in the block (in this thread or context) reuse it. Outside a block
+    every question sees the store as it is now.
+    """
+    token = _pinned.set({})
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
 
 
 def _stamp(path: Path) -> object:
@@ -60,6 +82,9 @@ def _group(path: Path) -> _Grouped:
 def _grouped(reviews_path: str | os.PathLike[str]) -> _Grouped:
     path = Path(reviews_path).absolute()
     key = str(path)
+    pins = _pinned.get()
+    if pins is not None and key in pins:
+        return pins[key]
     with _lock:
         cached = _cache.get(key)
     if cached is None or cached.stamp != _stamp(path):
@@ -68,7 +93,22 @@ def _grouped(reviews_path: str | os.PathLike[str]) -> _Grouped:
             if key not in _cache and len(_cache) >= _MAX_STORES:
                 _cache.pop(next(iter(_cache)))
             _cache[key] = cached
+    if pins is not None:
+        pins[key] = cached
     return cached
+
+
+def store_version(reviews_path: str | os.PathLike[str]) -> object:
+    """The version of the store (:class:`~ecgreview.review.store.StoreStamp`, None: no store yet) that
+    :func:`case_readings` and :func:`case_history` answer from now (inside :func:`one_version`: the block's),
+    a key for what is worked out from those readings.
+
+    Raises
+    ------
+    ReviewStoreError
+        The store cannot be read (as :func:`~ecgreview.review.store.read_reviews`).
+    """
+    return _grouped(reviews_path).stamp
 
 
 def case_readings(reviews_path: str | os.PathLike[str], source_sha256: str) -> pd.DataFrame:

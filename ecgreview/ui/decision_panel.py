@@ -26,8 +26,8 @@ from ecgreview.review.case_cache import BoundedCache
 from ecgreview.review.consensus import classes_to_adjudicate
 from ecgreview.review.modes import ADJUDICATION, DONE, SESSION_MODES, TWO_STEP, UNAIDED, mode_label
 from ecgreview.review.protocol import mode_unavailable_reason
-from ecgreview.review.readings import case_history, case_readings
-from ecgreview.review.store import READER_CALLS, StoreStamp, append_review, dnn_agreement
+from ecgreview.review.readings import case_history, case_readings, store_version
+from ecgreview.review.store import READER_CALLS, append_review, dnn_agreement
 from ecgreview.ui import case_navigation, case_panels, identity, session_values, state, two_step
 from ecgreview.ui.keys import apply_keys, key_log
 from ecgreview.ui.text import escape_markdown
@@ -339,9 +339,9 @@ _DISPUTED: BoundedCache[list[str]] = BoundedCache(100_000, size_of=lambda classe
 
 def _disputed(settings: Settings, source_sha256: str) -> tuple[pd.DataFrame, list[str]]:
     """The case's latest readings and the classes they disagree on (:func:`classes_to_adjudicate`)."""
-    try:
-        stamp = StoreStamp.of(settings.reviews_path)  # before reading: a save in between only leaves a key unused
-    except OSError:
+    try:  # before reading (the page run's one version: readings.one_version); a save in between leaves a key unused
+        stamp = store_version(settings.reviews_path)
+    except EcgReviewError:
         stamp = None  # the readings below say what is wrong
     readings = _readings(settings, source_sha256)
     if stamp is None or readings.empty:

@@ -25,8 +25,7 @@ from ecgreview.review.export import (
     waveform_dataset,
 )
 from ecgreview.review.modes import DONE
-from ecgreview.review.readings import case_readings
-from ecgreview.review.store import StoreStamp
+from ecgreview.review.readings import case_readings, store_version
 from ecgreview.review.worklist import INDEX_FILE
 from ecgreview.ui import identity, resources, two_step
 from ecgreview.ui.text import escape_markdown
@@ -43,7 +42,7 @@ def _choices(settings: Settings, source_sha256: str, reader: str, *, consensus: 
     leaves the consensus check out (asked only when the panel is open, or when it alone decides whether
     the panel is offered)."""
     try:
-        stamp = StoreStamp.of(settings.reviews_path)  # before reading: a save in between only makes a key unused
+        stamp = store_version(settings.reviews_path)  # before reading: a save in between only makes a key unused
         readings = case_readings(settings.reviews_path, source_sha256)
     except (EcgReviewError, OSError):
         return {}  # the decision panel says why the store cannot be read
@@ -60,7 +59,7 @@ def _choices(settings: Settings, source_sha256: str, reader: str, *, consensus: 
 _CONSENSUS_KNOWN: BoundedCache[bool] = BoundedCache(_MAX_KNOWN, size_of=lambda _: 1)
 
 
-def _has_consensus(reviews_path: str, stamp: StoreStamp | None, source_sha256: str, readings: pd.DataFrame) -> bool:
+def _has_consensus(reviews_path: str, stamp: object, source_sha256: str, readings: pd.DataFrame) -> bool:
     """Whether the case's ``readings`` (of the store at ``stamp``) have a consensus to export: asked of
     :func:`~ecgreview.review.export.consensus_to_export` once per case and version of the store."""
     def exportable() -> bool:

@@ -43,8 +43,8 @@ from ecgreview.record import EcgRecord
 from ecgreview.report import AGREEMENT_MARKS, PAGE_SIZES_MM, reading_report_pdf, report_reading
 from ecgreview.review.calipers import CALIPER_INTERVALS, caliper_table, heart_rate_bpm, interval_ms, time_from_point
 from ecgreview.review.case import CaseAnalysis
-from ecgreview.review.readings import case_readings
-from ecgreview.review.store import Review, StoreStamp
+from ecgreview.review.readings import case_readings, store_version
+from ecgreview.review.store import Review
 from ecgreview.review.case_cache import BoundedCache
 from ecgreview.ui import decision_panel, ecg_component, resources, state
 
@@ -303,10 +303,7 @@ def _report_reading(settings: Settings, source_sha256: str, reader: str) -> Revi
     """:func:`~ecgreview.report.report_reading` of the case's readings, once per version of the store."""
     def choose() -> Review | None:
         return report_reading(case_readings(settings.reviews_path, source_sha256), source_sha256, reader=reader)
-    try:
-        stamp = StoreStamp.of(settings.reviews_path)  # before reading: a save in between only leaves a key unused
-    except OSError:
-        return choose()  # it says what is wrong
+    stamp = store_version(settings.reviews_path)  # before reading: a save in between only leaves a key unused
     return _REPORT_READINGS.get((str(settings.reviews_path), stamp, source_sha256, reader), choose)
 
 

@@ -7,13 +7,20 @@ import streamlit as st
 from ecgreview.config import Settings
 from ecgreview.model.inference import InferenceModel
 from ecgreview.review.modes import DONE
+from ecgreview.review.readings import one_version
 from ecgreview.ui import (case_navigation, case_panels, decision_panel, identity, page_setup, resources, serial_panel,
                           state, two_step, viewer)
 from ecgreview.ui.export_panel import export_section
 
 
 def render() -> None:
-    """Draw the page."""
+    """Draw the page, every panel from one version of the review store (while others save, each question
+    would otherwise find a new version and group the store again)."""
+    with one_version():
+        _render()
+
+
+def _render() -> None:
     settings = page_setup.page_settings("ECG review", compact=True)
     if settings is None:
         return
