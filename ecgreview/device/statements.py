@@ -269,7 +269,7 @@ class _FileReading:
     rhythms: set[str] = field(default_factory=set)
     rate_only: list[tuple[str, Hit]] = field(default_factory=list)  # SB/ST from a row that does not say sinus
 
-    def add(self, statement: str, hits: list[Hit]) -> None:
+    def add(self, statement: str, hits: Sequence[Hit]) -> None:
         if not hits:
             self.unmapped.append(statement)
         elif all(hit.row.class_name is None for hit in hits):
@@ -302,6 +302,33 @@ def _evidence(statement: str, hit: Hit) -> str:
     return f"{statement!r} ~ {hit.row.pattern!r} (line {hit.row.line}): {said}"
 
 
+#: Per statement table (by identity; the table is kept alive beside its readings): each statement's hits, by
+#: (text, qualified). Devices repeat a few hundred sentences, so the index reads each once per process.
+_READINGS: dict[int, tuple[StatementTable, dict[tuple[str, bool], tuple[Hit, ...]]]] = {}
+#: Bounds of that cache: tables kept, and statements per table (the oldest half is dropped when full).
+_READINGS_TABLES, _READINGS_PER_TABLE = 4, 4096
+
+
+def _hits(statement: str, table: StatementTable, *, qualified: bool) -> tuple[Hit, ...]:
+    """:func:`~ecgreview.device._grammar.read_statement`, remembered per table, text and qualifier.
+
+    The hits are shared between calls: they are read, never changed, after the grammar has resolved them.
+    """
+    entry = _READINGS.get(id(table))
+    if entry is None or entry[0] is not table:
+        if len(_READINGS) >= _READINGS_TABLES:
+            _READINGS.pop(next(iter(_READINGS)))
+        entry = _READINGS[id(table)] = (table, {})
+    readings, key = entry[1], (statement, qualified)
+    hits = readings.get(key)
+    if hits is None:
+        if len(readings) >= _READINGS_PER_TABLE:
+            for old in list(readings)[: _READINGS_PER_TABLE // 2]:
+                del readings[old]
+        hits = readings[key] = tuple(read_statement(statement, table, qualified=qualified))
+    return hits
+
+
 def _read_file(statements: Sequence[str], table: StatementTable) -> _FileReading:
     reading, qualified = _FileReading(), False
     for statement in statements:
@@ -309,7 +336,7 @@ def _read_file(statements: Sequence[str], table: StatementTable) -> _FileReading
             reading.known.append(statement)
             qualified = True
             continue
-        reading.add(statement, read_statement(statement, table, qualified=qualified))
+        reading.add(statement, _hits(statement, table, qualified=qualified))
         qualified = False
     reading.settle_rate_only()
     return reading
@@ -385,7 +412,7 @@ def count_statements(
         if is_qualifier(statement):
             mapped_to = "qualifier"
         else:
-            hits = read_statement(statement, table)
+            hits = _hits(statement, table, qualified=False)
             calls = [f"{hit.row.class_name}:{hit.strength or hit.reading}" for hit in hits if hit.row.class_name]
             mapped_to = "; ".join(calls) if calls else "known, no class" if hits else "unmapped"
         result.append((statement, count, mapped_to))
