@@ -4,7 +4,8 @@ Usage: ``.venv/bin/python bench/bench_index.py [--files 10000] [--workers N] [--
 
 Writes ``--files`` small synthetic 12-lead DICOMs (the test suite's
 ``tests/io/dicom_fixtures.py`` writer: 1,000 samples at 500 Hz with a median beat, each
-with its own SOP Instance UID, so every file has its own SHA-256) into a temporary
+with its own SOP Instance UID, so every file has its own SHA-256; the device statements of
+the 213 files of tests/device/statement_corpus.csv in turn) into a temporary
 folder, 1,000 per subfolder, and times the same call the server's background updater
 and ``python -m ecgreview index`` make (:func:`ecgreview.review.index_updater.update_case_index`,
 under the index lock, with the progress file):
@@ -34,6 +35,7 @@ configured backend. Nothing is kept. Always exits 0.
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import pickle
 import statistics
@@ -58,20 +60,40 @@ from tests.io.dicom_fixtures import build_ecg_dataset, write_dataset  # noqa: E4
 
 _UID_BASE = "1.2.826.0.1.3680043.8.498.4242"
 _PER_FOLDER = 1000
+_STATEMENT_CORPUS = Path(__file__).resolve().parents[1] / "tests" / "device" / "statement_corpus.csv"
+
+
+def _statement_sets() -> list[tuple[str, ...]]:
+    """The device statements of the files: the regression corpus's files in turn (tests/device/statement_corpus.csv,
+    213 hand-written files in six languages), so the statement mapping meets a device vocabulary's repetition, not
+    one sentence."""
+    lines = [line for line in _STATEMENT_CORPUS.read_text("utf-8").splitlines() if not line.startswith("#")]
+    return [tuple(row["statement"].split(" | ")) for row in csv.DictReader(lines)]
+
+
+def _templates() -> list[tuple[bytes, bytes]]:
+    """One file's bytes per statement set, with the UID marker each file's own UID replaces."""
+    marker = f"{_UID_BASE}{0:08d}".encode()
+    templates = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for statements in _statement_sets():
+            dataset = build_ecg_dataset(sample_count=1000, statements=statements)
+            dataset.SOPInstanceUID = marker.decode()
+            dataset.SpecificCharacterSet = "ISO_IR 192"  # UTF-8: the corpus has "≥", "ü", "ã"
+            path = Path(scratch) / "template.dcm"
+            write_dataset(dataset, path)
+            data = path.read_bytes()
+            assert data.count(marker) == 2, "the UID is in the dataset and its file meta"
+            templates.append((data, marker))
+    return templates
 
 
 def write_folder(folder: Path, count: int, *, start: int = 0) -> list[Path]:
-    """``count`` synthetic DICOMs, written from one template with a unique SOP Instance UID each."""
-    dataset = build_ecg_dataset(sample_count=1000)
-    dataset.SOPInstanceUID = f"{_UID_BASE}{0:08d}"
-    template = folder / "template.dcm.tmp"
-    write_dataset(dataset, template)
-    data = template.read_bytes()
-    template.unlink()
-    marker = f"{_UID_BASE}{0:08d}".encode()
-    assert data.count(marker) == 2, "the UID is in the dataset and its file meta"
+    """``count`` synthetic DICOMs, each with a unique SOP Instance UID; file n carries statement set n mod 213."""
+    templates = _templates()
     paths = []
     for number in range(start, start + count):
+        data, marker = templates[number % len(templates)]
         path = folder / f"batch-{number // _PER_FOLDER:03d}" / f"ecg-{number:06d}.dcm"
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(data.replace(marker, f"{_UID_BASE}{number:08d}".encode()))
