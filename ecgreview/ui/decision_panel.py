@@ -34,7 +34,9 @@ from ecgreview.ui.text import escape_markdown
 
 #: The Review page's key that shows or hides the prior ECG (the serial panel's button shortcut, when the case has one).
 PRIOR_KEY = "V"
-KEYS_HELP_SHORT = f"keys: `1`–`6` class, `P` `A` `U` call, `S` save and next, `{PRIOR_KEY}` prior ECG"
+KEYS_HELP_SHORT = "keys: `1`–`6` class, `P` `A` `U` call, `S` save and next"
+#: Added to :data:`KEYS_HELP_SHORT` when the case has a prior ECG (the serial panel is shown).
+KEYS_HELP_PRIOR = f", `{PRIOR_KEY}` prior ECG"
 #: The Review page's keys; the teaching page shows the part before `` · `S` `` (it has no serial panel).
 KEYS_HELP = ("**Keyboard** · `1`–`6` choose a class · `P` present · `A` absent · `U` uncertain (then the next "
              "class) · `Shift`+`1`–`5` confidence (study readings) · `S` save and next · `N` next case · "

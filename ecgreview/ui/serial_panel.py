@@ -9,6 +9,7 @@ trace may be shown but no DNN, device or measurement change is.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -56,10 +57,10 @@ def priors_of(settings: Settings, analysis: CaseAnalysis) -> list[ListedCase]:
     return prior_cases(current, linked, rule=settings.serial_link)
 
 
-def render(settings: Settings, analysis: CaseAnalysis, view: viewer.View, model: InferenceModel | None) -> None:
-    """The prior ECGs (none: nothing is drawn), the show-prior toggle and arrangement, the prior's paper and
-    the change tables."""
-    priors = priors_of(settings, analysis)
+def render(settings: Settings, analysis: CaseAnalysis, priors: Sequence[ListedCase], view: viewer.View,
+           model: InferenceModel | None) -> None:
+    """The prior ECGs (``priors``, from :func:`priors_of`; none: nothing is drawn), the show-prior toggle and
+    arrangement, the prior's paper and the change tables."""
     if not priors:
         return
     sha = analysis.record.source_sha256

@@ -112,9 +112,10 @@ def test_a_wfdb_prior_is_linked_by_record_prefix_when_configured(wfdb_pair, monk
 
 
 def test_the_key_help_names_v_on_the_review_page_only(pair):
-    _, current = pair
+    prior, current = pair
     texts = _texts(_open(current))
     assert f"`{SHOW_PRIOR_SHORTCUT}` prior ECG" in texts  # the Review page's "Your reading" line
+    assert f"`{SHOW_PRIOR_SHORTCUT}` prior ECG" not in _texts(_open(prior))  # no prior: no key to name
     assert f"`{SHOW_PRIOR_SHORTCUT}` show or hide the prior ECG" in decision_panel.KEYS_HELP
     teaching_help = decision_panel.KEYS_HELP.split(" · `S`")[0]  # what the teaching page (no serial panel) shows
     assert f"`{SHOW_PRIOR_SHORTCUT}`" not in teaching_help and "`B`" not in teaching_help

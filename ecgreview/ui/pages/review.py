@@ -45,6 +45,7 @@ def _render() -> None:
     decision_panel.mark_shown(sha)
     decision_panel.prepare_case(settings, analysis, reader)
     resolves = decision_panel.readers_panel_data(settings, analysis) if identity.may_adjudicate() else []
+    priors = serial_panel.priors_of(settings, analysis)
     ecg, decision = st.columns([53, 47], gap="small")
     with ecg:
         case_panels.case_header(analysis.record, analysis.phi_audit)
@@ -56,12 +57,13 @@ def _render() -> None:
             view = viewer.viewing_controls()
         viewer.ecg_trace(analysis.record, view)
     with decision:
-        st.markdown("**Your reading** · " + decision_panel.KEYS_HELP_SHORT)
+        keys = decision_panel.KEYS_HELP_SHORT + (decision_panel.KEYS_HELP_PRIOR if priors else "")
+        st.markdown("**Your reading** · " + keys)
         decision_panel.decision_panel(settings, analysis, reader, following, resolves, model is not None)
         if not decision_panel.opinions_hidden(sha):
             case_panels.device_panel(analysis)
     with ecg:
-        serial_panel.render(settings, analysis, view, model)  # the prior ECG of the pseudonym, and what changed
+        serial_panel.render(settings, analysis, priors, view, model)  # the prior ECG of the pseudonym, and what changed
         viewer.extras(analysis.record, view)
         viewer.report_download(settings, analysis, reader)
     current = two_step.reading(sha)
