@@ -49,9 +49,37 @@ ADJUDICATOR_ROLE = ADJUDICATOR
 DECIDED: tuple[str, ...] = ("present", "absent")
 
 
-def _reader_calls(frame: pd.DataFrame) -> pd.DataFrame:
-    """``reader_call_<class>`` columns renamed to the class names."""
-    return frame[[f"reader_call_{name}" for name in CLASSES]].set_axis(list(CLASSES), axis=1)
+def _call_array(frame: pd.DataFrame) -> np.ndarray:
+    """(rows, classes) of the ``reader_call_<class>`` cells as objects (NaN where empty), in :data:`CLASSES` order."""
+    return frame[[f"reader_call_{name}" for name in CLASSES]].to_numpy(dtype=object)
+
+
+def _reader_vote(calls: np.ndarray, positions: np.ndarray, cases: int) -> np.ndarray:
+    """The readers' vote (the module docstring's rule 1), (cases, classes) of objects.
+
+    ``calls`` (rows, classes) are the readers' latest calls and ``positions`` (rows,) the case each
+    row is of (0 to ``cases`` - 1); a case without a row is ``not read``. Counts over the rows, not a
+    group-by per case: the Review page asks for one case's handful of rows on every save.
+    """
+    present = np.zeros((cases, len(CLASSES)), dtype=np.int64)
+    absent = np.zeros_like(present)
+    np.add.at(present, positions, calls == "present")
+    np.add.at(absent, positions, calls == "absent")
+    total = np.bincount(positions, minlength=cases)[:, None]
+    vote = np.select([present * 2 > total, absent * 2 > total, (present == absent) & (present > 0)],
+                     ["present", "absent", "tie"], "uncertain").astype(object)
+    vote[total[:, 0] == 0] = "not read"
+    return vote
+
+
+def _adjudicate(status: np.ndarray, cases: pd.Index, adjudications: pd.DataFrame) -> None:
+    """Rule 2 in place: where a case's latest adjudicator row (one per case in ``adjudications``) decided a
+    class, its call replaces the readers' vote in ``status`` (rows in the order of ``cases``)."""
+    positions = cases.get_indexer(adjudications["source_sha256"])
+    found = positions >= 0
+    final = _call_array(adjudications)[found]
+    decided = (final == DECIDED[0]) | (final == DECIDED[1])
+    status[positions[found]] = np.where(decided, final, status[positions[found]])
 
 
 def consensus_status(latest: pd.DataFrame, cases: Sequence[str] | pd.Index | None = None) -> pd.DataFrame:
@@ -74,20 +102,17 @@ def consensus_status(latest: pd.DataFrame, cases: Sequence[str] | pd.Index | Non
         ``uncertain``, ``not read``.
     """
     index = pd.Index(pd.unique(latest["source_sha256"]) if cases is None else list(cases), name="source_sha256")
-    status = pd.DataFrame("not read", index=index, columns=list(CLASSES), dtype=object)
-    readers = latest[latest["role"].isin(CONSENSUS_ROLES)]
-    calls = _reader_calls(readers.set_index("source_sha256"))
-    calls = calls[calls.index.isin(index)]
-    if len(calls):
-        grouped = calls.groupby(level=0, sort=False)
-        present, absent = (grouped.agg(lambda column, value=value: int((column == value).sum())) for value in DECIDED)
-        total = grouped.size().to_numpy()[:, None]
-        vote = np.select([present * 2 > total, absent * 2 > total, (present == absent) & (present > 0)],
-                         ["present", "absent", "tie"], "uncertain")
-        status.loc[present.index] = vote
-    adjudicated = latest_reviews(latest[latest["role"] == ADJUDICATOR_ROLE], by=("source_sha256",))
-    final = _reader_calls(adjudicated.set_index("source_sha256")).reindex(index)
-    return status.mask(final.isin(DECIDED), final)
+    unique = index if index.is_unique else index.unique()
+    positions = unique.get_indexer(latest["source_sha256"])
+    calls = _call_array(latest)
+    readers = (latest["role"].isin(CONSENSUS_ROLES) & latest["source_sha256"].notna()).to_numpy() & (positions >= 0)
+    status = _reader_vote(calls[readers], positions[readers], len(unique))
+    adjudicators = (latest["role"] == ADJUDICATOR_ROLE).to_numpy(dtype=bool)
+    if adjudicators.any():
+        _adjudicate(status, unique, latest_reviews(latest[adjudicators], by=("source_sha256",)))
+    if unique is not index:
+        status = status[unique.get_indexer(index)]
+    return pd.DataFrame(status, index=index, columns=list(CLASSES), dtype=object)
 
 
 def calls_disagree(opinions: npt.ArrayLike) -> np.ndarray:
@@ -128,7 +153,10 @@ def classes_to_adjudicate(readings: pd.DataFrame) -> list[str]:
     readers = readings[readings["role"].isin(CONSENSUS_ROLES)]
     if readers["reader"].nunique() < 2:
         return []
-    status = consensus_status(readers).iloc[0]
-    calls = _reader_calls(readers)
-    split = calls_disagree((calls == "present").astype(float).where(calls.isin(DECIDED)).to_numpy(dtype=float).T)
-    return [name for name, disagree in zip(CLASSES, split) if disagree or status[name] not in DECIDED]
+    calls = _call_array(readers)
+    case = readers["source_sha256"].to_numpy(dtype=object)
+    first_case = np.flatnonzero(case == case[0])  # the case of the first row (one case is expected)
+    status = _reader_vote(calls[first_case], np.zeros(len(first_case), dtype=np.int64), 1)[0]
+    opinions = np.where(calls == "present", 1.0, np.where(calls == "absent", 0.0, np.nan))
+    split = calls_disagree(opinions.T)
+    return [name for name, disagree, vote in zip(CLASSES, split, status) if disagree or vote not in DECIDED]
