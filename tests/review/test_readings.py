@@ -63,3 +63,23 @@ def test_a_store_that_cannot_be_read_raises_the_stores_error(tmp_path):
     blocker.write_text("a file where the review folder should be")
     with pytest.raises(ReviewStoreError):
         readings.case_readings(blocker / "reviews.csv", SHA_A)
+
+
+def test_every_case_of_a_larger_store_has_the_rows_of_the_one_rule(tmp_path):
+    """The rows per case are found in one pass over the store (not a group-by): cases interleaved, corrections."""
+    store = tmp_path / "reviews.csv"
+    shas = [f"{number:064x}" for number in range(12)]
+    for turn in range(3):
+        for number, sha in enumerate(shas):
+            if (number + turn) % 3:  # not every reader reads every case; turn 2 corrects turn 1's readings
+                append_review(store, _review(f"Dr {min(turn, 1)}", sha, ("present", "absent", "uncertain")[turn]))
+    reviews = read_reviews(store)
+    for sha in [*shas, "f" * 64]:
+        latest, history = readings.case_readings(store, sha), readings.case_history(store, sha)
+        pd.testing.assert_frame_equal(latest.reset_index(drop=True),
+                                      latest_readings(reviews, sha).reset_index(drop=True))
+        clinical = clinical_readings(reviews)
+        pd.testing.assert_frame_equal(history.reset_index(drop=True),
+                                      clinical[clinical["source_sha256"] == sha].reset_index(drop=True))
+        history.loc[:, "reader"] = "changed by a caller"
+        assert (readings.case_history(store, sha)["reader"] != "changed by a caller").all()
