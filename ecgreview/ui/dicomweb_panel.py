@@ -24,7 +24,7 @@ from ecgreview.ui.text import escape_markdown
 __all__ = ["FULL_SEARCH_BUTTON", "describe", "dicomweb_source"]
 
 #: The button's label (and its key's stem).
-FULL_SEARCH_BUTTON = "Search the whole server again"
+FULL_SEARCH_BUTTON = "Full server search"
 
 
 def _when(text: str) -> str:
@@ -58,7 +58,7 @@ def dicomweb_source(settings: Settings, model: InferenceModel | None) -> None:
     """The source's line and the button; nothing without a DICOMweb server."""
     if not settings.dicomweb_url:
         return
-    line, button = st.columns([4, 1], vertical_alignment="center")
+    line, button = st.columns([3, 1], vertical_alignment="center")
     line.caption(escape_markdown(describe(settings)))
     button.button(FULL_SEARCH_BUTTON, key="dicomweb-full-search", on_click=_ask, args=(settings, model),
                   disabled=bool(full_search_request(dicomweb_cache(settings))),

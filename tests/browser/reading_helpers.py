@@ -17,6 +17,10 @@ __all__ = ["BUNDLED_CASES", "DEVICE_PANEL", "DNN_PANEL", "ECG", "TIMEOUT_MS", "a
 ECG = ".st-key-ecg-trace svg.ecg-paper-svg"  # the ECG paper component (ecgreview/ui/ecg_component)
 DEVICE_PANEL = ".st-key-device-panel"
 DNN_PANEL = ".st-key-dnn-panel"
+#: JS: whether every text in the element is drawn whole: no part of it that cuts its text with an ellipsis
+#: has more text than room (``scrollWidth`` over ``clientWidth``, whole pixels).
+TEXT_WHOLE_JS = """element => [element, ...element.querySelectorAll('*')]
+  .filter(e => getComputedStyle(e).textOverflow === 'ellipsis').every(e => e.scrollWidth <= e.clientWidth)"""
 
 
 #: The worklist on the bundled cases: the demo folder's WFDB records and the Mortara demo ECG (``case_paths``).

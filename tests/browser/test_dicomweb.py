@@ -18,8 +18,9 @@ from ecgreview.review.export_fhir import read_reading_fhir
 from ecgreview.review.export_reading import PRESENCE, finding_code
 from ecgreview.review.export_sr import read_reading_sr, sr_bytes
 from ecgreview.review.worklist import INDEX_FILE, CaseIndex
+from ecgreview.ui.dicomweb_panel import FULL_SEARCH_BUTTON
 from tests.browser.conftest import SCREENSHOTS
-from tests.browser.reading_helpers import TIMEOUT_MS, call_option, call_shown_js, settle, sign_in, wait_for_case
+from tests.browser.reading_helpers import TEXT_WHOLE_JS, TIMEOUT_MS, call_option, call_shown_js, settle, sign_in, wait_for_case
 from tests.orthanc_fixture import OrthancServer, orthanc  # noqa: F401  (the module's Orthanc)
 
 pytestmark = pytest.mark.browser
@@ -53,7 +54,12 @@ def test_a_case_from_the_pacs_is_read_exported_and_its_sr_stored_back(server, pa
     page.goto(f"{url}/worklist")  # the worklist starts the background update: DICOMweb sync, then the index
     sha = _indexed_sha(home, waveform.SOPInstanceUID)
     page.get_by_text("1 of 1 cases").first.wait_for(timeout=TIMEOUT_MS)
+    full_search = page.get_by_role("button", name=FULL_SEARCH_BUTTON)
+    full_search.wait_for(timeout=TIMEOUT_MS)  # the source's line, drawn
+    page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=TIMEOUT_MS)
+    settle(page)
     page.screenshot(path=str(SCREENSHOTS / "dicomweb-worklist.png"), full_page=True)
+    assert full_search.evaluate(TEXT_WHOLE_JS), "the full-search button's label is cut"
 
     page.goto(f"{url}/?case={sha}")
     wait_for_case(page)

@@ -15,6 +15,7 @@ from ecgreview.record import CLASSES
 from tests.browser.conftest import SCREENSHOTS
 from tests.browser.reading_helpers import (
     DNN_PANEL,
+    TEXT_WHOLE_JS,
     TIMEOUT_MS,
     app_run,
     call_option,
@@ -26,10 +27,6 @@ from tests.browser.reading_helpers import (
 pytestmark = pytest.mark.browser
 
 DEMO_CASES = Path(__file__).parents[2] / "ecgreview" / "data" / "demo_cases"
-#: JS: whether every text in the element is drawn whole: no part of it that cuts its text with an ellipsis
-#: has more text than room (``scrollWidth`` over ``clientWidth``, whole pixels).
-_TEXT_WHOLE_JS = """element => [element, ...element.querySelectorAll('*')]
-  .filter(e => getComputedStyle(e).textOverflow === 'ellipsis').every(e => e.scrollWidth <= e.clientWidth)"""
 #: The review page's ECG, as a box on screen (whatever draws the paper inside it).
 ECG_BOX = ".st-key-ecg-trace"
 
@@ -78,8 +75,8 @@ def test_ecg_calls_and_save_on_one_screen(server, screen):
     boxes["Save"] = _in_view(screen, ".st-key-save-review button", width=width, height=height)
     for label in ("Previous case", "Next case", "View:"):  # navigation and the View label whole
         button = screen.get_by_role("button").filter(has_text=label).first
-        assert button.evaluate(_TEXT_WHOLE_JS), label
-    assert screen.locator(DNN_PANEL).first.evaluate(_TEXT_WHOLE_JS)  # headers, probabilities, calls: whole
+        assert button.evaluate(TEXT_WHOLE_JS), label
+    assert screen.locator(DNN_PANEL).first.evaluate(TEXT_WHOLE_JS)  # headers, probabilities, calls: whole
     screen.screenshot(path=str(SCREENSHOTS / f"reading-surface-{width}x{height}.png"))
 
 
@@ -154,5 +151,5 @@ def test_worklist_filter_labels_whole(server, screen):
     settle(screen)
     for label in ("Discordant only", "Disagreement only", "Not reviewed by me", "Descending", "Sort by"):
         holder = screen.locator("label").filter(has_text=label).first
-        assert holder.evaluate(_TEXT_WHOLE_JS), label
+        assert holder.evaluate(TEXT_WHOLE_JS), label
     screen.screenshot(path=str(SCREENSHOTS / "reading-surface-worklist-1280x800.png"))
