@@ -332,3 +332,30 @@ def is_qualifier(text: str) -> bool:
     """Whether ``text`` is only a probability word ("Possible", "Consider", "V.a."), qualifying the next statement."""
     tokens = tuple(split_clauses(text)[0])
     return bool(tokens) and any(_matches(cue, tokens) for cue in QUALIFIERS)
+
+
+#: Per statement table (by identity; the table is kept alive beside its readings): each statement's hits, by
+#: (text, qualified). Devices repeat a few hundred sentences, so the index reads each once per process.
+_READINGS: dict[int, tuple[StatementTable, dict[tuple[str, bool], tuple[Hit, ...]]]] = {}
+#: Bounds of that cache: tables kept, and statements per table (the oldest half is dropped when full).
+_READINGS_TABLES, _READINGS_PER_TABLE = 4, 4096
+
+
+def remembered_reading(statement: str, table: StatementTable, *, qualified: bool) -> tuple[Hit, ...]:
+    """:func:`read_statement`, remembered per table, text and qualifier.
+
+    The hits are shared between calls: they are read, never changed, after the grammar has resolved them.
+    """
+    entry = _READINGS.get(id(table))
+    if entry is None or entry[0] is not table:
+        if len(_READINGS) >= _READINGS_TABLES:
+            _READINGS.pop(next(iter(_READINGS)))
+        entry = _READINGS[id(table)] = (table, {})
+    readings, key = entry[1], (statement, qualified)
+    hits = readings.get(key)
+    if hits is None:
+        if len(readings) >= _READINGS_PER_TABLE:
+            for old in list(readings)[: _READINGS_PER_TABLE // 2]:
+                del readings[old]
+        hits = readings[key] = tuple(read_statement(statement, table, qualified=qualified))
+    return hits

@@ -47,7 +47,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ecgreview.device._grammar import HISTORY, NEGATED, Hit, is_qualifier, read_statement
+from ecgreview.device._grammar import HISTORY, NEGATED, Hit, is_qualifier, remembered_reading
 from ecgreview.device.statement_table import (
     NOT_AVAILABLE,
     POSITIVE_STRENGTHS,
@@ -302,33 +302,6 @@ def _evidence(statement: str, hit: Hit) -> str:
     return f"{statement!r} ~ {hit.row.pattern!r} (line {hit.row.line}): {said}"
 
 
-#: Per statement table (by identity; the table is kept alive beside its readings): each statement's hits, by
-#: (text, qualified). Devices repeat a few hundred sentences, so the index reads each once per process.
-_READINGS: dict[int, tuple[StatementTable, dict[tuple[str, bool], tuple[Hit, ...]]]] = {}
-#: Bounds of that cache: tables kept, and statements per table (the oldest half is dropped when full).
-_READINGS_TABLES, _READINGS_PER_TABLE = 4, 4096
-
-
-def _hits(statement: str, table: StatementTable, *, qualified: bool) -> tuple[Hit, ...]:
-    """:func:`~ecgreview.device._grammar.read_statement`, remembered per table, text and qualifier.
-
-    The hits are shared between calls: they are read, never changed, after the grammar has resolved them.
-    """
-    entry = _READINGS.get(id(table))
-    if entry is None or entry[0] is not table:
-        if len(_READINGS) >= _READINGS_TABLES:
-            _READINGS.pop(next(iter(_READINGS)))
-        entry = _READINGS[id(table)] = (table, {})
-    readings, key = entry[1], (statement, qualified)
-    hits = readings.get(key)
-    if hits is None:
-        if len(readings) >= _READINGS_PER_TABLE:
-            for old in list(readings)[: _READINGS_PER_TABLE // 2]:
-                del readings[old]
-        hits = readings[key] = tuple(read_statement(statement, table, qualified=qualified))
-    return hits
-
-
 def _read_file(statements: Sequence[str], table: StatementTable) -> _FileReading:
     reading, qualified = _FileReading(), False
     for statement in statements:
@@ -336,7 +309,7 @@ def _read_file(statements: Sequence[str], table: StatementTable) -> _FileReading
             reading.known.append(statement)
             qualified = True
             continue
-        reading.add(statement, _hits(statement, table, qualified=qualified))
+        reading.add(statement, remembered_reading(statement, table, qualified=qualified))
         qualified = False
     reading.settle_rate_only()
     return reading
@@ -412,7 +385,7 @@ def count_statements(
         if is_qualifier(statement):
             mapped_to = "qualifier"
         else:
-            hits = _hits(statement, table, qualified=False)
+            hits = remembered_reading(statement, table, qualified=False)
             calls = [f"{hit.row.class_name}:{hit.strength or hit.reading}" for hit in hits if hit.row.class_name]
             mapped_to = "; ".join(calls) if calls else "known, no class" if hits else "unmapped"
         result.append((statement, count, mapped_to))

@@ -68,23 +68,24 @@ def test_every_statement_of_the_shared_corpus_is_in_the_regression_corpus(corpus
 
 
 def test_remembered_readings_equal_fresh_ones_in_any_order():
-    """The per-table memory of statement readings (statements._hits) changes no reading: every corpus file read
-    with a cold memory, then again in reverse order with it warm (the qualifier state included), is read the same."""
-    from ecgreview.device import statements
+    """The per-table memory of statement readings (_grammar.remembered_reading) changes no reading: every corpus
+    file read with a cold memory, then again in reverse order with it warm (the qualifier state included), is read
+    the same."""
+    from ecgreview.device import _grammar
 
     files = [row["statement"].split(SEPARATOR) for row in ROWS]
-    statements._READINGS.clear()
+    _grammar._READINGS.clear()
     cold = [map_statements(texts) for texts in files]
-    assert statements._READINGS, "nothing was remembered: the memory is not used"
+    assert _grammar._READINGS, "nothing was remembered: the memory is not used"
     warm = [map_statements(texts) for texts in reversed(files)][::-1]
     assert warm == cold
 
 
 def test_remembered_readings_are_bounded(monkeypatch):
-    from ecgreview.device import statements
+    from ecgreview.device import _grammar
 
-    monkeypatch.setattr(statements, "_READINGS_PER_TABLE", 8)
-    statements._READINGS.clear()
+    monkeypatch.setattr(_grammar, "_READINGS_PER_TABLE", 8)
+    _grammar._READINGS.clear()
     for number in range(50):
         map_statements([f"Sinus rhythm {number}"])
-    assert all(len(readings) <= 8 for _, readings in statements._READINGS.values())
+    assert all(len(readings) <= 8 for _, readings in _grammar._READINGS.values())

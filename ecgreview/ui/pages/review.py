@@ -8,8 +8,8 @@ from ecgreview.config import Settings
 from ecgreview.model.inference import InferenceModel
 from ecgreview.review.modes import DONE
 from ecgreview.review.readings import one_version
-from ecgreview.ui import (case_navigation, case_panels, decision_panel, identity, page_setup, resources, serial_panel,
-                          state, two_step, viewer)
+from ecgreview.ui import (case_navigation, case_panels, decision_panel, identity, page_setup, readers_panel, resources,
+                          serial_panel, state, two_step, viewer)
 from ecgreview.ui.export_panel import export_section
 
 
@@ -44,7 +44,7 @@ def _render() -> None:
     case_navigation.keep_upload(settings, source, sha)
     decision_panel.mark_shown(sha)
     decision_panel.prepare_case(settings, analysis, reader)
-    resolves = decision_panel.readers_panel_data(settings, analysis) if identity.may_adjudicate() else []
+    resolves = readers_panel.readers_panel_data(settings, analysis) if identity.may_adjudicate() else []
     priors = serial_panel.priors_of(settings, analysis)
     ecg, decision = st.columns([53, 47], gap="small")
     with ecg:
@@ -69,8 +69,8 @@ def _render() -> None:
     current = two_step.reading(sha)
     others = identity.may_see_other_readings() and (not current.is_study or current.step == DONE)  # never mid-study
     if others and not current.opinions_hidden:
-        decision_panel.readers_table(settings, analysis)
-        decision_panel.earlier_reviews(settings, sha)
+        readers_panel.readers_table(settings, analysis)
+        readers_panel.earlier_reviews(settings, sha)
     export_section(settings, analysis, reader)  # the saved reading as DICOM SR / FHIR
     _prefetch(settings, following, model, view)
 
