@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import butter, resample_poly, sosfiltfilt
 
+from ecgreview._wfdb import wfdb_module
 from ecgreview.preprocess import resampling_factors
 
 #: Rate (Hz) the detector runs at.
@@ -81,10 +82,9 @@ def r_peaks(lead_mv: np.ndarray, rate_hz: float) -> np.ndarray:
     except ValueError:
         return np.zeros(0, dtype=int)
     resampled = resample_poly(lead, up, down) if up != down else lead
-    with warnings.catch_warnings():  # wfdb 4.3 triggers pandas deprecation warnings on import
+    xqrs_detect = wfdb_module("wfdb.processing").xqrs_detect  # imported once, under the lock (ecgreview/_wfdb.py)
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from wfdb.processing import xqrs_detect
-
         try:
             found = xqrs_detect(resampled, fs=DETECTION_RATE_HZ, verbose=False)
         except Exception:  # noqa: BLE001 - XQRS fails on signals it cannot learn from: no beats

@@ -21,7 +21,6 @@ import hashlib
 import os
 import re
 import tempfile
-import warnings
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from datetime import datetime
 
 import numpy as np
 
+from ecgreview._wfdb import wfdb_module
 from ecgreview.errors import EcgReadError
 from ecgreview.io._demographics import age_from_text, sex_from_text
 from ecgreview.io._limits import MAX_HEADER_BYTES, check_file_size, check_signal_shape, read_zip_files
@@ -325,9 +325,7 @@ def _read_record(header_name: str, header_data: bytes, files: Mapping[str, bytes
 
 def _decode_signal(header: _Header, header_data: bytes, files: Mapping[str, bytes], source: str | None) -> np.ndarray:
     """(samples, signals) float64 in mV, decoded by ``wfdb.rdrecord`` from a temporary folder."""
-    with warnings.catch_warnings():  # wfdb 4.3.1 triggers pandas deprecation warnings on import
-        warnings.simplefilter("ignore")
-        import wfdb  # imported here: it pulls in matplotlib and aiohttp, needed only for WFDB
+    wfdb = wfdb_module()  # imported here, once, under the lock (ecgreview/_wfdb.py)
 
     text = header_data.decode("ascii")
     first = next(line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))

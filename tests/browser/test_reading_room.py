@@ -22,6 +22,7 @@ from tests.browser.reading_helpers import (
     settle,
     sign_in,
     wait_for_case,
+    wait_for_figures_fitted,
     wait_for_painted_grid,
 )
 from tests.ui.reading_room_fixtures import build_case_folder
@@ -76,6 +77,7 @@ def _place_caliper(page, time_s: float, placed: str) -> None:
     strip = page.locator('[class*="st-key-calipers-"]')  # shown on demand (Show: Calipers)
     strip.locator(".js-plotly-plot").wait_for(timeout=TIMEOUT_MS)
     strip.scroll_into_view_if_needed()
+    wait_for_figures_fitted(page)  # the point is computed from the strip's layout: not while it still resizes
     x, y = page.evaluate(_POINT_JS, [strip.element_handle(), time_s])
     page.mouse.move(x - 20, y - 10)
     page.mouse.move(x, y, steps=4)  # plotly needs the hover before the click: wait until it hovers a point
