@@ -35,7 +35,7 @@ from ecgreview.io import read_ecg
 from ecgreview.pipeline import prepare_record
 from ecgreview.record import EcgRecord, Measurement
 
-__all__ = ["PARALLEL_MIN_FILES", "IndexedRead", "default_workers", "read_file", "read_files"]
+__all__ = ["PARALLEL_MIN_FILES", "IndexedRead", "default_workers", "is_unexpected_error", "read_file", "read_files"]
 
 #: Fewer files than this are read in this process (a pool's start costs ~1 s of imports per worker).
 PARALLEL_MIN_FILES = 64
@@ -115,6 +115,16 @@ def record_metadata(record: EcgRecord, table: StatementTable) -> dict[str, Any]:
     }
 
 
+_UNEXPECTED = "unexpected"
+
+
+def is_unexpected_error(path: str, error: str) -> bool:
+    """Whether ``error`` (of :func:`read_file` for ``path``) is a reader bug or a failure of this process (an
+    import, memory), not something of the file: the index reads such a file again on its next update, while a
+    file's own error (:class:`~ecgreview.errors.EcgReviewError`) stays until the file changes."""
+    return error.startswith(f"{path}: {_UNEXPECTED} ")
+
+
 def read_file(path: str, size: int, mtime_ns: int, *, table: StatementTable,
               with_model_input: bool = False) -> IndexedRead:
     """Read one file for the index; never raises for a bad file (the reason goes in ``error``).
@@ -127,7 +137,7 @@ def read_file(path: str, size: int, mtime_ns: int, *, table: StatementTable,
     except EcgReviewError as exc:
         return IndexedRead(path, size, mtime_ns, error=str(exc))
     except Exception as exc:  # noqa: BLE001 - reported per file, see the docstring
-        return IndexedRead(path, size, mtime_ns, error=f"{path}: unexpected {type(exc).__name__}: {exc}")
+        return IndexedRead(path, size, mtime_ns, error=f"{path}: {_UNEXPECTED} {type(exc).__name__}: {exc}")
     read = IndexedRead(path, size, mtime_ns, record.source_sha256, json.dumps(record_metadata(record, table)))
     if not with_model_input:
         return read

@@ -29,7 +29,7 @@ from ecgreview.io import list_case_files
 from ecgreview.io.dicomweb import dicomweb_cache
 from ecgreview.pipeline import predict_inputs
 from ecgreview.record import CLASSES, dnn_calls
-from ecgreview.review.parallel_read import device_facts, read_files
+from ecgreview.review.parallel_read import device_facts, is_unexpected_error, read_files
 from ecgreview.review.uploads import UPLOADS_DIR, save_upload
 
 if TYPE_CHECKING:
@@ -184,7 +184,7 @@ class CaseIndex:
         table = table or load_statement_table()
         with self._connect() as connection:
             known = {row[0]: row[1:] for row in connection.execute(
-                "SELECT path, size, mtime_ns, source_sha256, metadata FROM files")}
+                "SELECT path, size, mtime_ns, source_sha256, metadata, error FROM files")}
             predicted = set() if model is None else {row[0] for row in connection.execute(
                 "SELECT source_sha256 FROM predictions WHERE model_sha256 = ?", (model.identity.sha256,))}
             stale, need_prediction, failed = [], [], []
@@ -195,7 +195,8 @@ class CaseIndex:
                     failed.append(f"{path}: {exc.strerror or exc}")
                     continue
                 row = known.get(path)
-                if row is None or (row[0], row[1]) != (stat.st_size, stat.st_mtime_ns):
+                if (row is None or (row[0], row[1]) != (stat.st_size, stat.st_mtime_ns)
+                        or is_unexpected_error(path, row[4] or "")):  # not the file's fault: read it again
                     stale.append((path, stat.st_size, stat.st_mtime_ns))
                 elif row[2] and model is not None and row[2] not in predicted:
                     need_prediction.append((path, stat.st_size, stat.st_mtime_ns))
