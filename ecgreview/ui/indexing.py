@@ -14,13 +14,12 @@ import streamlit as st
 from ecgreview.config import Settings
 from ecgreview.model.inference import InferenceModel
 from ecgreview.review.index_updater import BackgroundIndexer
-from ecgreview.review.worklist import INDEX_FILE, IndexedCase
+from ecgreview.review.worklist import IndexedCase
 from ecgreview.review.worklist_query import (
     WorklistFilters,
     WorklistPage,
     query_worklist,
     sync_dnn_calls,
-    sync_listing,
     sync_readings,
     worklist_neighbours,
 )
@@ -59,9 +58,8 @@ def worklist_page(settings: Settings, model: InferenceModel | None, *, reader: s
     ReviewStoreError
         The review store cannot be read.
     """
-    index_path = resources.cached_index(str(settings.home / INDEX_FILE)).path  # the index's tables exist
+    index_path = resources.listed_index(settings)
     model_sha256 = model.identity.sha256 if model is not None else ""
-    sync_listing(index_path, link_rule=settings.serial_link)
     sync_dnn_calls(index_path, model_sha256=model_sha256, thresholds=settings.thresholds)
     sync_readings(index_path, settings.reviews_path)
     options = _query_options(settings, model_sha256, reader, filters, sort_by, descending)
@@ -74,9 +72,7 @@ def neighbours(settings: Settings, source_sha256: str) -> tuple[str | None, str 
     by file when the worklist was not opened in this session): two index lookups, whatever its size."""
     options = st.session_state.get(state.WORKLIST_QUERY) or _query_options(
         settings, "", "", WorklistFilters(), "file", False)
-    index_path = resources.cached_index(str(settings.home / INDEX_FILE)).path  # the index's tables exist
-    sync_listing(index_path, link_rule=settings.serial_link)
-    return worklist_neighbours(index_path, source_sha256, **options)
+    return worklist_neighbours(resources.listed_index(settings), source_sha256, **options)
 
 
 def indexed_cases(settings: Settings, model: InferenceModel | None = None, *,

@@ -137,6 +137,17 @@ def cached_index(path: str) -> CaseIndex:
     return CaseIndex(path)
 
 
+def listed_index(settings: Settings) -> Path:
+    """The path of the settings' worklist index (its tables made), with its listing brought up to date (only what
+    changed) under the site's linking rule (``settings.serial_link``): what the worklist page, the neighbours of
+    a case, its prior ECGs and the warm-up read."""
+    from ecgreview.review.worklist_query import sync_listing
+
+    index_path = cached_index(str(settings.home / INDEX_FILE)).path
+    sync_listing(index_path, link_rule=settings.serial_link)
+    return index_path
+
+
 def indexer_for(settings: Settings) -> BackgroundIndexer:
     """The background updater of this server process for the settings' index and case folder."""
     return cached_indexer(str(settings.home / INDEX_FILE), str(settings.cases_dir), settings)
@@ -210,19 +221,19 @@ def _warm_model(settings: Settings, problems: list[str]) -> InferenceModel | Non
 def _first_sources(settings: Settings, model: InferenceModel | None, count: int,
                    problems: list[str]) -> list[CaseSource]:
     """The demo ECG (the Review page's default case) and the worklist's first ``count`` cases (by file)."""
-    from ecgreview.review.worklist_query import query_worklist, sync_dnn_calls, sync_listing, sync_readings
+    from ecgreview.review.worklist_query import query_worklist, sync_dnn_calls, sync_readings
 
     sources = [CaseSource.from_path(demo_ecg_path())]  # the Review page's case when none is chosen
-    index = cached_index(str(settings.home / INDEX_FILE))
     model_sha256 = model.identity.sha256 if model is not None else ""
     try:
-        sync_listing(index.path, link_rule=settings.serial_link)
-        sync_dnn_calls(index.path, model_sha256=model_sha256, thresholds=settings.thresholds)
-        sync_readings(index.path, settings.reviews_path)
-        rows = query_worklist(index.path, model_sha256=model_sha256, thresholds=settings.thresholds, limit=count).rows
+        index_path = listed_index(settings)
+        sync_dnn_calls(index_path, model_sha256=model_sha256, thresholds=settings.thresholds)
+        sync_readings(index_path, settings.reviews_path)
+        rows = query_worklist(index_path, model_sha256=model_sha256, thresholds=settings.thresholds, limit=count).rows
     except EcgReviewError as exc:
         problems.append(f"the worklist: {exc}")
         return sources
+    index = cached_index(str(index_path))
     paths = [index.find(sha256) for sha256 in rows["source_sha256"]]
     return sources + [CaseSource.from_path(path) for path in paths if path is not None and path != demo_ecg_path()]
 

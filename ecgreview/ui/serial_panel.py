@@ -20,8 +20,6 @@ from ecgreview.model.inference import InferenceModel
 from ecgreview.review.case import CaseAnalysis, CaseSource
 from ecgreview.review.serial import change_summary, change_table, interval_changes, prior_cases
 from ecgreview.review.serial_link import describe_link_key, link_key
-from ecgreview.review.worklist import INDEX_FILE
-from ecgreview.review.worklist_query import sync_listing
 from ecgreview.review.worklist_serial import ListedCase, listed_cases_of
 from ecgreview.ui import case_panels, decision_panel, resources, viewer
 from ecgreview.ui.text import escape_markdown
@@ -47,9 +45,7 @@ def priors_of(settings: Settings, analysis: CaseAnalysis) -> list[ListedCase]:
     key = link_key(record.pseudonym, record.source_name, settings.serial_link)
     if not key:
         return []
-    index_path = resources.cached_index(str(settings.home / INDEX_FILE)).path  # the index's tables exist
-    sync_listing(index_path, link_rule=settings.serial_link)
-    linked = listed_cases_of(index_path, [key])
+    linked = listed_cases_of(resources.listed_index(settings), [key])
     current = next((case for case in linked if case.source_sha256 == record.source_sha256), None)
     if current is None:  # not indexed yet (a fresh upload): its time as the index will store it
         when = record.acquisition_time.isoformat(sep=" ") if record.acquisition_time else ""
