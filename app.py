@@ -13,9 +13,10 @@ from ecgreview.ui import serving
 
 if __name__ == "__main__":  # a script run: sign in, then route
     from ecgreview.ui.identity import sign_in
+    from ecgreview.ui.page_setup import PAGE_CONFIG
     from ecgreview.ui.pages import evaluate, review, teaching, worklist
 
-    st.set_page_config(page_title="ecgreview", page_icon="🫀", layout="wide")
+    st.set_page_config(**PAGE_CONFIG)
     sign_in()
     st.navigation([
         st.Page(review.render, title="Review", url_path="review", default=True),

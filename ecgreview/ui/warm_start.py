@@ -39,6 +39,7 @@ def _warm_up() -> None:
     from ecgreview.model.onnx_backend import convert_in_child_process
     from ecgreview.model.serving import installed_models
     from ecgreview.ui import identity, resources  # noqa: F401 - imported once here, not on the first run
+    from ecgreview.ui.page_setup import PAGE_CONFIG
     from ecgreview.ui.pages import evaluate, review, teaching, worklist  # noqa: F401
 
     log, quiet = resources.server_log(), _NotThisThread()
@@ -52,6 +53,8 @@ def _warm_up() -> None:
         warm = resources.warm_up(settings)
         st.empty()  # draws nothing outside a session, but Streamlit's first element of a process looks at every
         # loaded module (its "use streamlit run" check, 0.3-1 s): paid here, not on the first reader's run
+        st.set_page_config(**PAGE_CONFIG)  # sends nothing outside a session; the icon's emoji check compiles
+        # Streamlit's emoji pattern (30 ms) on its first call: here, not on the first reader's run
         log.info(warm.log_line())
     except Exception:  # the server starts anyway; the pages load what they need and say what fails
         log.exception("ecgreview warm-up failed; serving without it")

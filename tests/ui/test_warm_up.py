@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +17,8 @@ from ecgreview.review.index_updater import update_case_index
 from ecgreview.review.worklist import INDEX_FILE, CaseIndex
 from ecgreview.ui import resources
 from tests.ui.reading_room_fixtures import home_with_case_folder
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -50,3 +56,26 @@ def test_warm_up_names_what_it_could_not_warm(settings, monkeypatch, tmp_path):
     assert warm.model == "no model" and warm.cases_opened == 2
     assert len(warm.problems) == 1 and "missing.hdf5" in warm.problems[0]
     assert "; not warmed: the model: " in warm.log_line()
+
+
+_FIRST_RUN_COSTS = """
+import sys
+from ecgreview.ui import warm_start
+from streamlit import delta_generator
+assert "streamlit.emojis" not in sys.modules and not delta_generator._use_warning_has_been_displayed
+warm_start._warm_up()
+print("emoji pattern compiled:", "streamlit.emojis" in sys.modules)
+print("streamlit-run check done:", delta_generator._use_warning_has_been_displayed)
+"""
+
+
+def test_warm_up_pays_streamlits_once_per_process_costs_before_the_first_reader(tmp_path):
+    """Streamlit's first element of a process inspects every loaded module (0.3-1 s) and its first page config
+    compiles the emoji pattern (30 ms): in a fresh server both happen in the warm-up, not in a reader's run."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("ECGREVIEW_")}
+    environment |= {"ECGREVIEW_HOME": str(tmp_path / "home"), "ECGREVIEW_CASES": str(tmp_path / "cases")}
+    (tmp_path / "cases").mkdir()
+    done = subprocess.run([sys.executable, "-c", _FIRST_RUN_COSTS], cwd=REPO, env=environment, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "emoji pattern compiled: True" in done.stdout and "streamlit-run check done: True" in done.stdout
