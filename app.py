@@ -13,10 +13,10 @@ from ecgreview.ui import serving
 
 if __name__ == "__main__":  # a script run: sign in, then route
     from ecgreview.ui.identity import sign_in
-    from ecgreview.ui.page_setup import PAGE_CONFIG
+    from ecgreview.ui.page_setup import configure_page
     from ecgreview.ui.pages import evaluate, review, teaching, worklist
 
-    st.set_page_config(**PAGE_CONFIG)
+    configure_page()
     sign_in()
     st.navigation([
         st.Page(review.render, title="Review", url_path="review", default=True),

@@ -13,11 +13,13 @@ from ecgreview.model.serving import installed_models
 from ecgreview.ui import identity, resources, session_values, state
 from ecgreview.ui.text import escape_markdown
 
-__all__ = ["INSTALL_HELP", "PAGE_CONFIG", "model_panel", "page_settings", "reader_input"]
+__all__ = ["INSTALL_HELP", "configure_page", "model_panel", "page_settings", "reader_input"]
 
-#: ``st.set_page_config``'s arguments: the browser tab's title and icon, the wide layout (app.py, every run; the
-#: warm start once, outside a session, so that the icon's emoji check is compiled before the first reader).
-PAGE_CONFIG = {"page_title": "ecgreview", "page_icon": "🫀", "layout": "wide"}
+
+def configure_page() -> None:
+    """The browser tab's title and icon, the wide layout: app.py on every run; the warm start once, outside a session
+    (where it sends nothing), so that Streamlit compiles its emoji check of the icon before the first reader's run."""
+    st.set_page_config(page_title="ecgreview", page_icon="🫀", layout="wide")
 
 
 INSTALL_HELP = """No model weights are installed, so no DNN opinion is shown. Reading and recording work.
