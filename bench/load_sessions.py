@@ -2,7 +2,9 @@
 
 Each session is a Streamlit ``AppTest`` of ``app.py`` in its own thread, as a browser
 tab would be a session on the server: open the page (the demo ECG), answer every
-class, save. ``ECGREVIEW_HOME`` points at a temporary folder (or ``--home``).
+class, save. ``ECGREVIEW_HOME`` points at a temporary folder (or ``--home``). Once a session has
+opened, its process ends as a started server's warm-up ends (the start's objects frozen out of the full
+garbage collections, ``ecgreview.ui.warm_start.settle_heap``; since 2026-12-04).
 
 Run: ``.venv/bin/python bench/load_sessions.py --sessions 20 [--profile]``. Prints the open and
 save latencies (p50, p95, max, in s) and the rows written; exit 1 when rows are lost. The saves are
@@ -99,6 +101,7 @@ def _session(number: int, start_at: float, opened_all: Any = None) -> tuple[floa
             opened_all.abort()  # the others stop waiting for this one
         raise
     opened = time.perf_counter()
+    _as_a_started_server()
     app.text_input(key="reader_name_widget").input(f"Load Reader {number:02d}")
     for control in app.button_group:
         if control.label in CLASSES:
@@ -118,6 +121,16 @@ def _session(number: int, start_at: float, opened_all: Any = None) -> tuple[floa
     return opened - started, saved - clicked, cpu_after - cpu_before
 
 
+def _as_a_started_server() -> None:
+    """In a session's own process (processes mode), once its first run has imported and cached what a server's
+    warm-up does: end as the server's warm start ends (:func:`ecgreview.ui.warm_start.settle_heap`, the start's
+    objects frozen out of the full garbage collections). In threads mode the barrier does it once for the process."""
+    if multiprocessing.parent_process() is not None:
+        from ecgreview.ui.warm_start import settle_heap
+
+        settle_heap()
+
+
 _BARE_PAGE = """import streamlit as st
 
 st.title("Bare page")
@@ -135,6 +148,7 @@ def _bare_session(script: str, start_at: float, opened_all: Any = None) -> tuple
     started = time.perf_counter()
     app = AppTest.from_file(script, default_timeout=300).run()
     opened = time.perf_counter()
+    _as_a_started_server()
     if opened_all is not None:
         opened_all.wait(timeout=900)
     clicked = time.perf_counter()
@@ -171,13 +185,43 @@ def _barrier(sessions: int, *, mode: str, together: bool) -> tuple[Any, Any]:
     if not together:
         return None, None
     if mode == "threads":
-        return None, threading.Barrier(sessions)
+        from ecgreview.ui.warm_start import settle_heap
+
+        return None, threading.Barrier(sessions, action=settle_heap)  # once every session has opened
     manager = multiprocessing.get_context("spawn").Manager()
     return manager, manager.Barrier(sessions)
 
 
-def run_sessions(sessions: int, home: Path, *, mode: str = "threads", together: bool = True) -> LoadReport:
+def fill_store(path: Path, rows: int) -> None:
+    """Write ``rows`` readings of other cases than the demo ECG (3 readers per case) to the review store at
+    ``path``, as a department's store holds after a year of reading; in one write (saving them one by one would
+    take the benchmark's time)."""
+    import uuid
+
+    from ecgreview.record import CLASSES
+    from ecgreview.review import store as reviews
+    from ecgreview.review._store_csv import _csv_line
+
+    first = reviews.Review.create(reader="Reader 0", reader_calls=dict.fromkeys(CLASSES, "absent"),
+                                  source_sha256=f"{0:064x}", opinions_seen=True, probabilities=[0.1] * len(CLASSES),
+                                  model_name="ribeiro-2020", comment="a reading of another case")
+    reviews.append_review(path, first)
+    template = first.to_row()
+    lines = []
+    for number in range(1, rows):
+        template |= {"review_id": str(uuid.uuid4()), "source_sha256": f"{number // 3:064x}",
+                     "reader": f"Reader {number % 3}"}
+        lines.append(_csv_line([reviews._guard(column, value) for column, value in template.items()]))
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("".join(lines))
+
+
+def run_sessions(sessions: int, home: Path, *, mode: str = "threads", together: bool = True,
+                 store_rows: int = 0) -> LoadReport:
     """Run ``sessions`` concurrent sessions with ``ECGREVIEW_HOME=home``; the report.
+
+    ``store_rows``: the review store holds that many readings of other cases before the sessions start
+    (:func:`fill_store`).
 
     ``together``: the saves are clicked at once, after every session has opened (a barrier);
     otherwise each session saves as soon as it has opened, while others are still opening.
@@ -193,6 +237,10 @@ def run_sessions(sessions: int, home: Path, *, mode: str = "threads", together: 
     os.environ["ECGREVIEW_HOME"] = str(home)
     from ecgreview.review.store import read_reviews
 
+    store = home / "reviews.csv"
+    if store_rows:
+        home.mkdir(parents=True, exist_ok=True)
+        fill_store(store, store_rows)
     report = LoadReport(sessions)
     start_at = time.time() + (20.0 if mode == "processes" else 1.0)  # after the processes have imported
     executor = (ThreadPoolExecutor(max_workers=sessions) if mode == "threads" else
@@ -212,8 +260,7 @@ def run_sessions(sessions: int, home: Path, *, mode: str = "threads", together: 
     report.wall_s = time.time() - start_at  # from the common start, not counting imports
     if manager is not None:
         manager.shutdown()
-    store = home / "reviews.csv"
-    report.rows_written = len(read_reviews(store)) if store.exists() else 0
+    report.rows_written = len(read_reviews(store)) - store_rows if store.exists() else 0
     return report
 
 
@@ -230,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="AppTest sessions in threads of one process (as a server runs them; AppTest is not "
                              "thread-safe: some sessions fail) or one process each (default)")
     parser.add_argument("--home", type=Path, help="ECGREVIEW_HOME to use (default: a new temporary folder)")
+    parser.add_argument("--store-rows", type=int, default=20_000,
+                        help="readings of other cases in the review store before the sessions start (default 20,000: "
+                             "a department's year; 0: an empty store, the figures before 2026-12-04)")
     parser.add_argument("--profile", action="store_true", help="sample the script threads (threads mode)")
     parser.add_argument("--staggered", action="store_true",
                         help="each session saves as soon as it has opened (the figures before 2026-12-03 23:30), "
@@ -241,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         baseline = run_baseline(args.sessions, Path(temporary), mode=args.mode, together=not args.staggered)
         sampler = _Sampler() if args.profile else None
         report = run_sessions(args.sessions, args.home or Path(temporary) / "home", mode=args.mode,
-                              together=not args.staggered)
+                              together=not args.staggered, store_rows=args.store_rows)
         if sampler is not None:
             sampler.stop()
         load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
@@ -249,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"baseline, bare Streamlit page: {baseline.text().splitlines()[1].split(': ', 1)[1]} (open); "
               f"{LoadReport._percentiles(baseline.save_s)} (click)")
         together = "each when its session opened" if args.staggered else "all together, once every session opened"
-        print(f"saves: {together}")
+        print(f"saves: {together}; the review store held {args.store_rows:,} readings of other cases")
         print(report.text())
         if report.save_s and baseline.save_s:
             print(f"save p95 vs bare page click p95: {_p95(report.save_s) / _p95(baseline.save_s):.1f}x")
