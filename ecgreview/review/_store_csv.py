@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 from ecgreview._durable_csv import append_durably, closing_prefix, header_line
 from ecgreview._files import write_atomically
@@ -78,6 +79,18 @@ def _decode(store: Path, data: bytes, *, first_line: int = 1) -> str:
             f"line {line}, byte {column}: not UTF-8 (byte 0x{data[exc.start]:02x}); the file was probably re-saved "
             "in another encoding (e.g. Windows-1252 by a spreadsheet). Nothing was read or written: re-save it as "
             "UTF-8 (CSV UTF-8) or restore the last good copy")) from exc
+
+
+def _decode_complete(store: Path, data: bytes, *, first_line: int = 1) -> tuple[str, int]:
+    """As :func:`_decode`, and how many bytes of ``data`` the text holds: a last character cut short at the very
+    end (a save still being written, or cut short by a crash) is left out with the partial row it ends, which is
+    then skipped as such, instead of making the whole store unreadable."""
+    try:
+        return data.decode("utf-8-sig"), len(data)
+    except UnicodeDecodeError as exc:
+        if exc.end == len(data) and exc.reason == "unexpected end of data":
+            return _decode(store, data[:exc.start], first_line=first_line), exc.start
+    return _decode(store, data, first_line=first_line), len(data)  # raises: which line is not UTF-8
 
 
 def _header_problem(found: Sequence[str]) -> str | None:
@@ -179,11 +192,11 @@ def _write_durably(store: Path, payload: bytes) -> None:
     append_durably(store, payload, mode=STORE_MODE)
 
 
-def _records(text: str) -> list[tuple[int, str, list[str] | None, str]]:
-    """Every record after the header: (first line number, raw text, cells or None, csv error)."""
+def _records(text: str) -> list[tuple[int, str, list[str] | None, str, int]]:
+    """Every record after the header: (first line number, raw text, cells or None, csv error, last line number)."""
     lines = io.StringIO(text, newline="").readlines()
     reader = csv.reader(iter(lines[1:]))
-    records: list[tuple[int, str, list[str] | None, str]] = []
+    records: list[tuple[int, str, list[str] | None, str, int]] = []
     done = 1
     while True:
         try:
@@ -194,37 +207,65 @@ def _records(text: str) -> list[tuple[int, str, list[str] | None, str]]:
         except csv.Error as exc:
             cells, error = None, str(exc)
         end = 1 + reader.line_num
-        records.append((done + 1, "".join(lines[done:end]), cells, error))
+        records.append((done + 1, "".join(lines[done:end]), cells, error, end))
         done = end
 
 
-def _parse(store: Path, data: bytes) -> tuple[list[str], list[list[str]], list[str]]:
-    """The header, the well-formed rows (cells as stored, guards kept) and ``"line N: reason"`` per malformed row.
+class Parsed(NamedTuple):
+    """What :func:`_parse` read: the header, the well-formed rows (cells as stored, guards kept) and ``"line N:
+    reason"`` per malformed row; and how far the text is *settled*: up to the end of the last well-formed row
+    that ends its line (the header's line when there is none). Rows are only ever appended, so a reader that
+    has parsed those bytes need only parse what follows them next time (a partial row after them may still be
+    completed or cut back: it is read again)."""
+
+    header: list[str]
+    rows: list[list[str]]
+    skipped: list[str]
+    #: Bytes of the data up to the end of the settled text (0: not even the header ends its line).
+    settled: int
+    #: Lines in those bytes (the header's included).
+    settled_lines: int
+    #: How many of ``skipped`` lie in those bytes.
+    settled_skipped: int
+
+
+def _parse(store: Path, data: bytes, *, line_offset: int = 0) -> Parsed:
+    """Parse a store's bytes, or its header line followed by the bytes after a settled point (``line_offset``:
+    the lines between the two, added to every line number reported).
 
     Raises
     ------
     ReviewStoreError
         Not UTF-8 (naming the line), or a header that is not a review store's.
     """
-    text = _decode(store, data)
-    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0].rstrip("\r"))), None)
+    text, used = _decode_complete(store, data, first_line=1 + line_offset)
+    first_line = text.split("\n", 1)[0]
+    header = next(csv.reader(io.StringIO(first_line.rstrip("\r"))), None)
     if header is None:
-        return [], [], []
+        return Parsed([], [], [], 0, 0, 0)
     problem = _header_problem(header)
     if problem:
         raise ReviewStoreError(store, problem)
     rows: list[list[str]] = []
     skipped: list[str] = []
-    for line, _raw, cells, error in _records(text):
+    position = len(first_line) + 1  # characters read so far (past the header's line end, when it has one)
+    settled, settled_lines, settled_skipped = (position, 1, 0) if len(text) >= position else (0, 0, 0)
+    for line, raw, cells, error, last_line in _records(text):
+        position += len(raw)
         if cells is None:
-            skipped.append(f"line {line}: unparseable row ({error})")
+            skipped.append(f"line {line + line_offset}: unparseable row ({error})")
         elif cells:  # a blank line holds no review
             problem = _row_problem(cells, header)
             if problem:
-                skipped.append(f"line {line}: {problem}")
+                skipped.append(f"line {line + line_offset}: {problem}")
             else:
                 rows.append(cells)
-    return header, rows, skipped
+                if raw.endswith("\n"):
+                    settled, settled_lines, settled_skipped = position, last_line, len(skipped)
+    if not settled:
+        return Parsed(header, rows, skipped, 0, 0, 0)
+    settled_bytes = used - len(text[settled:].encode("utf-8"))  # a BOM is in the data, not in the text
+    return Parsed(header, rows, skipped, settled_bytes, settled_lines, settled_skipped)
 
 
 def _row_problem(cells: list[str], header: Sequence[str]) -> str | None:
@@ -257,7 +298,7 @@ def _migrate(store: Path, header: Sequence[str], columns: Sequence[str]) -> list
     backup = store.with_name(f"{store.name}.before-schema-upgrade-{stamp}.bak")
     write_atomically(backup, data, mode=STORE_MODE)
     parts = [header_line(new_header)]
-    for _line, raw, cells, _error in _records(text):
+    for _line, raw, cells, _error, _last in _records(text):
         if cells and not _row_problem(cells, header):
             named = dict(zip(header, cells))
             parts.append(_csv_line([named.get(column, "") for column in new_header]))

@@ -8,12 +8,14 @@ only, malformed rows skipped and reported, formula guards removed).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 
@@ -28,7 +30,7 @@ logger = logging.getLogger("ecgreview.review.store")
 __all__ = ["StoreStamp", "latest_reviews", "read_review_tail", "read_reviews", "reviews_for_case"]
 
 _CACHE_SIZE = 4
-_cache: dict[str, tuple[tuple[int, int, int], pd.DataFrame]] = {}
+_cache: dict[str, _Version] = {}
 _cache_lock = threading.Lock()
 
 
@@ -36,7 +38,8 @@ def read_reviews(path: str | os.PathLike[str], *, strict: bool = False) -> pd.Da
     """All rows of the review CSV in save order; a missing or empty file gives no rows.
 
     Parsed once per change of the file: the result is cached by (inode, size,
-    modification time in ns), so rereading an unchanged store costs a ``stat``.
+    modification time in ns), so rereading an unchanged store costs a ``stat``; after a
+    save only the bytes appended are parsed (:func:`_read_cached`).
 
     Parameters
     ----------
@@ -67,7 +70,37 @@ def read_reviews(path: str | os.PathLike[str], *, strict: bool = False) -> pd.Da
     return copy
 
 
+@dataclass(frozen=True)
+class _Version:
+    """One version of a store as read: its frame, and what the next read needs to parse only what was appended."""
+
+    stamp: tuple[int, int, int]
+    frame: pd.DataFrame
+    #: The header's line, as bytes (the next read checks it is still the file's).
+    header: bytes
+    #: Bytes up to the end of the last well-formed row that ends its line (:class:`~ecgreview.review._store_csv.Parsed`).
+    settled: int
+    settled_lines: int
+    #: The malformed rows before ``settled`` (final: a well-formed row follows them).
+    settled_skipped: tuple[str, ...]
+    #: The bytes just before ``settled`` (the next read checks they did not change).
+    mark: bytes
+    #: Tails parsed onto the frame since the whole file was last parsed.
+    extensions: int = 0
+
+
+#: How much of the file before the settled point the next read compares (the last rows: 2-10 of them).
+_MARK_BYTES = 4096
+#: After this many tails the whole file is parsed again (the frame's columns stay a few chunks each).
+_MAX_EXTENSIONS = 64
+
+
 def _read_cached(store: Path) -> pd.DataFrame:
+    """The store's frame for its current version: cached per (inode, size, modification time); when the file only
+    grew since the cached version (same inode, its header and the last 4 KiB before the settled point unchanged),
+    only the bytes after that point are parsed and their rows added, so that a save costs the same at 200 rows or
+    20,000. The store is append-only; an earlier row changed in place (same inode, not shorter) would be seen at
+    the next whole parse (after :data:`_MAX_EXTENSIONS` tails, or in a new process)."""
     key = str(store.absolute())
     try:
         with store.open("rb") as handle:
@@ -75,25 +108,65 @@ def _read_cached(store: Path) -> pd.DataFrame:
             stamp = (status.st_ino, status.st_size, status.st_mtime_ns)
             with _cache_lock:
                 cached = _cache.get(key)
-            if cached is not None and cached[0] == stamp:
-                return cached[1]
-            data = handle.read(status.st_size)
+            if cached is not None and cached.stamp == stamp:
+                return cached.frame
+            version = _extended(store, handle, cached, stamp) if cached is not None else None
+            if version is None:
+                handle.seek(0)
+                version = _whole(store, handle.read(status.st_size), stamp)
     except FileNotFoundError:
-        return _frame(store, b"")
+        return _frame(store, *_parse(store, b"")[:3])
     except OSError as exc:
         raise ReviewStoreError(store, f"cannot read the review store: {exc.strerror or exc}") from exc
-    frame = _frame(store, data)
     with _cache_lock:
         _cache.pop(key, None)
-        _cache[key] = (stamp, frame)
+        _cache[key] = version
         while len(_cache) > _CACHE_SIZE:
             _cache.pop(next(iter(_cache)))
-    return frame
+    return version.frame
 
 
-def _frame(store: Path, data: bytes) -> pd.DataFrame:
-    """The frame of ``data`` (see :func:`read_reviews`), cells by the file's own header."""
-    header, rows, skipped = _parse(store, data)
+def _whole(store: Path, data: bytes, stamp: tuple[int, int, int]) -> _Version:
+    parsed = _parse(store, data)
+    frame = _frame(store, parsed.header, parsed.rows, parsed.skipped)
+    header = data[:data.find(b"\n") + 1]
+    return _Version(stamp, frame, header, parsed.settled, parsed.settled_lines,
+                    tuple(parsed.skipped[:parsed.settled_skipped]), data[max(0, parsed.settled - _MARK_BYTES):parsed.settled])
+
+
+def _extended(store: Path, handle: BinaryIO, cached: _Version, stamp: tuple[int, int, int]) -> _Version | None:
+    """The cached version with the rows appended since (None: the file was replaced or rewritten, or not only
+    appended to: read it whole)."""
+    inode, size, _modified = stamp
+    if (inode != cached.stamp[0] or not cached.header or cached.settled < len(cached.header) or size < cached.settled
+            or cached.extensions >= _MAX_EXTENSIONS):
+        return None
+    handle.seek(0)
+    if handle.read(len(cached.header)) != cached.header:
+        return None
+    handle.seek(cached.settled - len(cached.mark))
+    if handle.read(len(cached.mark)) != cached.mark:
+        return None
+    tail = handle.read(size - cached.settled)
+    parsed = _parse(store, cached.header + tail, line_offset=cached.settled_lines - 1)
+    frame = cached.frame.copy(deep=False)  # the cached version's frame stays as it was
+    if parsed.rows:
+        added = _frame(store, parsed.header, parsed.rows, [])
+        frame = pd.concat([frame, added], ignore_index=True)
+    if parsed.skipped:
+        logger.warning("%s: skipped %d malformed row(s): %s", store, len(parsed.skipped), "; ".join(parsed.skipped))
+    frame.attrs = {"skipped": [*cached.settled_skipped, *parsed.skipped]}
+    if parsed.settled <= len(cached.header):  # nothing new is settled: the same point next time
+        return dataclasses.replace(cached, stamp=stamp, frame=frame, extensions=cached.extensions + 1)
+    grown = parsed.settled - len(cached.header)
+    before = cached.mark + tail[:grown]
+    return _Version(stamp, frame, cached.header, cached.settled + grown, cached.settled_lines + parsed.settled_lines - 1,
+                    (*cached.settled_skipped, *parsed.skipped[:parsed.settled_skipped]), before[-_MARK_BYTES:],
+                    cached.extensions + 1)
+
+
+def _frame(store: Path, header: list[str], rows: list[list[str]], skipped: list[str]) -> pd.DataFrame:
+    """The frame of parsed rows (see :func:`read_reviews`), cells by the file's own header."""
     if skipped:
         logger.warning("%s: skipped %d malformed row(s): %s", store, len(skipped), "; ".join(skipped))
     columns = [*REVIEW_COLUMNS, *(column for column in header if column not in REVIEW_COLUMNS)]
@@ -161,7 +234,7 @@ def read_review_tail(path: str | os.PathLike[str], *, start: int) -> tuple[pd.Da
     except OSError as exc:
         raise ReviewStoreError(store, f"cannot read the review store: {exc.strerror or exc}") from exc
     complete = tail[:tail.rfind(b"\n") + 1]
-    return _frame(store, header + complete), start + len(complete)
+    return _frame(store, *_parse(store, header + complete)[:3]), start + len(complete)
 
 
 def reviews_for_case(path: str | os.PathLike[str], source_sha256: str) -> pd.DataFrame:

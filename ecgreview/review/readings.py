@@ -6,8 +6,9 @@ every run, while the store changes only when someone saves. Here the store's lat
 readings (:func:`ecgreview.review.protocol.latest_readings`, the one rule) are grouped by case once
 per version of the file (its inode, size and modification time: :class:`~ecgreview.review.store.StoreStamp`),
 together with every clinical reading of each case (the "earlier reviews"), so that each later question
-costs a ``stat`` and a dictionary lookup. Grouping is one pass that finds each case's rows; a case's frame
-is taken from them the first time it is asked for in that version, not for every case of the store.
+costs a ``stat`` and a dictionary lookup. Grouping is one pass that numbers each row's case; a case's rows and
+latest readings are taken the first time they are asked for in that version, not for every case of the store
+(and the store itself is parsed only where it grew: :func:`~ecgreview.review.store.read_reviews`).
 """
 
 from __future__ import annotations
@@ -33,14 +34,14 @@ _MAX_STORES = 4
 
 @dataclass(frozen=True)
 class _Grouped:
-    """One version of a store: its clinical rows and the latest reading per reader, and where each case's rows
-    are in them (positions per case; a case's frame is taken when asked for, not for every case of the store)."""
+    """One version of a store: its clinical rows and each row's case by number (one pass over the column); a case's
+    rows and its latest readings are taken when first asked for in that version, not for every case of the store."""
 
     stamp: object
     history: pd.DataFrame
-    latest: pd.DataFrame
-    history_rows: dict[str, np.ndarray]
-    latest_rows: dict[str, np.ndarray]
+    #: Per row of ``history``, the number of its case in ``cases``.
+    codes: np.ndarray
+    cases: pd.Index
     #: The frames of the cases asked for so far, taken once per version: (case, latest) -> rows.
     taken: dict[tuple[str, bool], pd.DataFrame] = field(default_factory=dict)
 
@@ -48,8 +49,13 @@ class _Grouped:
         """The case's rows (a copy: the cached ones stay as read), none: an empty frame with the columns."""
         rows = self.taken.get((source_sha256, latest))
         if rows is None:
-            frame, positions = (self.latest, self.latest_rows) if latest else (self.history, self.history_rows)
-            rows = self.taken.setdefault((source_sha256, latest), frame.take(positions.get(source_sha256, _NO_ROWS)))
+            try:
+                positions = np.flatnonzero(self.codes == self.cases.get_loc(source_sha256))
+            except KeyError:
+                positions = _NO_ROWS
+            history = self.history.take(positions)
+            # the store's latest-reading rule on the case's clinical rows: the rows latest_readings gives of the case
+            rows = self.taken.setdefault((source_sha256, latest), latest_readings(history) if latest else history)
         return rows.copy()
 
 
@@ -88,21 +94,11 @@ def _stamp(path: Path) -> object:
         return object()
 
 
-def _rows_per_case(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Per case (``source_sha256``), the positions of its rows in ``frame``, in frame order: one pass over the
-    column (a group-by built a frame for every case of the store on every version: 0.35 s at 2,000 rows)."""
-    codes, cases = pd.factorize(frame["source_sha256"])
-    rows = np.flatnonzero(codes >= 0)  # a row without a case is no case's (as in a group-by)
-    rows = rows[np.argsort(codes[rows], kind="stable")]
-    ends = np.cumsum(np.bincount(codes[codes >= 0], minlength=len(cases)))
-    return {str(sha): positions for sha, positions in zip(cases, np.split(rows, ends[:-1]))}
-
-
 def _group(path: Path) -> _Grouped:
     stamp = _stamp(path)  # taken before reading: a save in between only makes the next call read again
     clinical = clinical_readings(read_reviews(path))
-    latest = latest_readings(clinical)
-    return _Grouped(stamp, clinical, latest, _rows_per_case(clinical), _rows_per_case(latest))
+    codes, cases = pd.factorize(clinical["source_sha256"])  # one pass (a group-by built a frame for every case)
+    return _Grouped(stamp, clinical, codes, pd.Index(cases))
 
 
 def _grouped(reviews_path: str | os.PathLike[str]) -> _Grouped:

@@ -44,18 +44,19 @@ def test_the_same_rows_as_the_one_latest_rule_and_a_save_is_seen_at_once(tmp_pat
 def test_the_store_is_grouped_once_per_version_and_the_rows_handed_out_are_copies(tmp_path, monkeypatch):
     store = tmp_path / "reviews.csv"
     append_review(store, _review("Dr A", SHA_A, "present"))
-    calls = []
-    real = readings.latest_readings
-    monkeypatch.setattr(readings, "latest_readings", lambda frame: calls.append(1) or real(frame))
+    groupings, latest = [], []
+    real_clinical, real_latest = readings.clinical_readings, readings.latest_readings
+    monkeypatch.setattr(readings, "clinical_readings", lambda frame: groupings.append(1) or real_clinical(frame))
+    monkeypatch.setattr(readings, "latest_readings", lambda frame: latest.append(1) or real_latest(frame))
     first = readings.case_readings(store, SHA_A)
     first.loc[:, "reader"] = "changed by a caller"
     for _ in range(5):
         assert list(readings.case_readings(store, SHA_A)["reader"]) == ["Dr A"]
         assert readings.case_readings(store, SHA_B).empty
-    assert len(calls) == 1
+    assert len(groupings) == 1 and len(latest) == 2  # the store once, each case's latest readings once
     append_review(store, _review("Dr B", SHA_B, "absent"))
     assert list(readings.case_readings(store, SHA_B)["reader"]) == ["Dr B"]
-    assert len(calls) == 2
+    assert len(groupings) == 2 and len(latest) == 3
 
 
 def test_a_store_that_cannot_be_read_raises_the_stores_error(tmp_path):

@@ -182,13 +182,15 @@ def test_reads_parse_once_per_change(tmp_path: Path, monkeypatch: pytest.MonkeyP
                                        opinions_seen=True))
     parses = []
     real = _store_read._parse
-    monkeypatch.setattr(_store_read, "_parse", lambda *args: parses.append(1) or real(*args))
+    monkeypatch.setattr(_store_read, "_parse", lambda store, data, **kw: parses.append(data) or real(store, data, **kw))
     first = read_reviews(store)
     first.loc[0, "reader"] = "changed by a caller"  # a caller's change never reaches the cache
     assert read_reviews(store)["reader"].tolist() == ["Dr A"] and len(parses) == 1
     append_review(store, Review.create(reader="Dr B", reader_calls=CALLS, source_sha256="a" * 64,
                                        opinions_seen=True))
     assert read_reviews(store)["reader"].tolist() == ["Dr A", "Dr B"] and len(parses) == 2
+    header, *rows = store.read_bytes().splitlines(keepends=True)
+    assert parses[1] == header + rows[-1]  # the second read parsed only what was appended
 
 
 def test_from_row_round_trips_every_field(tmp_path: Path) -> None:

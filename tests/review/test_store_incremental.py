@@ -1,0 +1,151 @@
+"""Reading only what was appended: after any sequence of writes, ``read_reviews`` (which parses only the bytes
+after the last settled row when the file just grew) gives the very frame and skipped rows a whole parse gives.
+
+The writes are those a store sees: saves (``append_review``, which also repairs a torn last row), a save cut
+short or still being written, the rest of it, malformed and blank lines, multi-line comments, a bare carriage
+return in a cell, a byte-order mark, and the file rewritten in place or replaced (both read whole again).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ecgreview.record import CLASSES
+from ecgreview.review import _store_read
+from ecgreview.review import store as reviews
+from ecgreview.review._store_csv import _csv_line, _parse
+from ecgreview.review.store import Review, append_review, read_reviews
+
+CALLS = dict.fromkeys(CLASSES, "absent")
+
+
+def _review(number: int, comment: str = "") -> Review:
+    return Review.create(reader=f"Dr {number % 3}", reader_calls=CALLS, source_sha256=f"{number % 5:064x}",
+                         opinions_seen=True, comment=comment)
+
+
+def _line(review: Review) -> bytes:
+    return _csv_line([reviews._guard(column, value) for column, value in review.to_row().items()]).encode("utf-8")
+
+
+def _whole_parse(store: Path) -> pd.DataFrame:
+    """The frame a first read of the file gives (no cached version)."""
+    return _store_read._frame(store, *_parse(store, store.read_bytes())[:3])
+
+
+def _append_bytes(store: Path, data: bytes) -> None:
+    with store.open("ab") as handle:
+        handle.write(data)
+
+
+_COMMENTS = st.sampled_from(["", "two\nlines", 'a "quoted" word', "carriage\rreturn", "Vorhofflimmern, ÄÖÜ", "=1+2"])
+_WRITES = st.lists(st.one_of(
+    st.tuples(st.just("save"), _COMMENTS),
+    st.tuples(st.just("partial"), _COMMENTS, st.floats(0.05, 0.95)),  # a save cut short (or still being written)
+    st.tuples(st.just("rest"), st.just("")),  # the rest of the last partial row
+    st.tuples(st.just("garbage"), st.sampled_from([b"x,y\n", b"\n", b'"unclosed,\n', b"not,a,uuid," * 3 + b"\n"])),
+    st.tuples(st.just("rewrite"), st.just("")),  # the same file, rewritten in place with its first row only
+    st.tuples(st.just("replace"), st.just("")),  # a new file (another inode) with the same rows
+), min_size=1, max_size=14)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(writes=_WRITES, bom=st.booleans())
+def test_reading_what_was_appended_gives_what_a_whole_parse_gives(tmp_path_factory, writes, bom):
+    store = tmp_path_factory.mktemp("store") / "reviews.csv"
+    append_review(store, _review(0))
+    if bom:
+        store.write_bytes(b"\xef\xbb\xbf" + store.read_bytes())
+    first = store.read_bytes()
+    read_reviews(store)  # a cached version to grow from
+    pending = b""
+    for number, (kind, *arguments) in enumerate(writes, start=1):
+        if kind == "save":
+            append_review(store, _review(number, arguments[0]))
+        elif kind == "partial":
+            line = _line(_review(number, arguments[0]))
+            cut = max(1, int(len(line) * arguments[1]))
+            _append_bytes(store, line[:cut])
+            pending = line[cut:]
+        elif kind == "rest" and pending:
+            _append_bytes(store, pending)
+            pending = b""
+        elif kind == "garbage":
+            _append_bytes(store, arguments[0])
+        elif kind == "rewrite":
+            with store.open("r+b") as handle:  # same inode: what `cp backup reviews.csv` does
+                handle.truncate(0)
+                handle.write(first)
+        elif kind == "replace":
+            replacement = store.with_name("replacement.csv")
+            replacement.write_bytes(store.read_bytes())
+            os.replace(replacement, store)
+        expected = _whole_parse(store)
+        read = read_reviews(store)
+        pd.testing.assert_frame_equal(read, expected)
+        assert read.attrs["skipped"] == expected.attrs["skipped"], (kind, store.read_bytes()[-400:])
+
+
+def test_a_save_parses_only_the_row_it_appended(tmp_path, monkeypatch):
+    """At 300 rows, the read after a save parses the header and the new row, not the store."""
+    store = tmp_path / "reviews.csv"
+    for number in range(300):
+        append_review(store, _review(number))
+    assert len(read_reviews(store)) == 300
+    parsed: list[bytes] = []
+    real = _store_read._parse
+    monkeypatch.setattr(_store_read, "_parse", lambda path, data, **kw: parsed.append(data) or real(path, data, **kw))
+    latest = _review(300, "a new reading")
+    append_review(store, latest)
+    frame = read_reviews(store)
+    assert len(frame) == 301 and frame["review_id"].iloc[-1] == latest.review_id
+    header = store.read_bytes().split(b"\n", 1)[0] + b"\n"
+    assert parsed == [header + _line(latest)]
+
+
+def test_the_last_rows_rewritten_in_place_with_the_same_size_are_read_again(tmp_path):
+    """The last rows changed in place (the same inode and size: only the content differs) are not kept from the
+    cache: the last 4 KiB before the settled point are compared."""
+    store = tmp_path / "reviews.csv"
+    for number in range(3):
+        append_review(store, _review(number))
+    assert list(read_reviews(store)["reader"]) == ["Dr 0", "Dr 1", "Dr 2"]
+    data = store.read_bytes()
+    changed = data.replace(b"Dr 2", b"Dr 9")
+    assert len(changed) == len(data)
+    store.write_bytes(changed + _line(_review(3)))  # rewritten in place, then a save
+    assert list(read_reviews(store)["reader"]) == ["Dr 0", "Dr 1", "Dr 9", "Dr 0"]
+
+
+def test_many_saves_in_a_row_read_as_one_parse(tmp_path):
+    """After many tails the whole file is parsed again (bounded chunks); the frame is the same either way."""
+    store = tmp_path / "reviews.csv"
+    append_review(store, _review(0))
+    ids = [read_reviews(store)["review_id"].iloc[0]]
+    for number in range(1, _store_read._MAX_EXTENSIONS + 3):
+        review = _review(number)
+        append_review(store, review)
+        ids.append(review.review_id)
+        assert list(read_reviews(store)["review_id"]) == ids
+    pd.testing.assert_frame_equal(read_reviews(store), _whole_parse(store))
+
+
+def test_a_save_cut_inside_a_character_leaves_the_store_readable(tmp_path):
+    """A row cut short inside a multi-byte character (a save still being written, or cut short by a crash) is a
+    partial row like any other when the store is read: the rows before it read and it is named as skipped (before,
+    the whole store failed as "not UTF-8"); once the rest is written, the row reads."""
+    store = tmp_path / "reviews.csv"
+    append_review(store, _review(0))
+    line = _line(_review(1, "Vorhofflimmern, Überleitung"))
+    cut = line.index("Ü".encode()) + 1  # after the first of the character's two bytes
+    _append_bytes(store, line[:cut])
+    frame = read_reviews(store)
+    assert len(frame) == 1 and len(frame.attrs["skipped"]) == 1 and "line 3: " in frame.attrs["skipped"][0]
+    _append_bytes(store, line[cut:])
+    frame = read_reviews(store)
+    assert list(frame["comment"]) == ["", "Vorhofflimmern, Überleitung"] and not frame.attrs["skipped"]
