@@ -19,6 +19,7 @@ file scanned, as before.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -85,11 +86,12 @@ def _decode_complete(store: Path, data: bytes, *, first_line: int = 1) -> tuple[
     """As :func:`_decode`, and how many bytes of ``data`` the text holds: a last character cut short at the very
     end (a save still being written, or cut short by a crash) is left out with the partial row it ends, which is
     then skipped as such, instead of making the whole store unreadable."""
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
-        return data.decode("utf-8-sig"), len(data)
+        return data[bom:].decode("utf-8"), len(data)
     except UnicodeDecodeError as exc:
-        if exc.end == len(data) and exc.reason == "unexpected end of data":
-            return _decode(store, data[:exc.start], first_line=first_line), exc.start
+        if bom + exc.end == len(data) and exc.reason == "unexpected end of data":
+            return _decode(store, data[:bom + exc.start], first_line=first_line), bom + exc.start
     return _decode(store, data, first_line=first_line), len(data)  # raises: which line is not UTF-8
 
 
@@ -227,6 +229,8 @@ class Parsed(NamedTuple):
     settled_lines: int
     #: How many of ``skipped`` lie in those bytes.
     settled_skipped: int
+    #: How many of ``rows`` lie in those bytes (all but a last row that does not end its line).
+    settled_rows: int
 
 
 def _parse(store: Path, data: bytes, *, line_offset: int = 0) -> Parsed:
@@ -242,14 +246,14 @@ def _parse(store: Path, data: bytes, *, line_offset: int = 0) -> Parsed:
     first_line = text.split("\n", 1)[0]
     header = next(csv.reader(io.StringIO(first_line.rstrip("\r"))), None)
     if header is None:
-        return Parsed([], [], [], 0, 0, 0)
+        return Parsed([], [], [], 0, 0, 0, 0)
     problem = _header_problem(header)
     if problem:
         raise ReviewStoreError(store, problem)
     rows: list[list[str]] = []
     skipped: list[str] = []
     position = len(first_line) + 1  # characters read so far (past the header's line end, when it has one)
-    settled, settled_lines, settled_skipped = (position, 1, 0) if len(text) >= position else (0, 0, 0)
+    settled, settled_lines, settled_skipped, settled_rows = (position, 1, 0, 0) if len(text) >= position else (0, 0, 0, 0)
     for line, raw, cells, error, last_line in _records(text):
         position += len(raw)
         if cells is None:
@@ -261,11 +265,11 @@ def _parse(store: Path, data: bytes, *, line_offset: int = 0) -> Parsed:
             else:
                 rows.append(cells)
                 if raw.endswith("\n"):
-                    settled, settled_lines, settled_skipped = position, last_line, len(skipped)
+                    settled, settled_lines, settled_skipped, settled_rows = position, last_line, len(skipped), len(rows)
     if not settled:
-        return Parsed(header, rows, skipped, 0, 0, 0)
+        return Parsed(header, rows, skipped, 0, 0, 0, 0)
     settled_bytes = used - len(text[settled:].encode("utf-8"))  # a BOM is in the data, not in the text
-    return Parsed(header, rows, skipped, settled_bytes, settled_lines, settled_skipped)
+    return Parsed(header, rows, skipped, settled_bytes, settled_lines, settled_skipped, settled_rows)
 
 
 def _row_problem(cells: list[str], header: Sequence[str]) -> str | None:

@@ -76,8 +76,9 @@ class _Version:
 
     stamp: tuple[int, int, int]
     frame: pd.DataFrame
-    #: The header's line, as bytes (the next read checks it is still the file's).
+    #: The header's line, as bytes (the next read checks it is still the file's), and its cells.
     header: bytes
+    columns: tuple[str, ...]
     #: Bytes up to the end of the last well-formed row that ends its line (:class:`~ecgreview.review._store_csv.Parsed`).
     settled: int
     settled_lines: int
@@ -85,14 +86,21 @@ class _Version:
     settled_skipped: tuple[str, ...]
     #: The bytes just before ``settled`` (the next read checks they did not change).
     mark: bytes
+    #: The settled rows of the last whole parse, and the cells of those settled since: the frame is the two
+    #: together, so that its columns stay two chunks however many saves are added (taking a case's rows from
+    #: columns of many chunks cost 3x as much).
+    base: pd.DataFrame
+    recent: tuple[list[str], ...] = ()
     #: Tails parsed onto the frame since the whole file was last parsed.
     extensions: int = 0
 
 
 #: How much of the file before the settled point the next read compares (the last rows: 2-10 of them).
 _MARK_BYTES = 4096
-#: After this many tails the whole file is parsed again (the frame's columns stay a few chunks each).
+#: After this many tails the whole file is parsed again (the rows added since stay a small frame).
 _MAX_EXTENSIONS = 64
+#: Rows added since the whole parse beyond which they join the base (one more chunk per column).
+_MAX_RECENT_ROWS = 256
 
 
 def _read_cached(store: Path) -> pd.DataFrame:
@@ -128,10 +136,21 @@ def _read_cached(store: Path) -> pd.DataFrame:
 
 def _whole(store: Path, data: bytes, stamp: tuple[int, int, int]) -> _Version:
     parsed = _parse(store, data)
-    frame = _frame(store, parsed.header, parsed.rows, parsed.skipped)
+    if parsed.skipped:
+        logger.warning("%s: skipped %d malformed row(s): %s", store, len(parsed.skipped), "; ".join(parsed.skipped))
+    base = _frame(store, parsed.header, parsed.rows[:parsed.settled_rows], [])
     header = data[:data.find(b"\n") + 1]
-    return _Version(stamp, frame, header, parsed.settled, parsed.settled_lines,
-                    tuple(parsed.skipped[:parsed.settled_skipped]), data[max(0, parsed.settled - _MARK_BYTES):parsed.settled])
+    return _Version(stamp, _joined(store, base, parsed.header, parsed.rows[parsed.settled_rows:], parsed.skipped),
+                    header, tuple(parsed.header), parsed.settled, parsed.settled_lines,
+                    tuple(parsed.skipped[:parsed.settled_skipped]),
+                    data[max(0, parsed.settled - _MARK_BYTES):parsed.settled], base)
+
+
+def _joined(store: Path, base: pd.DataFrame, header: list[str], rows: list[list[str]], skipped: list[str]) -> pd.DataFrame:
+    """``base`` and then ``rows``, as one frame with ``skipped`` as its malformed rows."""
+    frame = pd.concat([base, _frame(store, header, rows, [])], ignore_index=True) if rows else base.copy(deep=False)
+    frame.attrs = {"skipped": list(skipped)}
+    return frame
 
 
 def _extended(store: Path, handle: BinaryIO, cached: _Version, stamp: tuple[int, int, int]) -> _Version | None:
@@ -149,20 +168,21 @@ def _extended(store: Path, handle: BinaryIO, cached: _Version, stamp: tuple[int,
         return None
     tail = handle.read(size - cached.settled)
     parsed = _parse(store, cached.header + tail, line_offset=cached.settled_lines - 1)
-    frame = cached.frame.copy(deep=False)  # the cached version's frame stays as it was
-    if parsed.rows:
-        added = _frame(store, parsed.header, parsed.rows, [])
-        frame = pd.concat([frame, added], ignore_index=True)
     if parsed.skipped:
         logger.warning("%s: skipped %d malformed row(s): %s", store, len(parsed.skipped), "; ".join(parsed.skipped))
-    frame.attrs = {"skipped": [*cached.settled_skipped, *parsed.skipped]}
-    if parsed.settled <= len(cached.header):  # nothing new is settled: the same point next time
-        return dataclasses.replace(cached, stamp=stamp, frame=frame, extensions=cached.extensions + 1)
-    grown = parsed.settled - len(cached.header)
+    base, recent = cached.base, (*cached.recent, *parsed.rows[:parsed.settled_rows])
+    if len(recent) > _MAX_RECENT_ROWS:  # many rows at once (another process wrote them): into the base
+        base, recent = _joined(store, base, list(cached.columns), list(recent), []), ()
+    frame = _joined(store, base, list(cached.columns), [*recent, *parsed.rows[parsed.settled_rows:]],
+                    [*cached.settled_skipped, *parsed.skipped])
+    grown = max(0, parsed.settled - len(cached.header))  # nothing new settled: the same point next time
     before = cached.mark + tail[:grown]
-    return _Version(stamp, frame, cached.header, cached.settled + grown, cached.settled_lines + parsed.settled_lines - 1,
-                    (*cached.settled_skipped, *parsed.skipped[:parsed.settled_skipped]), before[-_MARK_BYTES:],
-                    cached.extensions + 1)
+    return dataclasses.replace(
+        cached, stamp=stamp, frame=frame, settled=cached.settled + grown,
+        settled_lines=cached.settled_lines + max(0, parsed.settled_lines - 1) if grown else cached.settled_lines,
+        settled_skipped=(*cached.settled_skipped, *parsed.skipped[:parsed.settled_skipped]) if grown
+        else cached.settled_skipped,
+        mark=before[-_MARK_BYTES:], base=base, recent=recent, extensions=cached.extensions + 1)
 
 
 def _frame(store: Path, header: list[str], rows: list[list[str]], skipped: list[str]) -> pd.DataFrame:
