@@ -49,6 +49,7 @@ from ecgreview.security.auth import ADJUDICATOR, READING_ROLES
 
 __all__ = [
     "Reading", "ReadingNotSaved", "RowFields", "case_mode", "clinical_readings", "hides_opinions_in_lists", "is_adjudicated",
+    "is_clinical",
     "latest_readings", "mode_unavailable_reason",
 ]
 
@@ -208,14 +209,18 @@ class Reading:
         return dataclasses.replace(self, revealed=self.mode != UNAIDED)
 
 
-def clinical_readings(reviews: pd.DataFrame) -> pd.DataFrame:
-    """The rows of a review store that are clinical readings: readers' and adjudicators' rows, not teaching.
+def is_clinical(reviews: pd.DataFrame) -> pd.Series:
+    """Per row of a review store, whether it is a clinical reading: a reader's or adjudicator's row, not teaching.
 
     Students' rows (whatever their mode) and teaching-mode rows stay in the store for the
-    teaching views and are left out here, in save order.
+    teaching views and are not clinical readings.
     """
-    keep = reviews["role"].isin(READING_ROLES) & (reviews["reading_mode"] != TEACHING)
-    return reviews[keep]
+    return reviews["role"].isin(READING_ROLES) & (reviews["reading_mode"] != TEACHING)
+
+
+def clinical_readings(reviews: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a review store that are clinical readings (:func:`is_clinical`), in save order."""
+    return reviews[is_clinical(reviews)]
 
 
 def latest_readings(reviews: pd.DataFrame, source_sha256: str | None = None) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecgreview.review.protocol import clinical_readings, latest_readings
+from ecgreview.review.protocol import is_clinical, latest_readings
 from ecgreview.review.store import StoreStamp, read_reviews
 
 __all__ = ["case_history", "case_readings", "one_version", "store_version"]
@@ -34,12 +34,13 @@ _MAX_STORES = 4
 
 @dataclass(frozen=True)
 class _Grouped:
-    """One version of a store: its clinical rows and each row's case by number (one pass over the column); a case's
-    rows and its latest readings are taken when first asked for in that version, not for every case of the store."""
+    """One version of a store: its rows and, per row, the number of its case when it is a clinical reading (one
+    pass over two columns: no frame of the store's clinical rows is built); a case's rows and its latest readings
+    are taken when first asked for in that version, not for every case of the store."""
 
     stamp: object
-    history: pd.DataFrame
-    #: Per row of ``history``, the number of its case in ``cases``.
+    reviews: pd.DataFrame
+    #: Per row of ``reviews``, the number of its case in ``cases``; -1: not a clinical reading.
     codes: np.ndarray
     cases: pd.Index
     #: The frames of the cases asked for so far, taken once per version: (case, latest) -> rows.
@@ -47,16 +48,21 @@ class _Grouped:
 
     def rows_of(self, source_sha256: str, *, latest: bool) -> pd.DataFrame:
         """The case's rows (a copy: the cached ones stay as read), none: an empty frame with the columns."""
+        return self._taken(source_sha256, latest).copy()
+
+    def _taken(self, source_sha256: str, latest: bool) -> pd.DataFrame:
         rows = self.taken.get((source_sha256, latest))
         if rows is None:
-            try:
-                positions = np.flatnonzero(self.codes == self.cases.get_loc(source_sha256))
-            except KeyError:
-                positions = _NO_ROWS
-            history = self.history.take(positions)
-            # the store's latest-reading rule on the case's clinical rows: the rows latest_readings gives of the case
-            rows = self.taken.setdefault((source_sha256, latest), latest_readings(history) if latest else history)
-        return rows.copy()
+            if latest:  # the store's latest-reading rule on the case's clinical rows (taken once from the store)
+                rows = latest_readings(self._taken(source_sha256, False))
+            else:
+                try:
+                    positions = np.flatnonzero(self.codes == self.cases.get_loc(source_sha256))
+                except KeyError:
+                    positions = _NO_ROWS
+                rows = self.reviews.take(positions)
+            rows = self.taken.setdefault((source_sha256, latest), rows)
+        return rows
 
 
 _NO_ROWS = np.empty(0, dtype=np.intp)
@@ -96,9 +102,10 @@ def _stamp(path: Path) -> object:
 
 def _group(path: Path) -> _Grouped:
     stamp = _stamp(path)  # taken before reading: a save in between only makes the next call read again
-    clinical = clinical_readings(read_reviews(path))
-    codes, cases = pd.factorize(clinical["source_sha256"])  # one pass (a group-by built a frame for every case)
-    return _Grouped(stamp, clinical, codes, pd.Index(cases))
+    reviews = read_reviews(path)
+    codes, cases = pd.factorize(reviews["source_sha256"])  # one pass (a group-by built a frame for every case)
+    codes[~is_clinical(reviews).to_numpy()] = -1
+    return _Grouped(stamp, reviews, codes, pd.Index(cases))
 
 
 def _grouped(reviews_path: str | os.PathLike[str]) -> _Grouped:

@@ -45,8 +45,8 @@ def test_the_store_is_grouped_once_per_version_and_the_rows_handed_out_are_copie
     store = tmp_path / "reviews.csv"
     append_review(store, _review("Dr A", SHA_A, "present"))
     groupings, latest = [], []
-    real_clinical, real_latest = readings.clinical_readings, readings.latest_readings
-    monkeypatch.setattr(readings, "clinical_readings", lambda frame: groupings.append(1) or real_clinical(frame))
+    real_clinical, real_latest = readings.is_clinical, readings.latest_readings
+    monkeypatch.setattr(readings, "is_clinical", lambda frame: groupings.append(1) or real_clinical(frame))
     monkeypatch.setattr(readings, "latest_readings", lambda frame: latest.append(1) or real_latest(frame))
     first = readings.case_readings(store, SHA_A)
     first.loc[:, "reader"] = "changed by a caller"
