@@ -12,8 +12,11 @@ import pytest
 
 from ecgreview.config import Settings
 from ecgreview.examples import demo_ecg_path
+from ecgreview.record import CLASSES
+from ecgreview.review import _store_read, readings
 from ecgreview.review.case import CaseSource
 from ecgreview.review.index_updater import update_case_index
+from ecgreview.review.store import Review, append_review
 from ecgreview.review.worklist import INDEX_FILE, CaseIndex
 from ecgreview.ui import resources
 from tests.ui.reading_room_fixtures import home_with_case_folder
@@ -48,6 +51,19 @@ def test_warm_up_opens_the_cases_the_pages_open_first(settings, monkeypatch):
         third = sorted(case.path for case in CaseIndex(settings.home / INDEX_FILE).cases(
             thresholds=settings.thresholds))[2]
         resources.open_case(CaseSource.from_path(third), None, thresholds=settings.thresholds)
+
+
+def test_warm_up_reads_the_review_store_so_that_the_first_reader_does_not(settings, monkeypatch):
+    for reader in ("Dr A", "Dr B"):
+        append_review(settings.reviews_path, Review.create(reader=reader, reader_calls=dict.fromkeys(CLASSES, "absent"),
+                                                           source_sha256="a" * 64, opinions_seen=True))
+    resources.warm_up(settings, cases=1)
+
+    def parsed_again(*args, **kwargs):
+        raise AssertionError("the store was parsed again")
+
+    monkeypatch.setattr(_store_read, "_parse", parsed_again)
+    assert list(readings.case_readings(settings.reviews_path, "a" * 64)["reader"]) == ["Dr A", "Dr B"]
 
 
 def test_warm_up_names_what_it_could_not_warm(settings, monkeypatch, tmp_path):
