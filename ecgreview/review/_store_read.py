@@ -123,7 +123,7 @@ def _read_cached(store: Path) -> pd.DataFrame:
                 handle.seek(0)
                 version = _whole(store, handle.read(status.st_size), stamp)
     except FileNotFoundError:
-        return _frame(store, *_parse(store, b"")[:3])
+        return _parsed_frame(store, b"")
     except OSError as exc:
         raise ReviewStoreError(store, f"cannot read the review store: {exc.strerror or exc}") from exc
     with _cache_lock:
@@ -136,19 +136,18 @@ def _read_cached(store: Path) -> pd.DataFrame:
 
 def _whole(store: Path, data: bytes, stamp: tuple[int, int, int]) -> _Version:
     parsed = _parse(store, data)
-    if parsed.skipped:
-        logger.warning("%s: skipped %d malformed row(s): %s", store, len(parsed.skipped), "; ".join(parsed.skipped))
-    base = _frame(store, parsed.header, parsed.rows[:parsed.settled_rows], [])
+    _log_skipped(store, parsed.skipped)
+    base = _frame(parsed.header, parsed.rows[:parsed.settled_rows])
     header = data[:data.find(b"\n") + 1]
-    return _Version(stamp, _joined(store, base, parsed.header, parsed.rows[parsed.settled_rows:], parsed.skipped),
+    return _Version(stamp, _joined(base, parsed.header, parsed.rows[parsed.settled_rows:], parsed.skipped),
                     header, tuple(parsed.header), parsed.settled, parsed.settled_lines,
                     tuple(parsed.skipped[:parsed.settled_skipped]),
                     data[max(0, parsed.settled - _MARK_BYTES):parsed.settled], base)
 
 
-def _joined(store: Path, base: pd.DataFrame, header: list[str], rows: list[list[str]], skipped: list[str]) -> pd.DataFrame:
+def _joined(base: pd.DataFrame, header: list[str], rows: list[list[str]], skipped: list[str]) -> pd.DataFrame:
     """``base`` and then ``rows``, as one frame with ``skipped`` as its malformed rows."""
-    frame = pd.concat([base, _frame(store, header, rows, [])], ignore_index=True) if rows else base.copy(deep=False)
+    frame = pd.concat([base, _frame(header, rows)], ignore_index=True) if rows else base.copy(deep=False)
     frame.attrs = {"skipped": list(skipped)}
     return frame
 
@@ -168,12 +167,11 @@ def _extended(store: Path, handle: BinaryIO, cached: _Version, stamp: tuple[int,
         return None
     tail = handle.read(size - cached.settled)
     parsed = _parse(store, cached.header + tail, line_offset=cached.settled_lines - 1)
-    if parsed.skipped:
-        logger.warning("%s: skipped %d malformed row(s): %s", store, len(parsed.skipped), "; ".join(parsed.skipped))
+    _log_skipped(store, parsed.skipped)
     base, recent = cached.base, (*cached.recent, *parsed.rows[:parsed.settled_rows])
     if len(recent) > _MAX_RECENT_ROWS:  # many rows at once (another process wrote them): into the base
-        base, recent = _joined(store, base, list(cached.columns), list(recent), []), ()
-    frame = _joined(store, base, list(cached.columns), [*recent, *parsed.rows[parsed.settled_rows:]],
+        base, recent = _joined(base, list(cached.columns), list(recent), []), ()
+    frame = _joined(base, list(cached.columns), [*recent, *parsed.rows[parsed.settled_rows:]],
                     [*cached.settled_skipped, *parsed.skipped])
     grown = max(0, parsed.settled - len(cached.header))  # nothing new settled: the same point next time
     before = cached.mark + tail[:grown]
@@ -185,17 +183,27 @@ def _extended(store: Path, handle: BinaryIO, cached: _Version, stamp: tuple[int,
         mark=before[-_MARK_BYTES:], base=base, recent=recent, extensions=cached.extensions + 1)
 
 
-def _frame(store: Path, header: list[str], rows: list[list[str]], skipped: list[str]) -> pd.DataFrame:
-    """The frame of parsed rows (see :func:`read_reviews`), cells by the file's own header."""
+def _parsed_frame(store: Path, data: bytes) -> pd.DataFrame:
+    """The frame of a store's bytes (or its header line and complete rows), ``attrs["skipped"]`` its malformed rows."""
+    parsed = _parse(store, data)
+    _log_skipped(store, parsed.skipped)
+    frame = _frame(parsed.header, parsed.rows)
+    frame.attrs["skipped"] = parsed.skipped
+    return frame
+
+
+def _log_skipped(store: Path, skipped: list[str]) -> None:
     if skipped:
         logger.warning("%s: skipped %d malformed row(s): %s", store, len(skipped), "; ".join(skipped))
+
+
+def _frame(header: list[str], rows: list[list[str]]) -> pd.DataFrame:
+    """The frame of parsed rows (see :func:`read_reviews`), cells by the file's own header."""
     columns = [*REVIEW_COLUMNS, *(column for column in header if column not in REVIEW_COLUMNS)]
     by_name = dict(zip(header, zip(*rows))) if rows else {}
     empty = ("",) * len(rows)
-    frame = pd.DataFrame({column: _unguard_all(column, by_name.get(column, empty)) for column in columns},
-                         columns=columns, dtype=str)
-    frame.attrs["skipped"] = skipped
-    return frame
+    return pd.DataFrame({column: _unguard_all(column, by_name.get(column, empty)) for column in columns},
+                        columns=columns, dtype=str)
 
 
 def _unguard_all(column: str, cells: Sequence[str]) -> list[str]:
@@ -254,7 +262,7 @@ def read_review_tail(path: str | os.PathLike[str], *, start: int) -> tuple[pd.Da
     except OSError as exc:
         raise ReviewStoreError(store, f"cannot read the review store: {exc.strerror or exc}") from exc
     complete = tail[:tail.rfind(b"\n") + 1]
-    return _frame(store, *_parse(store, header + complete)[:3]), start + len(complete)
+    return _parsed_frame(store, header + complete), start + len(complete)
 
 
 def reviews_for_case(path: str | os.PathLike[str], source_sha256: str) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from ecgreview.record import CLASSES
 from ecgreview.review import _store_read
 from ecgreview.review import store as reviews
-from ecgreview.review._store_csv import _csv_line, _parse
+from ecgreview.review._store_csv import _csv_line
 from ecgreview.review.store import Review, append_review, read_reviews
 
 CALLS = dict.fromkeys(CLASSES, "absent")
@@ -36,7 +36,7 @@ def _line(review: Review) -> bytes:
 
 def _whole_parse(store: Path) -> pd.DataFrame:
     """The frame a first read of the file gives (no cached version)."""
-    return _store_read._frame(store, *_parse(store, store.read_bytes())[:3])
+    return _store_read._parsed_frame(store, store.read_bytes())
 
 
 def _append_bytes(store: Path, data: bytes) -> None:
