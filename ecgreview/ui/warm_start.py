@@ -69,7 +69,8 @@ def settle_heap() -> None:
     the warm cases) to the permanent generation (:func:`gc.freeze`): Python's full collections no longer traverse
     them. Unfrozen, one full collection of the ~190,000 objects a started server holds took 0.1 s of a save's run,
     about every 20th save (a profile of 60 saves, bench/README.md). Frozen objects are still freed when their last
-    reference goes; only a reference cycle among them would stay (collected before freezing, so none from the start).
+    reference goes; one the start made and later dropped inside a reference cycle (a warm case evicted from the
+    case cache) is never collected: at most what the start held, once. The start's own garbage is collected first.
     """
     gc.collect()
     gc.freeze()
