@@ -133,6 +133,10 @@ def _repair_prefix(store: Path, handle: io.BufferedReader, size: int, header_byt
     start = max(header_bytes, size - _TAIL_BYTES)
     handle.seek(start)
     tail = handle.read(size - start)
+    unfinished = _unfinished_character(tail)
+    if unfinished:  # a save cut short inside a character: its first bytes would make the store not UTF-8
+        _cut_back(store, size - unfinished)
+        tail, size = tail[:-unfinished], size - unfinished
     _check_utf8(store, tail, start, cut=start > header_bytes)
     if tail.endswith(_ROW_END) or not tail:
         return b""
@@ -145,6 +149,28 @@ def _repair_prefix(store: Path, handle: io.BufferedReader, size: int, header_byt
     else:
         after = tail
     return closing_prefix(after)
+
+
+def _unfinished_character(data: bytes) -> int:
+    """How many bytes at the end of ``data`` begin a UTF-8 character they do not finish (0 to 3)."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 == 0x80:  # a continuation byte: the character began further back
+            continue
+        length = 2 if byte & 0xE0 == 0xC0 else 3 if byte & 0xF0 == 0xE0 else 4 if byte & 0xF8 == 0xF0 else 1
+        return back if length > back else 0
+    return 0
+
+
+def _cut_back(store: Path, size: int) -> None:
+    """Cut the store back to ``size`` bytes, fsynced: only the first bytes of a character a save cut short left
+    (the partial row itself stays, closed by the next row's prefix, and is skipped as such when read)."""
+    with store.open("r+b") as handle:
+        dropped = os.fstat(handle.fileno()).st_size - size
+        handle.truncate(size)
+        handle.flush()
+        os.fsync(handle.fileno())
+    logger.warning("%s: dropped %d byte(s) of a character a cut-short save left unfinished", store, dropped)
 
 
 def _check_utf8(store: Path, data: bytes, offset: int, *, cut: bool) -> None:

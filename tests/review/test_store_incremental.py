@@ -72,7 +72,7 @@ def test_reading_what_was_appended_gives_what_a_whole_parse_gives(tmp_path_facto
         elif kind == "partial":
             line = _line(_review(number, arguments[0]))
             cut = max(1, int(len(line) * arguments[1]))
-            while line[cut] & 0xC0 == 0x80:  # not inside a character (a save cut there: the next test)
+            while line[cut] & 0xC0 == 0x80:  # not inside a character (a save cut there: the tests below)
                 cut -= 1
             _append_bytes(store, line[:cut])
             pending = line[cut:]
@@ -161,3 +161,31 @@ def test_a_save_cut_inside_a_character_leaves_the_store_readable(tmp_path):
     _append_bytes(store, line[cut:])
     frame = read_reviews(store)
     assert list(frame["comment"]) == ["", "Vorhofflimmern, Überleitung"] and not frame.attrs["skipped"]
+
+
+def test_a_save_after_one_cut_inside_a_character_is_written(tmp_path):
+    """After a save cut short inside a character (a crash), the next save drops the character's first bytes (it was
+    never written whole), closes the partial row and appends; before, every later save was refused as "not UTF-8"."""
+    store = tmp_path / "reviews.csv"
+    first = _review(0)
+    append_review(store, first)
+    line = _line(_review(1, "Überleitung"))
+    cut = line.index("Ü".encode()) + 1
+    _append_bytes(store, line[:cut])
+    later = _review(2, "saved after the crash")
+    append_review(store, later)
+    frame = read_reviews(store)
+    assert list(frame["review_id"]) == [first.review_id, later.review_id]
+    assert len(frame.attrs["skipped"]) == 1 and "line 3: " in frame.attrs["skipped"][0]
+    assert line[:cut - 1] in store.read_bytes()  # the partial row stays, less the unfinished character
+
+
+def test_only_an_unfinished_last_character_is_found():
+    from ecgreview.review._store_csv import _unfinished_character
+
+    for character in ("Ü", "€", "🫀"):  # two, three and four bytes
+        encoded = character.encode()
+        for kept in range(1, len(encoded)):
+            assert _unfinished_character(b"row," + encoded[:kept]) == kept
+        assert _unfinished_character(b"row," + encoded) == 0
+    assert _unfinished_character(b"row,\n") == 0 and _unfinished_character(b"") == 0
