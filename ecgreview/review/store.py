@@ -23,7 +23,8 @@ Windows-1252 turns "Müller" into bytes that are not UTF-8) fails to read with a
 naming the line, instead of silently replacing characters.
 
 Reads are cached per file by (inode, size, modification time in ns): a page that reads
-the store several times per rerun parses it once, and again only after it changed. The
+the store several times per rerun parses it once, and after a save only what was appended
+(the whole file again when it was replaced, rewritten or cut). The
 reading side lives in :mod:`ecgreview.review._store_read` and the column list in
 :mod:`ecgreview.review._store_schema`; this module re-exports them and is the one to import.
 :meth:`Review.from_row` turns a row back into a :class:`Review`.
@@ -31,7 +32,8 @@ reading side lives in :mod:`ecgreview.review._store_read` and the column list in
 A writer killed mid-row leaves a partial last row. The next append ends it first
 (closing a quoted field left open, then a newline), so it never merges with the new
 row; it stays in the file as a malformed row that :func:`read_reviews` skips and
-reports. Text cells starting with ``= + - @ '``, a tab or CR get a leading ``'``
+reports. Cut inside a character, the partial row's unfinished character (1-3 bytes,
+never written whole) is dropped by that append; until then a read skips it with the row. Text cells starting with ``= + - @ '``, a tab or CR get a leading ``'``
 against spreadsheet formula injection; reading removes it. Numeric columns are never
 touched.
 """
