@@ -152,7 +152,7 @@ def _key_press(page, key: str, class_name: str, call: str) -> float:
     return time.perf_counter() - start
 
 
-def first_cases_after_start(folder: Path, env: dict[str, str], bare_url: str, browser, starts: int,
+def first_cases_after_start(env: dict[str, str], bare_url: str, browser, starts: int,
                             figures: dict[str, list[float]]) -> None:
     """``starts`` times: start the app's server on an index kept from an earlier run (a restart), wait until
     it answers (its warm-up has run: the health check answers after it), open the worklist's first case by
@@ -176,7 +176,7 @@ def first_cases_after_start(folder: Path, env: dict[str, str], bare_url: str, br
                 context.close()
 
 
-def run(rounds: int, starts: int = 2) -> dict[str, list[float]]:
+def run(rounds: int, starts: int = 3) -> dict[str, list[float]]:
     from playwright.sync_api import sync_playwright
 
     from ecgreview.record import CLASSES
@@ -198,7 +198,7 @@ def run(rounds: int, starts: int = 2) -> dict[str, list[float]]:
         env = {"ECGREVIEW_HOME": str(folder / "home"), "ECGREVIEW_MODEL": str(weights)}
         with _server(bare, {}) as bare_url, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS, headless=True)
-            first_cases_after_start(folder, env, bare_url, browser, starts, figures)
+            first_cases_after_start(env, bare_url, browser, starts, figures)
             browser.close()
         with _server(bare, {}) as bare_url, _server(REPO / "app.py", env) as url, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS, headless=True)

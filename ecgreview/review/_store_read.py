@@ -173,14 +173,15 @@ def _extended(store: Path, handle: BinaryIO, cached: _Version, stamp: tuple[int,
         base, recent = _joined(base, list(cached.columns), list(recent), []), ()
     frame = _joined(base, list(cached.columns), [*recent, *parsed.rows[parsed.settled_rows:]],
                     [*cached.settled_skipped, *parsed.skipped])
-    grown = max(0, parsed.settled - len(cached.header))  # nothing new settled: the same point next time
-    before = cached.mark + tail[:grown]
+    extended = dataclasses.replace(cached, stamp=stamp, frame=frame, base=base, recent=recent,
+                                   extensions=cached.extensions + 1)
+    grown = parsed.settled - len(cached.header)
+    if grown <= 0:  # nothing new settled: the same point next time
+        return extended
     return dataclasses.replace(
-        cached, stamp=stamp, frame=frame, settled=cached.settled + grown,
-        settled_lines=cached.settled_lines + max(0, parsed.settled_lines - 1) if grown else cached.settled_lines,
-        settled_skipped=(*cached.settled_skipped, *parsed.skipped[:parsed.settled_skipped]) if grown
-        else cached.settled_skipped,
-        mark=before[-_MARK_BYTES:], base=base, recent=recent, extensions=cached.extensions + 1)
+        extended, settled=cached.settled + grown, settled_lines=cached.settled_lines + parsed.settled_lines - 1,
+        settled_skipped=(*cached.settled_skipped, *parsed.skipped[:parsed.settled_skipped]),
+        mark=(cached.mark + tail[:grown])[-_MARK_BYTES:])
 
 
 def _parsed_frame(store: Path, data: bytes) -> pd.DataFrame:
