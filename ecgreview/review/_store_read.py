@@ -9,13 +9,14 @@ only, malformed rows skipped and reported, formula guards removed).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import pandas as pd
 
@@ -27,7 +28,8 @@ from ecgreview.security.spreadsheet import unguard_text
 # Log under the public module's name, as before the split.
 logger = logging.getLogger("ecgreview.review.store")
 
-__all__ = ["StoreStamp", "latest_reviews", "read_review_tail", "read_reviews", "reviews_for_case"]
+__all__ = ["StoreParts", "StoreStamp", "latest_reviews", "read_review_parts", "read_review_tail", "read_reviews",
+           "reviews_for_case"]
 
 _CACHE_SIZE = 4
 _cache: dict[str, _Version] = {}
@@ -65,17 +67,54 @@ def read_reviews(path: str | os.PathLike[str], *, strict: bool = False) -> pd.Da
     skipped = frame.attrs["skipped"]
     if skipped and strict:
         raise ReviewStoreError(store, f"{len(skipped)} malformed row(s), first at {skipped[0]}")
-    copy = frame.copy(deep=False)  # copy-on-write: callers may change theirs freely
-    copy.attrs = {"skipped": list(skipped)}
+    return _shallow(frame)
+
+
+class StoreParts(NamedTuple):
+    """One version of a review store as two frames, whose rows in turn are :func:`read_reviews`' rows (same
+    columns; ``tail``'s index goes on from ``base``'s)."""
+
+    #: The rows of the last whole parse of the file: the same rows, read once, for every version until the file is
+    #: parsed whole again (after :data:`_MAX_EXTENSIONS` appends, or when it was not only appended to).
+    base: pd.DataFrame
+    #: The rows read since (at most :data:`_MAX_RECENT_ROWS` and a save's partial rows): a few, rebuilt per version.
+    tail: pd.DataFrame
+    #: Equal for the versions that share ``base`` (what is worked out from ``base`` holds for all of them).
+    base_key: object
+
+
+def read_review_parts(path: str | os.PathLike[str]) -> StoreParts:
+    """The store's current version as the rows of its last whole parse and the rows read since.
+
+    For a reader that works out something per row (a case's rows, say) and keeps it from version to version:
+    only ``tail`` is new in a version that grew from the last one, so the work per save is that of its rows, not
+    of the store's. ``attrs["skipped"]`` of ``tail`` is :func:`read_reviews`'.
+
+    Raises
+    ------
+    ReviewStoreError
+        As :func:`read_reviews`.
+    """
+    store = Path(path)
+    version = _read_version(store)
+    if version is None:
+        empty = _parsed_frame(store, b"")
+        return StoreParts(_shallow(empty), _shallow(empty), None)
+    return StoreParts(_shallow(version.base), _shallow(version.tail), version.base_key)
+
+
+def _shallow(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy that shares the cells (copy-on-write: callers may change theirs freely), with its own ``attrs``."""
+    copy = frame.copy(deep=False)
+    copy.attrs = {"skipped": list(frame.attrs.get("skipped", ()))}
     return copy
 
 
 @dataclass(frozen=True)
 class _Version:
-    """One version of a store as read: its frame, and what the next read needs to parse only what was appended."""
+    """One version of a store as read: its rows, and what the next read needs to parse only what was appended."""
 
     stamp: tuple[int, int, int]
-    frame: pd.DataFrame
     #: The header's line, as bytes (the next read checks it is still the file's), and its cells.
     header: bytes
     columns: tuple[str, ...]
@@ -86,25 +125,43 @@ class _Version:
     settled_skipped: tuple[str, ...]
     #: The bytes just before ``settled`` (the next read checks they did not change).
     mark: bytes
-    #: The settled rows of the last whole parse, and the cells of those settled since: the frame is the two
-    #: together, so that its columns stay two chunks however many saves are added (taking a case's rows from
-    #: columns of many chunks cost 3x as much).
+    #: The settled rows of the last whole parse (one frame, the same object for every version grown from it: taking
+    #: rows from columns of one chunk costs a third of taking them from two), the cells of those settled since, and
+    #: the frame of those and of the rows after them (``attrs["skipped"]``: the version's malformed rows).
     base: pd.DataFrame
+    tail: pd.DataFrame
     recent: tuple[list[str], ...] = ()
     #: Tails parsed onto the frame since the whole file was last parsed.
     extensions: int = 0
+    #: The stamp of that whole parse: equal for the versions grown from it (:attr:`StoreParts.base_key`).
+    base_key: tuple[int, int, int] | None = None
+
+    @functools.cached_property
+    def frame(self) -> pd.DataFrame:
+        """Every row (:func:`read_reviews`), joined when first asked for: a page that asks only for a case's rows
+        reads the two parts (:func:`read_review_parts`)."""
+        frame = pd.concat([self.base, self.tail], ignore_index=True) if len(self.tail) else self.base.copy(deep=False)
+        frame.attrs = {"skipped": list(self.tail.attrs["skipped"])}
+        return frame
 
 
 #: How much of the file before the settled point the next read compares (the last rows: 2-10 of them).
 _MARK_BYTES = 4096
 #: After this many tails the whole file is parsed again (the rows added since stay a small frame).
 _MAX_EXTENSIONS = 64
-#: Rows added since the whole parse beyond which they join the base (one more chunk per column).
+#: Rows added since the whole parse beyond which the whole file is parsed again (the tail stays a few rows).
 _MAX_RECENT_ROWS = 256
 
 
 def _read_cached(store: Path) -> pd.DataFrame:
-    """The store's frame for its current version: cached per (inode, size, modification time); when the file only
+    """The store's frame for its current version (:func:`_read_version`); the frame of no rows when it does not
+    exist."""
+    version = _read_version(store)
+    return _parsed_frame(store, b"") if version is None else version.frame
+
+
+def _read_version(store: Path) -> _Version | None:
+    """The store's current version, cached per (inode, size, modification time); None: no file. When the file only
     grew since the cached version (same inode, its header and the last 4 KiB before the settled point unchanged),
     only the bytes after that point are parsed and their rows added, so that a save costs the same at 200 rows or
     20,000. The store is append-only; an earlier row changed in place (same inode, not shorter) would be seen at
@@ -117,13 +174,13 @@ def _read_cached(store: Path) -> pd.DataFrame:
             with _cache_lock:
                 cached = _cache.get(key)
             if cached is not None and cached.stamp == stamp:
-                return cached.frame
+                return cached
             version = _extended(store, handle, cached, stamp) if cached is not None else None
             if version is None:
                 handle.seek(0)
                 version = _whole(store, handle.read(status.st_size), stamp)
     except FileNotFoundError:
-        return _parsed_frame(store, b"")
+        return None
     except OSError as exc:
         raise ReviewStoreError(store, f"cannot read the review store: {exc.strerror or exc}") from exc
     with _cache_lock:
@@ -131,23 +188,26 @@ def _read_cached(store: Path) -> pd.DataFrame:
         _cache[key] = version
         while len(_cache) > _CACHE_SIZE:
             _cache.pop(next(iter(_cache)))
-    return version.frame
+    return version
 
 
 def _whole(store: Path, data: bytes, stamp: tuple[int, int, int]) -> _Version:
     parsed = _parse(store, data)
     _log_skipped(store, parsed.skipped)
     base = _frame(parsed.header, parsed.rows[:parsed.settled_rows])
+    base.attrs = {"skipped": []}
     header = data[:data.find(b"\n") + 1]
-    return _Version(stamp, _joined(base, parsed.header, parsed.rows[parsed.settled_rows:], parsed.skipped),
-                    header, tuple(parsed.header), parsed.settled, parsed.settled_lines,
+    return _Version(stamp, header, tuple(parsed.header), parsed.settled, parsed.settled_lines,
                     tuple(parsed.skipped[:parsed.settled_skipped]),
-                    data[max(0, parsed.settled - _MARK_BYTES):parsed.settled], base)
+                    data[max(0, parsed.settled - _MARK_BYTES):parsed.settled], base,
+                    _tail(base, parsed.header, parsed.rows[parsed.settled_rows:], parsed.skipped), base_key=stamp)
 
 
-def _joined(base: pd.DataFrame, header: list[str], rows: list[list[str]], skipped: list[str]) -> pd.DataFrame:
-    """``base`` and then ``rows``, as one frame with ``skipped`` as its malformed rows."""
-    frame = pd.concat([base, _frame(header, rows)], ignore_index=True) if rows else base.copy(deep=False)
+def _tail(base: pd.DataFrame, header: list[str], rows: list[list[str]], skipped: list[str]) -> pd.DataFrame:
+    """The frame of ``rows``, the rows after ``base`` (its index goes on from base's), ``skipped`` its malformed
+    rows."""
+    frame = _frame(header, rows)
+    frame.index = pd.RangeIndex(len(base), len(base) + len(rows))
     frame.attrs = {"skipped": list(skipped)}
     return frame
 
@@ -168,13 +228,12 @@ def _extended(store: Path, handle: BinaryIO, cached: _Version, stamp: tuple[int,
     tail = handle.read(size - cached.settled)
     parsed = _parse(store, cached.header + tail, line_offset=cached.settled_lines - 1)
     _log_skipped(store, parsed.skipped)
-    base, recent = cached.base, (*cached.recent, *parsed.rows[:parsed.settled_rows])
-    if len(recent) > _MAX_RECENT_ROWS:  # many rows at once (another process wrote them): into the base
-        base, recent = _joined(base, list(cached.columns), list(recent), []), ()
-    frame = _joined(base, list(cached.columns), [*recent, *parsed.rows[parsed.settled_rows:]],
-                    [*cached.settled_skipped, *parsed.skipped])
-    extended = dataclasses.replace(cached, stamp=stamp, frame=frame, base=base, recent=recent,
-                                   extensions=cached.extensions + 1)
+    recent = (*cached.recent, *parsed.rows[:parsed.settled_rows])
+    if len(recent) > _MAX_RECENT_ROWS:  # many rows at once (another process wrote them): read it whole
+        return None
+    rows = _tail(cached.base, list(cached.columns), [*recent, *parsed.rows[parsed.settled_rows:]],
+                 [*cached.settled_skipped, *parsed.skipped])
+    extended = dataclasses.replace(cached, stamp=stamp, tail=rows, recent=recent, extensions=cached.extensions + 1)
     grown = parsed.settled - len(cached.header)
     if grown <= 0:  # nothing new settled: the same point next time
         return extended

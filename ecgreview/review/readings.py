@@ -7,8 +7,12 @@ readings (:func:`ecgreview.review.protocol.latest_readings`, the one rule) are g
 per version of the file (its inode, size and modification time: :class:`~ecgreview.review.store.StoreStamp`),
 together with every clinical reading of each case (the "earlier reviews"), so that each later question
 costs a ``stat`` and a dictionary lookup. Grouping is one pass that numbers each row's case; a case's rows and
-latest readings are taken the first time they are asked for in that version, not for every case of the store
-(and the store itself is parsed only where it grew: :func:`~ecgreview.review.store.read_reviews`).
+latest readings are taken the first time they are asked for in that version, not for every case of the store.
+
+The store is read as two parts (:func:`~ecgreview.review.store.read_review_parts`): the rows of its last whole
+parse, and the few rows read since. The first part is grouped, and a case's rows taken from it, once for all the
+versions that share it; a new version groups only its new rows. So a save costs its own rows, however many readings
+the store holds.
 """
 
 from __future__ import annotations
@@ -25,25 +29,60 @@ import numpy as np
 import pandas as pd
 
 from ecgreview.review.protocol import is_clinical, latest_readings
-from ecgreview.review.store import StoreStamp, read_reviews
+from ecgreview.review.store import StoreStamp, read_review_parts
 
 __all__ = ["case_history", "case_readings", "one_version", "store_version"]
 
 _MAX_STORES = 4
+#: The cases whose rows a part of the store keeps taken (the most recently taken first out).
+_MAX_TAKEN = 512
+
+
+@dataclass(frozen=True)
+class _Part:
+    """Rows of the store and, per row, the number of its case when it is a clinical reading (one pass over two
+    columns: no frame of the clinical rows is built); a case's rows are taken when first asked for."""
+
+    rows: pd.DataFrame
+    #: Per row of ``rows``, the number of its case in ``cases``; -1: not a clinical reading.
+    codes: np.ndarray
+    cases: pd.Index
+    #: The clinical rows of the cases asked for so far (None: the part has none).
+    taken: dict[str, pd.DataFrame | None] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def of(cls, rows: pd.DataFrame) -> _Part:
+        codes, cases = pd.factorize(rows["source_sha256"])
+        codes[~is_clinical(rows).to_numpy()] = -1
+        return cls(rows, codes, pd.Index(cases))
+
+    def clinical_rows(self, source_sha256: str) -> pd.DataFrame | None:
+        """The case's clinical rows in this part, in save order (None: it has none)."""
+        with self.lock:
+            if source_sha256 in self.taken:
+                return self.taken[source_sha256]
+        try:
+            positions = np.flatnonzero(self.codes == self.cases.get_loc(source_sha256))
+        except KeyError:
+            positions = _NO_ROWS
+        rows = self.rows.take(positions) if len(positions) else None
+        with self.lock:
+            if len(self.taken) >= _MAX_TAKEN:
+                self.taken.pop(next(iter(self.taken)))
+            return self.taken.setdefault(source_sha256, rows)
 
 
 @dataclass(frozen=True)
 class _Grouped:
-    """One version of a store: its rows and, per row, the number of its case when it is a clinical reading (one
-    pass over two columns: no frame of the store's clinical rows is built); a case's rows and its latest readings
-    are taken when first asked for in that version, not for every case of the store."""
+    """One version of a store: the part of its last whole parse (shared by the versions grown from it) and the
+    rows read since; a case's rows and latest readings, taken when first asked for in that version."""
 
     stamp: object
-    reviews: pd.DataFrame
-    #: Per row of ``reviews``, the number of its case in ``cases``; -1: not a clinical reading.
-    codes: np.ndarray
-    cases: pd.Index
-    #: The frames of the cases asked for so far, taken once per version: (case, latest) -> rows.
+    base_key: object
+    base: _Part
+    tail: _Part
+    #: The frames of the cases asked for so far in this version: (case, latest) -> rows.
     taken: dict[tuple[str, bool], pd.DataFrame] = field(default_factory=dict)
 
     def rows_of(self, source_sha256: str, *, latest: bool) -> pd.DataFrame:
@@ -53,14 +92,13 @@ class _Grouped:
     def _taken(self, source_sha256: str, latest: bool) -> pd.DataFrame:
         rows = self.taken.get((source_sha256, latest))
         if rows is None:
-            if latest:  # the store's latest-reading rule on the case's clinical rows (taken once from the store)
+            if latest:  # the store's latest-reading rule on the case's clinical rows
                 rows = latest_readings(self._taken(source_sha256, False))
             else:
-                try:
-                    positions = np.flatnonzero(self.codes == self.cases.get_loc(source_sha256))
-                except KeyError:
-                    positions = _NO_ROWS
-                rows = self.reviews.take(positions)
+                parts = [part for part in (self.base.clinical_rows(source_sha256),
+                                           self.tail.clinical_rows(source_sha256)) if part is not None]
+                rows = (pd.concat(parts) if len(parts) > 1 else parts[0] if parts
+                        else self.tail.rows.take(_NO_ROWS))
             rows = self.taken.setdefault((source_sha256, latest), rows)
         return rows
 
@@ -100,12 +138,11 @@ def _stamp(path: Path) -> object:
         return object()
 
 
-def _group(path: Path) -> _Grouped:
+def _group(path: Path, previous: _Grouped | None) -> _Grouped:
     stamp = _stamp(path)  # taken before reading: a save in between only makes the next call read again
-    reviews = read_reviews(path)
-    codes, cases = pd.factorize(reviews["source_sha256"])  # one pass (a group-by built a frame for every case)
-    codes[~is_clinical(reviews).to_numpy()] = -1
-    return _Grouped(stamp, reviews, codes, pd.Index(cases))
+    parts = read_review_parts(path)
+    shared = previous is not None and parts.base_key is not None and previous.base_key == parts.base_key
+    return _Grouped(stamp, parts.base_key, previous.base if shared else _Part.of(parts.base), _Part.of(parts.tail))
 
 
 def _grouped(reviews_path: str | os.PathLike[str]) -> _Grouped:
@@ -117,7 +154,7 @@ def _grouped(reviews_path: str | os.PathLike[str]) -> _Grouped:
     with _lock:
         cached = _cache.get(key)
     if cached is None or cached.stamp != _stamp(path):
-        cached = _group(path)
+        cached = _group(path, cached)
         with _lock:
             if key not in _cache and len(_cache) >= _MAX_STORES:
                 _cache.pop(next(iter(_cache)))

@@ -86,14 +86,23 @@ from ecgreview.review._store_csv import (
     _append_locked,
     _csv_line,  # noqa: F401  (tests build expected rows with it)
 )
-from ecgreview.review._store_read import StoreStamp, latest_reviews, read_review_tail, read_reviews, reviews_for_case
+from ecgreview.review._store_read import (
+    StoreParts,
+    StoreStamp,
+    latest_reviews,
+    read_review_parts,
+    read_review_tail,
+    read_reviews,
+    reviews_for_case,
+)
 from ecgreview.review._store_schema import NUMERIC_COLUMNS, REVIEW_COLUMNS
 from ecgreview.security.spreadsheet import guard_text, unguard_text
 
 __all__ = [
     "CONFIDENCE_LEVELS", "MODEL_STATUSES", "NUMERIC_COLUMNS", "READER_CALLS", "READING_MODES", "RESOLVING_MODES",
-    "REVIEW_COLUMNS", "ROLES", "SCHEMA_VERSION", "STATEMENT_SEPARATOR", "Review", "StoreStamp", "append_review",
-    "dnn_agreement", "latest_reviews", "read_review_tail", "read_reviews", "reviews_for_case",
+    "REVIEW_COLUMNS", "ROLES", "SCHEMA_VERSION", "STATEMENT_SEPARATOR", "Review", "StoreParts", "StoreStamp",
+    "append_review", "dnn_agreement", "latest_reviews", "read_review_parts", "read_review_tail", "read_reviews",
+    "reviews_for_case",
 ]
 
 @dataclass(frozen=True, kw_only=True)

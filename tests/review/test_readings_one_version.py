@@ -25,7 +25,7 @@ def test_inside_a_block_every_question_is_answered_from_its_first_version(tmp_pa
     append_review(store, _review("Dr A", "present"))
     groupings = []
     original = readings._group
-    monkeypatch.setattr(readings, "_group", lambda path: groupings.append(path) or original(path))
+    monkeypatch.setattr(readings, "_group", lambda path, previous: groupings.append(path) or original(path, previous))
     with readings.one_version():
         first = readings.case_readings(store, SHA)
         version = readings.store_version(store)

@@ -1,5 +1,6 @@
 """Reading only what was appended: after any sequence of writes, ``read_reviews`` (which parses only the bytes
-after the last settled row when the file just grew) gives the very frame and skipped rows a whole parse gives.
+after the last settled row when the file just grew) gives the very frame and skipped rows a whole parse gives, and
+so do its two parts (``read_review_parts``) and every case's readings grouped from them (``review.readings``).
 
 The writes are those a store sees: saves (``append_review``, which also repairs a torn last row), a save cut
 short or still being written, the rest of it, malformed and blank lines, multi-line comments, a bare carriage
@@ -17,9 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecgreview.record import CLASSES
-from ecgreview.review import _store_read
+from ecgreview.review import _store_read, readings
 from ecgreview.review import store as reviews
 from ecgreview.review._store_csv import _csv_line
+from ecgreview.review.protocol import clinical_readings, latest_readings
 from ecgreview.review.store import Review, append_review, read_reviews
 
 CALLS = dict.fromkeys(CLASSES, "absent")
@@ -97,6 +99,22 @@ def test_reading_what_was_appended_gives_what_a_whole_parse_gives(tmp_path_facto
         read = read_reviews(store)
         pd.testing.assert_frame_equal(read, expected)
         assert read.attrs["skipped"] == expected.attrs["skipped"], (kind, store.read_bytes()[-400:])
+        _assert_parts_and_cases_as_the_whole_parse(store, expected)
+
+
+def _assert_parts_and_cases_as_the_whole_parse(store: Path, expected: pd.DataFrame) -> None:
+    """The two parts read in turn are the whole parse's rows (index included), and every case's readings (grouped
+    from the parts, the first kept from version to version) are the one rule's on the whole parse."""
+    parts = reviews.read_review_parts(store)  # (read_reviews' frame, equal to the whole parse above, is the two joined)
+    assert [*parts.base.index, *parts.tail.index] == list(expected.index)
+    assert [*parts.base["review_id"], *parts.tail["review_id"]] == list(expected["review_id"])
+    clinical, latest = clinical_readings(expected), latest_readings(expected)
+    for sha in (f"{0:064x}", f"{1:064x}", "f" * 64):  # the rows by their id (the cells: above)
+        history, readings_now = readings.case_history(store, sha), readings.case_readings(store, sha)
+        assert list(history.columns) == list(readings_now.columns) == list(expected.columns)
+        assert list(history.index) == list(clinical.index[clinical["source_sha256"] == sha])  # places in the store
+        assert list(history["review_id"]) == list(clinical.loc[clinical["source_sha256"] == sha, "review_id"])
+        assert list(readings_now["review_id"]) == list(latest.loc[latest["source_sha256"] == sha, "review_id"])
 
 
 def test_a_save_parses_only_the_row_it_appended(tmp_path, monkeypatch):
