@@ -141,8 +141,11 @@ def _stamp(path: Path) -> object:
 def _group(path: Path, previous: _Grouped | None) -> _Grouped:
     stamp = _stamp(path)  # taken before reading: a save in between only makes the next call read again
     parts = read_review_parts(path)
-    shared = previous is not None and parts.base_key is not None and previous.base_key == parts.base_key
-    return _Grouped(stamp, parts.base_key, previous.base if shared else _Part.of(parts.base), _Part.of(parts.tail))
+    if previous is not None and parts.base_key is not None and previous.base_key == parts.base_key:
+        base = previous.base  # grown from the same whole parse: its grouping and the cases taken from it hold
+    else:
+        base = _Part.of(parts.base)
+    return _Grouped(stamp, parts.base_key, base, _Part.of(parts.tail))
 
 
 def _grouped(reviews_path: str | os.PathLike[str]) -> _Grouped:
