@@ -24,7 +24,10 @@ naming the line, instead of silently replacing characters.
 
 Reads are cached per file by (inode, size, modification time in ns): a page that reads
 the store several times per rerun parses it once, and after a save only what was appended
-(the whole file again when it was replaced, rewritten or cut). The
+(the whole file again when it was replaced, rewritten or cut).
+:func:`read_review_parts` gives a version as the rows of the last whole parse (the same
+for every version grown from it) and the few rows read since, for a reader that keeps
+what it works out per row from version to version (:mod:`ecgreview.review.readings`). The
 reading side lives in :mod:`ecgreview.review._store_read` and the column list in
 :mod:`ecgreview.review._store_schema`; this module re-exports them and is the one to import.
 :meth:`Review.from_row` turns a row back into a :class:`Review`.
