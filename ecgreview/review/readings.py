@@ -34,11 +34,11 @@ from ecgreview.review.store import StoreStamp, read_review_parts
 __all__ = ["case_history", "case_readings", "one_version", "store_version"]
 
 _MAX_STORES = 4
-#: The cases whose rows a part of the store keeps taken (the most recently taken first out).
+#: The cases whose rows a part of the store keeps taken (beyond: the first taken is dropped).
 _MAX_TAKEN = 512
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Part:
     """Rows of the store and, per row, the number of its case when it is a clinical reading (one pass over two
     columns: no frame of the clinical rows is built); a case's rows are taken when first asked for."""
@@ -73,7 +73,7 @@ class _Part:
             return self.taken.setdefault(source_sha256, rows)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Grouped:
     """One version of a store: the part of its last whole parse (shared by the versions grown from it) and the
     rows read since; a case's rows and latest readings, taken when first asked for in that version."""
