@@ -8,7 +8,11 @@ take the benchmark's time), then times ``--appends`` calls of ``append_review`` 
 round-robin so that load from other processes hits both alike. Reports the median and
 95th percentile per store and the large/small ratio of the medians (store v2 promises
 a ratio near 1: an append reads only the header and the tail). Then the read time of
-the large store: the first ``read_reviews`` (a parse) and a repeated one (the cache).
+the large store: the first ``read_reviews`` (a parse) and a repeated one (the cache). Then a page's
+question after each of ``--saves`` saves (one case's latest readings and history, ``review.readings``),
+round-robin on both stores: median, 99th percentile and max per store and the large/small ratio of the
+medians (since 2026-12-04 a version costs its new rows; the rows read since join the base once per 256
+rows, the max).
 
 With ``--compare-v01`` (default when git holds the 0.1 store, see
 ``tests/review/v01_fixture.py``) the same appends run through the 0.1 code on 0.1
@@ -30,15 +34,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ecgreview.record import CLASSES  # noqa: E402
+from ecgreview.review import readings  # noqa: E402
 from ecgreview.review import store as reviews  # noqa: E402
 from ecgreview.review._store_csv import _csv_line  # noqa: E402
 from ecgreview.review.store import REVIEW_COLUMNS, Review, read_reviews  # noqa: E402
 
 
-def _review(module: object = reviews) -> object:
+def _review(module: object = reviews, case: str = "a" * 64) -> object:
     return module.Review.create(  # type: ignore[attr-defined]
         reader="Dr Müller", reader_calls=dict(zip(CLASSES, ["present", "absent", "uncertain"] * 2)),
-        source_sha256="a" * 64, opinions_seen=True, probabilities=[0.5, 0.01, 0.9, 0.1, 0.2, 0.3],
+        source_sha256=case, opinions_seen=True, probabilities=[0.5, 0.01, 0.9, 0.1, 0.2, 0.3],
         model_name="ribeiro-2020", model_sha256="c" * 64, model_git_blob_sha1="d" * 40, model_status="verified",
         device_calls={"AF": "definite"}, device_statements=("Sinus rhythm", "Normal ECG"),
         comment='A comment, with "quotes"\nand a second line', provenance={"weights": "model.hdf5", "python": "3.11"})
@@ -74,11 +79,35 @@ def _summary(label: str, times: dict[str, list[float]], small: int, large: int) 
     print(f"  {label:<8} ratio {large}/{small} rows (medians): {medians['large'] / medians['small']:.2f}x")
 
 
+def _readings_after_saves(stores: dict[str, Path], saves: int, small: int, large: int) -> None:
+    """A case's latest readings and history asked for after each save, on both stores in turn (the Review page
+    asks this of each new version); prints median, p99 and max per store and the ratio of the medians."""
+    case = "b" * 64  # a case of its own (the stores' rows are all of case "a")
+    times: dict[str, list[float]] = {name: [] for name in stores}
+    for name, path in stores.items():
+        readings.case_readings(path, case)  # the first read of the store: its whole parse (timed above)
+    for _ in range(saves):
+        for name, path in stores.items():
+            reviews.append_review(path, _review(case=case))
+            start = time.perf_counter()
+            readings.case_readings(path, case)
+            readings.case_history(path, case)
+            times[name].append(time.perf_counter() - start)
+    for name, rows in (("small", small), ("large", large)):
+        ordered = sorted(times[name])
+        p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+        print(f"  v2       {rows:>6} rows: a case's readings after each of {saves} saves: median "
+              f"{statistics.median(ordered) * 1e3:.2f} ms, p99 {p99 * 1e3:.1f} ms, max {ordered[-1] * 1e3:.1f} ms")
+    ratio = statistics.median(times["large"]) / statistics.median(times["small"])
+    print(f"  v2       ratio {large}/{small} rows (medians): {ratio:.2f}x")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--small", type=int, default=200)
     parser.add_argument("--large", type=int, default=20_000)
     parser.add_argument("--appends", type=int, default=40)
+    parser.add_argument("--saves", type=int, default=300, help="saves, each followed by a case's readings")
     parser.add_argument("--compare-v01", choices=("auto", "yes", "no"), default="auto")
     args = parser.parse_args(argv)
     print(f"machine: {os.cpu_count()} CPUs, load average {', '.join(f'{v:.1f}' for v in os.getloadavg())}; "
@@ -101,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         converted = [Review.from_row(row) for row in read_reviews(stores["large"]).to_dict("records")]
         print(f"  v2       Review.from_row on {len(converted)} rows: {time.perf_counter() - start:.2f} s")
+        _readings_after_saves(stores, args.saves, args.small, args.large)
         if args.compare_v01 != "no":
             _compare_v01(Path(folder), args, required=args.compare_v01 == "yes")
     return 0

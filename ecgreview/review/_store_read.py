@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 import pandas as pd
+import pyarrow as pa
 
 from ecgreview.errors import ReviewStoreError
 from ecgreview.review._store_csv import _parse
@@ -74,8 +75,9 @@ class StoreParts(NamedTuple):
     """One version of a review store as two frames, whose rows in turn are :func:`read_reviews`' rows (same
     columns; ``tail``'s index goes on from ``base``'s)."""
 
-    #: The rows of the last whole parse of the file: the same rows, read once, for every version until the file is
-    #: parsed whole again (after :data:`_MAX_EXTENSIONS` appends, or when it was not only appended to).
+    #: The rows of the last whole parse of the file and those joined to them since: the same rows for every version
+    #: until the rows read since pass :data:`_MAX_RECENT_ROWS` and join them, or the file is parsed whole again
+    #: (when it was not only appended to).
     base: pd.DataFrame
     #: The rows read since (at most :data:`_MAX_RECENT_ROWS` and a save's partial rows): a few, rebuilt per version.
     tail: pd.DataFrame
@@ -125,15 +127,15 @@ class _Version:
     settled_skipped: tuple[str, ...]
     #: The bytes just before ``settled`` (the next read checks they did not change).
     mark: bytes
-    #: The settled rows of the last whole parse (one frame, the same object for every version grown from it: taking
-    #: rows from columns of one chunk costs a third of taking them from two), the cells of those settled since, and
-    #: the frame of those and of the rows after them (``attrs["skipped"]``: the version's malformed rows).
+    #: The settled rows of the last whole parse and of the last join (one frame of one chunk per column, the same
+    #: object for every version grown from it: pyarrow's take on a column of two chunks first copies them together,
+    #: so a case's rows taken from a frame joined per save copied the whole store), the cells of the rows settled
+    #: since, and the frame of those and of the rows after them (``attrs["skipped"]``: the version's malformed rows).
     base: pd.DataFrame
     tail: pd.DataFrame
     recent: tuple[list[str], ...] = ()
-    #: Tails parsed onto the frame since the whole file was last parsed.
-    extensions: int = 0
-    #: The stamp of that whole parse: equal for the versions grown from it (:attr:`StoreParts.base_key`).
+    #: The stamp of the version whose read made ``base``: equal for the versions grown from it
+    #: (:attr:`StoreParts.base_key`).
     base_key: tuple[int, int, int] | None = None
 
     @functools.cached_property
@@ -147,9 +149,7 @@ class _Version:
 
 #: How much of the file before the settled point the next read compares (the last rows: 2-10 of them).
 _MARK_BYTES = 4096
-#: After this many tails the whole file is parsed again (the rows added since stay a small frame).
-_MAX_EXTENSIONS = 64
-#: Rows added since the whole parse beyond which the whole file is parsed again (the tail stays a few rows).
+#: Rows settled since the base beyond which they join it (:func:`_one_chunk`; the tail stays a few rows).
 _MAX_RECENT_ROWS = 256
 
 
@@ -164,8 +164,8 @@ def _read_version(store: Path) -> _Version | None:
     """The store's current version, cached per (inode, size, modification time); None: no file. When the file only
     grew since the cached version (same inode, its header and the last 4 KiB before the settled point unchanged),
     only the bytes after that point are parsed and their rows added, so that a save costs the same at 200 rows or
-    20,000. The store is append-only; an earlier row changed in place (same inode, not shorter) would be seen at
-    the next whole parse (after :data:`_MAX_EXTENSIONS` tails, or in a new process)."""
+    20,000. The store is append-only; an earlier row changed in place (same inode, not shorter, the last 4 KiB
+    before the settled point unchanged) would be seen by a new process, which parses the file whole."""
     key = str(store.absolute())
     try:
         with store.open("rb") as handle:
@@ -216,8 +216,7 @@ def _extended(store: Path, handle: BinaryIO, cached: _Version, stamp: tuple[int,
     """The cached version with the rows appended since (None: the file was replaced or rewritten, or not only
     appended to: read it whole)."""
     inode, size, _modified = stamp
-    if (inode != cached.stamp[0] or not cached.header or cached.settled < len(cached.header) or size < cached.settled
-            or cached.extensions >= _MAX_EXTENSIONS):
+    if inode != cached.stamp[0] or not cached.header or cached.settled < len(cached.header) or size < cached.settled:
         return None
     handle.seek(0)
     if handle.read(len(cached.header)) != cached.header:
@@ -228,12 +227,13 @@ def _extended(store: Path, handle: BinaryIO, cached: _Version, stamp: tuple[int,
     tail = handle.read(size - cached.settled)
     parsed = _parse(store, cached.header + tail, line_offset=cached.settled_lines - 1)
     _log_skipped(store, parsed.skipped)
-    recent = (*cached.recent, *parsed.rows[:parsed.settled_rows])
-    if len(recent) > _MAX_RECENT_ROWS:  # many rows at once (another process wrote them): read it whole
-        return None
-    rows = _tail(cached.base, list(cached.columns), [*recent, *parsed.rows[parsed.settled_rows:]],
+    base, base_key, recent = cached.base, cached.base_key, (*cached.recent, *parsed.rows[:parsed.settled_rows])
+    if len(recent) > _MAX_RECENT_ROWS:  # the rows settled since join the base (O(rows) once per 256 rows)
+        base = _one_chunk(pd.concat([base, _frame(list(cached.columns), list(recent))], ignore_index=True))
+        base_key, recent = stamp, ()
+    rows = _tail(base, list(cached.columns), [*recent, *parsed.rows[parsed.settled_rows:]],
                  [*cached.settled_skipped, *parsed.skipped])
-    extended = dataclasses.replace(cached, stamp=stamp, tail=rows, recent=recent, extensions=cached.extensions + 1)
+    extended = dataclasses.replace(cached, stamp=stamp, base=base, base_key=base_key, tail=rows, recent=recent)
     grown = parsed.settled - len(cached.header)
     if grown <= 0:  # nothing new settled: the same point next time
         return extended
@@ -241,6 +241,19 @@ def _extended(store: Path, handle: BinaryIO, cached: _Version, stamp: tuple[int,
         extended, settled=cached.settled + grown, settled_lines=cached.settled_lines + parsed.settled_lines - 1,
         settled_skipped=(*cached.settled_skipped, *parsed.skipped[:parsed.settled_skipped]),
         mark=(cached.mark + tail[:grown])[-_MARK_BYTES:])
+
+
+def _one_chunk(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each column's cells in one contiguous array (a joined frame's columns are chunked)."""
+    columns = {}
+    for name in frame.columns:
+        cells = pa.array(frame[name].array)  # the column's Arrow data (a chunked array after a join)
+        if isinstance(cells, pa.ChunkedArray):
+            cells = cells.combine_chunks()
+        columns[name] = pd.array(cells, dtype=frame[name].dtype)
+    joined = pd.DataFrame(columns, index=frame.index)
+    joined.attrs = {"skipped": []}
+    return joined
 
 
 def _parsed_frame(store: Path, data: bytes) -> pd.DataFrame:

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -60,7 +61,8 @@ _WRITES = st.lists(st.one_of(
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(writes=_WRITES, bom=st.booleans())
-def test_reading_what_was_appended_gives_what_a_whole_parse_gives(tmp_path_factory, writes, bom):
+def test_reading_what_was_appended_gives_what_a_whole_parse_gives(tmp_path_factory, monkeypatch, writes, bom):
+    monkeypatch.setattr(_store_read, "_MAX_RECENT_ROWS", 3)  # the rows read since join the base now and then
     store = tmp_path_factory.mktemp("store") / "reviews.csv"
     append_review(store, _review(0))
     if bom:
@@ -148,16 +150,28 @@ def test_the_last_rows_rewritten_in_place_with_the_same_size_are_read_again(tmp_
     assert list(read_reviews(store)["reader"]) == ["Dr 0", "Dr 1", "Dr 9", "Dr 0"]
 
 
-def test_many_saves_in_a_row_read_as_one_parse(tmp_path):
-    """After many tails the whole file is parsed again (bounded chunks); the frame is the same either way."""
+def test_many_saves_join_the_base_in_one_chunk_without_a_whole_parse(tmp_path, monkeypatch):
+    """Past the rows a tail holds, the rows settled since join the base: no whole parse, the same frame, and the
+    base's columns one chunk each (pyarrow's take on a chunked column first copies the chunks together)."""
+    monkeypatch.setattr(_store_read, "_MAX_RECENT_ROWS", 4)
     store = tmp_path / "reviews.csv"
     append_review(store, _review(0))
     ids = [read_reviews(store)["review_id"].iloc[0]]
-    for number in range(1, _store_read._MAX_EXTENSIONS + 3):
+    wholes: list[bytes] = []
+    real = _store_read._whole
+    monkeypatch.setattr(_store_read, "_whole", lambda path, data, stamp: wholes.append(data) or real(path, data, stamp))
+    keys = set()
+    for number in range(1, 15):
         review = _review(number)
         append_review(store, review)
         ids.append(review.review_id)
         assert list(read_reviews(store)["review_id"]) == ids
+        parts = reviews.read_review_parts(store)
+        keys.add(parts.base_key)
+        assert len(parts.tail) <= 4
+        assert all(not isinstance(pa.array(parts.base[column].array), pa.ChunkedArray)  # one chunk: a plain array
+                   or pa.array(parts.base[column].array).num_chunks == 1 for column in parts.base.columns)
+    assert not wholes and len(keys) == 3  # joined after rows 5 and 10 (the first read's base: the third)
     pd.testing.assert_frame_equal(read_reviews(store), _whole_parse(store))
 
 
