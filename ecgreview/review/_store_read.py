@@ -86,7 +86,8 @@ class StoreParts(NamedTuple):
 
 
 def read_review_parts(path: str | os.PathLike[str]) -> StoreParts:
-    """The store's current version as the rows of its last whole parse and the rows read since.
+    """The store's current version as the rows parsed before (its last whole parse, and the rows joined to them once
+    per :data:`_MAX_RECENT_ROWS`) and the rows read since.
 
     For a reader that works out something per row (a case's rows, say) and keeps it from version to version:
     only ``tail`` is new in a version that grew from the last one, so the work per save is that of its rows, not
