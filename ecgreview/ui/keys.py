@@ -62,6 +62,7 @@ export default function (component) {
   hub.keys = data.keys;
   hub.classes = data.classes;
   hub.case = data.case;  // which case the mounted panel reads (tests wait for it)
+  hub.applied = data.applied;  // the last key the server has applied, as of the last run that changed the data
   if (data.applied >= hub.seq) {
     hub.cursor = data.cursor;  // no key in flight: the server's cursor is current
   } else {

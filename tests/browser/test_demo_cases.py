@@ -153,9 +153,11 @@ def test_teaching_session_from_the_demo_labels(server, page):
             page.get_by_text(f"{case.source_name}: your answer beside the reference").wait_for(timeout=TIMEOUT_MS)
         except Exception:  # say what the page showed instead (a lost key, an error, a run that did not end)
             page.screenshot(path=str(SCREENSHOTS / "failure-demo-teaching-submit.png"))
-            keys = page.evaluate("() => { const hub = window.__ecgreviewKeys; "
-                                 "return hub ? {seq: hub.seq, log: hub.log.slice(-10), case: hub.case} : null; }")
-            raise AssertionError(f"no feedback after S on {case.source_name}; keys {keys}; runs "
+            keys = page.evaluate("() => { const hub = window.__ecgreviewKeys; return hub ? {seq: hub.seq, "
+                                 "applied: hub.applied, log: hub.log.slice(-10), case: hub.case} : null; }")
+            saved = read_reviews(server.reviews_path)["source_sha256"].eq(case.source_sha256).sum()
+            raise AssertionError(f"no feedback after S on {case.source_name} ({saved} row(s) of it saved); "
+                                 f"keys {keys}; runs "
                                  f"{page.evaluate('() => window.__ecgreviewRuns')}; page: "
                                  f"{page.locator('[data-testid=stMain]').first.inner_text()[:1500]!r}")
         settle(page)
