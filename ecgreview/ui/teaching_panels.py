@@ -122,7 +122,9 @@ def reveal(case: TeachingCase, analysis: CaseAnalysis | None, answers: dict[str,
     device = {name: call.strength for name, call in analysis.device.calls.items()} if analysis else {}
     st.dataframe(pd.DataFrame(comparison_rows(case, answers, dnn_calls=dnn, device_strengths=device)),
                  hide_index=True)
-    if st.button("Next case", type="primary", shortcut="N", key="teaching-next"):
+    # keyed per case: a click on the last case's Next, replayed by Streamlit into a later run, cannot skip this
+    # case's feedback (a CI run showed the answer saved and the page on the case after it)
+    if st.button("Next case", type="primary", shortcut="N", key=f"teaching-next-{case.source_sha256[:16]}"):
         del st.session_state[state.TEACHING_REVEAL]
         st.rerun()
 
