@@ -10,9 +10,9 @@ costs a ``stat`` and a dictionary lookup. Grouping is one pass that numbers each
 latest readings are taken the first time they are asked for in that version, not for every case of the store.
 
 The store is read as two parts (:func:`~ecgreview.review.store.read_review_parts`): the rows of its last whole
-parse (with the rows joined to them once per 256), and the few rows read since. The first part is grouped, and a case's rows taken from it, once for all the
-versions that share it; a new version groups only its new rows. So a save costs its own rows, however many readings
-the store holds.
+parse (with the rows joined to them once per 256), and the few rows read since. The first part is grouped, and a
+case's rows taken from it, once for all the versions that share it; a new version groups only its new rows. So a
+save costs its own rows, however many readings the store holds.
 """
 
 from __future__ import annotations
